@@ -1,0 +1,13 @@
+//! The small set of types every tracecheck crate speaks: the metric
+//! vocabulary ([`metric`]), what a workload or witness knows to be true
+//! ([`truth`]), and what a tool under test printed once parsed ([`output`]).
+//!
+//! Nothing here does I/O; it is data and the rules that define it.
+
+pub mod metric;
+pub mod output;
+pub mod truth;
+
+pub use metric::{Direction, Layer, Metric, Quantity};
+pub use output::{Bucket, MapEntry, ParsedMap, ToolOutput, Value};
+pub use truth::{GroundTruth, Source, Truth, Who};

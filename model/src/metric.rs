@@ -1,0 +1,307 @@
+//! The metric vocabulary: one name per quantity per layer of the I/O stack.
+//!
+//! Users write these names in claim specs (`metric = "disk.read_bytes"`), the
+//! workloads state their truth in them, and the comparison looks for the
+//! layer whose truth a reported number matches. A name is `LAYER.QUANTITY`;
+//! names without a direction (`disk.bytes`) take it from a `direction` key.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Where in the stack a quantity is observed, from the application down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layer {
+    /// System calls made by the process (read(), write(), openat(), execve()).
+    Syscall,
+    /// The VFS: bytes passed through vfs_read/vfs_write, whether or not the
+    /// page cache served them.
+    Vfs,
+    /// The page cache: pages inserted because a read missed.
+    Pagecache,
+    /// Block I/O as submitted (bio), charged to the submitting task.
+    Block,
+    /// The block device: what completed at the disk (what iostat reads from
+    /// /proc/diskstats).
+    Disk,
+    /// Process lifecycle events (exec).
+    Process,
+}
+
+impl Layer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layer::Syscall => "syscall",
+            Layer::Vfs => "vfs",
+            Layer::Pagecache => "pagecache",
+            Layer::Block => "block",
+            Layer::Disk => "disk",
+            Layer::Process => "process",
+        }
+    }
+
+    /// Plain-words description used in diagnoses.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layer::Syscall => "system calls",
+            Layer::Vfs => "the VFS (page cache hits included)",
+            Layer::Pagecache => "page-cache misses",
+            Layer::Block => "block I/O submission",
+            Layer::Disk => "the disk",
+            Layer::Process => "process events",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Read => "read",
+            Direction::Write => "write",
+        }
+    }
+
+    pub fn opposite(self) -> Direction {
+        match self {
+            Direction::Read => Direction::Write,
+            Direction::Write => Direction::Read,
+        }
+    }
+
+    /// Interpret a key printed by a tool as a direction: `R`, `W`, `read`,
+    /// `write`, or a block-layer `rwbs` string such as `RA`, `WS`, `FWFS`
+    /// (the first `R` or `W` after any leading flush flag `F` decides).
+    pub fn from_key(key: &str) -> Option<Direction> {
+        let k = key.trim().trim_matches('"');
+        match k.to_ascii_lowercase().as_str() {
+            "read" | "reads" | "r" | "rd" => return Some(Direction::Read),
+            "write" | "writes" | "w" | "wr" => return Some(Direction::Write),
+            _ => {}
+        }
+        // rwbs: optional leading 'F' (preflush), then R/W/D/N, then flags.
+        let rest = k.strip_prefix('F').unwrap_or(k);
+        match rest.chars().next() {
+            Some('R') => Some(Direction::Read),
+            Some('W') => Some(Direction::Write),
+            _ => None,
+        }
+    }
+}
+
+/// What is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quantity {
+    /// Bytes moved.
+    Bytes,
+    /// Operations: system calls, block requests (I/Os), page insertions,
+    /// exec events. The unit depends on the layer, see [`Metric::unit`].
+    Ops,
+}
+
+/// One entry of the vocabulary. `direction` is `None` for names that take
+/// the direction from a key (`disk.bytes`) or have none (`process.execs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Metric {
+    pub layer: Layer,
+    pub direction: Option<Direction>,
+    pub quantity: Quantity,
+}
+
+/// Every metric name tracecheck knows, with what it means. The README and
+/// docs/metrics.md list the same table; a test keeps them in step.
+pub const VOCABULARY: &[(&str, &str)] = &[
+    ("syscall.read_bytes", "bytes returned by read(), pread64(), readv() to the process"),
+    ("syscall.write_bytes", "bytes accepted by write(), pwrite64(), writev() from the process"),
+    ("syscall.read_calls", "read-family system calls made"),
+    ("syscall.write_calls", "write-family system calls made"),
+    ("syscall.bytes", "syscall read or write bytes; direction from a `direction` key"),
+    ("syscall.open_calls", "open()/openat() calls made"),
+    ("vfs.read_bytes", "bytes through vfs_read (page-cache hits included; mmap faults excluded)"),
+    ("vfs.write_bytes", "bytes through vfs_write (into the page cache unless O_DIRECT)"),
+    ("pagecache.read_misses", "pages added to the page cache because a read missed"),
+    ("block.read_bytes", "read bytes submitted to the block layer (bio), charged to the submitting task"),
+    ("block.write_bytes", "write bytes submitted to the block layer (bio), charged to the submitting task"),
+    ("block.read_ios", "read bios submitted, charged to the submitting task"),
+    ("block.write_ios", "write bios submitted, charged to the submitting task"),
+    ("block.bytes", "block-submission bytes; direction from a `direction` key"),
+    ("disk.read_bytes", "bytes read by the device (/proc/diskstats sectors read x 512)"),
+    ("disk.write_bytes", "bytes written by the device (/proc/diskstats sectors written x 512)"),
+    ("disk.read_ios", "read requests completed by the device (/proc/diskstats reads completed)"),
+    ("disk.write_ios", "write requests completed by the device (/proc/diskstats writes completed)"),
+    ("disk.bytes", "device bytes; direction from a `direction` key"),
+    ("disk.ios", "device requests; direction from a `direction` key"),
+    ("process.execs", "successful execve() calls (sched_process_exec events)"),
+];
+
+impl Metric {
+    pub const fn new(layer: Layer, direction: Option<Direction>, quantity: Quantity) -> Metric {
+        Metric { layer, direction, quantity }
+    }
+
+    /// Parse a vocabulary name. Unknown names return `None`; callers report
+    /// them with [`Metric::closest`] as a hint.
+    pub fn parse(name: &str) -> Option<Metric> {
+        use Direction::*;
+        use Layer::*;
+        use Quantity::*;
+        let m = match name {
+            "syscall.read_bytes" => Metric::new(Syscall, Some(Read), Bytes),
+            "syscall.write_bytes" => Metric::new(Syscall, Some(Write), Bytes),
+            "syscall.read_calls" => Metric::new(Syscall, Some(Read), Ops),
+            "syscall.write_calls" => Metric::new(Syscall, Some(Write), Ops),
+            "syscall.bytes" => Metric::new(Syscall, None, Bytes),
+            "syscall.open_calls" => Metric::new(Syscall, None, Ops),
+            "vfs.read_bytes" => Metric::new(Vfs, Some(Read), Bytes),
+            "vfs.write_bytes" => Metric::new(Vfs, Some(Write), Bytes),
+            "pagecache.read_misses" => Metric::new(Pagecache, Some(Read), Ops),
+            "block.read_bytes" => Metric::new(Block, Some(Read), Bytes),
+            "block.write_bytes" => Metric::new(Block, Some(Write), Bytes),
+            "block.read_ios" => Metric::new(Block, Some(Read), Ops),
+            "block.write_ios" => Metric::new(Block, Some(Write), Ops),
+            "block.bytes" => Metric::new(Block, None, Bytes),
+            "disk.read_bytes" => Metric::new(Disk, Some(Read), Bytes),
+            "disk.write_bytes" => Metric::new(Disk, Some(Write), Bytes),
+            "disk.read_ios" => Metric::new(Disk, Some(Read), Ops),
+            "disk.write_ios" => Metric::new(Disk, Some(Write), Ops),
+            "disk.bytes" => Metric::new(Disk, None, Bytes),
+            "disk.ios" => Metric::new(Disk, None, Ops),
+            "process.execs" => Metric::new(Process, None, Ops),
+            _ => return None,
+        };
+        Some(m)
+    }
+
+    /// The canonical name (inverse of [`Metric::parse`]).
+    pub fn name(&self) -> &'static str {
+        VOCABULARY
+            .iter()
+            .map(|(n, _)| *n)
+            .find(|n| Metric::parse(n).as_ref() == Some(self))
+            .unwrap_or("unnamed")
+    }
+
+    /// The same metric with a direction filled in (for direction-keyed names).
+    pub fn with_direction(self, d: Direction) -> Metric {
+        match (self.layer, self.quantity) {
+            // open calls and execs have no direction.
+            (Layer::Syscall, Quantity::Ops) if self.direction.is_none() => self,
+            (Layer::Process, _) => self,
+            _ => Metric { direction: Some(d), ..self },
+        }
+    }
+
+    /// The same quantity at another layer, if the vocabulary has it.
+    pub fn at_layer(self, layer: Layer) -> Option<Metric> {
+        let m = Metric { layer, ..self };
+        VOCABULARY.iter().any(|(n, _)| Metric::parse(n) == Some(m)).then_some(m)
+    }
+
+    /// Unit word for reports.
+    pub fn unit(&self) -> &'static str {
+        match (self.quantity, self.layer) {
+            (Quantity::Bytes, _) => "B",
+            (Quantity::Ops, Layer::Syscall) => "calls",
+            (Quantity::Ops, Layer::Pagecache) => "pages",
+            (Quantity::Ops, Layer::Process) => "execs",
+            (Quantity::Ops, _) => "I/Os",
+        }
+    }
+
+    /// The vocabulary name closest to `name` (edit distance), for hints.
+    pub fn closest(name: &str) -> &'static str {
+        VOCABULARY
+            .iter()
+            .map(|(n, _)| (*n, edit_distance(name, n)))
+            .min_by_key(|(_, d)| *d)
+            .map(|(n, _)| n)
+            .unwrap_or("disk.read_bytes")
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Metric {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Metric {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Metric::parse(&s).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown metric `{s}`; did you mean `{}`?",
+                Metric::closest(&s)
+            ))
+        })
+    }
+}
+
+/// Levenshtein distance; the vocabulary is tiny so the quadratic version is
+/// fine and avoids a dependency for one hint.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_vocabulary_name_parses_and_round_trips() {
+        for (name, _) in VOCABULARY {
+            let m = Metric::parse(name).unwrap_or_else(|| panic!("{name} does not parse"));
+            assert_eq!(m.name(), *name);
+        }
+    }
+
+    #[test]
+    fn unknown_names_get_a_close_hint() {
+        assert!(Metric::parse("disk.read_byte").is_none());
+        assert_eq!(Metric::closest("disk.read_byte"), "disk.read_bytes");
+        assert_eq!(Metric::closest("syscal.write_bytes"), "syscall.write_bytes");
+    }
+
+    #[test]
+    fn directions_from_tool_keys() {
+        assert_eq!(Direction::from_key("R"), Some(Direction::Read));
+        assert_eq!(Direction::from_key("WS"), Some(Direction::Write));
+        assert_eq!(Direction::from_key("FWFS"), Some(Direction::Write));
+        assert_eq!(Direction::from_key("RA"), Some(Direction::Read));
+        assert_eq!(Direction::from_key("write"), Some(Direction::Write));
+        assert_eq!(Direction::from_key("N"), None);
+        assert_eq!(Direction::from_key("FF"), None);
+    }
+
+    #[test]
+    fn layers_and_directions_move() {
+        let m = Metric::parse("disk.bytes").unwrap();
+        assert_eq!(m.with_direction(Direction::Write).name(), "disk.write_bytes");
+        let s = Metric::parse("syscall.read_bytes").unwrap();
+        assert_eq!(s.at_layer(Layer::Disk).unwrap().name(), "disk.read_bytes");
+        assert_eq!(s.at_layer(Layer::Process), None);
+    }
+}

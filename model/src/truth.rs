@@ -1,0 +1,119 @@
+//! Ground truth: what is known to have happened, at which layer, charged to
+//! whom, how exactly, and why.
+//!
+//! A workload states what it knows exactly (it made the system calls) and
+//! what its design implies below (a cold 16 MiB file read once must move
+//! 16 MiB from disk, plus at most a few metadata blocks). The harness adds
+//! what it measured (/proc/diskstats deltas for the scratch device) and what
+//! the reference witness saw. Every number carries its source and a reason.
+
+use crate::metric::Metric;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Who the kernel charges for the quantity.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    /// The workload's own processes (its `comm` and `pids`).
+    Workload,
+    /// Kernel threads acting later on the workload's behalf: writeback
+    /// flushers (`kworker/u*`), the ext4 journal (`jbd2/*`).
+    Kernel,
+    /// The whole scratch device, no attribution (diskstats).
+    Device,
+}
+
+/// Where a truth comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The workload made these calls itself and counted them: exact.
+    Workload,
+    /// Implied by the workload's design, with kernel-added slack explained
+    /// in `why` (readahead, metadata, journal).
+    Design,
+    /// /proc/diskstats delta of the scratch device (what iostat prints).
+    Diskstats,
+    /// tracecheck's own reference probes.
+    Witness,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Workload => "workload",
+            Source::Design => "workload design",
+            Source::Diskstats => "diskstats",
+            Source::Witness => "witness",
+        }
+    }
+}
+
+/// One known quantity: `lo..=hi`, exact when equal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truth {
+    pub metric: Metric,
+    pub who: Who,
+    pub lo: u64,
+    pub hi: u64,
+    pub source: Source,
+    /// Why the bounds are what they are, in plain words.
+    pub why: String,
+}
+
+impl Truth {
+    pub fn exact(metric: Metric, who: Who, value: u64, source: Source, why: impl Into<String>) -> Truth {
+        Truth { metric, who, lo: value, hi: value, source, why: why.into() }
+    }
+
+    pub fn bounded(
+        metric: Metric,
+        who: Who,
+        lo: u64,
+        hi: u64,
+        source: Source,
+        why: impl Into<String>,
+    ) -> Truth {
+        debug_assert!(lo <= hi, "truth bounds inverted for {metric}");
+        Truth { metric, who, lo, hi, source, why: why.into() }
+    }
+
+    pub fn is_exact(&self) -> bool {
+        self.lo == self.hi
+    }
+
+    pub fn contains(&self, v: u64) -> bool {
+        (self.lo..=self.hi).contains(&v)
+    }
+
+    /// A representative value (the midpoint) for ratios in diagnoses.
+    pub fn mid(&self) -> u64 {
+        self.lo + (self.hi - self.lo) / 2
+    }
+}
+
+/// What one workload run printed on stdout as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroundTruth {
+    /// Workload kind, e.g. `cached-reread`.
+    pub workload: String,
+    /// The distinctive process name (comm) the workload ran under.
+    pub comm: String,
+    /// Every pid that did the workload's I/O (the main process first).
+    pub pids: Vec<u32>,
+    /// Parameters as given, for the report.
+    pub params: BTreeMap<String, serde_json::Value>,
+    pub truths: Vec<Truth>,
+    /// True when part of the disk truth is written after the workload exits
+    /// (buffered writes without fsync): the harness must wait for writeback.
+    pub needs_writeback: bool,
+    pub elapsed_ns: u64,
+}
+
+impl GroundTruth {
+    /// Truths for a metric charged to `who`, most exact source first.
+    pub fn find<'a>(&'a self, metric: Metric, who: &'a Who) -> impl Iterator<Item = &'a Truth> + 'a {
+        self.truths.iter().filter(move |t| t.metric == metric && &t.who == who)
+    }
+}
