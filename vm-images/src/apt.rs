@@ -1,0 +1,192 @@
+//! A private apt state per kernel target (own sources list, lists, cache and
+//! an empty dpkg status), used to resolve a suite's current kernel package
+//! and download it. The host's `/etc/apt` sources and `/var/lib/apt` are never
+//! read or written, so a bookworm host can fetch trixie kernels.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use crate::cmd;
+use crate::{KernelTarget, VmError};
+
+/// A concrete kernel package, e.g. `linux-image-6.1.0-56-amd64` `6.1.192-2`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelPackage {
+    pub name: String,
+    pub version: String,
+}
+
+impl KernelPackage {
+    /// The kernel release (`uname -r`) this package installs: its name minus `linux-image-`.
+    pub fn kver(&self) -> &str {
+        self.name.strip_prefix("linux-image-").unwrap_or(&self.name)
+    }
+}
+
+/// apt, pointed at a private state directory for one target.
+pub struct PrivateApt {
+    target: KernelTarget,
+    dir: PathBuf,
+}
+
+impl PrivateApt {
+    /// Lays out `dir` (sources list, lists, cache, empty status) for `target`.
+    pub fn new(target: KernelTarget, dir: &Path) -> Result<Self, VmError> {
+        for sub in ["lists/partial", "cache/archives/partial", "etc/preferences.d", "etc/sources.list.d"] {
+            fs::create_dir_all(dir.join(sub)).map_err(VmError::io(dir.join(sub)))?;
+        }
+        let mirror = std::env::var("TRACECHECK_DEBIAN_MIRROR").unwrap_or_else(|_| crate::target::DEFAULT_MIRROR.into());
+        let sec = std::env::var("TRACECHECK_DEBIAN_SECURITY_MIRROR")
+            .unwrap_or_else(|_| crate::target::DEFAULT_SECURITY_MIRROR.into());
+        let sources = dir.join("etc/sources.list");
+        write_if_changed(&sources, &target.sources_list(&mirror, &sec))?;
+        write_if_changed(&dir.join("status"), "")?;
+        Ok(PrivateApt { target, dir: dir.to_owned() })
+    }
+
+    /// The `-o` options that confine apt to this state directory.
+    pub fn options(&self) -> Vec<String> {
+        let d = self.dir.display();
+        vec![
+            format!("-oDir::Etc::sourcelist={d}/etc/sources.list"),
+            format!("-oDir::Etc::sourceparts={d}/etc/sources.list.d"),
+            format!("-oDir::Etc::preferencesparts={d}/etc/preferences.d"),
+            format!("-oDir::State::Lists={d}/lists"),
+            format!("-oDir::State::status={d}/status"),
+            format!("-oDir::Cache={d}/cache"),
+            "-oAPT::Architecture=amd64".into(),
+            "-oAPT::Sandbox::User=root".into(),
+            "-oAcquire::Languages=none".into(),
+        ]
+    }
+
+    fn apt(&self, tool: &str) -> Command {
+        let mut c = Command::new(tool);
+        c.args(self.options()).env("LC_ALL", "C");
+        c
+    }
+
+    /// Runs `apt-get update` unless the lists are younger than `max_age`.
+    pub fn update_if_stale(&self, max_age: Duration) -> Result<(), VmError> {
+        let stamp = self.dir.join("updated");
+        let fresh = fs::metadata(&stamp)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age < max_age);
+        if fresh {
+            return Ok(());
+        }
+        eprintln!("tracecheck-vm: apt-get update ({} suites)", self.target.suite());
+        cmd::run(self.apt("apt-get").args(["-q", "update"]), &format!("updating apt lists for {}", self.target))?;
+        fs::write(&stamp, "").map_err(VmError::io(&stamp))
+    }
+
+    /// Resolves the metapackage to the concrete kernel package apt would install now.
+    pub fn resolve_kernel(&self) -> Result<KernelPackage, VmError> {
+        let meta = self.target.metapackage();
+        let not_found = |detail: String| VmError::PackageNotFound {
+            package: meta.into(),
+            target: self.target.name().into(),
+            detail,
+        };
+        let deps = cmd::stdout(
+            self.apt("apt-cache").args(["depends", "--important", meta]),
+            &format!("resolving {meta} for {}", self.target),
+        )
+        .map_err(|e| not_found(e.to_string()))?;
+        let name = parse_kernel_dependency(&deps).ok_or_else(|| not_found(format!("no linux-image-* dependency in: {}", deps.trim())))?;
+        let version = self.candidate_version(&name)?;
+        Ok(KernelPackage { name, version })
+    }
+
+    /// The candidate version of `package`, or [`VmError::PackageNotFound`].
+    pub fn candidate_version(&self, package: &str) -> Result<String, VmError> {
+        let policy = cmd::stdout(self.apt("apt-cache").args(["policy", package]), &format!("looking up {package}"))?;
+        parse_candidate(&policy).ok_or_else(|| VmError::PackageNotFound {
+            package: package.into(),
+            target: self.target.name().into(),
+            detail: "apt has no candidate version (is it in the suite? try a fresh apt-get update)".into(),
+        })
+    }
+
+    /// Downloads `name=version` into `dest_dir` (skipped when already there); returns the .deb path.
+    pub fn download(&self, name: &str, version: &str, dest_dir: &Path) -> Result<PathBuf, VmError> {
+        fs::create_dir_all(dest_dir).map_err(VmError::io(dest_dir))?;
+        let file = dest_dir.join(deb_file_name(name, version));
+        if file.exists() {
+            return Ok(file);
+        }
+        eprintln!("tracecheck-vm: downloading {name} {version}");
+        cmd::run(
+            self.apt("apt-get").current_dir(dest_dir).args(["-q", "download", &format!("{name}={version}")]),
+            &format!("downloading {name} {version} for {}", self.target),
+        )
+        .map_err(|e| VmError::PackageNotFound {
+            package: format!("{name}={version}"),
+            target: self.target.name().into(),
+            detail: e.to_string(),
+        })?;
+        if !file.exists() {
+            return Err(VmError::CorruptCache {
+                path: file,
+                detail: "apt-get download succeeded but the .deb is not where expected".into(),
+            });
+        }
+        Ok(file)
+    }
+}
+
+/// The file name `apt-get download` gives a package (epoch colons become `%3a`).
+pub fn deb_file_name(name: &str, version: &str) -> String {
+    format!("{name}_{}_amd64.deb", version.replace(':', "%3a"))
+}
+
+/// Finds `linux-image-*` in `apt-cache depends` output.
+pub fn parse_kernel_dependency(text: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends:"))
+        .map(|d| d.trim().trim_start_matches('|').trim())
+        .find(|d| d.starts_with("linux-image-") && !d.starts_with('<'))
+        .map(str::to_owned)
+}
+
+/// Reads `Candidate:` from `apt-cache policy` output.
+pub fn parse_candidate(text: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("Candidate:"))
+        .map(str::trim)
+        .find(|v| !v.is_empty() && *v != "(none)")
+        .map(str::to_owned)
+}
+
+fn write_if_changed(path: &Path, text: &str) -> Result<(), VmError> {
+    if fs::read_to_string(path).ok().as_deref() == Some(text) {
+        return Ok(());
+    }
+    fs::write(path, text).map_err(VmError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_real_apt_output() {
+        let deps = "linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n";
+        assert_eq!(parse_kernel_dependency(deps).as_deref(), Some("linux-image-6.1.0-56-amd64"));
+        assert_eq!(parse_kernel_dependency("linux-image-amd64\n"), None);
+        let policy = "linux-image-amd64:\n  Installed: (none)\n  Candidate: 6.1.192-2\n  Version table:\n";
+        assert_eq!(parse_candidate(policy).as_deref(), Some("6.1.192-2"));
+        assert_eq!(parse_candidate("x:\n  Installed: (none)\n  Candidate: (none)\n"), None);
+    }
+
+    #[test]
+    fn kver_and_file_name() {
+        let p = KernelPackage { name: "linux-image-6.12.57+deb13-amd64".into(), version: "6.12.57-1".into() };
+        assert_eq!(p.kver(), "6.12.57+deb13-amd64");
+        assert_eq!(deb_file_name("a", "1:2.0-1"), "a_1%3a2.0-1_amd64.deb");
+    }
+}

@@ -1,0 +1,444 @@
+//! One disposable guest run: [`run_guest`] boots a fresh VM for a
+//! [`GuestSpec`], watches its serial console, and returns a [`GuestOutcome`].
+//! Whatever the guest does (exit, panic, hang, never boot) is an [`Outcome`];
+//! `Err` only means the VM could not be set up. Every phase has a timeout, and
+//! a drop guard kills QEMU (which also gets `PR_SET_PDEATHSIG`) and deletes the
+//! per-run directory with its scratch disk, so nothing outlives a run.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::initramfs::{EXIT_MARKER, GUEST_OUT_DIR, HOST_ROOT_TAG, INIT_FAIL_MARKER, MODULES_TAG, START_MARKER};
+use crate::qemu::{kernel_cmdline, qemu_args, Accel, Export, QemuPlan};
+use crate::{Image, VmError};
+
+/// The QEMU binary; override with `TRACECHECK_QEMU`.
+pub fn qemu_binary() -> PathBuf {
+    std::env::var_os("TRACECHECK_QEMU").map_or_else(|| PathBuf::from("qemu-system-x86_64"), PathBuf::from)
+}
+
+/// A host directory the guest should see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// Existing host directory.
+    pub host: PathBuf,
+    /// Absolute guest path (created in the guest's tmpfs overlay if missing).
+    pub guest: String,
+    /// Read-write if true; QEMU enforces read-only otherwise.
+    pub writable: bool,
+}
+
+/// What to run, on which image, with which limits.
+#[derive(Debug, Clone)]
+pub struct GuestSpec {
+    pub image: Image,
+    pub accel: Accel,
+    /// A `/bin/sh` script run as root in the guest, in `/tmp`, stdin `/dev/null`.
+    pub command: String,
+    pub cpus: u32,
+    pub memory_mib: u32,
+    /// Size of a fresh sparse scratch disk (serial `scratch`), if any.
+    pub scratch_disk_bytes: Option<u64>,
+    pub shares: Vec<Share>,
+    /// QEMU start → command start; past it the outcome is [`Outcome::NoBoot`].
+    pub boot_timeout: Duration,
+    /// Command start → command end; past it the outcome is [`Outcome::Hung`].
+    pub run_timeout: Duration,
+    /// No console or output growth for this long after command start → [`Outcome::Hung`].
+    pub silence_timeout: Option<Duration>,
+    /// Appended to the kernel command line.
+    pub extra_cmdline: String,
+    /// Parent of the per-run directory (scratch disk, console log); must support O_DIRECT.
+    pub work_dir: PathBuf,
+}
+
+impl GuestSpec {
+    /// A spec with defaults: 2 vCPUs, 2 GiB, no scratch disk, 60 s boot and 300 s run limits.
+    pub fn new(image: &Image, accel: Accel, command: impl Into<String>) -> Self {
+        GuestSpec {
+            image: image.clone(),
+            accel,
+            command: command.into(),
+            cpus: 2,
+            memory_mib: 2048,
+            scratch_disk_bytes: None,
+            shares: Vec::new(),
+            boot_timeout: Duration::from_secs(60),
+            run_timeout: Duration::from_secs(300),
+            silence_timeout: None,
+            extra_cmdline: String::new(),
+            work_dir: PathBuf::from("/var/tmp"),
+        }
+    }
+
+    fn validate(&self) -> Result<(), VmError> {
+        for s in &self.shares {
+            let g = &s.guest;
+            if !g.starts_with('/') || g == "/" || g.chars().any(char::is_whitespace) || g.starts_with("/run/tracecheck") {
+                return Err(VmError::InvalidSpec(format!(
+                    "guest path `{g}` for {} must be absolute, not `/`, without spaces, outside /run/tracecheck",
+                    s.host.display()
+                )));
+            }
+            if !s.host.is_dir() {
+                return Err(VmError::InvalidSpec(format!("share {} is not a directory", s.host.display())));
+            }
+        }
+        if self.cpus == 0 || self.memory_mib < 256 {
+            return Err(VmError::InvalidSpec("need at least 1 vCPU and 256 MiB".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Why a guest was declared hung.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HangReason {
+    /// The command ran past [`GuestSpec::run_timeout`].
+    WallTimeout,
+    /// Nothing was printed for [`GuestSpec::silence_timeout`].
+    Silent,
+}
+
+/// What became of the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The command finished with this exit code.
+    Exited { code: i32 },
+    /// The kernel panicked (or oopsed: `oops=panic`); see [`GuestOutcome::panic_lines`].
+    KernelPanic,
+    /// The command did not finish in time; the VM was killed.
+    Hung { reason: HangReason },
+    /// The command never started: QEMU failed, the kernel did not boot, or `/init` failed.
+    NoBoot { reason: String },
+    /// The VM stopped after the command started, without an exit marker or a panic message.
+    Vanished { qemu_status: String },
+}
+
+/// Everything observed in one run.
+#[derive(Debug, Clone)]
+pub struct GuestOutcome {
+    pub outcome: Outcome,
+    pub accel: Accel,
+    /// The command's stdout and stderr (written by the guest to a 9p share).
+    pub stdout: String,
+    pub stderr: String,
+    /// Every serial console line (kernel messages, `/init`, markers).
+    pub serial: Vec<String>,
+    /// Console lines from the first panic/oops/BUG line on (empty if none).
+    pub panic_lines: Vec<String>,
+    /// QEMU start → command start.
+    pub boot_to_command: Option<Duration>,
+    /// Command start → exit marker.
+    pub command_time: Option<Duration>,
+    /// QEMU start → QEMU gone.
+    pub total: Duration,
+    pub qemu_stderr: String,
+}
+
+impl GuestOutcome {
+    /// The last `n` console lines.
+    pub fn last_serial_lines(&self, n: usize) -> &[String] {
+        &self.serial[self.serial.len().saturating_sub(n)..]
+    }
+}
+
+const PANIC_PATTERNS: &[&str] = &[
+    "Kernel panic - not syncing",
+    "BUG: ",
+    "Oops: ",
+    "general protection fault",
+    "sysrq: Trigger a crash",
+];
+
+/// Console lines from the first crash line on.
+pub fn panic_lines(serial: &[String]) -> Vec<String> {
+    serial
+        .iter()
+        .position(|l| PANIC_PATTERNS.iter().any(|p| l.contains(p)))
+        .map(|i| serial[i..].to_vec())
+        .unwrap_or_default()
+}
+
+/// The exit code in an exit-marker line.
+pub fn parse_exit_marker(line: &str) -> Option<i32> {
+    line.trim().strip_prefix(EXIT_MARKER)?.trim().parse().ok()
+}
+
+/// Kills and reaps QEMU when dropped.
+struct QemuGuard(Child);
+
+impl Drop for QemuGuard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_qemu(args: &[std::ffi::OsString], run_dir: &Path) -> Result<QemuGuard, VmError> {
+    let bin = qemu_binary();
+    let out = fs::File::create(run_dir.join("qemu.out")).map_err(VmError::io(run_dir.join("qemu.out")))?;
+    let err = fs::File::create(run_dir.join("qemu.err")).map_err(VmError::io(run_dir.join("qemu.err")))?;
+    let mut cmd = Command::new(&bin);
+    cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
+    // SAFETY: the closure only makes one async-signal-safe syscall (prctl).
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+    let child = cmd.spawn().map_err(|source| VmError::MissingTool { tool: bin.display().to_string(), source })?;
+    Ok(QemuGuard(child))
+}
+
+/// Reads a growing file incrementally.
+struct Tail {
+    path: PathBuf,
+    file: Option<fs::File>,
+    buf: Vec<u8>,
+}
+
+impl Tail {
+    fn new(path: PathBuf) -> Self {
+        Tail { path, file: None, buf: Vec::new() }
+    }
+    /// Reads what was appended; true if anything was.
+    fn poll(&mut self) -> bool {
+        if self.file.is_none() {
+            self.file = fs::File::open(&self.path).ok();
+        }
+        let before = self.buf.len();
+        if let Some(f) = &mut self.file {
+            let _ = f.read_to_end(&mut self.buf);
+        }
+        self.buf.len() > before
+    }
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.buf).into_owned()
+    }
+}
+
+fn console_lines(raw: &str) -> Vec<String> {
+    raw.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect()
+}
+
+/// Boots a fresh VM, runs `spec.command`, and reports what happened.
+pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
+    spec.validate()?;
+    fs::create_dir_all(&spec.work_dir).map_err(VmError::io(&spec.work_dir))?;
+    // Declared before the QEMU guard so that it is dropped (deleted) after QEMU is dead.
+    let run_dir = tempfile::Builder::new()
+        .prefix("tracecheck-vm-")
+        .tempdir_in(&spec.work_dir)
+        .map_err(VmError::io(&spec.work_dir))?;
+    let rd = run_dir.path();
+    let out_dir = rd.join("out");
+    fs::create_dir(&out_dir).map_err(VmError::io(&out_dir))?;
+    let cmd_file = rd.join("cmd.sh");
+    fs::write(&cmd_file, &spec.command).map_err(VmError::io(&cmd_file))?;
+
+    let mut exports = vec![
+        Export { tag: HOST_ROOT_TAG.into(), host: "/".into(), writable: false },
+        Export { tag: MODULES_TAG.into(), host: spec.image.modules_dir.clone(), writable: false },
+        Export { tag: "out".into(), host: out_dir.clone(), writable: true },
+    ];
+    let mut mounts = format!("out rw {GUEST_OUT_DIR}\n");
+    for (i, s) in spec.shares.iter().enumerate() {
+        let tag = format!("share{i}");
+        mounts.push_str(&format!("{tag} {} {}\n", if s.writable { "rw" } else { "ro" }, s.guest));
+        exports.push(Export { tag, host: s.host.clone(), writable: s.writable });
+    }
+    let mounts_file = rd.join("mounts");
+    fs::write(&mounts_file, mounts).map_err(VmError::io(&mounts_file))?;
+
+    let scratch = match spec.scratch_disk_bytes {
+        Some(bytes) => {
+            let p = rd.join("scratch.img");
+            let f = fs::File::create(&p).map_err(VmError::io(&p))?;
+            f.set_len(bytes).map_err(VmError::io(&p))?;
+            Some(p)
+        }
+        None => None,
+    };
+    let console = rd.join("console.log");
+    let plan = QemuPlan {
+        accel: spec.accel,
+        cpus: spec.cpus,
+        memory_mib: spec.memory_mib,
+        kernel: spec.image.vmlinux.clone(),
+        initrd: spec.image.initramfs.clone(),
+        append: kernel_cmdline(&spec.extra_cmdline),
+        console_log: console.clone(),
+        fw_cfg: vec![
+            ("opt/tracecheck/cmd".into(), cmd_file),
+            ("opt/tracecheck/mounts".into(), mounts_file),
+        ],
+        scratch,
+        exports,
+    };
+
+    let t0 = Instant::now();
+    let mut qemu = spawn_qemu(&qemu_args(&plan), rd)?;
+    let mut con = Tail::new(console);
+    let mut outs = [Tail::new(out_dir.join("stdout")), Tail::new(out_dir.join("stderr"))];
+    let mut started: Option<Instant> = None;
+    let mut exit_code: Option<i32> = None;
+    let mut ended: Option<Instant> = None;
+    let mut panic_seen: Option<Instant> = None;
+    let mut last_activity = t0;
+    let mut scanned_lines = 0usize;
+    let mut verdict: Option<Outcome> = None;
+    let mut qemu_status: Option<ExitStatus> = None;
+
+    loop {
+        let status = qemu.0.try_wait().map_err(VmError::io(&plan.kernel))?;
+        let mut grew = con.poll();
+        for o in &mut outs {
+            grew |= o.poll();
+        }
+        let now = Instant::now();
+        if grew {
+            last_activity = now;
+        }
+        let text = con.text();
+        // Only complete lines are scanned for markers.
+        let complete: Vec<&str> = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).collect();
+        for line in &complete[scanned_lines.min(complete.len())..] {
+            let l = line.trim();
+            if l == START_MARKER && started.is_none() {
+                started = Some(now);
+                last_activity = now;
+            } else if let Some(code) = parse_exit_marker(l) {
+                exit_code.get_or_insert(code);
+                ended.get_or_insert(now);
+            } else if panic_seen.is_none() && PANIC_PATTERNS.iter().any(|p| l.contains(p)) {
+                panic_seen = Some(now);
+            }
+        }
+        scanned_lines = complete.len();
+
+        if let Some(st) = status {
+            qemu_status = Some(st);
+            break;
+        }
+        if let Some(e) = ended {
+            if now - e > Duration::from_secs(5) {
+                break; // exit marker seen; QEMU is slow to go: the guard kills it
+            }
+        }
+        if let Some(p) = panic_seen {
+            if exit_code.is_none() && now - p > Duration::from_secs(5) {
+                verdict = Some(Outcome::KernelPanic);
+                break;
+            }
+        }
+        if exit_code.is_none() && panic_seen.is_none() {
+            match started {
+                None if now - t0 > spec.boot_timeout => {
+                    verdict = Some(Outcome::NoBoot {
+                        reason: format!("no command start within {:?} of qemu start", spec.boot_timeout),
+                    });
+                    break;
+                }
+                Some(s) if now - s > spec.run_timeout => {
+                    verdict = Some(Outcome::Hung { reason: HangReason::WallTimeout });
+                    break;
+                }
+                Some(_) if spec.silence_timeout.is_some_and(|t| now - last_activity > t) => {
+                    verdict = Some(Outcome::Hung { reason: HangReason::Silent });
+                    break;
+                }
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(qemu); // kills it if still running, then reaps it
+    let total = t0.elapsed();
+    con.poll();
+    for o in &mut outs {
+        o.poll();
+    }
+    let serial = console_lines(&con.text());
+    // Panic lines may only have arrived in the final read.
+    let panics = panic_lines(&serial);
+    let qemu_stderr = fs::read_to_string(rd.join("qemu.err")).unwrap_or_default();
+    let exit_code = exit_code.or_else(|| serial.iter().find_map(|l| parse_exit_marker(l)));
+    let outcome = match (verdict, exit_code) {
+        (_, Some(code)) => Outcome::Exited { code },
+        (Some(v), None) => v,
+        (None, None) if !panics.is_empty() => Outcome::KernelPanic,
+        (None, None) => {
+            let status = qemu_status.map_or_else(|| "killed".to_owned(), |s| s.to_string());
+            if let Some(l) = serial.iter().find(|l| l.contains(INIT_FAIL_MARKER)) {
+                Outcome::NoBoot { reason: l.clone() }
+            } else if started.is_none() {
+                let tail: Vec<&str> = qemu_stderr.lines().rev().take(3).collect();
+                Outcome::NoBoot { reason: format!("qemu {status} before the command started: {}", tail.join(" | ")) }
+            } else {
+                Outcome::Vanished { qemu_status: status }
+            }
+        }
+    };
+    Ok(GuestOutcome {
+        outcome,
+        accel: spec.accel,
+        stdout: outs[0].text(),
+        stderr: outs[1].text(),
+        serial,
+        panic_lines: panics,
+        boot_to_command: started.map(|s| s - t0),
+        command_time: started.zip(ended).map(|(s, e)| e.saturating_duration_since(s)),
+        total,
+        qemu_stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_marker_parses_only_the_marker() {
+        assert_eq!(parse_exit_marker("TRACECHECK-EXIT 3"), Some(3));
+        assert_eq!(parse_exit_marker("  TRACECHECK-EXIT 0\r"), Some(0));
+        assert_eq!(parse_exit_marker("TRACECHECK-EXIT"), None);
+        assert_eq!(parse_exit_marker("echo TRACECHECK-EXIT 1"), None);
+    }
+
+    #[test]
+    fn panic_lines_start_at_the_first_crash_line() {
+        let s: Vec<String> = ["boot", "sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq", "trace"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(panic_lines(&s).len(), 3);
+        assert!(panic_lines(&s[..1]).is_empty());
+    }
+
+    #[test]
+    fn bad_share_paths_are_rejected() {
+        let img = Image {
+            target: "t".into(),
+            package: "p".into(),
+            package_version: "v".into(),
+            kver: "k".into(),
+            key: "0".into(),
+            vmlinux: "/nonexistent".into(),
+            initramfs: "/nonexistent".into(),
+            modules_dir: "/nonexistent".into(),
+        };
+        let mut s = GuestSpec::new(&img, Accel::Tcg, "true");
+        s.shares.push(Share { host: "/tmp".into(), guest: "relative".into(), writable: false });
+        assert!(matches!(run_guest(&s), Err(VmError::InvalidSpec(_))));
+        s.shares[0].guest = "/run/tracecheck/x".into();
+        assert!(matches!(run_guest(&s), Err(VmError::InvalidSpec(_))));
+    }
+}

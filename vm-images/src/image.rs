@@ -1,0 +1,159 @@
+//! Bootable images: one function, [`build_image`], resolves a target's current
+//! kernel package through a private apt state, downloads and unpacks it, cuts
+//! out the uncompressed vmlinux and builds the initramfs. Results are cached
+//! under a content key (kernel package + version + every initramfs input), so
+//! a second call costs a hash and a few stats; progress goes to stderr.
+
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::apt::{KernelPackage, PrivateApt};
+use crate::initramfs::InitramfsInputs;
+use crate::{kernel, KernelTarget, VmError};
+
+/// Bump when the image layout or the way it is built changes.
+const FORMAT_VERSION: &str = "tracecheck-vm image v1";
+
+/// Default cache directory; override with `TRACECHECK_VM_CACHE` or [`BuildOptions`].
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/tracecheck/vm";
+
+/// Where and how images are built.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Cache root: apt state, .debs, unpacked kernels, images.
+    pub cache_dir: PathBuf,
+    /// Re-run `apt-get update` when the private lists are older than this.
+    pub apt_max_age: Duration,
+    /// The static busybox put into the initramfs.
+    pub busybox: PathBuf,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            cache_dir: default_cache_dir(),
+            apt_max_age: Duration::from_secs(12 * 3600),
+            busybox: PathBuf::from("/bin/busybox"),
+        }
+    }
+}
+
+/// `TRACECHECK_VM_CACHE`, else [`DEFAULT_CACHE_DIR`].
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("TRACECHECK_VM_CACHE").map_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR), PathBuf::from)
+}
+
+/// A built, bootable image. Paths point into the cache.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Image {
+    /// Target name (`debian-6.1`).
+    pub target: String,
+    /// Kernel package name (`linux-image-6.1.0-56-amd64`).
+    pub package: String,
+    /// Kernel package version (`6.1.192-2`).
+    pub package_version: String,
+    /// Kernel release (`6.1.0-56-amd64`).
+    pub kver: String,
+    /// Content key (hex SHA-256 of every input).
+    pub key: String,
+    /// Uncompressed ELF kernel (PVH entry).
+    pub vmlinux: PathBuf,
+    /// Uncompressed newc initramfs.
+    pub initramfs: PathBuf,
+    /// The guest kernel's `lib/modules/KVER` (with `modules.dep`), shared into the guest.
+    pub modules_dir: PathBuf,
+}
+
+/// Holds an exclusive `flock` on the cache while building.
+struct CacheLock(#[allow(dead_code)] fs::File);
+
+impl CacheLock {
+    fn take(cache: &Path) -> Result<Self, VmError> {
+        fs::create_dir_all(cache).map_err(VmError::io(cache))?;
+        let path = cache.join(".lock");
+        let f = fs::File::create(&path).map_err(VmError::io(&path))?;
+        rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| VmError::Io { path, source: e.into() })?;
+        Ok(CacheLock(f))
+    }
+}
+
+/// The content key of an image.
+pub fn content_key(target: KernelTarget, pkg: &KernelPackage, inputs: &InitramfsInputs) -> Result<String, VmError> {
+    let mut h = Sha256::new();
+    for part in [FORMAT_VERSION, target.name(), &pkg.name, &pkg.version, &inputs.kver, &inputs.script] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.update(fs::read(&inputs.busybox).map_err(VmError::io(&inputs.busybox))?);
+    for m in &inputs.modules {
+        let len = fs::metadata(m).map_err(VmError::io(m))?.len();
+        h.update(format!("{}:{len}\0", m.file_name().unwrap_or_default().to_string_lossy()).as_bytes());
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Builds (or finds in the cache) the image for `target`.
+pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, VmError> {
+    let cache = &opts.cache_dir;
+    let _lock = CacheLock::take(cache)?;
+    let apt = PrivateApt::new(target, &cache.join("apt").join(target.name()))?;
+    if let Err(e) = apt.update_if_stale(opts.apt_max_age) {
+        if !cache.join("apt").join(target.name()).join("updated").exists() {
+            return Err(e);
+        }
+        eprintln!("tracecheck-vm: warning: {e}; using the apt lists from the last update");
+    }
+    let pkg = apt.resolve_kernel()?;
+    eprintln!("tracecheck-vm: {target}: {} {}", pkg.name, pkg.version);
+    let deb = apt.download(&pkg.name, &pkg.version, &cache.join("debs"))?;
+    let unpacked = kernel::unpack(&deb, pkg.kver(), &cache.join("kernels").join(format!("{}_{}", pkg.name, pkg.version)))?;
+    let inputs = InitramfsInputs::gather(&unpacked.root, pkg.kver(), &opts.busybox)?;
+    let key = content_key(target, &pkg, &inputs)?;
+    let dir = cache.join("images").join(format!("{}-{}", target.name(), &key[..16]));
+    let manifest = dir.join("image.json");
+    if let Ok(text) = fs::read_to_string(&manifest) {
+        let img: Image = serde_json::from_str(&text)
+            .map_err(|e| VmError::CorruptCache { path: manifest.clone(), detail: e.to_string() })?;
+        if img.vmlinux.exists() && img.initramfs.exists() {
+            eprintln!("tracecheck-vm: {target}: cached image {}", dir.display());
+            return Ok(img);
+        }
+    }
+    eprintln!("tracecheck-vm: {target}: building image {}", dir.display());
+    let tmp = cache.join("images").join(format!(".building-{}", &key[..16]));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(VmError::io(&tmp))?;
+    }
+    fs::create_dir_all(&tmp).map_err(VmError::io(&tmp))?;
+    kernel::extract_vmlinux(&unpacked.vmlinuz(), &tmp.join("vmlinux"))?;
+    let cpio = inputs.build()?;
+    fs::write(tmp.join("initramfs.cpio"), &cpio).map_err(VmError::io(tmp.join("initramfs.cpio")))?;
+    let img = Image {
+        target: target.name().into(),
+        package: pkg.name.clone(),
+        package_version: pkg.version.clone(),
+        kver: pkg.kver().into(),
+        key: key.clone(),
+        vmlinux: dir.join("vmlinux"),
+        initramfs: dir.join("initramfs.cpio"),
+        modules_dir: unpacked.modules_dir(),
+    };
+    let json = serde_json::to_string_pretty(&img).expect("image serialises");
+    fs::write(tmp.join("image.json"), json).map_err(VmError::io(tmp.join("image.json")))?;
+    if dir.exists() {
+        fs::remove_dir_all(&dir).map_err(VmError::io(&dir))?;
+    }
+    fs::rename(&tmp, &dir).map_err(VmError::io(&dir))?;
+    eprintln!(
+        "tracecheck-vm: {target}: image ready ({} modules, initramfs {} KiB)",
+        inputs.modules.len(),
+        cpio.len() / 1024
+    );
+    Ok(img)
+}

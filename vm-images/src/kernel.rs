@@ -1,0 +1,121 @@
+//! Turning a Debian kernel .deb into what QEMU boots fastest: the package is
+//! unpacked with `dpkg-deb -x`, the uncompressed ELF `vmlinux` is cut out of
+//! `vmlinuz` (PVH entry, ~5 s faster under TCG than the bzImage), and
+//! `depmod -b` writes the `modules.dep` that Debian does not ship.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::cmd;
+use crate::VmError;
+
+/// How the kernel payload inside a bzImage is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Xz,
+    Zstd,
+}
+
+impl Compression {
+    fn tool(self) -> (&'static str, &'static [&'static str]) {
+        match self {
+            Compression::Xz => ("xz", &["-dc", "--single-stream"]),
+            Compression::Zstd => ("zstd", &["-dcq"]),
+        }
+    }
+}
+
+/// Finds the compressed payload in a bzImage: the first xz or zstd magic.
+pub fn find_payload(image: &[u8]) -> Option<(Compression, usize)> {
+    const XZ: &[u8] = b"\xfd7zXZ\x00";
+    const ZSTD: &[u8] = b"\x28\xb5\x2f\xfd";
+    let find = |m: &[u8]| image.windows(m.len()).position(|w| w == m);
+    match (find(XZ), find(ZSTD)) {
+        (Some(x), Some(z)) if z < x => Some((Compression::Zstd, z)),
+        (Some(x), _) => Some((Compression::Xz, x)),
+        (None, Some(z)) => Some((Compression::Zstd, z)),
+        (None, None) => None,
+    }
+}
+
+/// Writes the uncompressed ELF vmlinux found inside `vmlinuz` to `out`.
+pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<(), VmError> {
+    let image = fs::read(vmlinuz).map_err(VmError::io(vmlinuz))?;
+    let (comp, offset) = find_payload(&image).ok_or_else(|| VmError::NoKernelPayload(vmlinuz.into()))?;
+    let (tool, args) = comp.tool();
+    let outfile = fs::File::create(out).map_err(VmError::io(out))?;
+    let mut child = Command::new(tool)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(outfile)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|source| VmError::MissingTool { tool: tool.into(), source })?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    // The decompressor may stop reading at the end of the stream: ignore EPIPE.
+    let _ = stdin.write_all(&image[offset..]);
+    drop(stdin);
+    child.wait().map_err(VmError::io(out))?;
+    let head = fs::read(out).map_err(VmError::io(out))?;
+    if !head.starts_with(b"\x7fELF") {
+        return Err(VmError::NoKernelPayload(vmlinuz.into()));
+    }
+    Ok(())
+}
+
+/// An unpacked kernel package: its root and kernel release.
+#[derive(Debug, Clone)]
+pub struct UnpackedKernel {
+    pub root: PathBuf,
+    pub kver: String,
+}
+
+impl UnpackedKernel {
+    /// `ROOT/lib/modules/KVER`.
+    pub fn modules_dir(&self) -> PathBuf {
+        self.root.join("lib/modules").join(&self.kver)
+    }
+    /// `ROOT/boot/vmlinuz-KVER`.
+    pub fn vmlinuz(&self) -> PathBuf {
+        self.root.join("boot").join(format!("vmlinuz-{}", self.kver))
+    }
+}
+
+/// Unpacks `deb` into `dest` (if not done before) and runs depmod on it.
+pub fn unpack(deb: &Path, kver: &str, dest: &Path) -> Result<UnpackedKernel, VmError> {
+    let done = dest.join(".unpacked");
+    let k = UnpackedKernel { root: dest.to_owned(), kver: kver.to_owned() };
+    if done.exists() {
+        return Ok(k);
+    }
+    if dest.exists() {
+        fs::remove_dir_all(dest).map_err(VmError::io(dest))?;
+    }
+    fs::create_dir_all(dest).map_err(VmError::io(dest))?;
+    eprintln!("tracecheck-vm: unpacking {}", deb.display());
+    cmd::run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest), &format!("unpacking {}", deb.display()))?;
+    if !k.vmlinuz().exists() {
+        return Err(VmError::CorruptCache { path: k.vmlinuz(), detail: format!("{} has no kernel image", deb.display()) });
+    }
+    cmd::run(Command::new("depmod").arg("-b").arg(dest).arg(kver), &format!("running depmod for {kver}"))?;
+    fs::write(&done, "").map_err(VmError::io(&done))?;
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_first_payload() {
+        let mut img = vec![0u8; 64];
+        img.extend_from_slice(b"\xfd7zXZ\x00rest");
+        assert_eq!(find_payload(&img), Some((Compression::Xz, 64)));
+        let mut z = vec![1u8; 10];
+        z.extend_from_slice(b"\x28\xb5\x2f\xfd..\xfd7zXZ\x00");
+        assert_eq!(find_payload(&z), Some((Compression::Zstd, 10)));
+        assert_eq!(find_payload(b"no payload here"), None);
+    }
+}
