@@ -1,1 +1,156 @@
-fn main() {}
+//! The `tracecheck` binary: parse arguments, run, report, exit.
+
+use clap::Parser;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tracecheck::cli::{Cli, Command, RunOpts};
+use tracecheck::env::scratch::ScratchDisk;
+use tracecheck::error::HarnessError;
+use tracecheck::report;
+use tracecheck::runner::{self, CheckRecord, Event, Limits};
+use tracecheck::spec::{self, ToolSpec};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Workload { args } => tracecheck_workloads::cli::main_with_args(args),
+        Command::Metrics => {
+            print_metrics();
+            0
+        }
+        Command::Workloads => {
+            for p in tracecheck::select::PLANS {
+                println!("{:<24} {}\n{:<24} tc-workload {} {}", p.name, p.purpose, "", p.kind, p.args.join(" "));
+            }
+            0
+        }
+        Command::Validate { specs } => match load_specs(&specs) {
+            Ok(s) => {
+                for s in s {
+                    println!("{}: ok ({} claim(s))", s.path.display(), s.claims.len());
+                }
+                0
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Check { specs, opts } => run_specs(&specs, &opts),
+        Command::Run { examples, opts } => match example_specs(&examples) {
+            Ok(specs) => run_specs(&specs, &opts),
+            Err(e) => fail(&e),
+        },
+    };
+    std::process::exit(code);
+}
+
+fn fail(e: &HarnessError) -> i32 {
+    eprintln!("tracecheck: error: {e}");
+    e.exit_code()
+}
+
+fn print_metrics() {
+    println!("{:<24} MEANING", "METRIC");
+    for (name, meaning) in tracecheck_model::metric::VOCABULARY {
+        println!("{name:<24} {meaning}");
+    }
+}
+
+fn load_specs(paths: &[PathBuf]) -> Result<Vec<ToolSpec>, HarnessError> {
+    paths.iter().map(|p| Ok(ToolSpec::load(&spec::resolve(p))?)).collect()
+}
+
+fn example_specs(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(HarnessError::io(format!("read examples directory {} (set --examples)", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("spec.toml").is_file())
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Err(HarnessError::Other(format!("no */spec.toml under {}", dir.display())));
+    }
+    Ok(out)
+}
+
+fn default_record_path() -> PathBuf {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    PathBuf::from("/var/tmp/tracecheck/runs").join(format!("{t}-{}.jsonl", std::process::id()))
+}
+
+fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
+    let specs = match load_specs(paths) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
+    }
+    let record_path = opts.record.clone().unwrap_or_else(default_record_path);
+    let mut recorder = match Recorder::open(&record_path) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let limits = Limits { settle: opts.settle_timeout, ..Limits::default() };
+    let mut records: Vec<CheckRecord> = Vec::new();
+    let result = (|| -> Result<(), HarnessError> {
+        if !opts.quiet {
+            eprintln!("tracecheck: making a {} MiB scratch disk...", opts.scratch_size);
+        }
+        let disk = ScratchDisk::create(opts.scratch_size)?;
+        for spec in &specs {
+            let mut on_event = |ev: Event<'_>| {
+                report::progress(&ev, opts.quiet);
+                if let Event::CheckDone(r) = ev {
+                    recorder.write(r);
+                }
+            };
+            records.extend(runner::check_spec(spec, &disk, &limits, &interrupted, &mut on_event)?);
+        }
+        Ok(())
+    })();
+    let style = report::Style::new(opts.color);
+    if !records.is_empty() {
+        let out = match opts.format {
+            report::Format::Table => report::table(&records, &style),
+            report::Format::Json => report::json(&records),
+        };
+        let _ = std::io::stdout().write_all(out.as_bytes());
+    }
+    if !opts.quiet || result.is_err() {
+        eprintln!("tracecheck: full records in {}", record_path.display());
+    }
+    match result {
+        Ok(()) => report::exit_code(&records),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Appends each finished check to a JSON-lines file at once, so an
+/// interrupted or crashed run keeps everything it measured.
+struct Recorder {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl Recorder {
+    fn open(path: &Path) -> Result<Recorder, HarnessError> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(HarnessError::io(format!("create {}", d.display())))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(HarnessError::io(format!("open record file {}", path.display())))?;
+        Ok(Recorder { file, path: path.to_owned() })
+    }
+
+    fn write(&mut self, r: &CheckRecord) {
+        let line = serde_json::to_string(r).expect("record serializes");
+        if let Err(e) = writeln!(self.file, "{line}").and_then(|_| self.file.sync_data()) {
+            eprintln!("tracecheck: warning: cannot append to {}: {e}", self.path.display());
+        }
+    }
+}

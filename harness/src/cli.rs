@@ -1,0 +1,119 @@
+//! Command-line arguments, turned once into a validated plan. Nothing
+//! further down reads flags.
+
+use crate::report::{ColorChoice, Format};
+use clap::{Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+const ABOUT: &str = "Checks whether a tracing tool reports what it claims to measure.";
+
+const LONG_ABOUT: &str = "\
+Checks whether a tracing tool reports what it claims to measure.
+
+tracecheck runs the tool beside workloads that do exactly known I/O on a
+scratch disk of its own (a loop device with a fresh ext4), then compares
+what the tool printed with the workload's own account, /proc/diskstats
+(what iostat reads), and says in plain words what is wrong when they
+differ: \"counts page-cache hits as disk reads\", \"reports sectors as
+bytes\", \"attributes I/O to the completing CPU's task\".
+
+You describe the tool in a small TOML spec: how to start it, and which
+printed map means which metric. See `tracecheck metrics` for the metric
+names and the README for the spec format.
+
+Needs root (loop devices, mounts, BPF).";
+
+const EXAMPLES: &str = "\
+Examples:
+  tracecheck run                                  check the built-in examples
+  tracecheck check my-script.toml                 check your own spec
+  tracecheck check my-script.toml --format json   every number behind each verdict
+  tracecheck metrics                              the metric vocabulary
+  tracecheck workloads                            the workloads and what each one tells apart
+
+Exit status: 0 every claim holds; 1 a claim failed (or the tool did not
+run properly); 2 tracecheck could not run the check or establish the truth;
+130 interrupted (results recorded so far are kept).";
+
+#[derive(Debug, Parser)]
+#[command(name = "tracecheck", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunOpts {
+    /// Output format for results on stdout.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+
+    /// When to color the table.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+
+    /// Append each check's full record (JSON lines) to this file as soon as
+    /// the check ends, so nothing is lost on Ctrl-C.
+    /// [default: /var/tmp/tracecheck/runs/TIME-PID.jsonl]
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
+    /// Size of the scratch disk in MiB.
+    #[arg(long, default_value_t = crate::env::scratch::DEFAULT_SIZE_MIB, value_name = "MIB")]
+    pub scratch_size: u64,
+
+    /// Longest wait for writeback to settle after a workload (e.g. 60s).
+    #[arg(long, default_value = "60s", value_parser = parse_dur, value_name = "DURATION")]
+    pub settle_timeout: std::time::Duration,
+
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_dur(s: &str) -> Result<std::time::Duration, String> {
+    crate::spec::parse_duration(s)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check tools described by spec files against known workloads.
+    Check {
+        /// Spec files (TOML), or directories holding a spec.toml.
+        #[arg(required = true, value_name = "SPEC")]
+        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Check the built-in example specs (expectations/examples).
+    Run {
+        /// Directory of example specs.
+        #[arg(long, value_name = "DIR", default_value_os_t = default_examples())]
+        examples: PathBuf,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// List the metric vocabulary used in specs.
+    Metrics,
+    /// List the workloads and what each one tells apart.
+    Workloads,
+    /// Validate spec files without running anything.
+    Validate {
+        #[arg(required = true, value_name = "SPEC")]
+        specs: Vec<PathBuf>,
+    },
+    /// The workload generator (used by tracecheck itself; also handy alone).
+    #[command(hide = true, disable_help_flag = true)]
+    Workload {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+}
+
+pub fn default_examples() -> PathBuf {
+    if let Some(p) = std::env::var_os("TRACECHECK_EXAMPLES") {
+        return p.into();
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../expectations/examples")
+}

@@ -1,0 +1,218 @@
+//! Diagnosis: for a failed claim, find what the reported number does match
+//! (another layer's truth, a unit factor, twice the truth, the other
+//! direction, other tasks) and say it in plain words with the numbers.
+//!
+//! Hypotheses are tried from the most specific to the least; the first that
+//! explains the number within the claim's tolerance wins.
+
+use crate::compare::{pick, who_for, Evidence, Reading};
+use crate::spec::Claim;
+use crate::tool::ToolRecord;
+use crate::units::{num, range};
+use crate::verdict::{Diagnosis, Finding};
+use tracecheck_model::{Direction, Layer, Metric, Truth, Who};
+
+pub struct Context<'a> {
+    pub claim: &'a Claim,
+    /// The claim's metric with its direction resolved.
+    pub metric: Metric,
+    pub per_process: bool,
+    /// The truth the claim failed against.
+    pub truth: &'a Truth,
+    pub reading: &'a Reading,
+    pub ev: &'a Evidence<'a>,
+    pub tool: &'a ToolRecord,
+}
+
+impl Context<'_> {
+    fn within(&self, v: u64, t: &Truth) -> bool {
+        let (lo, hi) = self.claim.tolerance.widen(t.lo, t.hi);
+        (lo..=hi).contains(&v)
+    }
+
+    fn truth_at(&self, m: Metric) -> Option<&Truth> {
+        pick(&self.ev.truth.truths, m, &who_for(m.layer, self.per_process))
+    }
+
+    fn what(&self) -> String {
+        let m = self.metric;
+        let dir = m.direction.map(|d| format!("{} ", d.as_str())).unwrap_or_default();
+        match m.layer {
+            Layer::Disk => format!("disk {dir}{}", noun(m)),
+            Layer::Block => format!("block-layer {dir}{}", noun(m)),
+            Layer::Syscall => format!("system-call {dir}{}", noun(m)),
+            Layer::Vfs => format!("VFS {dir}{}", noun(m)),
+            Layer::Pagecache => "page-cache misses".to_string(),
+            Layer::Process => "execs".to_string(),
+        }
+    }
+
+    /// "reports 352,321,536 B of disk read bytes for tcw-1a2b3c, whose disk
+    /// read 16,777,216 B (diskstats)"
+    fn opening(&self) -> String {
+        let t = self.truth;
+        format!(
+            "reports {} {} of {} for {}, where the truth is {} {} ({})",
+            num(self.reading.reported),
+            self.metric.unit(),
+            self.what(),
+            if self.per_process { format!("the workload ({})", self.ev.subject.comm) } else { format!("the {} workload", self.ev.truth.workload) },
+            range(t.lo, t.hi),
+            self.metric.unit(),
+            t.source.as_str()
+        )
+    }
+}
+
+fn noun(m: Metric) -> &'static str {
+    match m.quantity {
+        tracecheck_model::Quantity::Bytes => "bytes",
+        tracecheck_model::Quantity::Ops => "operations",
+    }
+}
+
+pub fn diagnose(c: &Context<'_>) -> Diagnosis {
+    let v = c.reading.reported;
+    let open = c.opening();
+    let d = |finding, tail: String| Diagnosis { finding, sentence: format!("{open}; {tail}") };
+
+    // 1. Another layer's truth.
+    for layer in [Layer::Syscall, Layer::Vfs, Layer::Disk, Layer::Block, Layer::Pagecache] {
+        if layer == c.metric.layer {
+            continue;
+        }
+        let Some(m) = c.metric.at_layer(layer) else { continue };
+        let Some(t) = c.truth_at(m) else { continue };
+        if !c.within(v, t) {
+            continue;
+        }
+        let at = format!("{} {} ({})", range(t.lo, t.hi), m.unit(), t.source.as_str());
+        let dir = c.metric.direction;
+        let below = matches!(c.metric.layer, Layer::Disk | Layer::Block);
+        let (finding, tail) = match (below, layer, dir) {
+            (true, Layer::Syscall | Layer::Vfs, Some(Direction::Read)) if t.hi == 0 => (
+                Finding::CountsCacheHitsAsDisk,
+                format!("this equals the bytes returned by read() ({at}): the script sees read() calls, not the disk, and this workload reads through mmap page faults, which make no read() calls"),
+            ),
+            (true, Layer::Syscall | Layer::Vfs, Some(Direction::Read)) => (
+                Finding::CountsCacheHitsAsDisk,
+                format!("this equals the bytes returned by read() ({at}): the script counts page-cache hits as disk I/O"),
+            ),
+            (true, Layer::Syscall | Layer::Vfs, Some(Direction::Write)) => {
+                let kernel = pick(&c.ev.truth.truths, c.metric, &Who::Kernel).filter(|k| k.hi > 0);
+                let later = match kernel {
+                    Some(k) if c.per_process => format!(
+                        "; the disk writes ({} B) were done later by kernel threads (writeback flushers, jbd2), not by this process",
+                        range(k.lo, k.hi)
+                    ),
+                    _ => String::new(),
+                };
+                (
+                    Finding::CountsPageCacheWritesAsDisk,
+                    format!("this equals the bytes passed to write() ({at}): the script counts writes into the page cache as disk writes{later}"),
+                )
+            }
+            (false, Layer::Disk | Layer::Block, _) => (
+                Finding::CountsDiskNotSyscalls,
+                format!("this equals what the disk did ({at}): the script counts disk I/O, not what the process asked for"),
+            ),
+            _ => (Finding::OtherLayer, format!("this equals the truth at {} ({at})", layer.describe())),
+        };
+        return d(finding, tail);
+    }
+
+    // 2. Unit factors.
+    for (f, bigger, smaller) in [
+        (512u64, "512-byte sectors", "bytes"),
+        (1024, "KiB", "bytes"),
+        (1000, "kB (1000 B)", "bytes"),
+        (4096, "4 KiB pages", "bytes"),
+    ] {
+        let scaled_up = v.checked_mul(f).filter(|x| c.within(*x, c.truth));
+        if scaled_up.is_some() && v > 0 {
+            return d(
+                Finding::UnitFactor,
+                format!("×{f} it equals the truth: the script reports {bigger} where the claim says {smaller}"),
+            );
+        }
+        if v % f == 0 && v > 0 && c.within(v / f, c.truth) {
+            return d(
+                Finding::UnitFactor,
+                format!("÷{f} it equals the truth: the script multiplies by {f} once too often (e.g. counts bytes, then converts them again as if they were {bigger})"),
+            );
+        }
+    }
+
+    // 3. Twice the truth.
+    if c.truth.hi > 0 && v > 0 && c.within(v, &scaled(c.truth, 2)) {
+        return d(
+            Finding::DoubleCounting,
+            format!("this is {:.2}× the truth: the script counts each I/O twice (e.g. both at issue and at completion, or both the bio and the request)", v as f64 / c.truth.mid().max(1) as f64),
+        );
+    }
+
+    // 4. The other direction.
+    if let Some(dir) = c.metric.direction {
+        let opp = c.metric.with_direction(dir.opposite());
+        if let Some(t) = c.truth_at(opp).filter(|t| t.hi > 0 && c.within(v, t)) {
+            return d(
+                Finding::WrongDirection,
+                format!("this equals the {} truth ({} {}): the script swaps reads and writes", dir.opposite().as_str(), range(t.lo, t.hi), opp.unit()),
+            );
+        }
+        if c.reading.reported == 0 && c.reading.opposite > 0 && c.within(c.reading.opposite, c.truth) {
+            return d(
+                Finding::WrongDirection,
+                format!("the right amount ({} {}) was printed under the {} key: the script's direction test is inverted", num(c.reading.opposite), c.metric.unit(), dir.opposite().as_str()),
+            );
+        }
+    }
+
+    // 5. Charged to other tasks.
+    if c.per_process && v < c.truth.lo {
+        let missing = c.truth.lo - v;
+        let others_sum: u64 = c.reading.others.values().sum();
+        if others_sum > 0 && others_sum >= missing - missing / 10 {
+            let mut top: Vec<_> = c.reading.others.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1));
+            let list = top.iter().take(4).map(|(k, n)| format!("{k} {} {}", num(**n), c.metric.unit())).collect::<Vec<_>>().join(", ");
+            let why = if top.iter().take(3).any(|(k, _)| is_irq_context(k)) {
+                "the script takes comm/pid where the I/O completes (interrupt context: whatever task was on that CPU), not where it was submitted"
+            } else if top.iter().take(3).any(|(k, _)| k.starts_with("kworker/") && k.ends_with('H')) {
+                "the script takes comm/pid where the request was dispatched (a kworker), not where it was submitted"
+            } else {
+                "the script charges the I/O to tasks other than the one that caused it"
+            };
+            return d(Finding::OtherTasks, format!("the rest went to other tasks ({list}): {why}"));
+        }
+    }
+
+    // 6. Nothing at all.
+    if v == 0 {
+        let why = if !c.reading.map_printed {
+            format!("{} was never printed: its probes may not have attached, or they fire on events this workload does not cause", c.claim.map)
+        } else {
+            format!("{} has no entry for the workload", c.claim.map)
+        };
+        let warn = c
+            .tool
+            .stderr_tail
+            .iter()
+            .find(|l| l.contains("WARNING") || l.contains("ERROR") || l.to_lowercase().contains("fail"))
+            .map(|l| format!(" (the tool said: {})", l.trim()))
+            .unwrap_or_default();
+        return d(Finding::ReportedNothing, format!("it reported nothing: {why}{warn}"));
+    }
+
+    let ratio = v as f64 / c.truth.mid().max(1) as f64;
+    d(Finding::Unexplained, format!("{ratio:.3}× the truth, which matches no layer, unit, direction or attribution tracecheck knows"))
+}
+
+fn scaled(t: &Truth, f: u64) -> Truth {
+    Truth { lo: t.lo * f, hi: t.hi * f, ..t.clone() }
+}
+
+/// Tasks that are merely on the CPU when a completion interrupt runs.
+fn is_irq_context(comm: &str) -> bool {
+    comm.starts_with("swapper") || comm.starts_with("ksoftirqd") || comm.starts_with("irq/") || comm.starts_with("migration")
+}

@@ -1,0 +1,186 @@
+//! The host scratch disk: a loop device over a file in /dev/shm with its own
+//! ext4, mounted `noatime`, so that its /proc/diskstats line is exactly the
+//! workload's I/O plus the filesystem's own metadata and journal.
+//!
+//! Why these choices (measured, see shared/FINDINGS.md):
+//! - the backing file lives in /dev/shm so the loop device's own reads and
+//!   writes never touch a real disk and never block on one;
+//! - `--direct-io=on` keeps a second copy of the data out of the page cache;
+//! - `lazy_itable_init=0,lazy_journal_init=0` stop ext4's background
+//!   zeroing thread, which would otherwise write during checks;
+//! - `noatime` stops reads from dirtying inodes (and so from journal writes).
+//!
+//! Everything is torn down in `Drop`, also when a check fails or the user
+//! presses Ctrl-C (the runner returns through the guard).
+
+use super::diskstats::DiskCounters;
+use crate::error::HarnessError;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct ScratchDisk {
+    backing: PathBuf,
+    /// `/dev/loopN`
+    pub device: PathBuf,
+    /// `loopN`
+    pub name: String,
+    pub major: u32,
+    pub minor: u32,
+    pub mountpoint: PathBuf,
+    attached: bool,
+    mounted: bool,
+}
+
+/// How long settling took, for the report.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct Settled {
+    pub waited_ms: u64,
+    /// False when the bound ran out with I/O still in flight.
+    pub quiet: bool,
+}
+
+pub const DEFAULT_SIZE_MIB: u64 = 256;
+
+/// Run an external setup command, turning failure into a clear error with
+/// its stderr. We use util-linux's losetup and e2fsprogs' mkfs.ext4: both
+/// are the reference implementations of what they do and are on every
+/// Debian system.
+fn run(cmd: &mut Command) -> Result<String, HarnessError> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    let out = cmd
+        .output()
+        .map_err(|e| HarnessError::Scratch(format!("cannot run {shown}: {e} (is util-linux/e2fsprogs installed?)")))?;
+    if !out.status.success() {
+        return Err(HarnessError::Scratch(format!(
+            "{shown} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+impl ScratchDisk {
+    /// Create, format and mount a fresh scratch disk of `size_mib` MiB.
+    pub fn create(size_mib: u64) -> Result<ScratchDisk, HarnessError> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(HarnessError::Scratch(
+                "making a loop device and mounting it needs root; run tracecheck as root".into(),
+            ));
+        }
+        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let backing = PathBuf::from("/dev/shm").join(format!("{tag}.img"));
+        let f = std::fs::File::create(&backing)
+            .map_err(|e| HarnessError::Scratch(format!("cannot create {}: {e}", backing.display())))?;
+        f.set_len(size_mib << 20)
+            .map_err(|e| HarnessError::Scratch(format!("cannot size {}: {e}", backing.display())))?;
+        drop(f);
+        let mut disk = ScratchDisk {
+            backing,
+            device: PathBuf::new(),
+            name: String::new(),
+            major: 0,
+            minor: 0,
+            mountpoint: std::env::temp_dir().join(&tag),
+            attached: false,
+            mounted: false,
+        };
+        let dev = run(Command::new("losetup").args(["--direct-io=on", "-f", "--show"]).arg(&disk.backing))?;
+        disk.device = PathBuf::from(&dev);
+        disk.attached = true;
+        disk.name = disk.device.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let rdev = std::fs::metadata(&disk.device)
+            .map_err(|e| HarnessError::Scratch(format!("cannot stat {dev}: {e}")))?
+            .rdev();
+        disk.major = rustix::fs::major(rdev);
+        disk.minor = rustix::fs::minor(rdev);
+        run(Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-b", "4096", "-E", "lazy_itable_init=0,lazy_journal_init=0"])
+            .arg(&disk.device))?;
+        std::fs::create_dir_all(&disk.mountpoint)
+            .map_err(|e| HarnessError::Scratch(format!("cannot create {}: {e}", disk.mountpoint.display())))?;
+        nix::mount::mount(
+            Some(disk.device.as_path()),
+            disk.mountpoint.as_path(),
+            Some("ext4"),
+            nix::mount::MsFlags::MS_NOATIME,
+            None::<&str>,
+        )
+        .map_err(|e| {
+            HarnessError::Scratch(format!("cannot mount {} on {}: {e}", disk.device.display(), disk.mountpoint.display()))
+        })?;
+        disk.mounted = true;
+        // Let the fresh filesystem's own start-up writes (superblock, journal
+        // superblock) finish before anyone measures.
+        disk.settle(Duration::from_secs(10))?;
+        Ok(disk)
+    }
+
+    /// `MAJ:MIN` as /proc/diskstats and userspace tools print it.
+    pub fn dev_string(&self) -> String {
+        format!("{}:{}", self.major, self.minor)
+    }
+
+    pub fn counters(&self) -> Result<DiskCounters, HarnessError> {
+        DiskCounters::read(self.major, self.minor).map_err(HarnessError::io(format!("diskstats of {}", self.name)))
+    }
+
+    /// A fresh empty directory on the scratch filesystem for one check.
+    pub fn fresh_dir(&self, name: &str) -> Result<PathBuf, HarnessError> {
+        let d = self.mountpoint.join(name);
+        std::fs::create_dir_all(&d).map_err(HarnessError::io(format!("create {}", d.display())))?;
+        Ok(d)
+    }
+
+    /// Push everything dirty on the scratch filesystem to the device
+    /// (syncfs: data through the flusher threads, then a journal commit by
+    /// jbd2) and wait, at most `bound`, until nothing is in flight and the
+    /// counters stop moving.
+    pub fn settle(&self, bound: Duration) -> Result<Settled, HarnessError> {
+        let start = Instant::now();
+        let dir = std::fs::File::open(&self.mountpoint)
+            .map_err(HarnessError::io(format!("open {}", self.mountpoint.display())))?;
+        rustix::fs::syncfs(&dir).map_err(|e| HarnessError::Scratch(format!("syncfs {}: {e}", self.mountpoint.display())))?;
+        let mut last = self.counters()?;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.counters()?;
+            if now.in_flight == 0 && now == last {
+                return Ok(Settled { waited_ms: start.elapsed().as_millis() as u64, quiet: true });
+            }
+            if start.elapsed() >= bound {
+                return Ok(Settled { waited_ms: start.elapsed().as_millis() as u64, quiet: false });
+            }
+            last = now;
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.mountpoint
+    }
+}
+
+impl Drop for ScratchDisk {
+    fn drop(&mut self) {
+        // Best effort, in reverse order of creation. A lazy unmount still
+        // detaches if a stray process holds a file open.
+        if self.mounted {
+            if nix::mount::umount(self.mountpoint.as_path()).is_err() {
+                let _ = nix::mount::umount2(self.mountpoint.as_path(), nix::mount::MntFlags::MNT_DETACH);
+            }
+            let _ = std::fs::remove_dir(&self.mountpoint);
+        }
+        if self.attached {
+            let _ = Command::new("losetup").arg("-d").arg(&self.device).output();
+        }
+        let _ = std::fs::remove_file(&self.backing);
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}

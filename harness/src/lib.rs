@@ -1,0 +1,17 @@
+//! tracecheck's harness: specs, the check runner (host scratch disk),
+//! comparison, diagnosis and reports. The `tracecheck` binary only wires
+//! these together.
+
+pub mod cli;
+pub mod compare;
+pub mod diagnose;
+pub mod env;
+pub mod error;
+pub mod establish;
+pub mod report;
+pub mod runner;
+pub mod select;
+pub mod spec;
+pub mod tool;
+pub mod units;
+pub mod verdict;

@@ -1,0 +1,239 @@
+//! The only module that prints results: a terminal table (default) or JSON
+//! with every number that went into each verdict. Progress goes to stderr;
+//! results go to stdout.
+
+use crate::runner::{worst, CheckRecord, Event};
+use crate::units::{num, range};
+use crate::verdict::{Finding, Status};
+use serde::Serialize;
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table with a diagnosis under each failed claim.
+    Table,
+    /// One JSON document with every number behind every verdict.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+pub struct Style {
+    color: bool,
+}
+
+impl Style {
+    pub fn new(choice: ColorChoice) -> Style {
+        use std::io::IsTerminal;
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        };
+        Style { color }
+    }
+
+    fn status(&self, s: Status) -> String {
+        let w = format!("{:<5}", s.word());
+        if !self.color {
+            return w;
+        }
+        let code = match s {
+            Status::Pass => "32",
+            Status::Fail => "31;1",
+            Status::Error => "35;1",
+            Status::Skip => "33",
+        };
+        format!("\x1b[{code}m{w}\x1b[0m")
+    }
+
+    fn dim(&self, s: &str) -> String {
+        if self.color {
+            format!("\x1b[2m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// Progress lines on stderr while checks run (each TCG guest or bpftrace
+/// start can take seconds; a silent terminal looks hung).
+pub fn progress(ev: &Event<'_>, quiet: bool) {
+    if quiet {
+        return;
+    }
+    let mut e = std::io::stderr().lock();
+    let _ = match ev {
+        Event::CheckStart { index, total, tool, workload } => {
+            writeln!(e, "[{}/{}] {tool} on {workload}", index + 1, total)
+        }
+        Event::Phase(p) => writeln!(e, "      {p}..."),
+        Event::CheckDone(r) => writeln!(
+            e,
+            "      {} in {:.1} s (tool ready after {:.1} s)",
+            r.worst().word(),
+            r.timings.total_ms as f64 / 1000.0,
+            r.timings.tool_start_ms as f64 / 1000.0
+        ),
+    };
+}
+
+/// Exit status: 0 when every claim holds, 1 when a claim fails (or the tool
+/// could not be checked because of itself), 2 when tracecheck could not
+/// establish the truth.
+pub fn exit_code(records: &[CheckRecord]) -> i32 {
+    let vs = records.iter().flat_map(|r| &r.verdicts);
+    if vs.clone().any(|v| v.diagnosis.as_ref().is_some_and(|d| d.finding == Finding::TruthUnknown)) {
+        2
+    } else if vs.clone().any(|v| matches!(v.status, Status::Fail | Status::Error)) {
+        1
+    } else {
+        0
+    }
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    tracecheck: &'static str,
+    summary: Summary,
+    checks: &'a [CheckRecord],
+}
+
+#[derive(Serialize, Default)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub skip: usize,
+    pub exit_code: i32,
+}
+
+pub fn summary(records: &[CheckRecord]) -> Summary {
+    let mut s = Summary { exit_code: exit_code(records), ..Default::default() };
+    for v in records.iter().flat_map(|r| &r.verdicts) {
+        match v.status {
+            Status::Pass => s.pass += 1,
+            Status::Fail => s.fail += 1,
+            Status::Error => s.error += 1,
+            Status::Skip => s.skip += 1,
+        }
+    }
+    s
+}
+
+pub fn json(records: &[CheckRecord]) -> String {
+    serde_json::to_string_pretty(&JsonReport { tracecheck: env!("CARGO_PKG_VERSION"), summary: summary(records), checks: records })
+        .expect("report serializes")
+}
+
+/// The terminal table, grouped by tool.
+pub fn table(records: &[CheckRecord], style: &Style) -> String {
+    let mut o = String::new();
+    let mut tools: Vec<&str> = records.iter().map(|r| r.tool.as_str()).collect();
+    tools.dedup();
+    for tool in tools {
+        let rs: Vec<&CheckRecord> = records.iter().filter(|r| r.tool == tool).collect();
+        let first = rs[0];
+        o += &format!(
+            "{tool}  ({})  on {}, scratch disk {}\n",
+            first.spec.display(),
+            first.environment,
+            first.device
+        );
+        let claim_w = rs.iter().flat_map(|r| &r.verdicts).map(|v| v.claim.chars().count()).max().unwrap_or(5).clamp(5, 40);
+        o += &format!(
+            "  {:<claim_w$}  {:<22}  {:<5}  {:>16}  {}\n",
+            "CLAIM", "WORKLOAD", "", "REPORTED", "TRUTH"
+        );
+        for r in &rs {
+            for v in &r.verdicts {
+                let reported = v.reported.map(|x| format!("{} {}", num(x), v.unit)).unwrap_or_else(|| "-".into());
+                let truth = v
+                    .truth
+                    .as_ref()
+                    .map(|t| format!("{} {} ({})", range(t.lo, t.hi), v.unit, t.source.as_str()))
+                    .unwrap_or_else(|| "-".into());
+                let claim: String = v.claim.chars().take(claim_w).collect();
+                let wl = if v.metric.contains("read") || v.metric.contains("write") {
+                    format!("{} [{}]", r.workload, if v.metric.contains("read") { "r" } else { "w" })
+                } else {
+                    r.workload.clone()
+                };
+                o += &format!(
+                    "  {:<claim_w$}  {:<22}  {}  {:>16}  {}\n",
+                    claim,
+                    wl,
+                    style.status(v.status),
+                    reported,
+                    truth
+                );
+                if let Some(d) = &v.diagnosis {
+                    for line in wrap(&d.sentence, 100) {
+                        o += &format!("      {line}\n");
+                    }
+                }
+                for n in &v.notes {
+                    o += &format!("      {}\n", style.dim(&format!("note: {n}")));
+                }
+            }
+        }
+        o += "  iostat's view of the scratch disk (/proc/diskstats) during each workload:\n";
+        for r in &rs {
+            match r.diskstats {
+                Some(d) => {
+                    o += &format!(
+                        "    {:<24} read {} B in {} I/Os, wrote {} B in {} I/Os, {} flushes{}\n",
+                        r.workload,
+                        num(d.read_bytes),
+                        num(d.read_ios),
+                        num(d.write_bytes),
+                        num(d.write_ios),
+                        num(d.flushes),
+                        r.settle.map(|s| format!("; waited {} ms for writeback", s.waited_ms)).unwrap_or_default()
+                    )
+                }
+                None => o += &format!("    {:<24} not measured (the tool did not run)\n", r.workload),
+            }
+        }
+        o += "\n";
+    }
+    let s = summary(records);
+    let overall = worst(records.iter().flat_map(|r| r.verdicts.iter().map(|v| v.status)));
+    o += &format!(
+        "{}: {} passed, {} failed, {} errors, {} skipped\n",
+        style.status(overall).trim_end(),
+        s.pass,
+        s.fail,
+        s.error,
+        s.skip
+    );
+    o
+}
+
+fn wrap(s: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for para in s.split('\n') {
+        let indent = para.len() - para.trim_start().len();
+        let mut cur = " ".repeat(indent);
+        let mut empty = true;
+        for w in para.split_whitespace() {
+            if !empty && cur.chars().count() + 1 + w.chars().count() > width {
+                lines.push(cur);
+                cur = " ".repeat(indent + 2);
+                empty = true;
+            }
+            if !empty {
+                cur.push(' ');
+            }
+            cur.push_str(w);
+            empty = false;
+        }
+        lines.push(cur);
+    }
+    lines
+}

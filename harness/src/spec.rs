@@ -1,0 +1,397 @@
+//! Tool specs: the small TOML file a user writes to describe a tool under
+//! test (how to start it, when it is ready, how to stop it, how to read its
+//! output) and what it claims to measure.
+//!
+//! Parsing is strict: unknown keys, unknown metric names and bad values are
+//! errors that name the file, the line and what was expected, with a hint of
+//! the closest valid name. Raw TOML becomes a validated [`ToolSpec`] once;
+//! nothing further down reads TOML.
+
+use crate::error::SpecError;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+use tracecheck_model::{metric::edit_distance, Metric};
+use tracecheck_probes::OutputFormat;
+
+
+/// How the harness knows the tool has attached and is counting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ready {
+    /// The tool's first stdout line, ignoring bpftrace's own
+    /// `Attaching N probes...` banner (printed before attaching).
+    FirstLine,
+    /// The first stdout or stderr line containing this text.
+    Contains(String),
+    /// A fixed delay after start (for tools that print nothing until exit).
+    After(Duration),
+}
+
+/// How the harness stops the tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT (Ctrl-C), escalating to a second SIGINT, SIGTERM, SIGKILL.
+    Sigint,
+    /// SIGTERM, escalating to SIGKILL.
+    Sigterm,
+}
+
+/// What one key position of a printed map means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Comm,
+    Pid,
+    Direction,
+    Device,
+    /// A key the claim does not care about (file name, cpu...): summed over.
+    Ignore,
+}
+
+impl KeyKind {
+    const NAMES: &'static [&'static str] = &["comm", "pid", "direction", "device", "_"];
+
+    fn parse(s: &str) -> Option<KeyKind> {
+        Some(match s {
+            "comm" => KeyKind::Comm,
+            "pid" | "tgid" => KeyKind::Pid,
+            "direction" => KeyKind::Direction,
+            "device" => KeyKind::Device,
+            "_" | "ignore" => KeyKind::Ignore,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Comm => "comm",
+            KeyKind::Pid => "pid",
+            KeyKind::Direction => "direction",
+            KeyKind::Device => "device",
+            KeyKind::Ignore => "_",
+        }
+    }
+}
+
+/// Allowed deviation beyond the truth's own explained bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Tolerance {
+    Percent(f64),
+    Absolute(u64),
+}
+
+impl Tolerance {
+    /// Widen `lo..=hi` by the tolerance.
+    pub fn widen(self, lo: u64, hi: u64) -> (u64, u64) {
+        match self {
+            Tolerance::Percent(p) => {
+                let f = p / 100.0;
+                ((lo as f64 * (1.0 - f)).floor() as u64, (hi as f64 * (1.0 + f)).ceil() as u64)
+            }
+            Tolerance::Absolute(a) => (lo.saturating_sub(a), hi.saturating_add(a)),
+        }
+    }
+}
+
+impl std::fmt::Display for Tolerance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tolerance::Percent(p) => write!(f, "{p}%"),
+            Tolerance::Absolute(a) => write!(f, "±{a}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub name: String,
+    /// Map name as the tool prints it (`@bytes`).
+    pub map: String,
+    pub metric: Metric,
+    pub keys: Vec<KeyKind>,
+    pub tolerance: Tolerance,
+    /// Workloads to check the claim on; empty means the built-in choice for
+    /// the metric (see `select`).
+    pub workloads: Vec<&'static crate::select::Plan>,
+}
+
+impl Claim {
+    pub fn has_key(&self, k: KeyKind) -> bool {
+        self.keys.contains(&k)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ToolSpec {
+    /// The spec file, for messages.
+    pub path: PathBuf,
+    pub name: String,
+    /// argv of the tool; a `script` becomes `bpftrace -B line SCRIPT`.
+    pub command: Vec<String>,
+    pub format: OutputFormat,
+    pub ready: Ready,
+    pub ready_timeout: Duration,
+    pub stop: Stop,
+    pub stop_timeout: Duration,
+    pub claims: Vec<Claim>,
+}
+
+// ---- raw TOML shapes (private; spans kept for error messages) ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    tool: RawTool,
+    #[serde(default, rename = "claim")]
+    claims: Vec<RawClaim>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTool {
+    name: Spanned<String>,
+    script: Option<Spanned<String>>,
+    command: Option<Spanned<Vec<String>>>,
+    format: Option<Spanned<String>>,
+    ready: Option<Spanned<String>>,
+    ready_timeout: Option<Spanned<String>>,
+    stop: Option<Spanned<String>>,
+    stop_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClaim {
+    name: Option<Spanned<String>>,
+    map: Spanned<String>,
+    metric: Spanned<String>,
+    #[serde(default)]
+    keys: Vec<Spanned<String>>,
+    tolerance: Option<Spanned<String>>,
+    #[serde(default)]
+    workloads: Vec<Spanned<String>>,
+}
+
+/// Known top-level and nested keys, for "did you mean" hints on unknown ones.
+const KNOWN_KEYS: &[&str] = &[
+    "tool", "claim", "name", "script", "command", "format", "ready", "ready_timeout", "stop",
+    "stop_timeout", "map", "metric", "keys", "tolerance", "workloads",
+];
+
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_TOLERANCE: Tolerance = Tolerance::Percent(1.0);
+
+impl ToolSpec {
+    pub fn load(path: &Path) -> Result<ToolSpec, SpecError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SpecError::Read { path: path.to_owned(), source: e })?;
+        ToolSpec::parse(path, &text)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<ToolSpec, SpecError> {
+        let at = |span: Option<std::ops::Range<usize>>, msg: String| {
+            let (line, col) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            SpecError::Invalid { path: path.to_owned(), line, col, msg }
+        };
+        let raw: RawSpec = toml::from_str(text).map_err(|e| {
+            let mut msg = e.message().trim().to_string();
+            if let Some(hint) = unknown_field_hint(&msg) {
+                msg.push_str(&hint);
+            }
+            at(e.span(), msg)
+        })?;
+        let sp = |s: &Spanned<String>, msg: String| at(Some(s.span()), msg);
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let t = raw.tool;
+        let command = match (&t.script, &t.command) {
+            (Some(s), None) => {
+                let script = base.join(s.get_ref());
+                if !script.is_file() {
+                    return Err(sp(s, format!("script `{}` does not exist", script.display())));
+                }
+                vec![
+                    "bpftrace".into(),
+                    "-B".into(),
+                    "line".into(),
+                    script.to_string_lossy().into_owned(),
+                ]
+            }
+            (None, Some(c)) => {
+                if c.get_ref().is_empty() {
+                    return Err(at(Some(c.span()), "`command` is empty; expected an argv list such as [\"biotop\", \"-C\"]".into()));
+                }
+                c.get_ref().clone()
+            }
+            (Some(s), Some(_)) => {
+                return Err(sp(s, "give either `script` or `command` in [tool], not both".into()))
+            }
+            (None, None) => {
+                return Err(sp(&t.name, "[tool] needs `script = \"FILE.bt\"` (a bpftrace script) or `command = [..]`".into()))
+            }
+        };
+        let format = match &t.format {
+            None => OutputFormat::BpftraceText,
+            Some(f) => f.get_ref().parse().map_err(|_| {
+                sp(f, format!("unknown format `{}`; expected one of: {}", f.get_ref(), OutputFormat::NAMES.join(", ")))
+            })?,
+        };
+        let ready = match &t.ready {
+            None => Ready::FirstLine,
+            Some(r) => parse_ready(r.get_ref()).map_err(|m| sp(r, m))?,
+        };
+        let dur = |v: &Option<Spanned<String>>, d: Duration| match v {
+            None => Ok(d),
+            Some(s) => parse_duration(s.get_ref()).map_err(|m| sp(s, m)),
+        };
+        let ready_timeout = dur(&t.ready_timeout, DEFAULT_READY_TIMEOUT)?;
+        let stop_timeout = dur(&t.stop_timeout, DEFAULT_STOP_TIMEOUT)?;
+        let stop = match t.stop.as_ref().map(|s| (s, s.get_ref().as_str())) {
+            None => Stop::Sigint,
+            Some((_, "sigint")) => Stop::Sigint,
+            Some((_, "sigterm")) => Stop::Sigterm,
+            Some((s, other)) => {
+                return Err(sp(s, format!("unknown stop `{other}`; expected `sigint` or `sigterm`")))
+            }
+        };
+
+        if raw.claims.is_empty() {
+            return Err(sp(&t.name, "the spec has no [[claim]]: say what the tool claims to measure, e.g.\n  [[claim]]\n  map = \"@bytes\"\n  metric = \"disk.read_bytes\"\n  keys = [\"comm\"]".into()));
+        }
+        let mut claims = Vec::new();
+        for (i, c) in raw.claims.iter().enumerate() {
+            let metric = Metric::parse(c.metric.get_ref()).ok_or_else(|| {
+                sp(&c.metric, format!(
+                    "unknown metric `{}`; did you mean `{}`? (the vocabulary is in docs/metrics.md)",
+                    c.metric.get_ref(),
+                    Metric::closest(c.metric.get_ref())
+                ))
+            })?;
+            if !c.map.get_ref().starts_with('@') {
+                return Err(sp(&c.map, format!("map `{}` should be a bpftrace map name starting with `@`", c.map.get_ref())));
+            }
+            let mut keys = Vec::new();
+            for k in &c.keys {
+                let kind = KeyKind::parse(k.get_ref()).ok_or_else(|| {
+                    sp(k, format!("unknown key kind `{}`; expected one of: {}", k.get_ref(), KeyKind::NAMES.join(", ")))
+                })?;
+                keys.push(kind);
+            }
+            if metric.direction.is_none()
+                && metric.layer != tracecheck_model::Layer::Process
+                && metric.name() != "syscall.open_calls"
+                && !keys.contains(&KeyKind::Direction)
+            {
+                return Err(sp(&c.metric, format!(
+                    "metric `{}` takes its direction from a key, but `keys` has no \"direction\"; use e.g. `{}` or add \"direction\" to keys",
+                    metric.name(),
+                    metric.with_direction(tracecheck_model::Direction::Read).name()
+                )));
+            }
+            let tolerance = match &c.tolerance {
+                None => DEFAULT_TOLERANCE,
+                Some(s) => parse_tolerance(s.get_ref()).map_err(|m| sp(s, m))?,
+            };
+            let mut workloads = Vec::new();
+            for w in &c.workloads {
+                let k = crate::select::plan(w.get_ref()).ok_or_else(|| {
+                    sp(w, format!("unknown workload `{}`; expected one of: {}", w.get_ref(), crate::select::names().join(", ")))
+                })?;
+                workloads.push(k);
+            }
+            let name = c
+                .name
+                .as_ref()
+                .map(|n| n.get_ref().clone())
+                .unwrap_or_else(|| format!("claim {}: {} {}", i + 1, c.map.get_ref(), metric.name()));
+            if claims.iter().any(|x: &Claim| x.name == name) {
+                return Err(sp(c.name.as_ref().unwrap_or(&c.map), format!("duplicate claim name `{name}`")));
+            }
+            claims.push(Claim { name, map: c.map.get_ref().clone(), metric, keys, tolerance, workloads });
+        }
+        Ok(ToolSpec {
+            path: path.to_owned(),
+            name: t.name.get_ref().clone(),
+            command,
+            format,
+            ready,
+            ready_timeout,
+            stop,
+            stop_timeout,
+            claims,
+        })
+    }
+}
+
+fn unknown_field_hint(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    let field = &rest[..rest.find('`')?];
+    let best = KNOWN_KEYS.iter().min_by_key(|k| edit_distance(field, k))?;
+    (edit_distance(field, best) <= 3).then(|| format!("\nhint: did you mean `{best}`?"))
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let err = || format!("bad duration `{s}`; expected a number with a unit: 500ms, 10s, 2m");
+    let (num, mult_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        return Err(err());
+    };
+    let v: f64 = num.trim().parse().map_err(|_| err())?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(err());
+    }
+    Ok(Duration::from_millis((v * mult_ms) as u64))
+}
+
+fn parse_ready(s: &str) -> Result<Ready, String> {
+    if s == "first-line" {
+        Ok(Ready::FirstLine)
+    } else if let Some(t) = s.strip_prefix("contains:") {
+        if t.trim().is_empty() {
+            return Err("`contains:` needs text to wait for, e.g. \"contains:Tracing\"".into());
+        }
+        Ok(Ready::Contains(t.trim().to_string()))
+    } else if let Some(d) = s.strip_prefix("after:") {
+        Ok(Ready::After(parse_duration(d)?))
+    } else {
+        Err(format!("unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\" or \"after:DURATION\""))
+    }
+}
+
+fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
+    let t = s.trim();
+    let err = || format!("bad tolerance `{s}`; expected a percentage (\"2%\") or an absolute amount in the metric's unit (\"4096\")");
+    if let Some(p) = t.strip_suffix('%') {
+        let v: f64 = p.trim().parse().map_err(|_| err())?;
+        if !(0.0..=1000.0).contains(&v) {
+            return Err(err());
+        }
+        Ok(Tolerance::Percent(v))
+    } else {
+        Ok(Tolerance::Absolute(t.parse().map_err(|_| err())?))
+    }
+}
+
+/// Resolve a spec path given on the command line: a directory means its
+/// `spec.toml`.
+pub fn resolve(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("spec.toml")
+    } else {
+        path.to_owned()
+    }
+}

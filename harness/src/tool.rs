@@ -1,0 +1,319 @@
+//! Running one tool under test as a child process: start it with sane signal
+//! dispositions in its own process group, wait until it is ready, stop it
+//! with escalating signals, and keep everything it printed.
+//!
+//! Failures here (did not start, never ready, ignored SIGINT) are recorded
+//! as facts for a verdict, never as harness errors.
+
+use crate::spec::{Ready, Stop, ToolSpec};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// Lines kept from the tool's stderr for a verdict.
+const STDERR_TAIL: usize = 15;
+
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+/// Why the tool could not be checked; each becomes an ERROR verdict for
+/// the tool (not for tracecheck).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ToolFailure {
+    /// exec failed (missing binary, permission).
+    DidNotStart { error: String },
+    /// The tool exited before it printed its readiness signal.
+    ExitedBeforeReady { status: String },
+    /// No readiness signal within the spec's `ready_timeout`.
+    NeverReady { waited_ms: u64 },
+}
+
+impl ToolFailure {
+    pub fn describe(&self, tool: &str) -> String {
+        match self {
+            ToolFailure::DidNotStart { error } => format!("{tool} did not start: {error}"),
+            ToolFailure::ExitedBeforeReady { status } => {
+                format!("{tool} exited ({status}) before it was ready: it never attached")
+            }
+            ToolFailure::NeverReady { waited_ms } => format!(
+                "{tool} never became ready: no readiness signal in {:.1} s (see `ready` in the spec)",
+                *waited_ms as f64 / 1000.0
+            ),
+        }
+    }
+}
+
+/// How the tool ended.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StopRecord {
+    /// Signals sent, in order (`SIGINT`, `SIGINT`, `SIGTERM`, `SIGKILL`).
+    pub signals: Vec<String>,
+    /// Exit status in words (`exit 0`, `killed by SIGKILL`).
+    pub status: String,
+    pub exit_code: Option<i32>,
+    /// True when the first stop signal was not enough.
+    pub escalated: bool,
+    /// Time from the first stop signal to exit.
+    pub stop_ms: u64,
+}
+
+/// Everything recorded about one run of the tool.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ToolRecord {
+    pub command: Vec<String>,
+    pub ready_ms: Option<u64>,
+    pub failure: Option<ToolFailure>,
+    pub stop: StopRecord,
+    pub stdout: String,
+    pub stderr_tail: Vec<String>,
+}
+
+pub struct RunningTool {
+    child: Child,
+    lines: Receiver<Line>,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
+    started: Instant,
+    pub record: ToolRecord,
+}
+
+impl RunningTool {
+    /// Start the tool. Fails only as a recorded [`ToolFailure`].
+    pub fn start(spec: &ToolSpec) -> Result<RunningTool, ToolRecord> {
+        let mut cmd = Command::new(&spec.command[0]);
+        cmd.args(&spec.command[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // bcc tools block-buffer stdout when it is not a TTY.
+            .env("PYTHONUNBUFFERED", "1")
+            // Its own process group: the terminal's Ctrl-C reaches only the
+            // harness, which then stops the tool itself, in order.
+            .process_group(0);
+        if let Some(dir) = spec.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            cmd.current_dir(dir);
+        }
+        // SAFETY: only async-signal-safe calls (sigaction, sigprocmask, prctl)
+        // between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                // A child of a non-interactive shell can inherit SIGINT as
+                // ignored, and then never sees our stop signal (FINDINGS).
+                for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGQUIT, Signal::SIGHUP] {
+                    let _ = nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl);
+                }
+                let _ = nix::sys::signal::sigprocmask(
+                    nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                    Some(&nix::sys::signal::SigSet::empty()),
+                    None,
+                );
+                // If the harness dies, the tool must not outlive it.
+                let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut record = ToolRecord { command: spec.command.clone(), ..Default::default() };
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                record.failure = Some(ToolFailure::DidNotStart { error: format!("{}: {e}", spec.command[0]) });
+                return Err(record);
+            }
+        };
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().expect("stdout was piped");
+        let err = child.stderr.take().expect("stderr was piped");
+        let tx2 = tx.clone();
+        std::thread::spawn(move || pump(out, tx, Line::Out));
+        std::thread::spawn(move || pump(err, tx2, Line::Err));
+        Ok(RunningTool { child, lines: rx, stdout: Vec::new(), stderr: Vec::new(), started: Instant::now(), record })
+    }
+
+    fn take(&mut self, l: Line) -> (bool, String) {
+        match l {
+            Line::Out(s) => {
+                self.stdout.push(s.clone());
+                (true, s)
+            }
+            Line::Err(s) => {
+                self.stderr.push(s.clone());
+                (false, s)
+            }
+        }
+    }
+
+    /// Wait until the tool is ready. `Err` means it will never be; the tool
+    /// has then been stopped and its record is complete.
+    pub fn wait_ready(&mut self, spec: &ToolSpec, interrupted: &AtomicBool) -> Result<Duration, ToolFailure> {
+        let deadline = self.started + spec.ready_timeout;
+        loop {
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(ToolFailure::NeverReady { waited_ms: self.started.elapsed().as_millis() as u64 });
+            }
+            if let Ready::After(d) = &spec.ready {
+                if self.started.elapsed() >= *d {
+                    return Ok(self.started.elapsed());
+                }
+            }
+            match self.lines.recv_timeout(Duration::from_millis(50)) {
+                Ok(l) => {
+                    let (is_out, text) = self.take(l);
+                    let ready = match &spec.ready {
+                        // bpftrace prints this banner *before* attaching.
+                        Ready::FirstLine => is_out && !text.starts_with("Attaching ") && !text.trim().is_empty(),
+                        Ready::Contains(t) => text.contains(t.as_str()),
+                        Ready::After(_) => false,
+                    };
+                    if ready {
+                        let e = self.started.elapsed();
+                        self.record.ready_ms = Some(e.as_millis() as u64);
+                        return Ok(e);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    // Both pipes closed: the tool is gone (or closed them).
+                    if let Some(status) = self.wait_exit(Duration::from_secs(2)) {
+                        return Err(ToolFailure::ExitedBeforeReady { status: describe_status(status) });
+                    }
+                }
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.drain(Duration::from_millis(200));
+                return Err(ToolFailure::ExitedBeforeReady { status: describe_status(status) });
+            }
+            if Instant::now() >= deadline {
+                return Err(ToolFailure::NeverReady { waited_ms: self.started.elapsed().as_millis() as u64 });
+            }
+        }
+    }
+
+    fn wait_exit(&mut self, d: Duration) -> Option<ExitStatus> {
+        let end = Instant::now() + d;
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            // Keep reading so a chatty tool never blocks on a full pipe.
+            if let Ok(l) = self.lines.recv_timeout(Duration::from_millis(20)) {
+                self.take(l);
+            }
+        }
+    }
+
+    fn drain(&mut self, d: Duration) {
+        let end = Instant::now() + d;
+        while let Ok(l) = self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            self.take(l);
+        }
+    }
+
+    /// Stop the tool: the spec's signal, then escalation (a second SIGINT,
+    /// because bpftrace 0.17 can miss one sent right after start; then
+    /// SIGTERM; then SIGKILL). Returns the complete record.
+    pub fn stop(mut self, stop: Stop, timeout: Duration) -> ToolRecord {
+        let pgid = Pid::from_raw(self.child.id() as i32);
+        let plan: Vec<(Signal, Duration)> = match stop {
+            Stop::Sigint => vec![
+                (Signal::SIGINT, timeout),
+                (Signal::SIGINT, Duration::from_secs(3)),
+                (Signal::SIGTERM, Duration::from_secs(3)),
+                (Signal::SIGKILL, Duration::from_secs(5)),
+            ],
+            Stop::Sigterm => vec![(Signal::SIGTERM, timeout), (Signal::SIGKILL, Duration::from_secs(5))],
+        };
+        let t0 = Instant::now();
+        let mut status = self.child.try_wait().ok().flatten();
+        for (sig, wait) in plan {
+            if status.is_some() {
+                break;
+            }
+            self.record.stop.signals.push(sig.as_str().to_string());
+            let _ = killpg(pgid, sig);
+            status = self.wait_exit(wait);
+        }
+        self.record.stop.escalated = self.record.stop.signals.len() > 1;
+        self.record.stop.stop_ms = t0.elapsed().as_millis() as u64;
+        // Anything left in the group (helpers the tool forked) goes too.
+        let _ = killpg(pgid, Signal::SIGKILL);
+        self.drain(Duration::from_millis(500));
+        match status {
+            Some(s) => {
+                self.record.stop.status = describe_status(s);
+                self.record.stop.exit_code = s.code();
+            }
+            None => self.record.stop.status = "did not exit even after SIGKILL".into(),
+        }
+        self.finish()
+    }
+
+    /// Finalize after a readiness failure: make sure the tool is gone.
+    pub fn abandon(mut self, failure: ToolFailure) -> ToolRecord {
+        self.record.failure = Some(failure);
+        self.stop(Stop::Sigint, Duration::from_secs(2))
+    }
+
+    fn finish(mut self) -> ToolRecord {
+        let _ = self.child.wait();
+        self.record.stdout = self.stdout.join("\n");
+        if !self.record.stdout.is_empty() {
+            self.record.stdout.push('\n');
+        }
+        let n = self.stderr.len();
+        self.record.stderr_tail = self.stderr[n.saturating_sub(STDERR_TAIL)..].to_vec();
+        std::mem::take(&mut self.record)
+    }
+}
+
+impl Drop for RunningTool {
+    fn drop(&mut self) {
+        // Reached only on an early return (an error or Ctrl-C elsewhere):
+        // never leave a tracer attached.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn pump<R: Read>(r: R, tx: mpsc::Sender<Line>, wrap: fn(String) -> Line) {
+    let mut r = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                // Tools can print invalid UTF-8 (binary keys): keep it lossy.
+                let s = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+                if tx.send(wrap(s)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+pub fn describe_status(s: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(c) = s.code() {
+        format!("exit {c}")
+    } else if let Some(sig) = s.signal() {
+        let name = Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
+        format!("killed by {name}{}", if s.core_dumped() { " (core dumped)" } else { "" })
+    } else {
+        format!("{s}")
+    }
+}

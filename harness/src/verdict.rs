@@ -1,0 +1,91 @@
+//! Verdicts: the result of holding one claim against one workload's truth.
+//! A failed claim is a normal result, not an error.
+
+use serde::Serialize;
+use tracecheck_model::{Source, Truth};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// The reported number is within the truth's bounds and the tolerance.
+    Pass,
+    /// The tool reported something else (see the diagnosis).
+    Fail,
+    /// The check could not judge: the tool did not run properly, or
+    /// tracecheck could not establish the truth.
+    Error,
+    /// No truth exists for this metric on this workload.
+    Skip,
+}
+
+impl Status {
+    pub fn word(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Error => "ERROR",
+            Status::Skip => "SKIP",
+        }
+    }
+}
+
+/// What a failed claim's number actually matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    ReportedNothing,
+    CountsCacheHitsAsDisk,
+    CountsPageCacheWritesAsDisk,
+    CountsDiskNotSyscalls,
+    OtherLayer,
+    UnitFactor,
+    DoubleCounting,
+    WrongDirection,
+    OtherTasks,
+    Unexplained,
+    ToolFailed,
+    TruthUnknown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Diagnosis {
+    pub finding: Finding,
+    /// One or two sentences in plain words, with the numbers.
+    pub sentence: String,
+}
+
+/// The truth a verdict was judged against.
+#[derive(Debug, Clone, Serialize)]
+pub struct TruthUsed {
+    pub lo: u64,
+    pub hi: u64,
+    pub source: Source,
+    pub why: String,
+}
+
+impl From<&Truth> for TruthUsed {
+    fn from(t: &Truth) -> Self {
+        TruthUsed { lo: t.lo, hi: t.hi, source: t.source, why: t.why.clone() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub claim: String,
+    /// Metric with its direction resolved (`disk.read_bytes`).
+    pub metric: String,
+    pub unit: String,
+    pub workload: String,
+    pub status: Status,
+    /// The tool's number for the workload, after summing duplicate keys.
+    pub reported: Option<u64>,
+    pub truth: Option<TruthUsed>,
+    /// Accepted range: the truth's bounds widened by the tolerance.
+    pub accepted: Option<(u64, u64)>,
+    pub tolerance: String,
+    pub diagnosis: Option<Diagnosis>,
+    /// Other keys' values (other processes, other devices), largest first.
+    pub others: Vec<(String, u64)>,
+    /// Facts worth knowing (duplicate keys summed, escalated stop...).
+    pub notes: Vec<String>,
+}
