@@ -1,0 +1,337 @@
+//! `tc-workload` arguments → a validated [`Invocation`]. Raw flags are read
+//! here once; nothing further down looks at them.
+
+use crate::error::WorkloadError;
+use crate::scratch::parse_dev;
+use crate::size::parse_size;
+use crate::workload::Workload;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tc-workload",
+    about = "Do exactly known I/O on a scratch ext4 and print the ground truth as JSON",
+    after_help = "Run `prepare KIND ...` before the tool under test starts, then `run KIND ...` with the same \
+                  parameters. `run` prints one GroundTruth JSON object on stdout; errors go to stderr, exit 2."
+)]
+struct Cli {
+    #[command(subcommand)]
+    phase: PhaseCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum PhaseCmd {
+    /// Create the input files: written, fsync'd, evicted from the page cache, verified cold.
+    Prepare {
+        #[command(subcommand)]
+        kind: KindCmd,
+    },
+    /// Do the measured I/O and print the GroundTruth JSON on stdout.
+    Run {
+        #[command(subcommand)]
+        kind: KindCmd,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Directory on the scratch filesystem (block-backed ext4, 4 KiB blocks, noatime).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Process name to run under (max 15 bytes); default tcw-<6 hex>.
+    #[arg(long)]
+    comm: Option<String>,
+    /// Refuse unless --dir is on this device (MAJ:MIN).
+    #[arg(long, value_parser = parse_dev)]
+    expect_dev: Option<(u32, u32)>,
+}
+
+#[derive(Debug, Subcommand)]
+enum KindCmd {
+    /// O_DIRECT preads of --request bytes over a cold file of --size bytes.
+    DirectRead {
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        #[arg(long, value_parser = parse_size)]
+        request: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// O_DIRECT pwrites overwriting a fully written file in place.
+    DirectWrite {
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        #[arg(long, value_parser = parse_size)]
+        request: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One cold read then --passes - 1 cached re-reads with buffered read().
+    CachedReread {
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        #[arg(long)]
+        passes: u64,
+        #[arg(long, value_parser = parse_size)]
+        request: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Buffered write() overwriting a prepared file in place; --fsync at the end.
+    BufferedWrite {
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        #[arg(long, value_parser = parse_size)]
+        request: u64,
+        #[arg(long)]
+        fsync: bool,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// mmap a cold file and read one byte per 4 KiB page.
+    MmapRead {
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// --count openat()+close() of a prepared file.
+    Opens {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// --count fork()+execve() of /bin/true through a symlink named like the comm.
+    Execs {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Which of the two steps to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Prepare,
+    Run,
+}
+
+/// A parsed, validated command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub phase: Phase,
+    pub workload: Workload,
+    pub dir: PathBuf,
+    pub comm: Option<String>,
+    pub expect_dev: Option<(u32, u32)>,
+}
+
+/// Why the command line was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// clap's own error (usage, --help, --version): print with `.exit()`.
+    #[error(transparent)]
+    Clap(#[from] clap::Error),
+    #[error(transparent)]
+    Invalid(#[from] WorkloadError),
+}
+
+/// Parse `tc-workload` arguments (the first item is the program name).
+pub fn parse<I, T>(args: I) -> Result<Invocation, CliError>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let (phase, kind) = match cli.phase {
+        PhaseCmd::Prepare { kind } => (Phase::Prepare, kind),
+        PhaseCmd::Run { kind } => (Phase::Run, kind),
+    };
+    let (workload, common) = match kind {
+        KindCmd::DirectRead {
+            size,
+            request,
+            common,
+        } => (Workload::DirectRead { size, request }, common),
+        KindCmd::DirectWrite {
+            size,
+            request,
+            common,
+        } => (Workload::DirectWrite { size, request }, common),
+        KindCmd::CachedReread {
+            size,
+            passes,
+            request,
+            common,
+        } => (
+            Workload::CachedReread {
+                size,
+                passes,
+                request,
+            },
+            common,
+        ),
+        KindCmd::BufferedWrite {
+            size,
+            request,
+            fsync,
+            common,
+        } => (
+            Workload::BufferedWrite {
+                size,
+                request,
+                fsync,
+            },
+            common,
+        ),
+        KindCmd::MmapRead { size, common } => (Workload::MmapRead { size }, common),
+        KindCmd::Opens { count, common } => (Workload::Opens { count }, common),
+        KindCmd::Execs { count, common } => (Workload::Execs { count }, common),
+    };
+    workload.validate()?;
+    if let Some(c) = &common.comm {
+        crate::workload::validate_comm(c)?;
+    }
+    Ok(Invocation {
+        phase,
+        workload,
+        dir: common.dir,
+        comm: common.comm,
+        expect_dev: common.expect_dev,
+    })
+}
+
+impl Workload {
+    /// Parse a workload from its kind and parameters only, as
+    /// [`Workload::to_args`] prints them (no phase, no --dir).
+    pub fn from_args<S: AsRef<str>>(args: &[S]) -> Result<Workload, CliError> {
+        let mut full = vec!["tc-workload".to_string(), "run".to_string()];
+        full.extend(args.iter().map(|s| s.as_ref().to_string()));
+        full.extend(["--dir".to_string(), "/".to_string()]);
+        Ok(parse(full)?.workload)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_run_line() {
+        let i = parse([
+            "tc-workload",
+            "run",
+            "cached-reread",
+            "--size",
+            "16M",
+            "--passes",
+            "21",
+            "--request",
+            "128k",
+            "--dir",
+            "/mnt/s",
+            "--comm",
+            "tcw-disktop",
+            "--expect-dev",
+            "7:3",
+        ])
+        .unwrap();
+        assert_eq!(i.phase, Phase::Run);
+        assert_eq!(
+            i.workload,
+            Workload::CachedReread {
+                size: 16 << 20,
+                passes: 21,
+                request: 128 << 10
+            }
+        );
+        assert_eq!(i.dir, PathBuf::from("/mnt/s"));
+        assert_eq!(i.comm.as_deref(), Some("tcw-disktop"));
+        assert_eq!(i.expect_dev, Some((7, 3)));
+    }
+
+    #[test]
+    fn to_args_and_from_args_round_trip() {
+        for w in [
+            Workload::DirectRead {
+                size: 16 << 20,
+                request: 1 << 20,
+            },
+            Workload::DirectWrite {
+                size: 1 << 30,
+                request: 4096,
+            },
+            Workload::CachedReread {
+                size: 12288,
+                passes: 2,
+                request: 4096,
+            },
+            Workload::BufferedWrite {
+                size: 8192,
+                request: 4096,
+                fsync: true,
+            },
+            Workload::BufferedWrite {
+                size: 8192,
+                request: 4096,
+                fsync: false,
+            },
+            Workload::MmapRead { size: 1 << 20 },
+            Workload::Opens { count: 100 },
+            Workload::Execs { count: 7 },
+        ] {
+            assert_eq!(Workload::from_args(&w.to_args()).unwrap(), w);
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter() {
+        let e = parse([
+            "t",
+            "run",
+            "direct-read",
+            "--size",
+            "0",
+            "--request",
+            "4k",
+            "--dir",
+            "/",
+        ])
+        .unwrap_err();
+        assert_eq!(e.to_string(), "invalid --size: must be greater than 0");
+        let e = parse(["t", "run", "mmap-read", "--size", "12Q", "--dir", "/"]).unwrap_err();
+        assert!(
+            e.to_string().contains("--size") && e.to_string().contains("12Q"),
+            "{e}"
+        );
+        let e = parse([
+            "t",
+            "run",
+            "opens",
+            "--count",
+            "3",
+            "--dir",
+            "/",
+            "--comm",
+            "much-too-long-name",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().starts_with("invalid --comm"), "{e}");
+        let e = parse([
+            "t",
+            "run",
+            "opens",
+            "--count",
+            "3",
+            "--dir",
+            "/",
+            "--expect-dev",
+            "7",
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("--expect-dev"), "{e}");
+    }
+}

@@ -1,0 +1,717 @@
+//! From counts and design to [`Truth`]s: what the workload's calls were
+//! (exact, counted), and what its design implies at the VFS, page cache,
+//! block and disk layers, each bound explained from first principles.
+//!
+//! Pure: no I/O, so every bound is unit-tested against its reasoning.
+
+use crate::ops::Counts;
+use crate::workload::{Workload, PAGE};
+use tracecheck_model::{Direction, Layer, Metric, Quantity, Source, Truth, Who};
+
+/// Facts about the device and the run the bounds depend on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// queue/max_sectors_kb in bytes: no request is larger.
+    pub max_request_bytes: u64,
+    /// ext4 `commit=` interval.
+    pub commit_interval_ns: u64,
+    /// Duration of the measured phase.
+    pub elapsed_ns: u64,
+    /// buffered-write --fsync: true when the kernel cannot have started
+    /// writeback of the data before fsync() (the run was shorter than
+    /// dirty_expire and the data stayed under half the background dirty
+    /// threshold), so fsync() submits all of it in the workload's context.
+    pub fsync_owns_data: bool,
+    /// Why `fsync_owns_data` is what it is, in words.
+    pub fsync_reason: String,
+}
+
+const ASSUME: &str =
+    "assumes the harness's scratch ext4: 4 KiB blocks, mounted noatime (both checked at start), \
+made with lazy_itable_init=0,lazy_journal_init=0 so no background init I/O, used by nothing else";
+
+/// Per commit of a transaction holding the workload's mtime update: one
+/// descriptor block, the inode-table block, the commit block, possibly the
+/// journal superblock (log tail moved), and later the inode-table block
+/// written to its home location once.
+const JOURNAL_BLOCKS_PER_COMMIT: u64 = 5;
+/// A commit carrying the update writes at least descriptor + inode-table
+/// block + commit block.
+const JOURNAL_BLOCKS_MIN: u64 = 3;
+
+fn metric(layer: Layer, dir: Direction, q: Quantity) -> Metric {
+    Metric::new(layer, Some(dir), q)
+}
+
+/// Upper bound on the commits that carry the workload's metadata: jbd2
+/// commits a transaction at most once per interval by timer, so the run
+/// spans at most elapsed/interval timer commits, plus the one that closes
+/// the last (fsync, syncfs or timer), plus one for a transaction opened by
+/// writeback after the run.
+fn max_commits(f: &Facts) -> u64 {
+    f.elapsed_ns / f.commit_interval_ns.max(1) + 2
+}
+
+/// Disk-side bounds of one direction, split by who submits.
+struct Side {
+    w_bytes: (u64, u64),
+    k_bytes: (u64, u64),
+    dev_bytes: (u64, u64),
+    w_ios: (u64, u64),
+    k_ios: (u64, u64),
+    dev_ios: (u64, u64),
+    why_w: String,
+    why_k: String,
+    why_ios: String,
+}
+
+impl Side {
+    fn zero(why: &str) -> Side {
+        Side {
+            w_bytes: (0, 0),
+            k_bytes: (0, 0),
+            dev_bytes: (0, 0),
+            w_ios: (0, 0),
+            k_ios: (0, 0),
+            dev_ios: (0, 0),
+            why_w: why.into(),
+            why_k: why.into(),
+            why_ios: why.into(),
+        }
+    }
+
+    fn push(self, dir: Direction, out: &mut Vec<Truth>) {
+        use Quantity::*;
+        let b = |who: Who, layer: Layer, (lo, hi): (u64, u64), why: &str| {
+            Truth::bounded(
+                metric(layer, dir, Bytes),
+                who,
+                lo,
+                hi,
+                Source::Design,
+                format!("{why}; {ASSUME}"),
+            )
+        };
+        out.push(b(Who::Workload, Layer::Block, self.w_bytes, &self.why_w));
+        out.push(b(Who::Kernel, Layer::Block, self.k_bytes, &self.why_k));
+        out.push(b(Who::Workload, Layer::Disk, self.w_bytes, &self.why_w));
+        out.push(b(Who::Kernel, Layer::Disk, self.k_bytes, &self.why_k));
+        out.push(b(
+            Who::Device,
+            Layer::Disk,
+            self.dev_bytes,
+            &format!("whole scratch device: {} / {}", self.why_w, self.why_k),
+        ));
+        let i = |who: Who, (lo, hi): (u64, u64)| {
+            Truth::bounded(
+                metric(Layer::Disk, dir, Ops),
+                who,
+                lo,
+                hi,
+                Source::Design,
+                format!("{}; {ASSUME}", self.why_ios),
+            )
+        };
+        out.push(i(Who::Workload, self.w_ios));
+        out.push(i(Who::Kernel, self.k_ios));
+        out.push(i(Who::Device, self.dev_ios));
+    }
+}
+
+/// Requests needed to move `bytes` in calls of `per_call` bytes that each
+/// wait for completion (so no request spans two calls): at least
+/// ceil(per_call / largest request) per call; at most one per 4 KiB page,
+/// the smallest unit a page-aligned buffer or the page cache submits.
+fn ios(bytes: u64, per_call: u64, max_req: u64) -> (u64, u64) {
+    let calls = bytes.checked_div(per_call).unwrap_or(0);
+    (calls * per_call.div_ceil(max_req.max(PAGE)), bytes / PAGE)
+}
+
+fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
+}
+
+/// Journal bytes and requests charged to jbd2 (and the home-location
+/// checkpoint write) for the inode's mtime updates.
+fn journal(f: &Facts) -> ((u64, u64), (u64, u64), String) {
+    let n = max_commits(f);
+    let bytes = (
+        JOURNAL_BLOCKS_MIN * PAGE,
+        n * JOURNAL_BLOCKS_PER_COMMIT * PAGE,
+    );
+    // jbd2 writes the commit block only after the log blocks complete: at
+    // least 2 requests; at most one per block.
+    let reqs = (2, n * JOURNAL_BLOCKS_PER_COMMIT);
+    let why = format!(
+        "the only metadata change is the file's mtime (in-place overwrite of fully written blocks: no allocation, \
+         no extent conversion); jbd2 journals it in the kernel's context: at least one commit of \
+         descriptor + inode-table block + commit block ({min} KiB) once the harness settles (syncfs, or a commit \
+         interval), at most {n} commits (run {ms} ms / commit={ci} s, +1 closing, +1 at writeback) of \
+         {per} blocks each (descriptor, inode-table block, commit block, journal superblock, home-location \
+         checkpoint of the inode-table block)",
+        min = JOURNAL_BLOCKS_MIN * 4,
+        ms = f.elapsed_ns / 1_000_000,
+        ci = f.commit_interval_ns / 1_000_000_000,
+        per = JOURNAL_BLOCKS_PER_COMMIT,
+    );
+    (bytes, reqs, why)
+}
+
+fn exact(
+    out: &mut Vec<Truth>,
+    layer: Layer,
+    dir: Option<Direction>,
+    q: Quantity,
+    v: u64,
+    src: Source,
+    why: String,
+) {
+    out.push(Truth::exact(
+        Metric::new(layer, dir, q),
+        Who::Workload,
+        v,
+        src,
+        why,
+    ));
+}
+
+/// All truths of one run.
+pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
+    use Direction::*;
+    use Quantity::*;
+    let mut out = Vec::new();
+    let scope = format!(
+        "counted by the workload for its calls under comm {comm}; the same pid also read /proc and /sys before \
+         taking the comm and writes this JSON to stdout after giving it back"
+    );
+
+    if !matches!(w, Workload::Execs { .. }) {
+        let (rc, wc) = (c.read_calls, c.write_calls);
+        let call = match w {
+            Workload::DirectRead { .. } | Workload::DirectWrite { .. } => {
+                "pread64/pwrite64 with O_DIRECT"
+            }
+            Workload::MmapRead { .. } => "none: mmap page faults are not read calls",
+            Workload::Opens { .. } => "none",
+            _ => "read/write",
+        };
+        exact(
+            &mut out,
+            Layer::Syscall,
+            Some(Read),
+            Bytes,
+            c.read_bytes,
+            Source::Workload,
+            format!("{call}; {scope}"),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            Some(Read),
+            Ops,
+            rc,
+            Source::Workload,
+            format!("{call}; {scope}"),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            Some(Write),
+            Bytes,
+            c.write_bytes,
+            Source::Workload,
+            format!("{call}; {scope}"),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            Some(Write),
+            Ops,
+            wc,
+            Source::Workload,
+            format!("{call}; {scope}"),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            None,
+            Ops,
+            c.open_calls,
+            Source::Workload,
+            format!("openat() calls; {scope}"),
+        );
+        exact(
+            &mut out,
+            Layer::Vfs,
+            Some(Read),
+            Bytes,
+            c.read_bytes,
+            Source::Design,
+            "every read-family call goes through vfs_read/read_iter, O_DIRECT included; mmap faults do not".into(),
+        );
+        exact(
+            &mut out,
+            Layer::Vfs,
+            Some(Write),
+            Bytes,
+            c.write_bytes,
+            Source::Design,
+            "every write-family call goes through vfs_write/write_iter, O_DIRECT included".into(),
+        );
+    }
+
+    let misses = |pages: u64, why: &str, out: &mut Vec<Truth>| {
+        exact(
+            out,
+            Layer::Pagecache,
+            Some(Read),
+            Ops,
+            pages,
+            Source::Design,
+            format!("{why}; {ASSUME}"),
+        );
+    };
+    let no_reads = || {
+        Side::zero(
+            "no reads reach the device: the workload's metadata is cached (prepare just wrote it)",
+        )
+    };
+    let no_writes = || Side::zero("nothing is dirtied: noatime, no data or metadata written");
+    let max = f.max_request_bytes;
+
+    match *w {
+        Workload::DirectRead { size, request } => {
+            misses(0, "O_DIRECT bypasses the page cache", &mut out);
+            let io = ios(size, request, max);
+            Side {
+                w_bytes: (size, size),
+                k_bytes: (0, 0),
+                dev_bytes: (size, size),
+                w_ios: io,
+                k_ios: (0, 0),
+                dev_ios: io,
+                why_w: format!(
+                    "O_DIRECT reads exactly the {size} bytes asked for, submitted by the caller; the inode and extent \
+                     map are cached since prepare wrote the file, so no metadata reads"
+                ),
+                why_k: "the kernel submits nothing on the workload's behalf for O_DIRECT reads".into(),
+                why_ios: format!(
+                    "each pread of {request} B waits for completion, so it is >= ceil({request}/{max}) requests \
+                     (max_sectors_kb) of its own; at most one request per 4 KiB page (a 1 MiB read from an anonymous \
+                     buffer is split by max_segments into 2)"
+                ),
+            }
+            .push(Read, &mut out);
+            no_writes().push(Write, &mut out);
+        }
+        Workload::DirectWrite { size, request } => {
+            misses(0, "O_DIRECT bypasses the page cache", &mut out);
+            no_reads().push(Read, &mut out);
+            let (jb, jr, jwhy) = journal(f);
+            let io = ios(size, request, max);
+            Side {
+                w_bytes: (size, size),
+                k_bytes: jb,
+                dev_bytes: add((size, size), jb),
+                w_ios: io,
+                k_ios: jr,
+                dev_ios: add(io, jr),
+                why_w: format!("O_DIRECT writes exactly the {size} bytes given, submitted by the caller before pwrite returns"),
+                why_k: jwhy,
+                why_ios: format!(
+                    "data: each pwrite of {request} B completes before the next, >= ceil({request}/{max}) requests each, \
+                     <= one per 4 KiB page; journal: >= 2 requests (log blocks, then the commit block), <= one per block"
+                ),
+            }
+            .push(Write, &mut out);
+        }
+        Workload::CachedReread { size, passes, .. } => {
+            misses(
+                size / PAGE,
+                &format!(
+                    "the first pass misses every page of the cold {size}-byte file once; readahead never inserts pages \
+                     past EOF; the other {} passes hit (with large folios the insertion events are fewer, the pages \
+                     are the same)",
+                    passes - 1
+                ),
+                &mut out,
+            );
+            let io = ios(size, size, max);
+            Side {
+                w_bytes: (size, size),
+                k_bytes: (0, 0),
+                dev_bytes: (size, size),
+                w_ios: io,
+                k_ios: (0, 0),
+                dev_ios: io,
+                why_w: format!(
+                    "the cold pass reads the file once ({size} B) through readahead, which the reader submits itself and \
+                     which stops at EOF; the later passes are page-cache hits and read nothing; metadata is cached"
+                ),
+                why_k: "readahead, sync or async, runs in the reader's context".into(),
+                why_ios: format!("readahead windows: >= ceil({size}/{max}) requests (max_sectors_kb), <= one per 4 KiB page"),
+            }
+            .push(Read, &mut out);
+            no_writes().push(Write, &mut out);
+        }
+        Workload::MmapRead { size } => {
+            misses(
+                size / PAGE,
+                "every page of the cold file is touched once; fault read-around stays within EOF and fault-around only \
+                 maps pages already cached, so each page is inserted once",
+                &mut out,
+            );
+            let io = ios(size, size, max);
+            Side {
+                w_bytes: (size, size),
+                k_bytes: (0, 0),
+                dev_bytes: (size, size),
+                w_ios: io,
+                k_ios: (0, 0),
+                dev_ios: io,
+                why_w: format!(
+                    "page faults read the whole cold file ({size} B) in the faulting task's context, read-around capped \
+                     at EOF; zero read() calls"
+                ),
+                why_k: "fault read-around runs in the faulting task".into(),
+                why_ios: format!("read-around windows: >= ceil({size}/{max}) requests, <= one per 4 KiB page"),
+            }
+            .push(Read, &mut out);
+            no_writes().push(Write, &mut out);
+        }
+        Workload::BufferedWrite { size, fsync, .. } => {
+            misses(
+                0,
+                "whole-page overwrites never read: write_begin inserts each page without reading it (a tool counting \
+                 every page-cache insertion sees size/4096 of them, none of them read misses)",
+                &mut out,
+            );
+            no_reads().push(Read, &mut out);
+            let (jb, jr, jwhy) = journal(f);
+            let data_io = ios(size, size, max);
+            let side = if fsync && f.fsync_owns_data {
+                Side {
+                    w_bytes: (size, size),
+                    k_bytes: jb,
+                    dev_bytes: add((size, size), jb),
+                    w_ios: data_io,
+                    k_ios: jr,
+                    dev_ios: add(data_io, jr),
+                    why_w: format!(
+                        "fsync() writes back all {size} dirty bytes in the caller's context ({})",
+                        f.fsync_reason
+                    ),
+                    why_k: format!("{jwhy}; fsync waits for that commit, but jbd2 submits it"),
+                    why_ios: "data: >= ceil(size/max_sectors_kb) requests, <= one per page; journal: >= 2, <= one per block"
+                        .into(),
+                }
+            } else if fsync {
+                Side {
+                    w_bytes: (0, size),
+                    k_bytes: (jb.0, size + jb.1),
+                    dev_bytes: add((size, size), jb),
+                    w_ios: (0, data_io.1),
+                    k_ios: (jr.0, data_io.1 + jr.1),
+                    dev_ios: add(data_io, jr),
+                    why_w: format!(
+                        "fsync() writes back whatever the flushers have not yet written ({}), in the caller's context",
+                        f.fsync_reason
+                    ),
+                    why_k: format!("flushers may have written part of the {size} B before fsync; {jwhy}"),
+                    why_ios: "data: >= ceil(size/max_sectors_kb) requests, <= one per page; journal: >= 2, <= one per block"
+                        .into(),
+                }
+            } else {
+                Side {
+                    w_bytes: (0, 0),
+                    k_bytes: add((size, size), jb),
+                    dev_bytes: add((size, size), jb),
+                    w_ios: (0, 0),
+                    k_ios: add(data_io, jr),
+                    dev_ios: add(data_io, jr),
+                    why_w: "write() only dirties the page cache and the writer exits before writeback: it submits no \
+                            block I/O (balance_dirty_pages throttles writers but leaves writeback to the flushers)"
+                        .into(),
+                    why_k: format!(
+                        "the {size} dirty bytes are written once by the writeback flushers (kworker/u*), 30 s after \
+                         dirtying or when the harness runs syncfs; {jwhy}"
+                    ),
+                    why_ios: "data: >= ceil(size/max_sectors_kb) requests, <= one per page; journal: >= 2, <= one per block"
+                        .into(),
+                }
+            };
+            side.push(Write, &mut out);
+        }
+        Workload::Opens { count } => {
+            misses(0, "openat() and close() read no file data", &mut out);
+            let _ = count;
+            Side::zero("opening and closing a cached inode on a noatime mount does no I/O")
+                .push(Read, &mut out);
+            Side::zero("opening read-only and closing dirties nothing").push(Write, &mut out);
+        }
+        Workload::Execs { count } => {
+            exact(
+                &mut out,
+                Layer::Process,
+                None,
+                Ops,
+                c.execs,
+                Source::Workload,
+                format!(
+                    "{count} fork()+execve() of a symlink named {comm} -> /bin/true, each child reaped with exit status 0; \
+                     comm comes from the exec'd path's basename, so each child runs as {comm}"
+                ),
+            );
+            let why = "the exec'd program and its symlink are off the scratch filesystem: nothing touches the scratch \
+                       device (the children's own loader I/O is on other devices and their syscalls are not counted)";
+            Side::zero(why).push(Read, &mut out);
+            Side::zero(why).push(Write, &mut out);
+        }
+    }
+    if !matches!(w, Workload::Execs { .. }) {
+        exact(
+            &mut out,
+            Layer::Process,
+            None,
+            Ops,
+            0,
+            Source::Workload,
+            format!("the workload execs nothing under comm {comm} (its own exec happened under its binary's name)"),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracecheck_model::GroundTruth;
+
+    const M: u64 = 1 << 20;
+
+    fn facts() -> Facts {
+        Facts {
+            max_request_bytes: 1280 * 1024,
+            commit_interval_ns: 5_000_000_000,
+            elapsed_ns: 200_000_000,
+            fsync_owns_data: true,
+            fsync_reason: "test".into(),
+        }
+    }
+
+    fn find(ts: &[Truth], name: &str, who: Who) -> (u64, u64) {
+        let m = Metric::parse(name).unwrap();
+        let t: Vec<_> = ts
+            .iter()
+            .filter(|t| t.metric == m && t.who == who)
+            .collect();
+        assert_eq!(t.len(), 1, "{name} {who:?}: {t:?}");
+        (t[0].lo, t[0].hi)
+    }
+
+    #[test]
+    fn direct_read_is_exact_on_bytes_and_splits_requests() {
+        let w = Workload::DirectRead {
+            size: 16 * M,
+            request: M,
+        };
+        let c = Counts {
+            read_calls: 16,
+            read_bytes: 16 * M,
+            open_calls: 1,
+            ..Counts::default()
+        };
+        let t = truths(&w, &c, "tcw-x", &facts());
+        assert_eq!(find(&t, "disk.read_bytes", Who::Device), (16 * M, 16 * M));
+        assert_eq!(find(&t, "disk.read_bytes", Who::Workload), (16 * M, 16 * M));
+        assert_eq!(find(&t, "disk.write_bytes", Who::Device), (0, 0));
+        assert_eq!(find(&t, "disk.read_ios", Who::Device), (16, 4096));
+        assert_eq!(find(&t, "syscall.read_calls", Who::Workload), (16, 16));
+        assert_eq!(find(&t, "pagecache.read_misses", Who::Workload), (0, 0));
+        assert_eq!(find(&t, "vfs.read_bytes", Who::Workload), (16 * M, 16 * M));
+    }
+
+    #[test]
+    fn disktop_case_reads_352_mib_through_read_and_16_from_disk() {
+        let w = Workload::CachedReread {
+            size: 16 * M,
+            passes: 21,
+            request: 128 << 10,
+        };
+        let c = Counts {
+            read_calls: 21 * 128,
+            read_bytes: 352 * M,
+            open_calls: 1,
+            ..Counts::default()
+        };
+        let t = truths(&w, &c, "tcw-x", &facts());
+        assert_eq!(
+            find(&t, "syscall.read_bytes", Who::Workload),
+            (352 * M, 352 * M)
+        );
+        assert_eq!(
+            find(&t, "vfs.read_bytes", Who::Workload),
+            (352 * M, 352 * M)
+        );
+        assert_eq!(find(&t, "disk.read_bytes", Who::Workload), (16 * M, 16 * M));
+        assert_eq!(
+            find(&t, "pagecache.read_misses", Who::Workload),
+            (4096, 4096)
+        );
+        // 16 MiB in requests of at most 1280 KiB: at least 13.
+        assert_eq!(find(&t, "disk.read_ios", Who::Device), (13, 4096));
+    }
+
+    #[test]
+    fn mmap_reads_disk_without_read_calls() {
+        let t = truths(
+            &Workload::MmapRead { size: 4 * M },
+            &Counts {
+                open_calls: 1,
+                ..Counts::default()
+            },
+            "c",
+            &facts(),
+        );
+        assert_eq!(find(&t, "syscall.read_calls", Who::Workload), (0, 0));
+        assert_eq!(find(&t, "vfs.read_bytes", Who::Workload), (0, 0));
+        assert_eq!(find(&t, "disk.read_bytes", Who::Device), (4 * M, 4 * M));
+    }
+
+    #[test]
+    fn unsynced_writes_belong_to_the_kernel() {
+        let w = Workload::BufferedWrite {
+            size: 8 * M,
+            request: M,
+            fsync: false,
+        };
+        let t = truths(
+            &w,
+            &Counts {
+                write_calls: 8,
+                write_bytes: 8 * M,
+                open_calls: 1,
+                ..Counts::default()
+            },
+            "c",
+            &facts(),
+        );
+        assert_eq!(find(&t, "block.write_bytes", Who::Workload), (0, 0));
+        assert_eq!(find(&t, "disk.write_bytes", Who::Workload), (0, 0));
+        let (lo, hi) = find(&t, "disk.write_bytes", Who::Kernel);
+        assert_eq!(lo, 8 * M + 3 * 4096);
+        // 200 ms run: at most 2 commits of 5 blocks.
+        assert_eq!(hi, 8 * M + 2 * 5 * 4096);
+        assert_eq!(find(&t, "disk.write_bytes", Who::Device), (lo, hi));
+    }
+
+    #[test]
+    fn fsync_charges_data_to_the_writer_only_when_writeback_cannot_have_started() {
+        let w = Workload::BufferedWrite {
+            size: 8 * M,
+            request: M,
+            fsync: true,
+        };
+        let c = Counts {
+            write_calls: 8,
+            write_bytes: 8 * M,
+            open_calls: 1,
+            ..Counts::default()
+        };
+        let t = truths(&w, &c, "c", &facts());
+        assert_eq!(find(&t, "disk.write_bytes", Who::Workload), (8 * M, 8 * M));
+        let f = Facts {
+            fsync_owns_data: false,
+            ..facts()
+        };
+        let t = truths(&w, &c, "c", &f);
+        assert_eq!(find(&t, "disk.write_bytes", Who::Workload), (0, 8 * M));
+        assert_eq!(
+            find(&t, "disk.write_bytes", Who::Device).0,
+            8 * M + 3 * 4096
+        );
+    }
+
+    #[test]
+    fn long_runs_allow_more_commits() {
+        let w = Workload::DirectWrite {
+            size: 16 * M,
+            request: M,
+        };
+        let f = Facts {
+            elapsed_ns: 12_000_000_000,
+            ..facts()
+        };
+        let t = truths(&w, &Counts::default(), "c", &f);
+        assert_eq!(
+            find(&t, "disk.write_bytes", Who::Kernel),
+            (3 * 4096, 4 * 5 * 4096)
+        );
+    }
+
+    #[test]
+    fn execs_count_execs_and_touch_no_disk() {
+        let c = Counts {
+            execs: 3,
+            child_pids: vec![10, 11, 12],
+            ..Counts::default()
+        };
+        let t = truths(&Workload::Execs { count: 3 }, &c, "tcw-e", &facts());
+        assert_eq!(find(&t, "process.execs", Who::Workload), (3, 3));
+        assert_eq!(find(&t, "disk.read_bytes", Who::Device), (0, 0));
+        assert!(t.iter().all(|t| t.metric.layer != Layer::Syscall));
+    }
+
+    #[test]
+    fn every_truth_is_ordered_explained_and_serializes() {
+        let ws = [
+            Workload::DirectRead {
+                size: 4 * M,
+                request: M,
+            },
+            Workload::DirectWrite {
+                size: 4 * M,
+                request: M,
+            },
+            Workload::CachedReread {
+                size: 4 * M,
+                passes: 3,
+                request: 4096,
+            },
+            Workload::BufferedWrite {
+                size: 4 * M,
+                request: M,
+                fsync: true,
+            },
+            Workload::BufferedWrite {
+                size: 4 * M,
+                request: M,
+                fsync: false,
+            },
+            Workload::MmapRead { size: 4 * M },
+            Workload::Opens { count: 5 },
+            Workload::Execs { count: 5 },
+        ];
+        for w in ws {
+            let t = truths(&w, &Counts::default(), "c", &facts());
+            for x in &t {
+                assert!(
+                    x.lo <= x.hi && !x.why.is_empty() && x.metric.name() != "unnamed",
+                    "{x:?}"
+                );
+            }
+            let g = GroundTruth {
+                workload: w.kind().into(),
+                comm: "c".into(),
+                pids: vec![1],
+                params: w.params(),
+                truths: t,
+                needs_writeback: false,
+                elapsed_ns: 1,
+            };
+            let back: GroundTruth =
+                serde_json::from_str(&serde_json::to_string(&g).unwrap()).unwrap();
+            assert_eq!(back, g);
+        }
+    }
+}
