@@ -1,0 +1,168 @@
+//! A witness report as ground truth in the model's vocabulary: device
+//! completions for the whole device (`disk.*`), block submissions charged
+//! to the workload or to the kernel threads acting for it (`block.*`), and
+//! the workload's read/write system calls (`syscall.*`).
+
+use crate::report::{IoGroup, Stage, WitnessReport};
+use tracecheck_model::{Direction, Layer, Metric, Quantity, Source, Truth, Who};
+
+/// Which tasks are the workload's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Tasks whose comm starts with this are the workload's.
+    pub comm_prefix: Option<String>,
+    /// Thread-group ids that are the workload's.
+    pub pids: Vec<u32>,
+}
+
+impl Attribution {
+    pub fn is_workload(&self, tgid: u32, comm: &str) -> bool {
+        self.pids.contains(&tgid) || self.comm_prefix.as_deref().is_some_and(|p| comm.starts_with(p))
+    }
+}
+
+/// Kernel threads that submit I/O for others: writeback flushers
+/// (`kworker/u*`, and any other kworker) and the ext4 journal (`jbd2/*`).
+pub fn is_kernel_submitter(comm: &str) -> bool {
+    comm.starts_with("kworker/") || comm.starts_with("jbd2/")
+}
+
+fn metric(layer: Layer, d: Direction, q: Quantity) -> Metric {
+    Metric::new(layer, Some(d), q)
+}
+
+/// Exact unless `lost` events were dropped, then a lower bound.
+fn truth(m: Metric, who: Who, v: u64, lost: u64, why: String) -> Truth {
+    if lost == 0 {
+        Truth::exact(m, who, v, Source::Witness, why)
+    } else {
+        Truth::bounded(m, who, v, u64::MAX, Source::Witness, format!("{why}; at least: {lost} events lost (map full)"))
+    }
+}
+
+fn block_truths(out: &mut Vec<Truth>, s: &Stage, who: Who, whom: &str, lost: u64) {
+    for (d, g) in [(Direction::Read, IoGroup::Read), (Direction::Write, IoGroup::Write)] {
+        let f = s.get(g);
+        let what = d.as_str();
+        out.push(truth(
+            metric(Layer::Block, d, Quantity::Bytes),
+            who.clone(),
+            f.bytes,
+            lost,
+            format!("{what} bytes in bios submitted by {whom} (block_bio_queue, submitter's context)"),
+        ));
+        out.push(truth(
+            metric(Layer::Block, d, Quantity::Ops),
+            who.clone(),
+            f.count,
+            lost,
+            format!("{what} bios submitted by {whom}, before merges and splits (block_bio_queue)"),
+        ));
+    }
+}
+
+impl WitnessReport {
+    /// This report as truths with [`Source::Witness`].
+    pub fn truths(&self, who: &Attribution) -> Vec<Truth> {
+        let mut out = Vec::new();
+        let dev = format!("{}:{}", self.device.major, self.device.minor);
+        for (d, g) in [(Direction::Read, IoGroup::Read), (Direction::Write, IoGroup::Write)] {
+            let f = self.device.complete.get(g);
+            let empty = self.device.complete_without_data.get(g).count;
+            out.push(Truth::exact(
+                metric(Layer::Disk, d, Quantity::Bytes),
+                Who::Device,
+                f.bytes,
+                Source::Witness,
+                format!("{} bytes completed on {dev} (block_rq_complete, counted as diskstats counts sectors)", d.as_str()),
+            ));
+            out.push(Truth::exact(
+                metric(Layer::Disk, d, Quantity::Ops),
+                Who::Device,
+                f.count,
+                Source::Witness,
+                format!(
+                    "{} requests completed on {dev} as diskstats counts them, {empty} of them empty preflush requests",
+                    d.as_str()
+                ),
+            ));
+        }
+
+        let lost = self.lost_by_map.get("submitters").copied().unwrap_or(0);
+        let mine = self.submitted_by(|s| who.is_workload(s.tgid, &s.comm));
+        block_truths(&mut out, &mine, Who::Workload, "the workload", lost);
+        let kernel = self.submitted_by(|s| !who.is_workload(s.tgid, &s.comm) && is_kernel_submitter(&s.comm));
+        block_truths(&mut out, &kernel, Who::Kernel, "kworker and jbd2 threads", lost);
+
+        let lost = self.lost_by_map.get("syscalls").copied().unwrap_or(0);
+        let rows = self.syscalls.iter().filter(|s| who.is_workload(s.tgid, &s.comm));
+        let (mut rb, mut wb, mut rc, mut wc) = (0, 0, 0, 0);
+        for s in rows {
+            rb += s.read_bytes;
+            wb += s.write_bytes;
+            rc += s.read_calls;
+            wc += s.write_calls;
+        }
+        let calls = "read, pread64, readv, preadv, preadv2";
+        let wcalls = "write, pwrite64, writev, pwritev, pwritev2";
+        for (d, q, v, why) in [
+            (Direction::Read, Quantity::Bytes, rb, format!("bytes returned by {calls} (sys_exit)")),
+            (Direction::Write, Quantity::Bytes, wb, format!("bytes returned by {wcalls} (sys_exit)")),
+            (Direction::Read, Quantity::Ops, rc, format!("successful {calls} calls")),
+            (Direction::Write, Quantity::Ops, wc, format!("successful {wcalls} calls")),
+        ] {
+            out.push(truth(metric(Layer::Syscall, d, q), Who::Workload, v, lost, why));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Flow, Submitter};
+
+    fn sub(comm: &str, tgid: u32, direction: IoGroup, bytes: u64) -> Submitter {
+        Submitter { tgid, pid: tgid, comm: comm.into(), direction, bytes, bios: 1 }
+    }
+
+    fn find<'a>(t: &'a [Truth], name: &str, who: Who) -> &'a Truth {
+        let m = Metric::parse(name).expect("vocabulary name");
+        t.iter().find(|t| t.metric == m && t.who == who).expect("truth present")
+    }
+
+    #[test]
+    fn submitters_are_charged_to_workload_kernel_or_nobody() {
+        let mut r = WitnessReport::default();
+        r.device.complete.write = Flow { bytes: 3 << 20, count: 5 };
+        r.submitters = vec![
+            sub("tcw-direct", 100, IoGroup::Write, 1 << 20),
+            sub("sh", 101, IoGroup::Write, 4096),
+            sub("kworker/u8:2", 7, IoGroup::Write, 2 << 20),
+            sub("jbd2/loop0-8", 8, IoGroup::Write, 8192),
+            sub("systemd", 1, IoGroup::Write, 999),
+        ];
+        let t = r.truths(&Attribution { comm_prefix: Some("tcw-".into()), pids: vec![101] });
+        assert_eq!(find(&t, "block.write_bytes", Who::Workload).lo, (1 << 20) + 4096);
+        assert_eq!(find(&t, "block.write_bytes", Who::Kernel).lo, (2 << 20) + 8192);
+        assert_eq!(find(&t, "block.write_ios", Who::Kernel).hi, 2);
+        assert_eq!(find(&t, "disk.write_bytes", Who::Device).lo, 3 << 20);
+        assert_eq!(find(&t, "disk.write_ios", Who::Device).lo, 5);
+        assert!(t.iter().all(|t| t.source == Source::Witness && t.is_exact()));
+    }
+
+    #[test]
+    fn lost_events_turn_truths_into_lower_bounds() {
+        let r = WitnessReport {
+            submitters: vec![sub("tcw-x", 1, IoGroup::Read, 4096)],
+            lost_by_map: [("submitters".to_string(), 3)].into(),
+            lost: 3,
+            ..WitnessReport::default()
+        };
+        let t = r.truths(&Attribution { comm_prefix: Some("tcw-".into()), pids: vec![] });
+        let b = find(&t, "block.read_bytes", Who::Workload);
+        assert_eq!((b.lo, b.is_exact()), (4096, false));
+        assert!(b.why.contains("3 events lost"));
+        assert!(find(&t, "disk.read_bytes", Who::Device).is_exact());
+    }
+}

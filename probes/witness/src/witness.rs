@@ -1,0 +1,284 @@
+//! Loading, attaching and reading the witness. The skeleton is opened and
+//! loaded, every program attached, and the skeleton then dropped: the
+//! links keep the programs and the programs keep their maps, and the
+//! witness reads the maps through its own file descriptors. So a running
+//! witness owns no borrowed state and detaches when dropped.
+
+use crate::bpf::{WitnessSkel, WitnessSkelBuilder};
+use crate::config::WitnessConfig;
+use crate::error::WitnessError;
+use crate::layout;
+use crate::report::{
+    DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds, Stage, Submitter, SyscallCounts,
+    WitnessReport,
+};
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
+use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
+
+/// A raw map entry: key bytes, value bytes.
+type KeyValue = (Vec<u8>, Vec<u8>);
+
+/// A running witness for one device. Dropping it detaches every program.
+pub struct Witness {
+    config: WitnessConfig,
+    counters: MapHandle,
+    submitters: MapHandle,
+    pagecache: MapHandle,
+    syscalls: MapHandle,
+    pids: MapHandle,
+    links: Vec<(&'static str, Link)>,
+}
+
+impl std::fmt::Debug for Witness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Witness").field("config", &self.config).field("programs", &self.links.len()).finish()
+    }
+}
+
+impl Witness {
+    /// Load and attach the witness for `config`'s device. Counting starts
+    /// when this returns.
+    pub fn start(config: WitnessConfig) -> Result<Witness, WitnessError> {
+        let dev = format!("{}:{}", config.dev_major, config.dev_minor);
+        let kdev = config.kernel_dev()?;
+        let (prefix, prefix_len) = config.comm_prefix_bytes()?;
+
+        let mut storage = MaybeUninit::uninit();
+        let open = WitnessSkelBuilder::default()
+            .open(&mut storage)
+            .map_err(|source| WitnessError::Open { dev: dev.clone(), source })?;
+        let mut open = open;
+        if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            ro.target_dev = kdev;
+            ro.filter_tasks = config.filters_tasks();
+            ro.comm_prefix_len = prefix_len;
+            for (d, s) in ro.comm_prefix.iter_mut().zip(prefix) {
+                *d = s as i8;
+            }
+        }
+        let skel = open.load().map_err(|source| WitnessError::Load { dev: dev.clone(), source })?;
+
+        let handle = |m: &libbpf_rs::MapMut<'_>, map: &'static str| {
+            MapHandle::try_from(m).map_err(|source| WitnessError::Map { dev: dev.clone(), map, source })
+        };
+        let w = Witness {
+            counters: handle(&skel.maps.counters, "counters")?,
+            submitters: handle(&skel.maps.submitters, "submitters")?,
+            pagecache: handle(&skel.maps.pagecache, "pagecache")?,
+            syscalls: handle(&skel.maps.syscalls, "syscalls")?,
+            pids: handle(&skel.maps.pids, "pids")?,
+            links: Vec::new(),
+            config,
+        };
+        if w.counters.max_entries() != layout::C_NR {
+            return Err(WitnessError::Layout {
+                dev,
+                map: "counters",
+                got: w.counters.max_entries() as usize,
+                want: layout::C_NR as usize,
+            });
+        }
+        for pid in &w.config.pids {
+            w.watch_pid(*pid)?;
+        }
+        // Programs are attached only after the pid filter is filled, so
+        // the first events already see it.
+        w.attach_all(&skel, &dev)
+    }
+
+    fn attach_all(mut self, skel: &WitnessSkel<'_>, dev: &str) -> Result<Witness, WitnessError> {
+        let p = &skel.progs;
+        let progs: [(&'static str, &libbpf_rs::ProgramMut<'_>); 11] = [
+            ("bio_queue", &p.bio_queue),
+            ("bio_backmerge", &p.bio_backmerge),
+            ("bio_frontmerge", &p.bio_frontmerge),
+            ("rq_merge", &p.rq_merge),
+            ("split", &p.split),
+            ("rq_issue", &p.rq_issue),
+            ("rq_requeue", &p.rq_requeue),
+            ("rq_complete", &p.rq_complete),
+            ("pagecache_add", &p.pagecache_add),
+            ("sys_exit", &p.sys_exit),
+            ("process_fork", &p.process_fork),
+        ];
+        for (name, prog) in progs {
+            let link = prog.attach().map_err(|source| WitnessError::Attach {
+                dev: dev.to_string(),
+                program: name.to_string(),
+                source,
+            })?;
+            self.links.push((name, link));
+        }
+        Ok(self)
+    }
+
+    /// The configuration this witness was started with.
+    pub fn config(&self) -> &WitnessConfig {
+        &self.config
+    }
+
+    /// Count the system calls of process `tgid` (and of children it forks
+    /// from now on) too. Only meaningful when the config filters tasks.
+    pub fn watch_pid(&self, tgid: u32) -> Result<(), WitnessError> {
+        self.pids.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY).map_err(|source| WitnessError::Map {
+            dev: self.dev(),
+            map: "pids",
+            source,
+        })
+    }
+
+    fn dev(&self) -> String {
+        format!("{}:{}", self.config.dev_major, self.config.dev_minor)
+    }
+
+    fn map_err(&self, map: &'static str) -> impl Fn(libbpf_rs::Error) -> WitnessError + '_ {
+        move |source| WitnessError::Map { dev: self.dev(), map, source }
+    }
+
+    fn layout_err(&self, map: &'static str, got: usize, want: usize) -> WitnessError {
+        WitnessError::Layout { dev: self.dev(), map, got, want }
+    }
+
+    /// Everything counted since start. Programs keep running.
+    pub fn snapshot(&self) -> Result<WitnessReport, WitnessError> {
+        let mut c = vec![0u64; layout::C_NR as usize];
+        for (slot, v) in c.iter_mut().enumerate() {
+            let per_cpu = self
+                .counters
+                .lookup_percpu(&(slot as u32).to_ne_bytes(), MapFlags::ANY)
+                .map_err(self.map_err("counters"))?;
+            *v = per_cpu.map(|p| layout::sum_percpu(&p)).unwrap_or(0);
+        }
+        let at = |slot: u32| c.get(slot as usize).copied().unwrap_or(0);
+        let stage = |bytes: u32, count: u32| {
+            let mut s = Stage::default();
+            for g in [IoGroup::Read, IoGroup::Write, IoGroup::Discard] {
+                *s.get_mut(g) = Flow { bytes: at(bytes + g.index()), count: at(count + g.index()) };
+            }
+            s
+        };
+        let issued = stage(layout::C_ISSUE_BYTES, layout::C_ISSUE_RQS);
+        let requeue = stage(layout::C_REQUEUE_BYTES, layout::C_REQUEUE_RQS);
+        let mut issue = Stage::default();
+        for g in [IoGroup::Read, IoGroup::Write, IoGroup::Discard] {
+            let (i, r) = (issued.get(g), requeue.get(g));
+            *issue.get_mut(g) =
+                Flow { bytes: i.bytes.saturating_sub(r.bytes), count: i.count.saturating_sub(r.count) };
+        }
+        let mut without_data = Stage::default();
+        for g in [IoGroup::Read, IoGroup::Write, IoGroup::Discard] {
+            without_data.get_mut(g).count = at(layout::C_COMPLETE_EMPTY + g.index());
+        }
+        let device = DeviceReport {
+            major: self.config.dev_major,
+            minor: self.config.dev_minor,
+            submit: stage(layout::C_SUBMIT_BYTES, layout::C_SUBMIT_BIOS),
+            issue,
+            requeue,
+            complete: stage(layout::C_COMPLETE_BYTES, layout::C_COMPLETE_RQS),
+            complete_without_data: without_data,
+            flush: FlushCounts {
+                bios: at(layout::C_FLUSH_SUBMIT),
+                issued: at(layout::C_FLUSH_ISSUE),
+                completed: at(layout::C_FLUSH_COMPLETE),
+                empty_completions: at(layout::C_COMPLETE_EVENTS_EMPTY),
+            },
+            merges: MergeCounts {
+                back: at(layout::C_BACKMERGE),
+                front: at(layout::C_FRONTMERGE),
+                requests: at(layout::C_RQ_MERGE),
+                splits: at(layout::C_SPLIT),
+            },
+        };
+        let events: BTreeMap<String, u64> = layout::PROGRAMS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_string(), at(layout::C_EV_FIRST + i as u32)))
+            .collect();
+        let lost_by_map: BTreeMap<String, u64> =
+            layout::LOST.iter().map(|(slot, map)| (map.to_string(), at(*slot))).collect();
+        let lost = lost_by_map.values().sum();
+
+        Ok(WitnessReport {
+            device,
+            submitters: self.read_submitters()?,
+            pagecache_adds: self.read_pagecache()?,
+            syscalls: self.read_syscalls()?,
+            events,
+            lost,
+            lost_by_map,
+        })
+    }
+
+    /// Take a last snapshot and detach every program.
+    pub fn stop(self) -> Result<WitnessReport, WitnessError> {
+        let report = self.snapshot();
+        drop(self);
+        report
+    }
+
+    /// Every (key, value) of a hash map, checking the value size.
+    fn entries(&self, map: &MapHandle, name: &'static str, want: usize) -> Result<Vec<KeyValue>, WitnessError> {
+        let mut out = Vec::new();
+        for key in map.keys() {
+            // A key deleted between keys() and lookup() is simply gone.
+            if let Some(v) = map.lookup(&key, MapFlags::ANY).map_err(self.map_err(name))? {
+                if v.len() != want {
+                    return Err(self.layout_err(name, v.len(), want));
+                }
+                out.push((key, v));
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_submitters(&self) -> Result<Vec<Submitter>, WitnessError> {
+        let mut rows = Vec::new();
+        for (k, v) in self.entries(&self.submitters, "submitters", layout::BYTES_COUNT_SIZE)? {
+            let ((task, g), (bytes, bios)) = match (layout::submit_key(&k), layout::two_u64(&v)) {
+                (Some(k), Some(v)) => (k, v),
+                _ => return Err(self.layout_err("submitters", k.len(), layout::SUBMIT_KEY_SIZE)),
+            };
+            let direction = IoGroup::from_index(g).ok_or_else(|| self.layout_err("submitters", g as usize, 2))?;
+            rows.push(Submitter { tgid: task.tgid, pid: task.pid, comm: task.comm, direction, bytes, bios });
+        }
+        rows.sort();
+        Ok(rows)
+    }
+
+    fn read_pagecache(&self) -> Result<Vec<PagecacheAdds>, WitnessError> {
+        let mut rows = Vec::new();
+        for (k, v) in self.entries(&self.pagecache, "pagecache", layout::PAGECACHE_VAL_SIZE)? {
+            let (task, (pages, folios)) = match (layout::task_key(&k), layout::two_u64(&v)) {
+                (Some(k), Some(v)) => (k, v),
+                _ => return Err(self.layout_err("pagecache", k.len(), layout::TASK_KEY_SIZE)),
+            };
+            rows.push(PagecacheAdds { tgid: task.tgid, pid: task.pid, comm: task.comm, pages, folios });
+        }
+        rows.sort();
+        Ok(rows)
+    }
+
+    fn read_syscalls(&self) -> Result<Vec<SyscallCounts>, WitnessError> {
+        let mut rows = Vec::new();
+        for (k, v) in self.entries(&self.syscalls, "syscalls", layout::SYSCALL_VAL_SIZE)? {
+            let (task, [rb, wb, rc, wc]) = match (layout::task_key(&k), layout::syscall_val(&v)) {
+                (Some(k), Some(v)) => (k, v),
+                _ => return Err(self.layout_err("syscalls", k.len(), layout::TASK_KEY_SIZE)),
+            };
+            rows.push(SyscallCounts {
+                tgid: task.tgid,
+                pid: task.pid,
+                comm: task.comm,
+                read_bytes: rb,
+                write_bytes: wb,
+                read_calls: rc,
+                write_calls: wc,
+            });
+        }
+        rows.sort();
+        Ok(rows)
+    }
+}
