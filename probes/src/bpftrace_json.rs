@@ -39,7 +39,8 @@ pub fn parse_bpftrace_json(text: &str) -> Result<ToolOutput, ParseError> {
             out.unparsed.push(line.to_string());
             continue;
         }
-        let fail = |expected: &str| ParseError::new(OutputFormat::BpftraceJson, i + 1, line, expected);
+        let fail =
+            |expected: &str| ParseError::new(OutputFormat::BpftraceJson, i + 1, line, expected);
         let obj: Json = serde_json::from_str(t).map_err(|_| fail("one JSON object per line"))?;
         let (ty, data) = match (obj.get("type"), obj.get("data")) {
             (Some(Json::Str(ty)), Some(data)) => (ty.as_str(), data),
@@ -50,7 +51,9 @@ pub fn parse_bpftrace_json(text: &str) -> Result<ToolOutput, ParseError> {
             "hist" => Kind::Hist,
             "stats" => Kind::Stats,
             "printf" => {
-                let Json::Str(s) = data else { return Err(fail("printf `data` to be a string")) };
+                let Json::Str(s) = data else {
+                    return Err(fail("printf `data` to be a string"));
+                };
                 let s = s.strip_suffix('\n').unwrap_or(s);
                 out.unparsed.extend(s.split('\n').map(str::to_string));
                 continue;
@@ -67,7 +70,7 @@ pub fn parse_bpftrace_json(text: &str) -> Result<ToolOutput, ParseError> {
             if !name.starts_with('@') {
                 return Err(fail("map names starting with `@` in `data`"));
             }
-            match read_map(kind, name, value).map_err(|e| fail(e))? {
+            match read_map(kind, name, value).map_err(&fail)? {
                 Some(m) => out.maps.push(m),
                 None => out.unparsed.push(line.to_string()),
             }
@@ -97,30 +100,48 @@ fn read_map(kind: Kind, name: &str, value: &Json) -> Result<Option<ParsedMap>, &
         Some(pairs) => {
             for (k, v) in pairs {
                 match read_value(kind, v)? {
-                    Some(value) => entries.push(MapEntry { keys: split_keys(k), value }),
+                    Some(value) => entries.push(MapEntry {
+                        keys: split_keys(k),
+                        value,
+                    }),
                     None => return Ok(None),
                 }
             }
         }
         None => match read_value(kind, value)? {
-            Some(value) => entries.push(MapEntry { keys: Vec::new(), value }),
+            Some(value) => entries.push(MapEntry {
+                keys: Vec::new(),
+                value,
+            }),
             None => return Ok(None),
         },
     }
-    Ok(Some(ParsedMap { name: name.to_string(), entries }))
+    Ok(Some(ParsedMap {
+        name: name.to_string(),
+        entries,
+    }))
 }
 
 fn read_value(kind: Kind, v: &Json) -> Result<Option<Value>, &'static str> {
     match kind {
         Kind::Hist => {
-            let Json::Arr(items) = v else { return Err("a list of buckets for a hist") };
-            items.iter().map(read_bucket).collect::<Option<Vec<_>>>().map(|b| Some(Value::Histogram(b))).ok_or(
-                "buckets like {\"min\": 4096, \"max\": 8191, \"count\": 2}",
-            )
+            let Json::Arr(items) = v else {
+                return Err("a list of buckets for a hist");
+            };
+            items
+                .iter()
+                .map(read_bucket)
+                .collect::<Option<Vec<_>>>()
+                .map(|b| Some(Value::Histogram(b)))
+                .ok_or("buckets like {\"min\": 4096, \"max\": 8191, \"count\": 2}")
         }
         Kind::Stats => {
             if let Some((count, average, total)) = stats_fields(v) {
-                return Ok(Some(Value::Stats { count, average, total }));
+                return Ok(Some(Value::Stats {
+                    count,
+                    average,
+                    total,
+                }));
             }
             match v {
                 Json::Int(n) => Ok(Some(Value::Scalar(*n))),
@@ -141,12 +162,19 @@ fn stats_fields(v: &Json) -> Option<(u64, i64, i64)> {
         return None;
     }
     let count = u64::try_from(v.get("count")?.as_int()?).ok()?;
-    Some((count, v.get("average")?.as_int()?, v.get("total")?.as_int()?))
+    Some((
+        count,
+        v.get("average")?.as_int()?,
+        v.get("total")?.as_int()?,
+    ))
 }
 
 fn read_bucket(b: &Json) -> Option<Bucket> {
     let Json::Obj(pairs) = b else { return None };
-    if pairs.iter().any(|(k, _)| !matches!(k.as_str(), "min" | "max" | "count")) {
+    if pairs
+        .iter()
+        .any(|(k, _)| !matches!(k.as_str(), "min" | "max" | "count"))
+    {
         return None;
     }
     let count = u64::try_from(b.get("count")?.as_int()?).ok()?;
@@ -175,7 +203,11 @@ fn split_keys(key: &str) -> Vec<String> {
     key.split(',')
         .map(|part| {
             if part.contains('\n') {
-                part.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+                part.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             } else {
                 part.strip_prefix(' ').unwrap_or(part).to_string()
             }
@@ -270,25 +302,53 @@ mod tests {
 
     #[test]
     fn duplicate_object_keys_are_kept_in_order() {
-        let out = parse_bpftrace_json(r#"{"type": "map", "data": {"@b": {"WS": 1, "FF": 0, "WS": 2}}}"#).unwrap();
-        let keys: Vec<_> = out.maps[0].entries.iter().map(|e| e.keys[0].as_str()).collect();
+        let out =
+            parse_bpftrace_json(r#"{"type": "map", "data": {"@b": {"WS": 1, "FF": 0, "WS": 2}}}"#)
+                .unwrap();
+        let keys: Vec<_> = out.maps[0]
+            .entries
+            .iter()
+            .map(|e| e.keys[0].as_str())
+            .collect();
         assert_eq!(keys, ["WS", "FF", "WS"]);
     }
 
     #[test]
     fn the_overflowed_2g_bucket_is_read_back() {
-        let b = read_bucket(&serde_json::from_str(r#"{"min": -2147483648, "max": 0, "count": 2}"#).unwrap());
-        assert_eq!(b, Some(Bucket { lo: 1 << 31, hi: Some(1 << 32), count: 2 }));
+        let b = read_bucket(
+            &serde_json::from_str(r#"{"min": -2147483648, "max": 0, "count": 2}"#).unwrap(),
+        );
+        assert_eq!(
+            b,
+            Some(Bucket {
+                lo: 1 << 31,
+                hi: Some(1 << 32),
+                count: 2
+            })
+        );
         let b = read_bucket(&serde_json::from_str(r#"{"max": -1, "count": 1}"#).unwrap());
-        assert_eq!(b, Some(Bucket { lo: i64::MIN, hi: Some(0), count: 1 }));
+        assert_eq!(
+            b,
+            Some(Bucket {
+                lo: i64::MIN,
+                hi: Some(0),
+                count: 1
+            })
+        );
     }
 
     #[test]
     fn malformed_lines_are_errors_with_line_numbers() {
         let cases = [
-            ("{\"type\": \"map\", \"data\": {\"@x\": 1}}\n{\"type\": \"map\"", 2),
+            (
+                "{\"type\": \"map\", \"data\": {\"@x\": 1}}\n{\"type\": \"map\"",
+                2,
+            ),
             ("{\"type\": \"map\", \"data\": {\"@x\": 1.5}}", 1),
-            ("\n{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 1, \"count\": -1}]}}", 2),
+            (
+                "\n{\"type\": \"hist\", \"data\": {\"@h\": [{\"min\": 1, \"count\": -1}]}}",
+                2,
+            ),
             ("{\"type\": \"map\", \"data\": 5}", 1),
             ("{\"type\": \"map\", \"data\": {\"x\": 5}}", 1),
             ("{\"type\": 3, \"data\": {}}", 1),
@@ -305,7 +365,15 @@ mod tests {
     fn non_json_lines_and_other_types_are_unparsed() {
         let text = "ERROR: x\n{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}\n{\"type\": \"printf\", \"data\": \"a\\nb\\n\"}";
         let out = parse_bpftrace_json(text).unwrap();
-        assert_eq!(out.unparsed, ["ERROR: x", "{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}", "a", "b"]);
+        assert_eq!(
+            out.unparsed,
+            [
+                "ERROR: x",
+                "{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}",
+                "a",
+                "b"
+            ]
+        );
         assert!(out.maps.is_empty());
     }
 }

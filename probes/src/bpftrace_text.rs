@@ -30,7 +30,10 @@ const MAX_KEY_LINES: usize = 4096;
 /// Parse bpftrace's default text output. See the module documentation for
 /// the rules; errors name the 1-based line.
 pub fn parse_bpftrace_text(text: &str) -> Result<ToolOutput, ParseError> {
-    let lines: Vec<&str> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l)).collect();
+    let lines: Vec<&str> = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
     let mut st = State::default();
     let mut blank_run = 0usize;
     let mut i = 0;
@@ -66,13 +69,19 @@ pub fn parse_bpftrace_text(text: &str) -> Result<ToolOutput, ParseError> {
             Value::Scalar(v)
         } else if value.starts_with("count ") {
             parse_stats(value).ok_or_else(|| {
-                err(start, line, "a stats() value such as `count 3, average 5, total 15`")
+                err(
+                    start,
+                    line,
+                    "a stats() value such as `count 3, average 5, total 15`",
+                )
             })?
         } else if looks_numeric(value) {
             return Err(err(start, line, "an integer value after `:`"));
         } else {
             // A string or tuple value: nothing to compare, but keep it.
-            st.out.unparsed.extend(lines[start..i].iter().map(|l| l.to_string()));
+            st.out
+                .unparsed
+                .extend(lines[start..i].iter().map(|l| l.to_string()));
             continue;
         };
         st.push(name, MapEntry { keys, value });
@@ -97,13 +106,17 @@ impl State {
     fn push(&mut self, name: &str, entry: MapEntry) {
         let same_printing = self.current.as_ref().is_some_and(|m| {
             // An unkeyed map has one entry per printing.
-            m.name == name && !(entry.keys.is_empty() && m.entries.iter().any(|e| e.keys.is_empty()))
+            m.name == name
+                && !(entry.keys.is_empty() && m.entries.iter().any(|e| e.keys.is_empty()))
         });
         if !same_printing {
             self.close();
         }
         self.current
-            .get_or_insert_with(|| ParsedMap { name: name.to_string(), entries: Vec::new() })
+            .get_or_insert_with(|| ParsedMap {
+                name: name.to_string(),
+                entries: Vec::new(),
+            })
             .entries
             .push(entry);
     }
@@ -117,7 +130,10 @@ fn err(index: usize, text: &str, expected: &str) -> ParseError {
 /// output: `@`, identifier characters, then `[` or `:`.
 fn map_name_len(line: &str) -> Option<usize> {
     let rest = line.strip_prefix('@')?;
-    let ident = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+    let ident = rest
+        .bytes()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
     match rest.as_bytes().get(ident) {
         Some(b'[') | Some(b':') => Some(1 + ident),
         _ => None,
@@ -140,7 +156,11 @@ fn gather(lines: &[&str], i: usize, name_len: usize) -> Result<(String, usize), 
             return Ok((lines[i..=j].join("\n"), j + 1 - i));
         }
     }
-    Err(err(i, line, "a line starting with `]:` closing this multi-line key"))
+    Err(err(
+        i,
+        line,
+        "a line starting with `]:` closing this multi-line key",
+    ))
 }
 
 /// Split `[key]: value` or `: value` (the text after the map name).
@@ -160,7 +180,11 @@ fn split_keys(key: &str) -> Vec<String> {
     key.split(", ")
         .map(|part| {
             if part.contains('\n') {
-                part.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("\n")
+                part.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("\n")
             } else {
                 part.to_string()
             }
@@ -174,7 +198,11 @@ fn parse_stats(v: &str) -> Option<Value> {
     let count = parse_uint(parts.next()?.strip_prefix("count ")?)?;
     let average = parse_int(parts.next()?.strip_prefix("average ")?)?;
     let total = parse_int(parts.next()?.strip_prefix("total ")?)?;
-    parts.next().is_none().then_some(Value::Stats { count, average, total })
+    parts.next().is_none().then_some(Value::Stats {
+        count,
+        average,
+        total,
+    })
 }
 
 /// Bucket lines from `lines[i]` on, up to the first line that does not
@@ -182,9 +210,17 @@ fn parse_stats(v: &str) -> Option<Value> {
 fn parse_buckets(lines: &[&str], i: usize) -> Result<(Vec<Bucket>, usize), ParseError> {
     let mut buckets = Vec::new();
     let mut j = i;
-    while let Some(line) = lines.get(j).filter(|l| l.starts_with('[') || l.starts_with('(')) {
-        let b = parse_bucket(line)
-            .ok_or_else(|| err(j, line, "a histogram bucket such as `[4K, 8K)    2 |@@   |`"))?;
+    while let Some(line) = lines
+        .get(j)
+        .filter(|l| l.starts_with('[') || l.starts_with('('))
+    {
+        let b = parse_bucket(line).ok_or_else(|| {
+            err(
+                j,
+                line,
+                "a histogram bucket such as `[4K, 8K)    2 |@@   |`",
+            )
+        })?;
         buckets.push(b);
         j += 1;
     }
@@ -205,7 +241,10 @@ pub(crate) fn parse_bucket(line: &str) -> Option<Bucket> {
     if !inside.bytes().all(|b| b == b'@' || b == b' ') {
         return None;
     }
-    let (lo, hi) = if let Some(inner) = label.strip_prefix("(..., ").and_then(|l| l.strip_suffix(')')) {
+    let (lo, hi) = if let Some(inner) = label
+        .strip_prefix("(..., ")
+        .and_then(|l| l.strip_suffix(')'))
+    {
         (i64::MIN, Some(parse_suffixed(inner)?))
     } else if let Some(inner) = label.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
         let v = parse_suffixed(inner)?;
@@ -231,21 +270,51 @@ mod tests {
     use super::*;
 
     fn scalar(keys: &[&str], v: i64) -> MapEntry {
-        MapEntry { keys: keys.iter().map(|k| k.to_string()).collect(), value: Value::Scalar(v) }
+        MapEntry {
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            value: Value::Scalar(v),
+        }
     }
 
     #[test]
     fn every_bucket_form_of_0_17() {
         let b = |s: &str| parse_bucket(s).map(|b| (b.lo, b.hi, b.count));
-        assert_eq!(b("(..., 0)               1 |@@@@   |"), Some((i64::MIN, Some(0), 1)));
-        assert_eq!(b("[0]                    1 |@@@@   |"), Some((0, Some(1), 1)));
-        assert_eq!(b("[1]                    3 |@@@@   |"), Some((1, Some(2), 3)));
-        assert_eq!(b("[2, 4)                 2 |@@@@@@@|"), Some((2, Some(4), 2)));
-        assert_eq!(b("[4K, 8K)              16 |@@@@@@@|"), Some((4096, Some(8192), 16)));
-        assert_eq!(b("[1M, 2M)               1 |@      |"), Some((1 << 20, Some(2 << 20), 1)));
-        assert_eq!(b("[2G, 4G)               2 |@@@@@@@|"), Some((2 << 30, Some(4 << 30), 2)));
-        assert_eq!(b("[2000, 3000)           0 |       |"), Some((2000, Some(3000), 0)));
-        assert_eq!(b("[100, ...)             2 |@@@@@@@|"), Some((100, None, 2)));
+        assert_eq!(
+            b("(..., 0)               1 |@@@@   |"),
+            Some((i64::MIN, Some(0), 1))
+        );
+        assert_eq!(
+            b("[0]                    1 |@@@@   |"),
+            Some((0, Some(1), 1))
+        );
+        assert_eq!(
+            b("[1]                    3 |@@@@   |"),
+            Some((1, Some(2), 3))
+        );
+        assert_eq!(
+            b("[2, 4)                 2 |@@@@@@@|"),
+            Some((2, Some(4), 2))
+        );
+        assert_eq!(
+            b("[4K, 8K)              16 |@@@@@@@|"),
+            Some((4096, Some(8192), 16))
+        );
+        assert_eq!(
+            b("[1M, 2M)               1 |@      |"),
+            Some((1 << 20, Some(2 << 20), 1))
+        );
+        assert_eq!(
+            b("[2G, 4G)               2 |@@@@@@@|"),
+            Some((2 << 30, Some(4 << 30), 2))
+        );
+        assert_eq!(
+            b("[2000, 3000)           0 |       |"),
+            Some((2000, Some(3000), 0))
+        );
+        assert_eq!(
+            b("[100, ...)             2 |@@@@@@@|"),
+            Some((100, None, 2))
+        );
     }
 
     #[test]
@@ -272,7 +341,11 @@ mod tests {
         assert_eq!(e.line, 3);
         assert_eq!(e.text, "@x[abc: notanumber");
         assert!(e.expected.contains("]:"), "{}", e.expected);
-        assert!(e.to_string().starts_with("bpftrace output, line 3: expected"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("bpftrace output, line 3: expected"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -293,8 +366,19 @@ mod tests {
 
     #[test]
     fn non_map_lines_go_to_unparsed_in_order() {
-        let out = parse_bpftrace_text("Attaching 2 probes...\nWARNING: x\n@x: 1\nhello @y: 2\n@home dir\n").unwrap();
-        assert_eq!(out.unparsed, ["Attaching 2 probes...", "WARNING: x", "hello @y: 2", "@home dir"]);
+        let out = parse_bpftrace_text(
+            "Attaching 2 probes...\nWARNING: x\n@x: 1\nhello @y: 2\n@home dir\n",
+        )
+        .unwrap();
+        assert_eq!(
+            out.unparsed,
+            [
+                "Attaching 2 probes...",
+                "WARNING: x",
+                "hello @y: 2",
+                "@home dir"
+            ]
+        );
         assert_eq!(out.maps.len(), 1);
     }
 
@@ -304,12 +388,18 @@ mod tests {
         assert_eq!(out.maps.len(), 3);
         assert_eq!(out.maps[0].entries, [scalar(&[], 3)]);
         assert_eq!(out.maps[1].entries, [scalar(&[], 4)]);
-        assert_eq!(out.maps[2].entries, [scalar(&["WS"], 1), scalar(&["WS"], 2)]);
+        assert_eq!(
+            out.maps[2].entries,
+            [scalar(&["WS"], 1), scalar(&["WS"], 2)]
+        );
     }
 
     #[test]
     fn crlf_and_missing_final_newline_are_fine() {
         let out = parse_bpftrace_text("@x[a, 1]: -5\r\n@x[b, 2]: 6").unwrap();
-        assert_eq!(out.maps[0].entries, [scalar(&["a", "1"], -5), scalar(&["b", "2"], 6)]);
+        assert_eq!(
+            out.maps[0].entries,
+            [scalar(&["a", "1"], -5), scalar(&["b", "2"], 6)]
+        );
     }
 }

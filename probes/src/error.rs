@@ -20,8 +20,18 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    pub(crate) fn new(format: OutputFormat, line: usize, text: &str, expected: impl Into<String>) -> Self {
-        ParseError { format, line, text: text.to_string(), expected: expected.into() }
+    pub(crate) fn new(
+        format: OutputFormat,
+        line: usize,
+        text: &str,
+        expected: impl Into<String>,
+    ) -> Self {
+        ParseError {
+            format,
+            line,
+            text: text.to_string(),
+            expected: expected.into(),
+        }
     }
 }
 

@@ -43,7 +43,9 @@ impl FromStr for OutputFormat {
         match s {
             "bpftrace" => Ok(OutputFormat::BpftraceText),
             "bpftrace-json" => Ok(OutputFormat::BpftraceJson),
-            _ => Err(UnknownFormat { given: s.to_string() }),
+            _ => Err(UnknownFormat {
+                given: s.to_string(),
+            }),
         }
     }
 }

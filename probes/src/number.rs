@@ -58,7 +58,18 @@ mod tests {
 
     #[test]
     fn malformed_or_overflowing_bounds_are_none() {
-        for s in ["", "K", "-", "1.5K", "1k", "8E", "+3", " 3", "3 ", "99999999999999999999"] {
+        for s in [
+            "",
+            "K",
+            "-",
+            "1.5K",
+            "1k",
+            "8E",
+            "+3",
+            " 3",
+            "3 ",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_suffixed(s), None, "{s:?}");
         }
     }
@@ -70,6 +81,11 @@ mod tests {
         assert_eq!(parse_int("12abc"), None);
         assert_eq!(parse_int("--1"), None);
         assert_eq!(parse_uint("-1"), None);
-        assert!(looks_numeric("12abc") && looks_numeric("-1x") && !looks_numeric("abc") && !looks_numeric("-"));
+        assert!(
+            looks_numeric("12abc")
+                && looks_numeric("-1x")
+                && !looks_numeric("abc")
+                && !looks_numeric("-")
+        );
     }
 }
