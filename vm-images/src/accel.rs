@@ -24,7 +24,12 @@ pub enum Decision {
 }
 
 /// Pure decision from the facts gathered by [`choose_accel`].
-pub fn decide(forced: Option<Accel>, kvm_usable: bool, hw_virt: bool, cached: Option<Accel>) -> Decision {
+pub fn decide(
+    forced: Option<Accel>,
+    kvm_usable: bool,
+    hw_virt: bool,
+    cached: Option<Accel>,
+) -> Decision {
     match (forced, kvm_usable, hw_virt, cached) {
         (Some(a), ..) => Decision::Use(a),
         (None, false, ..) => Decision::Use(Accel::Tcg),
@@ -35,7 +40,11 @@ pub fn decide(forced: Option<Accel>, kvm_usable: bool, hw_virt: bool, cached: Op
 }
 
 fn kvm_usable() -> bool {
-    fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok()
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
 }
 
 /// vmx/svm in the CPU flags and the matching KVM module present.
@@ -45,12 +54,20 @@ fn hw_virt() -> bool {
         .lines()
         .filter(|l| l.starts_with("flags"))
         .any(|l| l.split_whitespace().any(|w| w == "vmx" || w == "svm"));
-    has_flag && (Path::new("/sys/module/kvm_intel").exists() || Path::new("/sys/module/kvm_amd").exists())
+    has_flag
+        && (Path::new("/sys/module/kvm_intel").exists()
+            || Path::new("/sys/module/kvm_amd").exists())
 }
 
 fn probe_cache_file(cache_dir: &Path, image: &Image) -> std::path::PathBuf {
-    let release = rustix::system::uname().release().to_string_lossy().into_owned();
-    cache_dir.join("accel-probe").join(format!("{release}-{}", &image.key[..16.min(image.key.len())]))
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    cache_dir.join("accel-probe").join(format!(
+        "{release}-{}",
+        &image.key[..16.min(image.key.len())]
+    ))
 }
 
 /// Picks the accelerator for `image`, probing KVM once (cached under `cache_dir`) when in doubt.
@@ -60,17 +77,29 @@ pub fn choose_accel(image: &Image, cache_dir: &Path) -> Result<Accel, VmError> {
         Err(_) => None,
     };
     let cache_file = probe_cache_file(cache_dir, image);
-    let cached = fs::read_to_string(&cache_file).ok().and_then(|s| s.trim().parse().ok());
+    let cached = fs::read_to_string(&cache_file)
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
     match decide(forced, kvm_usable(), hw_virt(), cached) {
         Decision::Use(a) => Ok(a),
         Decision::Probe => {
-            eprintln!("tracecheck-vm: probing whether KVM boots {} (up to {PROBE_BOOT_TIMEOUT:?})", image.kver);
+            eprintln!(
+                "tracecheck-vm: probing whether KVM boots {} (up to {PROBE_BOOT_TIMEOUT:?})",
+                image.kver
+            );
             let mut spec = GuestSpec::new(image, Accel::Kvm, "true");
             spec.boot_timeout = PROBE_BOOT_TIMEOUT;
             spec.run_timeout = Duration::from_secs(10);
             let out = run_guest(&spec)?;
-            let accel = if out.outcome == (Outcome::Exited { code: 0 }) { Accel::Kvm } else { Accel::Tcg };
-            eprintln!("tracecheck-vm: KVM probe: {:?} → using {accel}", out.outcome);
+            let accel = if out.outcome == (Outcome::Exited { code: 0 }) {
+                Accel::Kvm
+            } else {
+                Accel::Tcg
+            };
+            eprintln!(
+                "tracecheck-vm: KVM probe: {:?} → using {accel}",
+                out.outcome
+            );
             if let Some(parent) = cache_file.parent() {
                 fs::create_dir_all(parent).map_err(VmError::io(parent))?;
             }
@@ -88,8 +117,18 @@ mod tests {
     fn kvm_only_when_proven() {
         assert_eq!(decide(None, false, true, None), Decision::Use(Accel::Tcg));
         assert_eq!(decide(None, true, true, None), Decision::Use(Accel::Kvm));
-        assert_eq!(decide(None, true, false, None), Decision::Probe, "PVM-like /dev/kvm must be probed");
-        assert_eq!(decide(None, true, false, Some(Accel::Tcg)), Decision::Use(Accel::Tcg));
-        assert_eq!(decide(Some(Accel::Tcg), true, true, None), Decision::Use(Accel::Tcg));
+        assert_eq!(
+            decide(None, true, false, None),
+            Decision::Probe,
+            "PVM-like /dev/kvm must be probed"
+        );
+        assert_eq!(
+            decide(None, true, false, Some(Accel::Tcg)),
+            Decision::Use(Accel::Tcg)
+        );
+        assert_eq!(
+            decide(Some(Accel::Tcg), true, true, None),
+            Decision::Use(Accel::Tcg)
+        );
     }
 }

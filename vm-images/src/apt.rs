@@ -34,16 +34,25 @@ pub struct PrivateApt {
 impl PrivateApt {
     /// Lays out `dir` (sources list, lists, cache, empty status) for `target`.
     pub fn new(target: KernelTarget, dir: &Path) -> Result<Self, VmError> {
-        for sub in ["lists/partial", "cache/archives/partial", "etc/preferences.d", "etc/sources.list.d"] {
+        for sub in [
+            "lists/partial",
+            "cache/archives/partial",
+            "etc/preferences.d",
+            "etc/sources.list.d",
+        ] {
             fs::create_dir_all(dir.join(sub)).map_err(VmError::io(dir.join(sub)))?;
         }
-        let mirror = std::env::var("TRACECHECK_DEBIAN_MIRROR").unwrap_or_else(|_| crate::target::DEFAULT_MIRROR.into());
+        let mirror = std::env::var("TRACECHECK_DEBIAN_MIRROR")
+            .unwrap_or_else(|_| crate::target::DEFAULT_MIRROR.into());
         let sec = std::env::var("TRACECHECK_DEBIAN_SECURITY_MIRROR")
             .unwrap_or_else(|_| crate::target::DEFAULT_SECURITY_MIRROR.into());
         let sources = dir.join("etc/sources.list");
         write_if_changed(&sources, &target.sources_list(&mirror, &sec))?;
         write_if_changed(&dir.join("status"), "")?;
-        Ok(PrivateApt { target, dir: dir.to_owned() })
+        Ok(PrivateApt {
+            target,
+            dir: dir.to_owned(),
+        })
     }
 
     /// The `-o` options that confine apt to this state directory.
@@ -79,8 +88,14 @@ impl PrivateApt {
         if fresh {
             return Ok(());
         }
-        eprintln!("tracecheck-vm: apt-get update ({} suites)", self.target.suite());
-        cmd::run(self.apt("apt-get").args(["-q", "update"]), &format!("updating apt lists for {}", self.target))?;
+        eprintln!(
+            "tracecheck-vm: apt-get update ({} suites)",
+            self.target.suite()
+        );
+        cmd::run(
+            self.apt("apt-get").args(["-q", "update"]),
+            &format!("updating apt lists for {}", self.target),
+        )?;
         fs::write(&stamp, "").map_err(VmError::io(&stamp))
     }
 
@@ -97,18 +112,23 @@ impl PrivateApt {
             &format!("resolving {meta} for {}", self.target),
         )
         .map_err(|e| not_found(e.to_string()))?;
-        let name = parse_kernel_dependency(&deps).ok_or_else(|| not_found(format!("no linux-image-* dependency in: {}", deps.trim())))?;
+        let name = parse_kernel_dependency(&deps)
+            .ok_or_else(|| not_found(format!("no linux-image-* dependency in: {}", deps.trim())))?;
         let version = self.candidate_version(&name)?;
         Ok(KernelPackage { name, version })
     }
 
     /// The candidate version of `package`, or [`VmError::PackageNotFound`].
     pub fn candidate_version(&self, package: &str) -> Result<String, VmError> {
-        let policy = cmd::stdout(self.apt("apt-cache").args(["policy", package]), &format!("looking up {package}"))?;
+        let policy = cmd::stdout(
+            self.apt("apt-cache").args(["policy", package]),
+            &format!("looking up {package}"),
+        )?;
         parse_candidate(&policy).ok_or_else(|| VmError::PackageNotFound {
             package: package.into(),
             target: self.target.name().into(),
-            detail: "apt has no candidate version (is it in the suite? try a fresh apt-get update)".into(),
+            detail: "apt has no candidate version (is it in the suite? try a fresh apt-get update)"
+                .into(),
         })
     }
 
@@ -121,7 +141,11 @@ impl PrivateApt {
         }
         eprintln!("tracecheck-vm: downloading {name} {version}");
         cmd::run(
-            self.apt("apt-get").current_dir(dest_dir).args(["-q", "download", &format!("{name}={version}")]),
+            self.apt("apt-get").current_dir(dest_dir).args([
+                "-q",
+                "download",
+                &format!("{name}={version}"),
+            ]),
             &format!("downloading {name} {version} for {}", self.target),
         )
         .map_err(|e| VmError::PackageNotFound {
@@ -176,16 +200,26 @@ mod tests {
     #[test]
     fn parses_real_apt_output() {
         let deps = "linux-image-amd64\n  Depends: linux-image-6.1.0-56-amd64\n";
-        assert_eq!(parse_kernel_dependency(deps).as_deref(), Some("linux-image-6.1.0-56-amd64"));
+        assert_eq!(
+            parse_kernel_dependency(deps).as_deref(),
+            Some("linux-image-6.1.0-56-amd64")
+        );
         assert_eq!(parse_kernel_dependency("linux-image-amd64\n"), None);
-        let policy = "linux-image-amd64:\n  Installed: (none)\n  Candidate: 6.1.192-2\n  Version table:\n";
+        let policy =
+            "linux-image-amd64:\n  Installed: (none)\n  Candidate: 6.1.192-2\n  Version table:\n";
         assert_eq!(parse_candidate(policy).as_deref(), Some("6.1.192-2"));
-        assert_eq!(parse_candidate("x:\n  Installed: (none)\n  Candidate: (none)\n"), None);
+        assert_eq!(
+            parse_candidate("x:\n  Installed: (none)\n  Candidate: (none)\n"),
+            None
+        );
     }
 
     #[test]
     fn kver_and_file_name() {
-        let p = KernelPackage { name: "linux-image-6.12.57+deb13-amd64".into(), version: "6.12.57-1".into() };
+        let p = KernelPackage {
+            name: "linux-image-6.12.57+deb13-amd64".into(),
+            version: "6.12.57-1".into(),
+        };
         assert_eq!(p.kver(), "6.12.57+deb13-amd64");
         assert_eq!(deb_file_name("a", "1:2.0-1"), "a_1%3a2.0-1_amd64.deb");
     }

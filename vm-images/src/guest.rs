@@ -12,13 +12,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::initramfs::{EXIT_MARKER, GUEST_OUT_DIR, HOST_ROOT_TAG, INIT_FAIL_MARKER, MODULES_TAG, START_MARKER};
+use crate::initramfs::{
+    EXIT_MARKER, GUEST_OUT_DIR, HOST_ROOT_TAG, INIT_FAIL_MARKER, MODULES_TAG, START_MARKER,
+};
 use crate::qemu::{kernel_cmdline, qemu_args, Accel, Export, QemuPlan};
 use crate::{Image, VmError};
 
 /// The QEMU binary; override with `TRACECHECK_QEMU`.
 pub fn qemu_binary() -> PathBuf {
-    std::env::var_os("TRACECHECK_QEMU").map_or_else(|| PathBuf::from("qemu-system-x86_64"), PathBuf::from)
+    std::env::var_os("TRACECHECK_QEMU")
+        .map_or_else(|| PathBuf::from("qemu-system-x86_64"), PathBuf::from)
 }
 
 /// A host directory the guest should see.
@@ -78,18 +81,27 @@ impl GuestSpec {
     fn validate(&self) -> Result<(), VmError> {
         for s in &self.shares {
             let g = &s.guest;
-            if !g.starts_with('/') || g == "/" || g.chars().any(char::is_whitespace) || g.starts_with("/run/tracecheck") {
+            if !g.starts_with('/')
+                || g == "/"
+                || g.chars().any(char::is_whitespace)
+                || g.starts_with("/run/tracecheck")
+            {
                 return Err(VmError::InvalidSpec(format!(
                     "guest path `{g}` for {} must be absolute, not `/`, without spaces, outside /run/tracecheck",
                     s.host.display()
                 )));
             }
             if !s.host.is_dir() {
-                return Err(VmError::InvalidSpec(format!("share {} is not a directory", s.host.display())));
+                return Err(VmError::InvalidSpec(format!(
+                    "share {} is not a directory",
+                    s.host.display()
+                )));
             }
         }
         if self.cpus == 0 || self.memory_mib < 256 {
-            return Err(VmError::InvalidSpec("need at least 1 vCPU and 256 MiB".into()));
+            return Err(VmError::InvalidSpec(
+                "need at least 1 vCPU and 256 MiB".into(),
+            ));
         }
         Ok(())
     }
@@ -183,8 +195,10 @@ impl Drop for QemuGuard {
 
 fn spawn_qemu(args: &[std::ffi::OsString], run_dir: &Path) -> Result<QemuGuard, VmError> {
     let bin = qemu_binary();
-    let out = fs::File::create(run_dir.join("qemu.out")).map_err(VmError::io(run_dir.join("qemu.out")))?;
-    let err = fs::File::create(run_dir.join("qemu.err")).map_err(VmError::io(run_dir.join("qemu.err")))?;
+    let out = fs::File::create(run_dir.join("qemu.out"))
+        .map_err(VmError::io(run_dir.join("qemu.out")))?;
+    let err = fs::File::create(run_dir.join("qemu.err"))
+        .map_err(VmError::io(run_dir.join("qemu.err")))?;
     let mut cmd = Command::new(&bin);
     cmd.args(args).stdin(Stdio::null()).stdout(out).stderr(err);
     // SAFETY: the closure only makes one async-signal-safe syscall (prctl).
@@ -194,7 +208,10 @@ fn spawn_qemu(args: &[std::ffi::OsString], run_dir: &Path) -> Result<QemuGuard, 
                 .map_err(std::io::Error::from)
         });
     }
-    let child = cmd.spawn().map_err(|source| VmError::MissingTool { tool: bin.display().to_string(), source })?;
+    let child = cmd.spawn().map_err(|source| VmError::MissingTool {
+        tool: bin.display().to_string(),
+        source,
+    })?;
     Ok(QemuGuard(child))
 }
 
@@ -207,7 +224,11 @@ struct Tail {
 
 impl Tail {
     fn new(path: PathBuf) -> Self {
-        Tail { path, file: None, buf: Vec::new() }
+        Tail {
+            path,
+            file: None,
+            buf: Vec::new(),
+        }
     }
     /// Reads what was appended; true if anything was.
     fn poll(&mut self) -> bool {
@@ -226,7 +247,9 @@ impl Tail {
 }
 
 fn console_lines(raw: &str) -> Vec<String> {
-    raw.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect()
+    raw.lines()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .collect()
 }
 
 /// Boots a fresh VM, runs `spec.command`, and reports what happened.
@@ -245,15 +268,35 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     fs::write(&cmd_file, &spec.command).map_err(VmError::io(&cmd_file))?;
 
     let mut exports = vec![
-        Export { tag: HOST_ROOT_TAG.into(), host: "/".into(), writable: false },
-        Export { tag: MODULES_TAG.into(), host: spec.image.modules_dir.clone(), writable: false },
-        Export { tag: "out".into(), host: out_dir.clone(), writable: true },
+        Export {
+            tag: HOST_ROOT_TAG.into(),
+            host: "/".into(),
+            writable: false,
+        },
+        Export {
+            tag: MODULES_TAG.into(),
+            host: spec.image.modules_dir.clone(),
+            writable: false,
+        },
+        Export {
+            tag: "out".into(),
+            host: out_dir.clone(),
+            writable: true,
+        },
     ];
     let mut mounts = format!("out rw {GUEST_OUT_DIR}\n");
     for (i, s) in spec.shares.iter().enumerate() {
         let tag = format!("share{i}");
-        mounts.push_str(&format!("{tag} {} {}\n", if s.writable { "rw" } else { "ro" }, s.guest));
-        exports.push(Export { tag, host: s.host.clone(), writable: s.writable });
+        mounts.push_str(&format!(
+            "{tag} {} {}\n",
+            if s.writable { "rw" } else { "ro" },
+            s.guest
+        ));
+        exports.push(Export {
+            tag,
+            host: s.host.clone(),
+            writable: s.writable,
+        });
     }
     let mounts_file = rd.join("mounts");
     fs::write(&mounts_file, mounts).map_err(VmError::io(&mounts_file))?;
@@ -287,7 +330,10 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     let t0 = Instant::now();
     let mut qemu = spawn_qemu(&qemu_args(&plan), rd)?;
     let mut con = Tail::new(console);
-    let mut outs = [Tail::new(out_dir.join("stdout")), Tail::new(out_dir.join("stderr"))];
+    let mut outs = [
+        Tail::new(out_dir.join("stdout")),
+        Tail::new(out_dir.join("stderr")),
+    ];
     let mut started: Option<Instant> = None;
     let mut exit_code: Option<i32> = None;
     let mut ended: Option<Instant> = None;
@@ -309,7 +355,10 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
         }
         let text = con.text();
         // Only complete lines are scanned for markers.
-        let complete: Vec<&str> = text.split_inclusive('\n').filter(|l| l.ends_with('\n')).collect();
+        let complete: Vec<&str> = text
+            .split_inclusive('\n')
+            .filter(|l| l.ends_with('\n'))
+            .collect();
         for line in &complete[scanned_lines.min(complete.len())..] {
             let l = line.trim();
             if l == START_MARKER && started.is_none() {
@@ -343,16 +392,27 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
             match started {
                 None if now - t0 > spec.boot_timeout => {
                     verdict = Some(Outcome::NoBoot {
-                        reason: format!("no command start within {:?} of qemu start", spec.boot_timeout),
+                        reason: format!(
+                            "no command start within {:?} of qemu start",
+                            spec.boot_timeout
+                        ),
                     });
                     break;
                 }
                 Some(s) if now - s > spec.run_timeout => {
-                    verdict = Some(Outcome::Hung { reason: HangReason::WallTimeout });
+                    verdict = Some(Outcome::Hung {
+                        reason: HangReason::WallTimeout,
+                    });
                     break;
                 }
-                Some(_) if spec.silence_timeout.is_some_and(|t| now - last_activity > t) => {
-                    verdict = Some(Outcome::Hung { reason: HangReason::Silent });
+                Some(_)
+                    if spec
+                        .silence_timeout
+                        .is_some_and(|t| now - last_activity > t) =>
+                {
+                    verdict = Some(Outcome::Hung {
+                        reason: HangReason::Silent,
+                    });
                     break;
                 }
                 _ => {}
@@ -381,9 +441,16 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
                 Outcome::NoBoot { reason: l.clone() }
             } else if started.is_none() {
                 let tail: Vec<&str> = qemu_stderr.lines().rev().take(3).collect();
-                Outcome::NoBoot { reason: format!("qemu {status} before the command started: {}", tail.join(" | ")) }
+                Outcome::NoBoot {
+                    reason: format!(
+                        "qemu {status} before the command started: {}",
+                        tail.join(" | ")
+                    ),
+                }
             } else {
-                Outcome::Vanished { qemu_status: status }
+                Outcome::Vanished {
+                    qemu_status: status,
+                }
             }
         }
     };
@@ -395,7 +462,9 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
         serial,
         panic_lines: panics,
         boot_to_command: started.map(|s| s - t0),
-        command_time: started.zip(ended).map(|(s, e)| e.saturating_duration_since(s)),
+        command_time: started
+            .zip(ended)
+            .map(|(s, e)| e.saturating_duration_since(s)),
         total,
         qemu_stderr,
     })
@@ -415,10 +484,15 @@ mod tests {
 
     #[test]
     fn panic_lines_start_at_the_first_crash_line() {
-        let s: Vec<String> = ["boot", "sysrq: Trigger a crash", "Kernel panic - not syncing: sysrq", "trace"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let s: Vec<String> = [
+            "boot",
+            "sysrq: Trigger a crash",
+            "Kernel panic - not syncing: sysrq",
+            "trace",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         assert_eq!(panic_lines(&s).len(), 3);
         assert!(panic_lines(&s[..1]).is_empty());
     }
@@ -436,7 +510,11 @@ mod tests {
             modules_dir: "/nonexistent".into(),
         };
         let mut s = GuestSpec::new(&img, Accel::Tcg, "true");
-        s.shares.push(Share { host: "/tmp".into(), guest: "relative".into(), writable: false });
+        s.shares.push(Share {
+            host: "/tmp".into(),
+            guest: "relative".into(),
+            writable: false,
+        });
         assert!(matches!(run_guest(&s), Err(VmError::InvalidSpec(_))));
         s.shares[0].guest = "/run/tracecheck/x".into();
         assert!(matches!(run_guest(&s), Err(VmError::InvalidSpec(_))));

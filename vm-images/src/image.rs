@@ -45,7 +45,8 @@ impl Default for BuildOptions {
 
 /// `TRACECHECK_VM_CACHE`, else [`DEFAULT_CACHE_DIR`].
 pub fn default_cache_dir() -> PathBuf {
-    std::env::var_os("TRACECHECK_VM_CACHE").map_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR), PathBuf::from)
+    std::env::var_os("TRACECHECK_VM_CACHE")
+        .map_or_else(|| PathBuf::from(DEFAULT_CACHE_DIR), PathBuf::from)
 }
 
 /// A built, bootable image. Paths point into the cache.
@@ -77,23 +78,44 @@ impl CacheLock {
         fs::create_dir_all(cache).map_err(VmError::io(cache))?;
         let path = cache.join(".lock");
         let f = fs::File::create(&path).map_err(VmError::io(&path))?;
-        rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive)
-            .map_err(|e| VmError::Io { path, source: e.into() })?;
+        rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
+            VmError::Io {
+                path,
+                source: e.into(),
+            }
+        })?;
         Ok(CacheLock(f))
     }
 }
 
 /// The content key of an image.
-pub fn content_key(target: KernelTarget, pkg: &KernelPackage, inputs: &InitramfsInputs) -> Result<String, VmError> {
+pub fn content_key(
+    target: KernelTarget,
+    pkg: &KernelPackage,
+    inputs: &InitramfsInputs,
+) -> Result<String, VmError> {
     let mut h = Sha256::new();
-    for part in [FORMAT_VERSION, target.name(), &pkg.name, &pkg.version, &inputs.kver, &inputs.script] {
+    for part in [
+        FORMAT_VERSION,
+        target.name(),
+        &pkg.name,
+        &pkg.version,
+        &inputs.kver,
+        &inputs.script,
+    ] {
         h.update(part.as_bytes());
         h.update([0]);
     }
     h.update(fs::read(&inputs.busybox).map_err(VmError::io(&inputs.busybox))?);
     for m in &inputs.modules {
         let len = fs::metadata(m).map_err(VmError::io(m))?.len();
-        h.update(format!("{}:{len}\0", m.file_name().unwrap_or_default().to_string_lossy()).as_bytes());
+        h.update(
+            format!(
+                "{}:{len}\0",
+                m.file_name().unwrap_or_default().to_string_lossy()
+            )
+            .as_bytes(),
+        );
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -104,7 +126,12 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
     let _lock = CacheLock::take(cache)?;
     let apt = PrivateApt::new(target, &cache.join("apt").join(target.name()))?;
     if let Err(e) = apt.update_if_stale(opts.apt_max_age) {
-        if !cache.join("apt").join(target.name()).join("updated").exists() {
+        if !cache
+            .join("apt")
+            .join(target.name())
+            .join("updated")
+            .exists()
+        {
             return Err(e);
         }
         eprintln!("tracecheck-vm: warning: {e}; using the apt lists from the last update");
@@ -112,28 +139,41 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
     let pkg = apt.resolve_kernel()?;
     eprintln!("tracecheck-vm: {target}: {} {}", pkg.name, pkg.version);
     let deb = apt.download(&pkg.name, &pkg.version, &cache.join("debs"))?;
-    let unpacked = kernel::unpack(&deb, pkg.kver(), &cache.join("kernels").join(format!("{}_{}", pkg.name, pkg.version)))?;
+    let unpacked = kernel::unpack(
+        &deb,
+        pkg.kver(),
+        &cache
+            .join("kernels")
+            .join(format!("{}_{}", pkg.name, pkg.version)),
+    )?;
     let inputs = InitramfsInputs::gather(&unpacked.root, pkg.kver(), &opts.busybox)?;
     let key = content_key(target, &pkg, &inputs)?;
-    let dir = cache.join("images").join(format!("{}-{}", target.name(), &key[..16]));
+    let dir = cache
+        .join("images")
+        .join(format!("{}-{}", target.name(), &key[..16]));
     let manifest = dir.join("image.json");
     if let Ok(text) = fs::read_to_string(&manifest) {
-        let img: Image = serde_json::from_str(&text)
-            .map_err(|e| VmError::CorruptCache { path: manifest.clone(), detail: e.to_string() })?;
+        let img: Image = serde_json::from_str(&text).map_err(|e| VmError::CorruptCache {
+            path: manifest.clone(),
+            detail: e.to_string(),
+        })?;
         if img.vmlinux.exists() && img.initramfs.exists() {
             eprintln!("tracecheck-vm: {target}: cached image {}", dir.display());
             return Ok(img);
         }
     }
     eprintln!("tracecheck-vm: {target}: building image {}", dir.display());
-    let tmp = cache.join("images").join(format!(".building-{}", &key[..16]));
+    let tmp = cache
+        .join("images")
+        .join(format!(".building-{}", &key[..16]));
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(VmError::io(&tmp))?;
     }
     fs::create_dir_all(&tmp).map_err(VmError::io(&tmp))?;
     kernel::extract_vmlinux(&unpacked.vmlinuz(), &tmp.join("vmlinux"))?;
     let cpio = inputs.build()?;
-    fs::write(tmp.join("initramfs.cpio"), &cpio).map_err(VmError::io(tmp.join("initramfs.cpio")))?;
+    fs::write(tmp.join("initramfs.cpio"), &cpio)
+        .map_err(VmError::io(tmp.join("initramfs.cpio")))?;
     let img = Image {
         target: target.name().into(),
         package: pkg.name.clone(),

@@ -105,13 +105,24 @@ pub fn module_files(root: &Path, kver: &str, modules: &[&str]) -> Result<Vec<Pat
     let mut out: Vec<PathBuf> = Vec::new();
     for m in modules {
         let text = cmd::stdout(
-            Command::new("modprobe").arg("-d").arg(root).args(["-S", kver, "--show-depends", m]),
+            Command::new("modprobe")
+                .arg("-d")
+                .arg(root)
+                .args(["-S", kver, "--show-depends", m]),
             &format!("ordering module {m}"),
         )
-        .map_err(|e| VmError::ModuleMissing { module: (*m).into(), kver: kver.into(), detail: e.to_string() })?;
+        .map_err(|e| VmError::ModuleMissing {
+            module: (*m).into(),
+            kver: kver.into(),
+            detail: e.to_string(),
+        })?;
         let files = parse_show_depends(&text);
         if files.is_empty() && !text.contains("builtin") {
-            return Err(VmError::ModuleMissing { module: (*m).into(), kver: kver.into(), detail: text });
+            return Err(VmError::ModuleMissing {
+                module: (*m).into(),
+                kver: kver.into(),
+                detail: text,
+            });
         }
         for f in files {
             if !out.contains(&f) {
@@ -134,7 +145,11 @@ fn read_module(path: &Path) -> Result<Vec<u8>, VmError> {
     };
     match tool {
         None => fs::read(path).map_err(VmError::io(path)),
-        Some(t) => Ok(cmd::run(Command::new(t).arg("-dc").arg(path), &format!("decompressing {name}"))?.stdout),
+        Some(t) => Ok(cmd::run(
+            Command::new(t).arg("-dc").arg(path),
+            &format!("decompressing {name}"),
+        )?
+        .stdout),
     }
 }
 
@@ -172,8 +187,11 @@ pub fn newc_entry(name: &str, mode: u32, ino: u32, rdev: (u32, u32), data: &[u8]
     out
 }
 
-/// A whole newc archive from `(name, mode, rdev, data)` members plus the trailer.
-pub fn newc_archive(members: &[(String, u32, (u32, u32), Vec<u8>)]) -> Vec<u8> {
+/// One archive member: name, mode (type and permissions), device numbers, contents.
+pub type Member = (String, u32, (u32, u32), Vec<u8>);
+
+/// A whole newc archive from members plus the trailer.
+pub fn newc_archive(members: &[Member]) -> Vec<u8> {
     let mut out = Vec::new();
     for (i, (name, mode, rdev, data)) in members.iter().enumerate() {
         out.extend(newc_entry(name, *mode, i as u32 + 1, *rdev, data));
@@ -214,17 +232,27 @@ impl InitramfsInputs {
 
     /// Builds the archive bytes.
     pub fn build(&self) -> Result<Vec<u8>, VmError> {
-        let mut m: Vec<(String, u32, (u32, u32), Vec<u8>)> = Vec::new();
-        for d in ["bin", "dev", "proc", "sys", "host", "rw", "newroot", "modules", "etc"] {
+        let mut m: Vec<Member> = Vec::new();
+        for d in [
+            "bin", "dev", "proc", "sys", "host", "rw", "newroot", "modules", "etc",
+        ] {
             m.push((d.into(), DIR, (0, 0), Vec::new()));
         }
         m.push(("dev/console".into(), CHR, (5, 1), Vec::new()));
         m.push(("init".into(), EXE, (0, 0), self.script.clone().into_bytes()));
-        m.push(("bin/busybox".into(), EXE, (0, 0), fs::read(&self.busybox).map_err(VmError::io(&self.busybox))?));
+        m.push((
+            "bin/busybox".into(),
+            EXE,
+            (0, 0),
+            fs::read(&self.busybox).map_err(VmError::io(&self.busybox))?,
+        ));
         let mut order = String::new();
         for path in &self.modules {
             let base = path.file_name().unwrap_or_default().to_string_lossy();
-            let base = base.trim_end_matches(".xz").trim_end_matches(".zst").to_owned();
+            let base = base
+                .trim_end_matches(".xz")
+                .trim_end_matches(".zst")
+                .to_owned();
             order.push_str(&base);
             order.push('\n');
             m.push((format!("modules/{base}"), FILE, (0, 0), read_module(path)?));
@@ -243,7 +271,10 @@ mod tests {
         let text = "builtin crc32c\ninsmod /r/lib/modules/k/kernel/a.ko \ninsmod /r/lib/modules/k/kernel/b.ko.xz opt=1\n";
         assert_eq!(
             parse_show_depends(text),
-            vec![PathBuf::from("/r/lib/modules/k/kernel/a.ko"), PathBuf::from("/r/lib/modules/k/kernel/b.ko.xz")]
+            vec![
+                PathBuf::from("/r/lib/modules/k/kernel/a.ko"),
+                PathBuf::from("/r/lib/modules/k/kernel/b.ko.xz")
+            ]
         );
     }
 
@@ -268,6 +299,9 @@ mod tests {
         assert!(s.contains("$R/lib/modules/6.1.0-56-amd64"));
         assert!(s.contains("echo \"TRACECHECK-START\""));
         assert!(s.contains("echo \"TRACECHECK-EXIT $rc\""));
-        assert!(s.contains(",ro,cache=loose hostroot /host"), "host root must be read-only");
+        assert!(
+            s.contains(",ro,cache=loose hostroot /host"),
+            "host root must be read-only"
+        );
     }
 }

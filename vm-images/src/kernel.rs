@@ -43,7 +43,8 @@ pub fn find_payload(image: &[u8]) -> Option<(Compression, usize)> {
 /// Writes the uncompressed ELF vmlinux found inside `vmlinuz` to `out`.
 pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<(), VmError> {
     let image = fs::read(vmlinuz).map_err(VmError::io(vmlinuz))?;
-    let (comp, offset) = find_payload(&image).ok_or_else(|| VmError::NoKernelPayload(vmlinuz.into()))?;
+    let (comp, offset) =
+        find_payload(&image).ok_or_else(|| VmError::NoKernelPayload(vmlinuz.into()))?;
     let (tool, args) = comp.tool();
     let outfile = fs::File::create(out).map_err(VmError::io(out))?;
     let mut child = Command::new(tool)
@@ -52,7 +53,10 @@ pub fn extract_vmlinux(vmlinuz: &Path, out: &Path) -> Result<(), VmError> {
         .stdout(outfile)
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|source| VmError::MissingTool { tool: tool.into(), source })?;
+        .map_err(|source| VmError::MissingTool {
+            tool: tool.into(),
+            source,
+        })?;
     let mut stdin = child.stdin.take().expect("piped stdin");
     // The decompressor may stop reading at the end of the stream: ignore EPIPE.
     let _ = stdin.write_all(&image[offset..]);
@@ -79,14 +83,19 @@ impl UnpackedKernel {
     }
     /// `ROOT/boot/vmlinuz-KVER`.
     pub fn vmlinuz(&self) -> PathBuf {
-        self.root.join("boot").join(format!("vmlinuz-{}", self.kver))
+        self.root
+            .join("boot")
+            .join(format!("vmlinuz-{}", self.kver))
     }
 }
 
 /// Unpacks `deb` into `dest` (if not done before) and runs depmod on it.
 pub fn unpack(deb: &Path, kver: &str, dest: &Path) -> Result<UnpackedKernel, VmError> {
     let done = dest.join(".unpacked");
-    let k = UnpackedKernel { root: dest.to_owned(), kver: kver.to_owned() };
+    let k = UnpackedKernel {
+        root: dest.to_owned(),
+        kver: kver.to_owned(),
+    };
     if done.exists() {
         return Ok(k);
     }
@@ -95,11 +104,20 @@ pub fn unpack(deb: &Path, kver: &str, dest: &Path) -> Result<UnpackedKernel, VmE
     }
     fs::create_dir_all(dest).map_err(VmError::io(dest))?;
     eprintln!("tracecheck-vm: unpacking {}", deb.display());
-    cmd::run(Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest), &format!("unpacking {}", deb.display()))?;
+    cmd::run(
+        Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest),
+        &format!("unpacking {}", deb.display()),
+    )?;
     if !k.vmlinuz().exists() {
-        return Err(VmError::CorruptCache { path: k.vmlinuz(), detail: format!("{} has no kernel image", deb.display()) });
+        return Err(VmError::CorruptCache {
+            path: k.vmlinuz(),
+            detail: format!("{} has no kernel image", deb.display()),
+        });
     }
-    cmd::run(Command::new("depmod").arg("-b").arg(dest).arg(kver), &format!("running depmod for {kver}"))?;
+    cmd::run(
+        Command::new("depmod").arg("-b").arg(dest).arg(kver),
+        &format!("running depmod for {kver}"),
+    )?;
     fs::write(&done, "").map_err(VmError::io(&done))?;
     Ok(k)
 }

@@ -97,7 +97,12 @@ pub fn qemu_args(plan: &QemuPlan) -> Vec<OsString> {
     ];
     match plan.accel {
         Accel::Kvm => a.extend(["-accel".into(), "kvm".into(), "-cpu".into(), "host".into()]),
-        Accel::Tcg => a.extend(["-accel".into(), "tcg,thread=multi".into(), "-cpu".into(), "max".into()]),
+        Accel::Tcg => a.extend([
+            "-accel".into(),
+            "tcg,thread=multi".into(),
+            "-cpu".into(),
+            "max".into(),
+        ]),
     }
     a.extend([
         "-smp".into(),
@@ -120,12 +125,18 @@ pub fn qemu_args(plan: &QemuPlan) -> Vec<OsString> {
         "panic=exit-failure".into(),
     ]);
     for (name, file) in &plan.fw_cfg {
-        a.extend(["-fw_cfg".into(), format!("name={name},file={}", opt_value(file))]);
+        a.extend([
+            "-fw_cfg".into(),
+            format!("name={name},file={}", opt_value(file)),
+        ]);
     }
     if let Some(img) = &plan.scratch {
         a.extend([
             "-blockdev".into(),
-            format!("driver=file,filename={},node-name=scratch,cache.direct=on,aio=native", opt_value(img)),
+            format!(
+                "driver=file,filename={},node-name=scratch,cache.direct=on,aio=native",
+                opt_value(img)
+            ),
             "-device".into(),
             "virtio-blk-pci,drive=scratch,serial=scratch".into(),
         ]);
@@ -134,7 +145,10 @@ pub fn qemu_args(plan: &QemuPlan) -> Vec<OsString> {
         let ro = if e.writable { "" } else { ",readonly=on" };
         a.extend([
             "-fsdev".into(),
-            format!("local,id=fs{i},path={},security_model=none,multidevs=remap{ro}", opt_value(&e.host)),
+            format!(
+                "local,id=fs{i},path={},security_model=none,multidevs=remap{ro}",
+                opt_value(&e.host)
+            ),
             "-device".into(),
             format!("virtio-9p-pci,fsdev=fs{i},mount_tag={}", e.tag),
         ]);
@@ -158,14 +172,26 @@ mod tests {
             fw_cfg: vec![("opt/tracecheck/cmd".into(), "/r/cmd.sh".into())],
             scratch: Some("/r/scratch,1.img".into()),
             exports: vec![
-                Export { tag: "hostroot".into(), host: "/".into(), writable: false },
-                Export { tag: "out".into(), host: "/r/out".into(), writable: true },
+                Export {
+                    tag: "hostroot".into(),
+                    host: "/".into(),
+                    writable: false,
+                },
+                Export {
+                    tag: "out".into(),
+                    host: "/r/out".into(),
+                    writable: true,
+                },
             ],
         }
     }
 
     fn joined(p: &QemuPlan) -> String {
-        qemu_args(p).iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+        qemu_args(p)
+            .iter()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     #[test]
@@ -199,7 +225,13 @@ mod tests {
     #[test]
     fn cmdline_turns_crashes_and_hangs_into_panics() {
         let c = kernel_cmdline(" foo=1 ");
-        for k in ["panic=-1", "oops=panic", "hung_task_panic=1", "hung_task_timeout_secs=5", "console=ttyS0"] {
+        for k in [
+            "panic=-1",
+            "oops=panic",
+            "hung_task_panic=1",
+            "hung_task_timeout_secs=5",
+            "console=ttyS0",
+        ] {
             assert!(c.split(' ').any(|w| w == k), "{k} missing from {c}");
         }
         assert!(c.ends_with(" foo=1"));

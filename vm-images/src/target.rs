@@ -86,8 +86,14 @@ mod tests {
         for t in KernelTarget::ALL {
             assert_eq!(t.name().parse::<KernelTarget>().unwrap(), *t);
         }
-        let err = "debian-5.10".parse::<KernelTarget>().unwrap_err().to_string();
-        assert!(err.contains("debian-5.10") && err.contains("debian-6.1"), "{err}");
+        let err = "debian-5.10"
+            .parse::<KernelTarget>()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("debian-5.10") && err.contains("debian-6.1"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use tracecheck_vm::{build_image, choose_accel, run_guest, Accel, BuildOptions, GuestSpec, KernelTarget, Outcome, Share};
+use tracecheck_vm::{
+    build_image, choose_accel, run_guest, Accel, BuildOptions, GuestSpec, KernelTarget, Outcome,
+    Share,
+};
 
 #[derive(Parser)]
 #[command(about = "Disposable QEMU guests on Debian distribution kernels")]
@@ -61,9 +64,21 @@ enum Cmd {
 fn parse_share(s: &str) -> Result<Share, String> {
     let parts: Vec<&str> = s.split(':').collect();
     match parts.as_slice() {
-        [h, g] => Ok(Share { host: h.into(), guest: (*g).into(), writable: false }),
-        [h, g, "rw"] => Ok(Share { host: h.into(), guest: (*g).into(), writable: true }),
-        [h, g, "ro"] => Ok(Share { host: h.into(), guest: (*g).into(), writable: false }),
+        [h, g] => Ok(Share {
+            host: h.into(),
+            guest: (*g).into(),
+            writable: false,
+        }),
+        [h, g, "rw"] => Ok(Share {
+            host: h.into(),
+            guest: (*g).into(),
+            writable: true,
+        }),
+        [h, g, "ro"] => Ok(Share {
+            host: h.into(),
+            guest: (*g).into(),
+            writable: false,
+        }),
         _ => Err(format!("bad --share `{s}`: expected HOST:GUEST[:rw|:ro]")),
     }
 }
@@ -95,7 +110,16 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             println!("{}", choose_accel(&img, &opts.cache_dir)?);
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { target, accel, scratch_mib, shares, boot_timeout_secs, timeout_secs, silence_secs, command } => {
+        Cmd::Run {
+            target,
+            accel,
+            scratch_mib,
+            shares,
+            boot_timeout_secs,
+            timeout_secs,
+            silence_secs,
+            command,
+        } => {
             let img = build_image(target.parse::<KernelTarget>()?, &opts)?;
             let accel = match accel {
                 Some(a) => a,
@@ -103,7 +127,10 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             };
             let mut spec = GuestSpec::new(&img, accel, command.join(" "));
             spec.scratch_disk_bytes = scratch_mib.map(|m| m << 20);
-            spec.shares = shares.iter().map(|s| parse_share(s)).collect::<Result<_, _>>()?;
+            spec.shares = shares
+                .iter()
+                .map(|s| parse_share(s))
+                .collect::<Result<_, _>>()?;
             spec.boot_timeout = Duration::from_secs(boot_timeout_secs);
             spec.run_timeout = Duration::from_secs(timeout_secs);
             spec.silence_timeout = silence_secs.map(Duration::from_secs);
