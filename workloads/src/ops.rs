@@ -28,8 +28,16 @@ pub struct Counts {
 }
 
 fn open(path: &Path, flags: OFlags, counts: Option<&mut Counts>) -> Result<OwnedFd, WorkloadError> {
-    let fd = rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))
-        .map_err(|e| WorkloadError::io("open", path, e))?;
+    // openat(AT_FDCWD) explicitly: rustix's open() issues the legacy open(2)
+    // on x86_64, which tools tracing only sys_enter_openat would not see,
+    // and the truth promises openat() calls.
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        path,
+        flags | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .map_err(|e| WorkloadError::io("openat", path, e))?;
     if let Some(c) = counts {
         c.open_calls += 1;
     }
@@ -82,16 +90,19 @@ pub fn check_input(w: &Workload, dir: &Path, need_cold: bool) -> Result<(), Work
         return Ok(());
     };
     let size = w.size().unwrap_or(0);
-    let fd =
-        rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).map_err(|e| {
-            match e {
-                rustix::io::Errno::NOENT => WorkloadError::NotPrepared {
-                    path: path.clone(),
-                    reason: "missing".into(),
-                },
-                e => WorkloadError::io("open", &path, e),
-            }
-        })?;
+    let fd = rustix::fs::openat(
+        rustix::fs::CWD,
+        &path,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOENT => WorkloadError::NotPrepared {
+            path: path.clone(),
+            reason: "missing".into(),
+        },
+        e => WorkloadError::io("open", &path, e),
+    })?;
     let st = rustix::fs::fstat(&fd).map_err(|e| WorkloadError::io("fstat", &path, e))?;
     if st.st_size as u64 != size {
         return Err(WorkloadError::NotPrepared {

@@ -148,7 +148,8 @@ fn journal(f: &Facts) -> ((u64, u64), (u64, u64), String) {
          descriptor + inode-table block + commit block ({min} KiB) once the harness settles (syncfs, or a commit \
          interval), at most {n} commits (run {ms} ms / commit={ci} s, +1 closing, +1 at writeback) of \
          {per} blocks each (descriptor, inode-table block, commit block, journal superblock, home-location \
-         checkpoint of the inode-table block)",
+         checkpoint of the inode-table block); jbd2 submits the journal blocks, the home-location write is \
+         submitted by whoever syncs the filesystem (the harness's syncfs) or by a flusher 30 s later",
         min = JOURNAL_BLOCKS_MIN * 4,
         ms = f.elapsed_ns / 1_000_000,
         ci = f.commit_interval_ns / 1_000_000_000,
