@@ -15,7 +15,7 @@ use tracecheck::spec::{self, ToolSpec};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Workload { args } => tracecheck_workloads::cli::main_with_args(args),
+        Command::Workload { args } => workload_main(args),
         Command::Metrics => {
             print_metrics();
             0
@@ -98,6 +98,7 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         if !opts.quiet {
             eprintln!("tracecheck: making a {} MiB scratch disk...", opts.scratch_size);
         }
+        tracecheck::env::host::ensure_tracefs()?;
         let disk = ScratchDisk::create(opts.scratch_size)?;
         for spec in &specs {
             let mut on_event = |ev: Event<'_>| {
@@ -151,6 +152,45 @@ impl Recorder {
         let line = serde_json::to_string(r).expect("record serializes");
         if let Err(e) = writeln!(self.file, "{line}").and_then(|_| self.file.sync_data()) {
             eprintln!("tracecheck: warning: cannot append to {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// The hidden `workload` subcommand: the same generator as `tc-workload`.
+fn workload_main(args: Vec<std::ffi::OsString>) -> i32 {
+    use tracecheck_workloads::{cli, default_comm, CliError, Phase};
+    let argv = std::iter::once(std::ffi::OsString::from("tracecheck workload")).chain(args);
+    let inv = match cli::parse(argv) {
+        Ok(i) => i,
+        Err(CliError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("tracecheck workload: {e}");
+            return 2;
+        }
+    };
+    let result = match inv.phase {
+        Phase::Prepare => inv.workload.prepare_on(&inv.dir, inv.expect_dev).map(|_| None),
+        Phase::Run => {
+            let comm = inv.comm.clone().unwrap_or_else(default_comm);
+            inv.workload.run_on(&inv.dir, &comm, inv.expect_dev).map(Some)
+        }
+    };
+    match result {
+        Ok(None) => 0,
+        Ok(Some(truth)) => {
+            let json = serde_json::to_string(&truth).expect("ground truth serializes");
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{json}").and_then(|()| out.flush()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("tracecheck workload: cannot write the ground truth: {e}");
+                    2
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("tracecheck workload: {e}");
+            2
         }
     }
 }

@@ -147,7 +147,7 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
         );
         let claim_w = rs.iter().flat_map(|r| &r.verdicts).map(|v| v.claim.chars().count()).max().unwrap_or(5).clamp(5, 40);
         o += &format!(
-            "  {:<claim_w$}  {:<22}  {:<5}  {:>16}  {}\n",
+            "  {:<claim_w$}  {:<26}  {:<5}  {:>16}  {}\n",
             "CLAIM", "WORKLOAD", "", "REPORTED", "TRUTH"
         );
         for r in &rs {
@@ -165,7 +165,7 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
                     r.workload.clone()
                 };
                 o += &format!(
-                    "  {:<claim_w$}  {:<22}  {}  {:>16}  {}\n",
+                    "  {:<claim_w$}  {:<26}  {}  {:>16}  {}\n",
                     claim,
                     wl,
                     style.status(v.status),

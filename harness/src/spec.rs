@@ -211,6 +211,8 @@ impl ToolSpec {
                 if !script.is_file() {
                     return Err(sp(s, format!("script `{}` does not exist", script.display())));
                 }
+                // The tool runs in the spec's directory: pass an absolute path.
+                let script = script.canonicalize().unwrap_or(script);
                 vec![
                     "bpftrace".into(),
                     "-B".into(),
@@ -393,5 +395,78 @@ pub fn resolve(path: &Path) -> PathBuf {
         path.join("spec.toml")
     } else {
         path.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ToolSpec, SpecError> {
+        let dir = std::env::temp_dir().join(format!("tc-spec-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("x.bt"), "BEGIN { printf(\"hi\\n\"); }").unwrap();
+        ToolSpec::parse(&dir.join("spec.toml"), text)
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).expect_err("should be rejected").to_string()
+    }
+
+    const GOOD: &str = "[tool]\nname = \"t\"\nscript = \"x.bt\"\n\n[[claim]]\nmap = \"@b\"\nmetric = \"disk.read_bytes\"\nkeys = [\"comm\"]\n";
+
+    #[test]
+    fn a_minimal_spec_gets_the_documented_defaults() {
+        let s = parse(GOOD).unwrap();
+        assert_eq!(s.command[..3], ["bpftrace", "-B", "line"]);
+        assert_eq!(s.ready, Ready::FirstLine);
+        assert_eq!(s.stop, Stop::Sigint);
+        assert_eq!(s.ready_timeout, DEFAULT_READY_TIMEOUT);
+        assert_eq!(s.claims[0].tolerance, DEFAULT_TOLERANCE);
+        assert_eq!(s.claims[0].keys, [KeyKind::Comm]);
+    }
+
+    #[test]
+    fn unknown_metric_names_line_column_and_a_hint() {
+        let e = err(&GOOD.replace("disk.read_bytes", "disk.read_byte"));
+        assert!(e.contains("spec.toml:7:10"), "{e}");
+        assert!(e.contains("did you mean `disk.read_bytes`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_a_hint() {
+        let e = err(&GOOD.replace("map =", "mapp ="));
+        assert!(e.contains("spec.toml:6:"), "{e}");
+        assert!(e.contains("unknown field `mapp`"), "{e}");
+        assert!(e.contains("did you mean `map`"), "{e}");
+    }
+
+    #[test]
+    fn missing_script_file_and_bad_values_are_named() {
+        assert!(err(&GOOD.replace("x.bt", "nope.bt")).contains("nope.bt` does not exist"));
+        assert!(err(&GOOD.replace("[\"comm\"]", "[\"cpu\"]")).contains("unknown key kind `cpu`"));
+        let e = err(&GOOD.replace("keys", "tolerance = \"lots\"\nkeys"));
+        assert!(e.contains("bad tolerance `lots`"), "{e}");
+        assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes")).contains("takes its direction from a key"));
+        assert!(err("[tool]\nname = \"t\"\nscript = \"x.bt\"\n").contains("no [[claim]]"));
+    }
+
+    #[test]
+    fn durations_and_readiness() {
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("10").is_err());
+        assert_eq!(parse_ready("after:2s").unwrap(), Ready::After(Duration::from_secs(2)));
+        assert_eq!(parse_ready("contains:Tracing").unwrap(), Ready::Contains("Tracing".into()));
+        assert!(parse_ready("soon").is_err());
+    }
+
+    /// docs/spec.md documents every key the parser accepts.
+    #[test]
+    fn docs_spec_md_lists_every_key() {
+        let doc = include_str!("../../docs/spec.md");
+        for k in KNOWN_KEYS {
+            assert!(doc.contains(&format!("`{k}`")) || doc.contains(&format!("[{k}]")) || doc.contains(&format!("[[{k}]]")), "docs/spec.md lacks {k}");
+        }
     }
 }

@@ -305,3 +305,18 @@ mod tests {
         assert_eq!(s.at_layer(Layer::Process), None);
     }
 }
+
+#[cfg(test)]
+mod docs_in_step {
+    use super::VOCABULARY;
+
+    /// The docs list every metric users may write; a renamed or added
+    /// metric must show up there too.
+    #[test]
+    fn docs_metrics_md_lists_every_metric() {
+        let doc = include_str!("../../docs/metrics.md");
+        for (name, _) in VOCABULARY {
+            assert!(doc.contains(&format!("`{name}`")), "docs/metrics.md does not list {name}");
+        }
+    }
+}

@@ -2,4 +2,5 @@
 //! disposable guests). Declares modules only.
 
 pub mod diskstats;
+pub mod host;
 pub mod scratch;
