@@ -8,7 +8,8 @@ use std::path::PathBuf;
 const SRC: &str = "src/bpf/witness.bpf.c";
 
 fn main() {
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("witness.skel.rs");
+    let out =
+        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("witness.skel.rs");
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("cargo sets CARGO_CFG_TARGET_ARCH");
     if arch != "x86_64" {
         // vmlinux.h and the syscall numbers in witness.bpf.c are x86_64's.

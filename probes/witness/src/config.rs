@@ -27,7 +27,11 @@ pub struct WitnessConfig {
 impl WitnessConfig {
     /// A config for one device with no process filter.
     pub fn device(dev_major: u32, dev_minor: u32) -> WitnessConfig {
-        WitnessConfig { dev_major, dev_minor, ..WitnessConfig::default() }
+        WitnessConfig {
+            dev_major,
+            dev_minor,
+            ..WitnessConfig::default()
+        }
     }
 
     /// The device as the kernel stores it in `bd_dev` and `s_dev`.
@@ -43,7 +47,9 @@ impl WitnessConfig {
     /// The prefix as the BPF side wants it: NUL-padded bytes and a length.
     pub(crate) fn comm_prefix_bytes(&self) -> Result<([u8; COMM_MAX + 1], u32), WitnessError> {
         let mut out = [0u8; COMM_MAX + 1];
-        let Some(p) = &self.comm_prefix else { return Ok((out, 0)) };
+        let Some(p) = &self.comm_prefix else {
+            return Ok((out, 0));
+        };
         if p.len() > COMM_MAX || p.as_bytes().contains(&0) {
             return Err(WitnessError::CommPrefix(p.clone()));
         }
@@ -84,6 +90,9 @@ mod tests {
         let (b, n) = c.comm_prefix_bytes().expect("short prefix");
         assert_eq!((&b[..5], n), (&b"tcw-\0"[..], 4));
         c.comm_prefix = Some("a-very-long-comm-name".into());
-        assert!(matches!(c.comm_prefix_bytes(), Err(WitnessError::CommPrefix(_))));
+        assert!(matches!(
+            c.comm_prefix_bytes(),
+            Err(WitnessError::CommPrefix(_))
+        ));
     }
 }

@@ -34,7 +34,8 @@ pub const C_EV_FIRST: u32 = 40;
 pub const C_NR: u32 = 51;
 
 /// Per-program event slots, in witness.h order, with the tracepoint each
-/// program is attached to (the name reports use).
+/// program is attached to (the name reports use). `witness.rs` attaches
+/// the programs in this order too.
 pub const PROGRAMS: [&str; (C_NR - C_EV_FIRST) as usize] = [
     "block:block_bio_queue",
     "block:block_rq_issue",
@@ -62,8 +63,9 @@ pub const COMM_LEN: usize = 16;
 pub const SUBMIT_KEY_SIZE: usize = 4 + 4 + COMM_LEN + 4 + 4;
 pub const TASK_KEY_SIZE: usize = 4 + 4 + COMM_LEN;
 pub const BYTES_COUNT_SIZE: usize = 16;
-pub const PAGECACHE_VAL_SIZE: usize = 16;
+pub const PAGECACHE_VAL_SIZE: usize = 32;
 pub const SYSCALL_VAL_SIZE: usize = 32;
+pub const COUNTERS_SIZE: usize = C_NR as usize * 8;
 
 /// `struct task_key` (and the head of `struct submit_key`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -91,7 +93,11 @@ pub fn task_key(b: &[u8]) -> Option<TaskKey> {
     if b.len() < TASK_KEY_SIZE {
         return None;
     }
-    Some(TaskKey { tgid: u32_at(b, 0)?, pid: u32_at(b, 4)?, comm: comm_str(&b[8..8 + COMM_LEN]) })
+    Some(TaskKey {
+        tgid: u32_at(b, 0)?,
+        pid: u32_at(b, 4)?,
+        comm: comm_str(&b[8..8 + COMM_LEN]),
+    })
 }
 
 /// `struct submit_key`: the task and the stat group.
@@ -107,14 +113,20 @@ pub fn two_u64(b: &[u8]) -> Option<(u64, u64)> {
     Some((u64_at(b, 0)?, u64_at(b, 8)?))
 }
 
-/// `struct syscall_val`: read bytes, write bytes, read calls, write calls.
-pub fn syscall_val(b: &[u8]) -> Option<[u64; 4]> {
+/// `struct pagecache_val` and `struct syscall_val`: four u64s.
+pub fn four_u64(b: &[u8]) -> Option<[u64; 4]> {
     Some([u64_at(b, 0)?, u64_at(b, 8)?, u64_at(b, 16)?, u64_at(b, 24)?])
 }
 
-/// Sum of one per-CPU u64 slot over every CPU.
-pub fn sum_percpu(values: &[Vec<u8>]) -> u64 {
-    values.iter().filter_map(|v| u64_at(v, 0)).fold(0u64, |a, v| a.wrapping_add(v))
+/// `struct witness_counters` of every CPU, summed slot by slot.
+pub fn sum_percpu(values: &[Vec<u8>]) -> Vec<u64> {
+    let mut out = vec![0u64; C_NR as usize];
+    for cpu in values {
+        for (slot, total) in out.iter_mut().enumerate() {
+            *total = total.wrapping_add(u64_at(cpu, slot * 8).unwrap_or(0));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -137,8 +149,14 @@ mod tests {
 
     #[test]
     fn per_cpu_slots_sum() {
-        let v = vec![5u64.to_ne_bytes().to_vec(), 7u64.to_ne_bytes().to_vec()];
-        assert_eq!(sum_percpu(&v), 12);
+        let cpu = |first: u64, last: u64| {
+            let mut b = vec![0u8; COUNTERS_SIZE];
+            b[..8].copy_from_slice(&first.to_ne_bytes());
+            b[COUNTERS_SIZE - 8..].copy_from_slice(&last.to_ne_bytes());
+            b
+        };
+        let sums = sum_percpu(&[cpu(5, 1), cpu(7, 2)]);
+        assert_eq!((sums[0], sums[C_NR as usize - 1], sums[1]), (12, 3, 0));
     }
 
     #[test]

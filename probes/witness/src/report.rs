@@ -52,7 +52,10 @@ pub struct Flow {
 
 impl Flow {
     fn minus(self, o: Flow) -> Flow {
-        Flow { bytes: self.bytes.saturating_sub(o.bytes), count: self.count.saturating_sub(o.count) }
+        Flow {
+            bytes: self.bytes.saturating_sub(o.bytes),
+            count: self.count.saturating_sub(o.count),
+        }
     }
 }
 
@@ -82,7 +85,11 @@ impl Stage {
     }
 
     fn minus(self, o: Stage) -> Stage {
-        Stage { read: self.read.minus(o.read), write: self.write.minus(o.write), discard: self.discard.minus(o.discard) }
+        Stage {
+            read: self.read.minus(o.read),
+            write: self.write.minus(o.write),
+            discard: self.discard.minus(o.discard),
+        }
     }
 }
 
@@ -146,15 +153,22 @@ pub struct Submitter {
     pub bios: u64,
 }
 
-/// Pages one task inserted into the page cache for files on the device.
+/// Pages one task inserted into the page cache on the device.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PagecacheAdds {
     pub tgid: u32,
     pub pid: u32,
     pub comm: String,
+    /// Pages of regular files on the device's filesystem (reads that
+    /// missed, and buffered writes to pages not yet cached).
     pub pages: u64,
-    /// Insertions (a large folio inserts several pages at once).
+    /// Insertions of file pages (a large folio inserts several pages).
     pub folios: u64,
+    /// Metadata pages: the block device's own cache (bitmaps, inode
+    /// tables, directories through buffer heads; buffered I/O on the device
+    /// node) and the filesystem's internal inodes (ext4's buddy cache).
+    pub meta_pages: u64,
+    pub meta_folios: u64,
 }
 
 /// Read/write system calls of one task (any file, not only the device).
@@ -178,11 +192,15 @@ pub struct WitnessReport {
     pub syscalls: Vec<SyscallCounts>,
     /// Events each program handled after its filter, by tracepoint.
     pub events: BTreeMap<String, u64>,
-    /// Events that could not be recorded (a map was full). Never hidden:
-    /// tables are lower bounds when this is not 0.
+    /// Events that could not be recorded: a map was full, or the kernel
+    /// skipped a program (recursion on the same CPU). Never hidden: the
+    /// counts they touch are lower bounds when this is not 0.
     pub lost: u64,
-    /// `lost` by map name.
+    /// Events dropped because a map was full, by map name.
     pub lost_by_map: BTreeMap<String, u64>,
+    /// Events the kernel did not run a program for, by tracepoint
+    /// (bpf_prog_info.recursion_misses).
+    pub missed_by_program: BTreeMap<String, u64>,
 }
 
 impl WitnessReport {
@@ -215,7 +233,10 @@ impl WitnessReport {
                 bios: d.flush.bios.saturating_sub(e.flush.bios),
                 issued: d.flush.issued.saturating_sub(e.flush.issued),
                 completed: d.flush.completed.saturating_sub(e.flush.completed),
-                empty_completions: d.flush.empty_completions.saturating_sub(e.flush.empty_completions),
+                empty_completions: d
+                    .flush
+                    .empty_completions
+                    .saturating_sub(e.flush.empty_completions),
             },
             merges: MergeCounts {
                 back: d.merges.back.saturating_sub(e.merges.back),
@@ -224,36 +245,74 @@ impl WitnessReport {
                 splits: d.merges.splits.saturating_sub(e.merges.splits),
             },
         };
-        let before: BTreeMap<_, _> =
-            earlier.submitters.iter().map(|s| ((s.tgid, s.pid, s.comm.clone(), s.direction), (s.bytes, s.bios))).collect();
+        let before: BTreeMap<_, _> = earlier
+            .submitters
+            .iter()
+            .map(|s| {
+                (
+                    (s.tgid, s.pid, s.comm.clone(), s.direction),
+                    (s.bytes, s.bios),
+                )
+            })
+            .collect();
         let submitters = self
             .submitters
             .iter()
             .filter_map(|s| {
-                let (b, n) = before.get(&(s.tgid, s.pid, s.comm.clone(), s.direction)).copied().unwrap_or((0, 0));
+                let (b, n) = before
+                    .get(&(s.tgid, s.pid, s.comm.clone(), s.direction))
+                    .copied()
+                    .unwrap_or((0, 0));
                 let bios = s.bios.saturating_sub(n);
-                (bios > 0).then(|| Submitter { bytes: s.bytes.saturating_sub(b), bios, ..s.clone() })
+                (bios > 0).then(|| Submitter {
+                    bytes: s.bytes.saturating_sub(b),
+                    bios,
+                    ..s.clone()
+                })
             })
             .collect();
-        let before: BTreeMap<_, _> =
-            earlier.pagecache_adds.iter().map(|p| ((p.tgid, p.pid, p.comm.clone()), (p.pages, p.folios))).collect();
+        let before: BTreeMap<_, _> = earlier
+            .pagecache_adds
+            .iter()
+            .map(|p| ((p.tgid, p.pid, p.comm.clone()), p))
+            .collect();
         let pagecache_adds = self
             .pagecache_adds
             .iter()
             .filter_map(|p| {
-                let (pg, f) = before.get(&(p.tgid, p.pid, p.comm.clone())).copied().unwrap_or((0, 0));
-                let folios = p.folios.saturating_sub(f);
-                (folios > 0).then(|| PagecacheAdds { pages: p.pages.saturating_sub(pg), folios, ..p.clone() })
+                let Some(b) = before.get(&(p.tgid, p.pid, p.comm.clone())) else {
+                    return Some(p.clone());
+                };
+                let out = PagecacheAdds {
+                    pages: p.pages.saturating_sub(b.pages),
+                    folios: p.folios.saturating_sub(b.folios),
+                    meta_pages: p.meta_pages.saturating_sub(b.meta_pages),
+                    meta_folios: p.meta_folios.saturating_sub(b.meta_folios),
+                    ..p.clone()
+                };
+                (out.folios + out.meta_folios > 0).then_some(out)
             })
             .collect();
-        let before: BTreeMap<_, _> =
-            earlier.syscalls.iter().map(|s| ((s.tgid, s.pid, s.comm.clone()), s)).collect();
+        let before: BTreeMap<_, _> = earlier
+            .syscalls
+            .iter()
+            .map(|s| ((s.tgid, s.pid, s.comm.clone()), s))
+            .collect();
         let syscalls = self
             .syscalls
             .iter()
             .filter_map(|s| {
-                let z = SyscallCounts { read_bytes: 0, write_bytes: 0, read_calls: 0, write_calls: 0, ..s.clone() };
-                let b = before.get(&(s.tgid, s.pid, s.comm.clone())).copied().unwrap_or(&z);
+                let z = SyscallCounts {
+                    read_bytes: 0,
+                    write_bytes: 0,
+                    read_calls: 0,
+                    write_calls: 0,
+                    ..s.clone()
+                };
+                let b = before
+                    .get(&(s.tgid, s.pid, s.comm.clone()))
+                    .copied()
+                    .unwrap_or(&z);
                 let out = SyscallCounts {
                     read_bytes: s.read_bytes.saturating_sub(b.read_bytes),
                     write_bytes: s.write_bytes.saturating_sub(b.write_bytes),
@@ -265,7 +324,9 @@ impl WitnessReport {
             })
             .collect();
         let minus_map = |a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>| {
-            a.iter().map(|(k, v)| (k.clone(), v.saturating_sub(b.get(k).copied().unwrap_or(0)))).collect()
+            a.iter()
+                .map(|(k, v)| (k.clone(), v.saturating_sub(b.get(k).copied().unwrap_or(0))))
+                .collect()
         };
         WitnessReport {
             device,
@@ -275,6 +336,7 @@ impl WitnessReport {
             events: minus_map(&self.events, &earlier.events),
             lost: self.lost.saturating_sub(earlier.lost),
             lost_by_map: minus_map(&self.lost_by_map, &earlier.lost_by_map),
+            missed_by_program: minus_map(&self.missed_by_program, &earlier.missed_by_program),
         }
     }
 }
@@ -284,22 +346,51 @@ mod tests {
     use super::*;
 
     fn sub(comm: &str, pid: u32, direction: IoGroup, bytes: u64, bios: u64) -> Submitter {
-        Submitter { tgid: pid, pid, comm: comm.into(), direction, bytes, bios }
+        Submitter {
+            tgid: pid,
+            pid,
+            comm: comm.into(),
+            direction,
+            bytes,
+            bios,
+        }
     }
 
     #[test]
     fn since_subtracts_rows_and_drops_idle_ones() {
         let mut a = WitnessReport::default();
-        a.device.complete.read = Flow { bytes: 4096, count: 1 };
-        a.submitters = vec![sub("dd", 10, IoGroup::Read, 4096, 1), sub("jbd2/loop0-8", 5, IoGroup::Write, 8192, 2)];
+        a.device.complete.read = Flow {
+            bytes: 4096,
+            count: 1,
+        };
+        a.submitters = vec![
+            sub("dd", 10, IoGroup::Read, 4096, 1),
+            sub("jbd2/loop0-8", 5, IoGroup::Write, 8192, 2),
+        ];
         let mut b = a.clone();
-        b.device.complete.read = Flow { bytes: 12288, count: 3 };
+        b.device.complete.read = Flow {
+            bytes: 12288,
+            count: 3,
+        };
         b.submitters[0].bytes = 12288;
         b.submitters[0].bios = 3;
-        b.submitters.push(sub("kworker/u8:1", 7, IoGroup::Write, 65536, 1));
+        b.submitters
+            .push(sub("kworker/u8:1", 7, IoGroup::Write, 65536, 1));
         let d = b.since(&a);
-        assert_eq!(d.device.complete.read, Flow { bytes: 8192, count: 2 });
-        assert_eq!(d.submitters, vec![sub("dd", 10, IoGroup::Read, 8192, 2), sub("kworker/u8:1", 7, IoGroup::Write, 65536, 1)]);
+        assert_eq!(
+            d.device.complete.read,
+            Flow {
+                bytes: 8192,
+                count: 2
+            }
+        );
+        assert_eq!(
+            d.submitters,
+            vec![
+                sub("dd", 10, IoGroup::Read, 8192, 2),
+                sub("kworker/u8:1", 7, IoGroup::Write, 65536, 1)
+            ]
+        );
     }
 
     #[test]
@@ -314,7 +405,13 @@ mod tests {
             ..WitnessReport::default()
         };
         let s = r.submitted_by(|s| s.comm.starts_with("tcw-"));
-        assert_eq!(s.read, Flow { bytes: 150, count: 3 });
+        assert_eq!(
+            s.read,
+            Flow {
+                bytes: 150,
+                count: 3
+            }
+        );
         assert_eq!(s.write, Flow { bytes: 9, count: 1 });
     }
 }

@@ -17,7 +17,11 @@ pub struct Attribution {
 
 impl Attribution {
     pub fn is_workload(&self, tgid: u32, comm: &str) -> bool {
-        self.pids.contains(&tgid) || self.comm_prefix.as_deref().is_some_and(|p| comm.starts_with(p))
+        self.pids.contains(&tgid)
+            || self
+                .comm_prefix
+                .as_deref()
+                .is_some_and(|p| comm.starts_with(p))
     }
 }
 
@@ -36,12 +40,22 @@ fn truth(m: Metric, who: Who, v: u64, lost: u64, why: String) -> Truth {
     if lost == 0 {
         Truth::exact(m, who, v, Source::Witness, why)
     } else {
-        Truth::bounded(m, who, v, u64::MAX, Source::Witness, format!("{why}; at least: {lost} events lost (map full)"))
+        Truth::bounded(
+            m,
+            who,
+            v,
+            u64::MAX,
+            Source::Witness,
+            format!("{why}; at least: {lost} events lost (map full or program skipped)"),
+        )
     }
 }
 
 fn block_truths(out: &mut Vec<Truth>, s: &Stage, who: Who, whom: &str, lost: u64) {
-    for (d, g) in [(Direction::Read, IoGroup::Read), (Direction::Write, IoGroup::Write)] {
+    for (d, g) in [
+        (Direction::Read, IoGroup::Read),
+        (Direction::Write, IoGroup::Write),
+    ] {
         let f = s.get(g);
         let what = d.as_str();
         out.push(truth(
@@ -49,7 +63,9 @@ fn block_truths(out: &mut Vec<Truth>, s: &Stage, who: Who, whom: &str, lost: u64
             who.clone(),
             f.bytes,
             lost,
-            format!("{what} bytes in bios submitted by {whom} (block_bio_queue, submitter's context)"),
+            format!(
+                "{what} bytes in bios submitted by {whom} (block_bio_queue, submitter's context)"
+            ),
         ));
         out.push(truth(
             metric(Layer::Block, d, Quantity::Ops),
@@ -66,21 +82,27 @@ impl WitnessReport {
     pub fn truths(&self, who: &Attribution) -> Vec<Truth> {
         let mut out = Vec::new();
         let dev = format!("{}:{}", self.device.major, self.device.minor);
-        for (d, g) in [(Direction::Read, IoGroup::Read), (Direction::Write, IoGroup::Write)] {
+        let missed = |tp: &str| self.missed_by_program.get(tp).copied().unwrap_or(0);
+        let dropped = |map: &str| self.lost_by_map.get(map).copied().unwrap_or(0);
+        let missed_complete = missed("block:block_rq_complete");
+        for (d, g) in [
+            (Direction::Read, IoGroup::Read),
+            (Direction::Write, IoGroup::Write),
+        ] {
             let f = self.device.complete.get(g);
             let empty = self.device.complete_without_data.get(g).count;
-            out.push(Truth::exact(
+            out.push(truth(
                 metric(Layer::Disk, d, Quantity::Bytes),
                 Who::Device,
                 f.bytes,
-                Source::Witness,
+                missed_complete,
                 format!("{} bytes completed on {dev} (block_rq_complete, counted as diskstats counts sectors)", d.as_str()),
             ));
-            out.push(Truth::exact(
+            out.push(truth(
                 metric(Layer::Disk, d, Quantity::Ops),
                 Who::Device,
                 f.count,
-                Source::Witness,
+                missed_complete,
                 format!(
                     "{} requests completed on {dev} as diskstats counts them, {empty} of them empty preflush requests",
                     d.as_str()
@@ -88,14 +110,24 @@ impl WitnessReport {
             ));
         }
 
-        let lost = self.lost_by_map.get("submitters").copied().unwrap_or(0);
+        let lost = dropped("submitters") + missed("block:block_bio_queue");
         let mine = self.submitted_by(|s| who.is_workload(s.tgid, &s.comm));
         block_truths(&mut out, &mine, Who::Workload, "the workload", lost);
-        let kernel = self.submitted_by(|s| !who.is_workload(s.tgid, &s.comm) && is_kernel_submitter(&s.comm));
-        block_truths(&mut out, &kernel, Who::Kernel, "kworker and jbd2 threads", lost);
+        let kernel = self
+            .submitted_by(|s| !who.is_workload(s.tgid, &s.comm) && is_kernel_submitter(&s.comm));
+        block_truths(
+            &mut out,
+            &kernel,
+            Who::Kernel,
+            "kworker and jbd2 threads",
+            lost,
+        );
 
-        let lost = self.lost_by_map.get("syscalls").copied().unwrap_or(0);
-        let rows = self.syscalls.iter().filter(|s| who.is_workload(s.tgid, &s.comm));
+        let lost = dropped("syscalls") + missed("raw_syscalls:sys_exit");
+        let rows = self
+            .syscalls
+            .iter()
+            .filter(|s| who.is_workload(s.tgid, &s.comm));
         let (mut rb, mut wb, mut rc, mut wc) = (0, 0, 0, 0);
         for s in rows {
             rb += s.read_bytes;
@@ -106,12 +138,38 @@ impl WitnessReport {
         let calls = "read, pread64, readv, preadv, preadv2";
         let wcalls = "write, pwrite64, writev, pwritev, pwritev2";
         for (d, q, v, why) in [
-            (Direction::Read, Quantity::Bytes, rb, format!("bytes returned by {calls} (sys_exit)")),
-            (Direction::Write, Quantity::Bytes, wb, format!("bytes returned by {wcalls} (sys_exit)")),
-            (Direction::Read, Quantity::Ops, rc, format!("successful {calls} calls")),
-            (Direction::Write, Quantity::Ops, wc, format!("successful {wcalls} calls")),
+            (
+                Direction::Read,
+                Quantity::Bytes,
+                rb,
+                format!("bytes returned by {calls} (sys_exit)"),
+            ),
+            (
+                Direction::Write,
+                Quantity::Bytes,
+                wb,
+                format!("bytes returned by {wcalls} (sys_exit)"),
+            ),
+            (
+                Direction::Read,
+                Quantity::Ops,
+                rc,
+                format!("successful {calls} calls"),
+            ),
+            (
+                Direction::Write,
+                Quantity::Ops,
+                wc,
+                format!("successful {wcalls} calls"),
+            ),
         ] {
-            out.push(truth(metric(Layer::Syscall, d, q), Who::Workload, v, lost, why));
+            out.push(truth(
+                metric(Layer::Syscall, d, q),
+                Who::Workload,
+                v,
+                lost,
+                why,
+            ));
         }
         out
     }
@@ -123,18 +181,30 @@ mod tests {
     use crate::report::{Flow, Submitter};
 
     fn sub(comm: &str, tgid: u32, direction: IoGroup, bytes: u64) -> Submitter {
-        Submitter { tgid, pid: tgid, comm: comm.into(), direction, bytes, bios: 1 }
+        Submitter {
+            tgid,
+            pid: tgid,
+            comm: comm.into(),
+            direction,
+            bytes,
+            bios: 1,
+        }
     }
 
     fn find<'a>(t: &'a [Truth], name: &str, who: Who) -> &'a Truth {
         let m = Metric::parse(name).expect("vocabulary name");
-        t.iter().find(|t| t.metric == m && t.who == who).expect("truth present")
+        t.iter()
+            .find(|t| t.metric == m && t.who == who)
+            .expect("truth present")
     }
 
     #[test]
     fn submitters_are_charged_to_workload_kernel_or_nobody() {
         let mut r = WitnessReport::default();
-        r.device.complete.write = Flow { bytes: 3 << 20, count: 5 };
+        r.device.complete.write = Flow {
+            bytes: 3 << 20,
+            count: 5,
+        };
         r.submitters = vec![
             sub("tcw-direct", 100, IoGroup::Write, 1 << 20),
             sub("sh", 101, IoGroup::Write, 4096),
@@ -142,13 +212,24 @@ mod tests {
             sub("jbd2/loop0-8", 8, IoGroup::Write, 8192),
             sub("systemd", 1, IoGroup::Write, 999),
         ];
-        let t = r.truths(&Attribution { comm_prefix: Some("tcw-".into()), pids: vec![101] });
-        assert_eq!(find(&t, "block.write_bytes", Who::Workload).lo, (1 << 20) + 4096);
-        assert_eq!(find(&t, "block.write_bytes", Who::Kernel).lo, (2 << 20) + 8192);
+        let t = r.truths(&Attribution {
+            comm_prefix: Some("tcw-".into()),
+            pids: vec![101],
+        });
+        assert_eq!(
+            find(&t, "block.write_bytes", Who::Workload).lo,
+            (1 << 20) + 4096
+        );
+        assert_eq!(
+            find(&t, "block.write_bytes", Who::Kernel).lo,
+            (2 << 20) + 8192
+        );
         assert_eq!(find(&t, "block.write_ios", Who::Kernel).hi, 2);
         assert_eq!(find(&t, "disk.write_bytes", Who::Device).lo, 3 << 20);
         assert_eq!(find(&t, "disk.write_ios", Who::Device).lo, 5);
-        assert!(t.iter().all(|t| t.source == Source::Witness && t.is_exact()));
+        assert!(t
+            .iter()
+            .all(|t| t.source == Source::Witness && t.is_exact()));
     }
 
     #[test]
@@ -159,10 +240,28 @@ mod tests {
             lost: 3,
             ..WitnessReport::default()
         };
-        let t = r.truths(&Attribution { comm_prefix: Some("tcw-".into()), pids: vec![] });
+        let t = r.truths(&Attribution {
+            comm_prefix: Some("tcw-".into()),
+            pids: vec![],
+        });
         let b = find(&t, "block.read_bytes", Who::Workload);
         assert_eq!((b.lo, b.is_exact()), (4096, false));
         assert!(b.why.contains("3 events lost"));
         assert!(find(&t, "disk.read_bytes", Who::Device).is_exact());
+    }
+
+    #[test]
+    fn skipped_completions_turn_disk_truths_into_lower_bounds() {
+        let mut r = WitnessReport::default();
+        r.device.complete.read = Flow {
+            bytes: 8192,
+            count: 2,
+        };
+        r.missed_by_program
+            .insert("block:block_rq_complete".into(), 1);
+        let t = r.truths(&Attribution::default());
+        let d = find(&t, "disk.read_ios", Who::Device);
+        assert_eq!((d.lo, d.hi), (2, u64::MAX));
+        assert!(find(&t, "block.read_bytes", Who::Workload).is_exact());
     }
 }

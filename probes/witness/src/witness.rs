@@ -9,8 +9,8 @@ use crate::config::WitnessConfig;
 use crate::error::WitnessError;
 use crate::layout;
 use crate::report::{
-    DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds, Stage, Submitter, SyscallCounts,
-    WitnessReport,
+    DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds, Stage, Submitter,
+    SyscallCounts, WitnessReport,
 };
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
@@ -28,12 +28,16 @@ pub struct Witness {
     pagecache: MapHandle,
     syscalls: MapHandle,
     pids: MapHandle,
-    links: Vec<(&'static str, Link)>,
+    /// Each attached program: its tracepoint, kernel program id, link.
+    links: Vec<(&'static str, u32, Link)>,
 }
 
 impl std::fmt::Debug for Witness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Witness").field("config", &self.config).field("programs", &self.links.len()).finish()
+        f.debug_struct("Witness")
+            .field("config", &self.config)
+            .field("programs", &self.links.len())
+            .finish()
     }
 }
 
@@ -48,7 +52,10 @@ impl Witness {
         let mut storage = MaybeUninit::uninit();
         let open = WitnessSkelBuilder::default()
             .open(&mut storage)
-            .map_err(|source| WitnessError::Open { dev: dev.clone(), source })?;
+            .map_err(|source| WitnessError::Open {
+                dev: dev.clone(),
+                source,
+            })?;
         let mut open = open;
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.target_dev = kdev;
@@ -58,10 +65,17 @@ impl Witness {
                 *d = s as i8;
             }
         }
-        let skel = open.load().map_err(|source| WitnessError::Load { dev: dev.clone(), source })?;
+        let skel = open.load().map_err(|source| WitnessError::Load {
+            dev: dev.clone(),
+            source,
+        })?;
 
         let handle = |m: &libbpf_rs::MapMut<'_>, map: &'static str| {
-            MapHandle::try_from(m).map_err(|source| WitnessError::Map { dev: dev.clone(), map, source })
+            MapHandle::try_from(m).map_err(|source| WitnessError::Map {
+                dev: dev.clone(),
+                map,
+                source,
+            })
         };
         let w = Witness {
             counters: handle(&skel.maps.counters, "counters")?,
@@ -72,12 +86,12 @@ impl Witness {
             links: Vec::new(),
             config,
         };
-        if w.counters.max_entries() != layout::C_NR {
+        if w.counters.value_size() as usize != layout::COUNTERS_SIZE {
             return Err(WitnessError::Layout {
                 dev,
                 map: "counters",
-                got: w.counters.max_entries() as usize,
-                want: layout::C_NR as usize,
+                got: w.counters.value_size() as usize,
+                want: layout::COUNTERS_SIZE,
             });
         }
         for pid in &w.config.pids {
@@ -90,26 +104,29 @@ impl Witness {
 
     fn attach_all(mut self, skel: &WitnessSkel<'_>, dev: &str) -> Result<Witness, WitnessError> {
         let p = &skel.progs;
-        let progs: [(&'static str, &libbpf_rs::ProgramMut<'_>); 11] = [
-            ("bio_queue", &p.bio_queue),
-            ("bio_backmerge", &p.bio_backmerge),
-            ("bio_frontmerge", &p.bio_frontmerge),
-            ("rq_merge", &p.rq_merge),
-            ("split", &p.split),
-            ("rq_issue", &p.rq_issue),
-            ("rq_requeue", &p.rq_requeue),
-            ("rq_complete", &p.rq_complete),
-            ("pagecache_add", &p.pagecache_add),
-            ("sys_exit", &p.sys_exit),
-            ("process_fork", &p.process_fork),
+        // Same order as layout::PROGRAMS.
+        let progs: [&libbpf_rs::ProgramMut<'_>; layout::PROGRAMS.len()] = [
+            &p.bio_queue,
+            &p.rq_issue,
+            &p.rq_requeue,
+            &p.rq_complete,
+            &p.bio_backmerge,
+            &p.bio_frontmerge,
+            &p.rq_merge,
+            &p.split,
+            &p.pagecache_add,
+            &p.sys_exit,
+            &p.process_fork,
         ];
-        for (name, prog) in progs {
-            let link = prog.attach().map_err(|source| WitnessError::Attach {
+        for (tracepoint, prog) in layout::PROGRAMS.iter().zip(progs) {
+            let err = |source| WitnessError::Attach {
                 dev: dev.to_string(),
-                program: name.to_string(),
+                program: prog.name().to_string_lossy().into_owned(),
                 source,
-            })?;
-            self.links.push((name, link));
+            };
+            let link = prog.attach().map_err(err)?;
+            let id = link.info().map_err(err)?.prog_id;
+            self.links.push((tracepoint, id, link));
         }
         Ok(self)
     }
@@ -122,11 +139,13 @@ impl Witness {
     /// Count the system calls of process `tgid` (and of children it forks
     /// from now on) too. Only meaningful when the config filters tasks.
     pub fn watch_pid(&self, tgid: u32) -> Result<(), WitnessError> {
-        self.pids.update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY).map_err(|source| WitnessError::Map {
-            dev: self.dev(),
-            map: "pids",
-            source,
-        })
+        self.pids
+            .update(&tgid.to_ne_bytes(), &[1u8], MapFlags::ANY)
+            .map_err(|source| WitnessError::Map {
+                dev: self.dev(),
+                map: "pids",
+                source,
+            })
     }
 
     fn dev(&self) -> String {
@@ -134,28 +153,41 @@ impl Witness {
     }
 
     fn map_err(&self, map: &'static str) -> impl Fn(libbpf_rs::Error) -> WitnessError + '_ {
-        move |source| WitnessError::Map { dev: self.dev(), map, source }
+        move |source| WitnessError::Map {
+            dev: self.dev(),
+            map,
+            source,
+        }
     }
 
     fn layout_err(&self, map: &'static str, got: usize, want: usize) -> WitnessError {
-        WitnessError::Layout { dev: self.dev(), map, got, want }
+        WitnessError::Layout {
+            dev: self.dev(),
+            map,
+            got,
+            want,
+        }
     }
 
     /// Everything counted since start. Programs keep running.
     pub fn snapshot(&self) -> Result<WitnessReport, WitnessError> {
-        let mut c = vec![0u64; layout::C_NR as usize];
-        for (slot, v) in c.iter_mut().enumerate() {
-            let per_cpu = self
-                .counters
-                .lookup_percpu(&(slot as u32).to_ne_bytes(), MapFlags::ANY)
-                .map_err(self.map_err("counters"))?;
-            *v = per_cpu.map(|p| layout::sum_percpu(&p)).unwrap_or(0);
+        let per_cpu = self
+            .counters
+            .lookup_percpu(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(self.map_err("counters"))?
+            .unwrap_or_default();
+        if let Some(v) = per_cpu.iter().find(|v| v.len() != layout::COUNTERS_SIZE) {
+            return Err(self.layout_err("counters", v.len(), layout::COUNTERS_SIZE));
         }
+        let c = layout::sum_percpu(&per_cpu);
         let at = |slot: u32| c.get(slot as usize).copied().unwrap_or(0);
         let stage = |bytes: u32, count: u32| {
             let mut s = Stage::default();
             for g in [IoGroup::Read, IoGroup::Write, IoGroup::Discard] {
-                *s.get_mut(g) = Flow { bytes: at(bytes + g.index()), count: at(count + g.index()) };
+                *s.get_mut(g) = Flow {
+                    bytes: at(bytes + g.index()),
+                    count: at(count + g.index()),
+                };
             }
             s
         };
@@ -164,8 +196,10 @@ impl Witness {
         let mut issue = Stage::default();
         for g in [IoGroup::Read, IoGroup::Write, IoGroup::Discard] {
             let (i, r) = (issued.get(g), requeue.get(g));
-            *issue.get_mut(g) =
-                Flow { bytes: i.bytes.saturating_sub(r.bytes), count: i.count.saturating_sub(r.count) };
+            *issue.get_mut(g) = Flow {
+                bytes: i.bytes.saturating_sub(r.bytes),
+                count: i.count.saturating_sub(r.count),
+            };
         }
         let mut without_data = Stage::default();
         for g in [IoGroup::Read, IoGroup::Write, IoGroup::Discard] {
@@ -197,9 +231,12 @@ impl Witness {
             .enumerate()
             .map(|(i, name)| (name.to_string(), at(layout::C_EV_FIRST + i as u32)))
             .collect();
-        let lost_by_map: BTreeMap<String, u64> =
-            layout::LOST.iter().map(|(slot, map)| (map.to_string(), at(*slot))).collect();
-        let lost = lost_by_map.values().sum();
+        let lost_by_map: BTreeMap<String, u64> = layout::LOST
+            .iter()
+            .map(|(slot, map)| (map.to_string(), at(*slot)))
+            .collect();
+        let missed_by_program = self.recursion_misses();
+        let lost = lost_by_map.values().sum::<u64>() + missed_by_program.values().sum::<u64>();
 
         Ok(WitnessReport {
             device,
@@ -209,7 +246,29 @@ impl Witness {
             events,
             lost,
             lost_by_map,
+            missed_by_program,
         })
+    }
+
+    /// Events each program did not run for: the kernel skips a BTF
+    /// tracepoint program when the same program is already running on that
+    /// CPU (bpf_trace_run's recursion check), e.g. a block_rq_complete in
+    /// an interrupt arriving while the program handles one in a kworker.
+    /// The kernel counts those skips in `recursion_misses`. A program
+    /// whose info cannot be read (it is gone) is left out.
+    fn recursion_misses(&self) -> BTreeMap<String, u64> {
+        let ids: BTreeMap<u32, &str> = self.links.iter().map(|(tp, id, _)| (*id, *tp)).collect();
+        let mut out: BTreeMap<String, u64> = self
+            .links
+            .iter()
+            .map(|(tp, _, _)| (tp.to_string(), 0))
+            .collect();
+        for info in libbpf_rs::query::ProgInfoIter::default() {
+            if let Some(tp) = ids.get(&info.id) {
+                out.insert(tp.to_string(), info.recursion_misses);
+            }
+        }
+        out
     }
 
     /// Take a last snapshot and detach every program.
@@ -220,11 +279,19 @@ impl Witness {
     }
 
     /// Every (key, value) of a hash map, checking the value size.
-    fn entries(&self, map: &MapHandle, name: &'static str, want: usize) -> Result<Vec<KeyValue>, WitnessError> {
+    fn entries(
+        &self,
+        map: &MapHandle,
+        name: &'static str,
+        want: usize,
+    ) -> Result<Vec<KeyValue>, WitnessError> {
         let mut out = Vec::new();
         for key in map.keys() {
             // A key deleted between keys() and lookup() is simply gone.
-            if let Some(v) = map.lookup(&key, MapFlags::ANY).map_err(self.map_err(name))? {
+            if let Some(v) = map
+                .lookup(&key, MapFlags::ANY)
+                .map_err(self.map_err(name))?
+            {
                 if v.len() != want {
                     return Err(self.layout_err(name, v.len(), want));
                 }
@@ -241,8 +308,16 @@ impl Witness {
                 (Some(k), Some(v)) => (k, v),
                 _ => return Err(self.layout_err("submitters", k.len(), layout::SUBMIT_KEY_SIZE)),
             };
-            let direction = IoGroup::from_index(g).ok_or_else(|| self.layout_err("submitters", g as usize, 2))?;
-            rows.push(Submitter { tgid: task.tgid, pid: task.pid, comm: task.comm, direction, bytes, bios });
+            let direction = IoGroup::from_index(g)
+                .ok_or_else(|| self.layout_err("submitters", g as usize, 2))?;
+            rows.push(Submitter {
+                tgid: task.tgid,
+                pid: task.pid,
+                comm: task.comm,
+                direction,
+                bytes,
+                bios,
+            });
         }
         rows.sort();
         Ok(rows)
@@ -251,11 +326,20 @@ impl Witness {
     fn read_pagecache(&self) -> Result<Vec<PagecacheAdds>, WitnessError> {
         let mut rows = Vec::new();
         for (k, v) in self.entries(&self.pagecache, "pagecache", layout::PAGECACHE_VAL_SIZE)? {
-            let (task, (pages, folios)) = match (layout::task_key(&k), layout::two_u64(&v)) {
-                (Some(k), Some(v)) => (k, v),
-                _ => return Err(self.layout_err("pagecache", k.len(), layout::TASK_KEY_SIZE)),
-            };
-            rows.push(PagecacheAdds { tgid: task.tgid, pid: task.pid, comm: task.comm, pages, folios });
+            let (task, [pages, folios, meta_pages, meta_folios]) =
+                match (layout::task_key(&k), layout::four_u64(&v)) {
+                    (Some(k), Some(v)) => (k, v),
+                    _ => return Err(self.layout_err("pagecache", k.len(), layout::TASK_KEY_SIZE)),
+                };
+            rows.push(PagecacheAdds {
+                tgid: task.tgid,
+                pid: task.pid,
+                comm: task.comm,
+                pages,
+                folios,
+                meta_pages,
+                meta_folios,
+            });
         }
         rows.sort();
         Ok(rows)
@@ -264,7 +348,7 @@ impl Witness {
     fn read_syscalls(&self) -> Result<Vec<SyscallCounts>, WitnessError> {
         let mut rows = Vec::new();
         for (k, v) in self.entries(&self.syscalls, "syscalls", layout::SYSCALL_VAL_SIZE)? {
-            let (task, [rb, wb, rc, wc]) = match (layout::task_key(&k), layout::syscall_val(&v)) {
+            let (task, [rb, wb, rc, wc]) = match (layout::task_key(&k), layout::four_u64(&v)) {
                 (Some(k), Some(v)) => (k, v),
                 _ => return Err(self.layout_err("syscalls", k.len(), layout::TASK_KEY_SIZE)),
             };

@@ -24,6 +24,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define REQ_OP_MASK_ ((1U << 8) - 1)
 #define S_IFMT_ 00170000
 #define S_IFBLK_ 0060000
+#define S_IFREG_ 0100000
 
 /* Set by user space before load. The device is in the kernel's dev_t
  * encoding (major << 20 | minor), as bd_dev and s_dev hold it. */
@@ -33,11 +34,12 @@ const volatile bool filter_tasks = false;
 const volatile __u32 comm_prefix_len = 0;
 const volatile char comm_prefix[WITNESS_COMM_LEN] = {};
 
+/* One entry per CPU holding every counter: a program looks it up once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, C_NR);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct witness_counters);
 } counters SEC(".maps");
 
 struct {
@@ -78,21 +80,26 @@ struct {
 	__type(value, __u8);
 } flushdata SEC(".maps");
 
-/* Atomic even on a per-CPU slot: block_rq_complete runs in interrupt or
- * softirq context and can interrupt a program that is mid-update on the
- * same CPU; a plain += would then lose one of the two updates. */
-static __always_inline void add(__u32 slot, __u64 v)
+static __always_inline struct witness_counters *counters_now(void)
 {
-	__u64 *p = bpf_map_lookup_elem(&counters, &slot);
+	__u32 zero = 0;
 
-	if (p)
-		__sync_fetch_and_add(p, v);
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* Atomic even on a per-CPU slot: block_rq_complete runs in interrupt or
+ * softirq context and can interrupt another witness program that is
+ * mid-update on the same CPU; a plain += would then lose one update. */
+static __always_inline void add(struct witness_counters *c, __u32 slot, __u64 v)
+{
+	if (slot < C_NR)
+		__sync_fetch_and_add(&c->c[slot], v);
 }
 
 /* Find a hash entry, creating it zeroed. A full map is counted in
  * `lost_slot`, never silently dropped. */
-static __always_inline void *lookup_or_init(void *map, const void *key, const void *zero,
-					    __u32 lost_slot)
+static __always_inline void *lookup_or_init(struct witness_counters *c, void *map, const void *key,
+					    const void *zero, __u32 lost_slot)
 {
 	void *v = bpf_map_lookup_elem(map, key);
 	long err;
@@ -101,12 +108,12 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 		return v;
 	err = bpf_map_update_elem(map, key, zero, BPF_NOEXIST);
 	if (err && err != -EEXIST) {
-		add(lost_slot, 1);
+		add(c, lost_slot, 1);
 		return NULL;
 	}
 	v = bpf_map_lookup_elem(map, key);
 	if (!v)
-		add(lost_slot, 1);
+		add(c, lost_slot, 1);
 	return v;
 }
 
@@ -208,33 +215,34 @@ static __always_inline bool task_wanted(const struct task_key *k)
 SEC("tp_btf/block_bio_queue")
 int BPF_PROG(bio_queue, struct bio *bio)
 {
+	struct witness_counters *c = counters_now();
 	static const struct bytes_count zero = {};
 	struct submit_key key = {};
 	struct task_key tk;
 	struct bytes_count *v;
 	__u32 bytes, g;
 
-	if (!bio_is_target(bio))
+	if (!c || !bio_is_target(bio))
 		return 0;
-	add(C_EV_BIO_QUEUE, 1);
+	add(c, C_EV_BIO_QUEUE, 1);
 	bytes = BPF_CORE_READ(bio, bi_iter.bi_size);
 	/* Empty bios are cache-flush requests (fsync, journal commit with
 	 * REQ_PREFLUSH): they move no data, so they are kept out of the bio
 	 * counts and the per-submitter table. */
 	if (bytes == 0) {
-		add(C_FLUSH_SUBMIT, 1);
+		add(c, C_FLUSH_SUBMIT, 1);
 		return 0;
 	}
 	g = op_group(BPF_CORE_READ(bio, bi_opf));
-	add(C_SUBMIT_BYTES + g, bytes);
-	add(C_SUBMIT_BIOS + g, 1);
+	add(c, C_SUBMIT_BYTES + g, bytes);
+	add(c, C_SUBMIT_BIOS + g, 1);
 
 	task_key_now(&tk);
 	key.tgid = tk.tgid;
 	key.pid = tk.pid;
 	__builtin_memcpy(key.comm, tk.comm, sizeof(key.comm));
 	key.group = g;
-	v = lookup_or_init(&submitters, &key, &zero, C_LOST_SUBMITTERS);
+	v = lookup_or_init(c, &submitters, &key, &zero, C_LOST_SUBMITTERS);
 	if (!v)
 		return 0;
 	__sync_fetch_and_add(&v->bytes, bytes);
@@ -248,20 +256,24 @@ int BPF_PROG(bio_queue, struct bio *bio)
 SEC("tp_btf/block_bio_backmerge")
 int BPF_PROG(bio_backmerge, struct bio *bio)
 {
-	if (!bio_is_target(bio))
+	struct witness_counters *c = counters_now();
+
+	if (!c || !bio_is_target(bio))
 		return 0;
-	add(C_EV_BIO_BACKMERGE, 1);
-	add(C_BACKMERGE, 1);
+	add(c, C_EV_BIO_BACKMERGE, 1);
+	add(c, C_BACKMERGE, 1);
 	return 0;
 }
 
 SEC("tp_btf/block_bio_frontmerge")
 int BPF_PROG(bio_frontmerge, struct bio *bio)
 {
-	if (!bio_is_target(bio))
+	struct witness_counters *c = counters_now();
+
+	if (!c || !bio_is_target(bio))
 		return 0;
-	add(C_EV_BIO_FRONTMERGE, 1);
-	add(C_FRONTMERGE, 1);
+	add(c, C_EV_BIO_FRONTMERGE, 1);
+	add(c, C_FRONTMERGE, 1);
 	return 0;
 }
 
@@ -269,20 +281,24 @@ int BPF_PROG(bio_frontmerge, struct bio *bio)
 SEC("tp_btf/block_rq_merge")
 int BPF_PROG(rq_merge, struct request *rq)
 {
-	if (!rq_is_target(rq))
+	struct witness_counters *c = counters_now();
+
+	if (!c || !rq_is_target(rq))
 		return 0;
-	add(C_EV_RQ_MERGE, 1);
-	add(C_RQ_MERGE, 1);
+	add(c, C_EV_RQ_MERGE, 1);
+	add(c, C_RQ_MERGE, 1);
 	return 0;
 }
 
 SEC("tp_btf/block_split")
 int BPF_PROG(split, struct bio *bio, unsigned int new_sector)
 {
-	if (!bio_is_target(bio))
+	struct witness_counters *c = counters_now();
+
+	if (!c || !bio_is_target(bio))
 		return 0;
-	add(C_EV_SPLIT, 1);
-	add(C_SPLIT, 1);
+	add(c, C_EV_SPLIT, 1);
+	add(c, C_SPLIT, 1);
 	return 0;
 }
 
@@ -296,36 +312,38 @@ int BPF_PROG(split, struct bio *bio, unsigned int new_sector)
 SEC("tp_btf/block_rq_issue")
 int BPF_PROG(rq_issue, struct request *rq)
 {
+	struct witness_counters *c = counters_now();
 	__u32 bytes, g;
 
-	if (!rq_is_target(rq))
+	if (!c || !rq_is_target(rq))
 		return 0;
-	add(C_EV_RQ_ISSUE, 1);
+	add(c, C_EV_RQ_ISSUE, 1);
 	bytes = BPF_CORE_READ(rq, __data_len);
 	if (bytes == 0) {
-		add(C_FLUSH_ISSUE, 1);
+		add(c, C_FLUSH_ISSUE, 1);
 		return 0;
 	}
 	g = op_group(BPF_CORE_READ(rq, cmd_flags));
-	add(C_ISSUE_BYTES + g, bytes);
-	add(C_ISSUE_RQS + g, 1);
+	add(c, C_ISSUE_BYTES + g, bytes);
+	add(c, C_ISSUE_RQS + g, 1);
 	return 0;
 }
 
 SEC("tp_btf/block_rq_requeue")
 int BPF_PROG(rq_requeue, struct request *rq)
 {
+	struct witness_counters *c = counters_now();
 	__u32 bytes, g;
 
-	if (!rq_is_target(rq))
+	if (!c || !rq_is_target(rq))
 		return 0;
-	add(C_EV_RQ_REQUEUE, 1);
+	add(c, C_EV_RQ_REQUEUE, 1);
 	bytes = BPF_CORE_READ(rq, __data_len);
 	if (bytes == 0)
 		return 0;
 	g = op_group(BPF_CORE_READ(rq, cmd_flags));
-	add(C_REQUEUE_BYTES + g, bytes);
-	add(C_REQUEUE_RQS + g, 1);
+	add(c, C_REQUEUE_BYTES + g, bytes);
+	add(c, C_REQUEUE_RQS + g, 1);
 	return 0;
 }
 
@@ -354,14 +372,15 @@ int BPF_PROG(rq_requeue, struct request *rq)
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
 {
+	struct witness_counters *c = counters_now();
 	static const __u8 one = 1;
 	__u32 opf, flags, g, data_len;
 	bool has_bio, io_stat, flush_seq;
 	__u64 rq_key = (__u64)rq;
 
-	if (!rq_is_target(rq))
+	if (!c || !rq_is_target(rq))
 		return 0;
-	add(C_EV_RQ_COMPLETE, 1);
+	add(c, C_EV_RQ_COMPLETE, 1);
 	opf = BPF_CORE_READ(rq, cmd_flags);
 	flags = BPF_CORE_READ(rq, rq_flags);
 	data_len = BPF_CORE_READ(rq, __data_len);
@@ -371,35 +390,38 @@ int BPF_PROG(rq_complete, struct request *rq, blk_status_t error, unsigned int n
 	g = op_group(opf);
 
 	if ((opf & REQ_OP_MASK_) == REQ_OP_FLUSH)
-		add(C_FLUSH_COMPLETE, 1);
+		add(c, C_FLUSH_COMPLETE, 1);
 	if (!has_bio)
-		add(C_COMPLETE_EVENTS_EMPTY, 1);
+		add(c, C_COMPLETE_EVENTS_EMPTY, 1);
 
 	if (has_bio && io_stat)
-		add(C_COMPLETE_BYTES + g, ((__u64)(nr_bytes >> 9)) << 9);
+		add(c, C_COMPLETE_BYTES + g, ((__u64)(nr_bytes >> 9)) << 9);
 
 	/* Remember flush-sequence requests whose data step completed, so the
 	 * final 0-byte completion is known to belong to a request with data. */
 	if (flush_seq && has_bio && nr_bytes > 0) {
 		if (bpf_map_update_elem(&flushdata, &rq_key, &one, BPF_ANY))
-			add(C_LOST_FLUSHDATA, 1);
+			add(c, C_LOST_FLUSHDATA, 1);
 	}
 
 	if (nr_bytes >= data_len && io_stat && !flush_seq) {
-		add(C_COMPLETE_RQS + g, 1);
+		add(c, C_COMPLETE_RQS + g, 1);
 		if (nr_bytes == 0 && bpf_map_delete_elem(&flushdata, &rq_key) != 0)
-			add(C_COMPLETE_EMPTY + g, 1);
+			add(c, C_COMPLETE_EMPTY + g, 1);
 	}
 	return 0;
 }
 
 /*
- * Page-cache insertions for files on the target device. The classic
- * tracepoint keys them by the inode's superblock s_dev; block-device page
- * cache (ext4 metadata read through buffer heads, buffered reads of
- * /dev/loopN itself) belongs to the bdev inode, whose superblock is the
- * bdev pseudo filesystem, so it is matched by i_rdev. Pages are counted as
- * the folio's size: ext4 inserts large folios on 6.16+.
+ * Page-cache insertions on the target device. The classic tracepoint keys
+ * them by the inode's superblock s_dev; block-device page cache (ext4
+ * metadata read through buffer heads, buffered reads of /dev/loopN) belongs
+ * to the bdev inode, whose superblock is the bdev pseudo filesystem, so it
+ * is matched by i_rdev. Only hashed regular files count as file pages: ext4 also
+ * caches metadata in internal inodes (the mballoc buddy cache is inode 1,
+ * filled on a fresh filesystem by the first allocating writer), and those
+ * go with the block-device pages to the metadata counts. Pages are counted
+ * as the folio's size: ext4 inserts large folios on 6.16+.
  */
 struct folio___pre_6_3 {
 	unsigned char _folio_order;
@@ -408,6 +430,7 @@ struct folio___pre_6_3 {
 SEC("tp_btf/mm_filemap_add_to_page_cache")
 int BPF_PROG(pagecache_add, struct folio *folio)
 {
+	struct witness_counters *c = counters_now();
 	static const struct pagecache_val zero = {};
 	struct inode *host = BPF_CORE_READ(folio, mapping, host);
 	struct pagecache_val *v;
@@ -416,15 +439,21 @@ int BPF_PROG(pagecache_add, struct folio *folio)
 	__u64 pages = 1;
 	__u32 sdev, rdev;
 	__u16 mode;
+	bool bdev, meta;
 
-	if (!host)
+	if (!c || !host)
 		return 0;
 	sdev = BPF_CORE_READ(host, i_sb, s_dev);
 	rdev = BPF_CORE_READ(host, i_rdev);
 	mode = BPF_CORE_READ(host, i_mode);
-	if (sdev != target_dev && !((mode & S_IFMT_) == S_IFBLK_ && rdev == target_dev))
+	bdev = (mode & S_IFMT_) == S_IFBLK_ && rdev == target_dev;
+	if (sdev != target_dev && !bdev)
 		return 0;
-	add(C_EV_PAGECACHE_ADD, 1);
+	/* A file page: a regular file the filesystem can look up (hashed).
+	 * ext4's buddy cache inode is never hashed, and its i_mode is stale
+	 * slab contents (new_inode() leaves it unset), often S_IFREG. */
+	meta = (mode & S_IFMT_) != S_IFREG_ || !BPF_CORE_READ(host, i_hash.pprev);
+	add(c, C_EV_PAGECACHE_ADD, 1);
 
 	/* folio_nr_pages(): 1 unless PG_head, then 1 << order. The flags word
 	 * is read raw because 6.18 wraps it in memdesc_flags_t. */
@@ -441,11 +470,16 @@ int BPF_PROG(pagecache_add, struct folio *folio)
 	}
 
 	task_key_now(&k);
-	v = lookup_or_init(&pagecache, &k, &zero, C_LOST_PAGECACHE);
+	v = lookup_or_init(c, &pagecache, &k, &zero, C_LOST_PAGECACHE);
 	if (!v)
 		return 0;
-	__sync_fetch_and_add(&v->pages, pages);
-	__sync_fetch_and_add(&v->folios, 1);
+	if (meta) {
+		__sync_fetch_and_add(&v->meta_pages, pages);
+		__sync_fetch_and_add(&v->meta_folios, 1);
+	} else {
+		__sync_fetch_and_add(&v->pages, pages);
+		__sync_fetch_and_add(&v->folios, 1);
+	}
 	return 0;
 }
 
@@ -459,13 +493,14 @@ int BPF_PROG(pagecache_add, struct folio *folio)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 {
+	struct witness_counters *c = counters_now();
 	static const struct syscall_val zero = {};
 	struct syscall_val *v;
 	struct task_key k;
 	bool is_read;
 	long nr;
 
-	if (ret <= 0)
+	if (!c || ret <= 0)
 		return 0;
 	nr = BPF_CORE_READ(regs, orig_ax);
 	switch (nr) {
@@ -489,8 +524,8 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	task_key_now(&k);
 	if (!task_wanted(&k))
 		return 0;
-	add(C_EV_SYS_EXIT, 1);
-	v = lookup_or_init(&syscalls, &k, &zero, C_LOST_SYSCALLS);
+	add(c, C_EV_SYS_EXIT, 1);
+	v = lookup_or_init(c, &syscalls, &k, &zero, C_LOST_SYSCALLS);
 	if (!v)
 		return 0;
 	if (is_read) {
@@ -508,10 +543,11 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child)
 {
+	struct witness_counters *c = counters_now();
 	static const __u8 one = 1;
 	__u32 ptgid, ctgid;
 
-	if (!filter_tasks)
+	if (!c || !filter_tasks)
 		return 0;
 	ptgid = BPF_CORE_READ(parent, tgid);
 	if (!bpf_map_lookup_elem(&pids, &ptgid))
@@ -519,8 +555,8 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	ctgid = BPF_CORE_READ(child, tgid);
 	if (ctgid == ptgid)
 		return 0;
-	add(C_EV_PROCESS_FORK, 1);
+	add(c, C_EV_PROCESS_FORK, 1);
 	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY))
-		add(C_LOST_PIDS, 1);
+		add(c, C_LOST_PIDS, 1);
 	return 0;
 }

@@ -55,6 +55,10 @@ enum witness_counter {
 	C_EV_PROCESS_FORK,
 	C_NR,
 };
+struct witness_counters {
+	__u64 c[C_NR];
+};
+
 /* src/layout.rs repeats these numbers. */
 _Static_assert(C_EV_BIO_QUEUE == 40, "layout.rs: C_EV_FIRST");
 _Static_assert(C_NR == 51, "layout.rs: C_NR");
@@ -80,9 +84,14 @@ struct task_key {
 	char comm[WITNESS_COMM_LEN];
 };
 
+/* Regular-file pages on the device's filesystem, and metadata pages:
+ * the block device's own page cache (buffer heads) and the filesystem's
+ * internal inodes (ext4's mballoc buddy cache, inode 1). */
 struct pagecache_val {
 	__u64 pages;
 	__u64 folios;
+	__u64 meta_pages;
+	__u64 meta_folios;
 };
 
 struct syscall_val {
