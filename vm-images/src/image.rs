@@ -197,3 +197,57 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
     );
     Ok(img)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_key_follows_every_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let bb = dir.path().join("busybox");
+        let m = dir.path().join("virtio.ko");
+        fs::write(&bb, b"bb1").unwrap();
+        fs::write(&m, b"mod").unwrap();
+        let pkg = KernelPackage {
+            name: "linux-image-6.1.0-1-amd64".into(),
+            version: "6.1.1-1".into(),
+        };
+        let inputs = |script: &str| InitramfsInputs {
+            kver: "6.1.0-1-amd64".into(),
+            busybox: bb.clone(),
+            modules: vec![m.clone()],
+            script: script.into(),
+        };
+        let t = KernelTarget::Debian61;
+        let k0 = content_key(t, &pkg, &inputs("a")).unwrap();
+        assert_eq!(k0, content_key(t, &pkg, &inputs("a")).unwrap(), "stable");
+        assert_ne!(
+            k0,
+            content_key(t, &pkg, &inputs("b")).unwrap(),
+            "init script"
+        );
+        let newer = KernelPackage {
+            version: "6.1.1-2".into(),
+            ..pkg.clone()
+        };
+        assert_ne!(
+            k0,
+            content_key(t, &newer, &inputs("a")).unwrap(),
+            "package version"
+        );
+        fs::write(&bb, b"bb2").unwrap();
+        assert_ne!(
+            k0,
+            content_key(t, &pkg, &inputs("a")).unwrap(),
+            "busybox contents"
+        );
+        fs::write(&bb, b"bb1").unwrap();
+        fs::write(&m, b"module grew").unwrap();
+        assert_ne!(
+            k0,
+            content_key(t, &pkg, &inputs("a")).unwrap(),
+            "module size"
+        );
+    }
+}

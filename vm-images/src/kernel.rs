@@ -77,9 +77,10 @@ pub struct UnpackedKernel {
 }
 
 impl UnpackedKernel {
-    /// `ROOT/lib/modules/KVER`.
+    /// `ROOT/lib/modules/KVER`, with symlinks (merged /usr) resolved.
     pub fn modules_dir(&self) -> PathBuf {
-        self.root.join("lib/modules").join(&self.kver)
+        let dir = self.root.join("lib/modules").join(&self.kver);
+        fs::canonicalize(&dir).unwrap_or(dir)
     }
     /// `ROOT/boot/vmlinuz-KVER`.
     pub fn vmlinuz(&self) -> PathBuf {
@@ -113,6 +114,12 @@ pub fn unpack(deb: &Path, kver: &str, dest: &Path) -> Result<UnpackedKernel, VmE
             path: k.vmlinuz(),
             detail: format!("{} has no kernel image", deb.display()),
         });
+    }
+    // Trixie ships modules under usr/lib/modules only (merged /usr); depmod
+    // and modprobe -d look under lib/modules, so restore the merged-usr link.
+    if !dest.join("lib").exists() && dest.join("usr/lib/modules").exists() {
+        std::os::unix::fs::symlink("usr/lib", dest.join("lib"))
+            .map_err(VmError::io(dest.join("lib")))?;
     }
     cmd::run(
         Command::new("depmod").arg("-b").arg(dest).arg(kver),

@@ -18,7 +18,11 @@ fn image() -> &'static (Image, Accel) {
     IMG.get_or_init(|| {
         let opts = BuildOptions::default();
         let img = build_image(KernelTarget::Debian61, &opts).expect("debian-6.1 image builds");
-        let accel = choose_accel(&img, &opts.cache_dir).expect("accelerator chosen");
+        // A KVM probe boot is a guest too.
+        let accel = {
+            let _one = one_at_a_time();
+            choose_accel(&img, &opts.cache_dir).expect("accelerator chosen")
+        };
         eprintln!("guest tests: {} on {accel}", img.kver);
         (img, accel)
     })
@@ -270,4 +274,27 @@ fn a_kernel_that_cannot_boot_is_no_boot_within_the_boot_timeout() {
         Outcome::NoBoot { reason } => assert!(reason.contains("qemu"), "{reason}"),
         other => panic!("expected NoBoot, got {other:?}"),
     }
+}
+
+#[test]
+fn debian_6_12_boots_and_loads_its_xz_compressed_modules() {
+    let opts = BuildOptions::default();
+    let img = build_image(KernelTarget::Debian612, &opts).expect("debian-6.12 image builds");
+    let accel = {
+        let _one = one_at_a_time();
+        choose_accel(&img, &opts.cache_dir).expect("accelerator chosen")
+    };
+    let mut s = GuestSpec::new(&img, accel, "uname -r; modprobe null_blk && ls /sys/block");
+    s.run_timeout = Duration::from_secs(60);
+    let out = run(s);
+    assert_eq!(
+        out.outcome,
+        Outcome::Exited { code: 0 },
+        "stderr: {}",
+        out.stderr
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines[0], img.kver);
+    assert!(img.kver.starts_with("6.12."), "{}", img.kver);
+    assert!(lines.contains(&"nullb0"), "{lines:?}");
 }
