@@ -7,7 +7,9 @@ use crate::spec::{Claim, KeyKind};
 use crate::tool::ToolRecord;
 use crate::verdict::{Diagnosis, Finding, Status, TruthUsed, Verdict};
 use std::collections::BTreeMap;
-use tracecheck_model::{Direction, GroundTruth, Layer, MapEntry, Metric, Source, ToolOutput, Truth, Who};
+use tracecheck_model::{
+    Direction, GroundTruth, Layer, MapEntry, Metric, Source, ToolOutput, Truth, Who,
+};
 
 /// Who and what the check is about: the workload's processes and the
 /// scratch device.
@@ -27,7 +29,10 @@ impl Subject {
     /// for small numbers).
     pub fn is_device(&self, key: &str) -> bool {
         let k = key.trim().trim_matches('"');
-        if k == self.dev_name || k == format!("{}:{}", self.dev_major, self.dev_minor) || k == format!("{},{}", self.dev_major, self.dev_minor) {
+        if k == self.dev_name
+            || k == format!("{}:{}", self.dev_major, self.dev_minor)
+            || k == format!("{},{}", self.dev_major, self.dev_minor)
+        {
             return true;
         }
         match k.parse::<u64>() {
@@ -68,7 +73,10 @@ fn rank(s: Source) -> u8 {
 
 /// The best truth for `metric` charged to `who`.
 pub fn pick<'t>(truths: &'t [Truth], metric: Metric, who: &Who) -> Option<&'t Truth> {
-    truths.iter().filter(|t| t.metric == metric && &t.who == who).min_by_key(|t| rank(t.source))
+    truths
+        .iter()
+        .filter(|t| t.metric == metric && &t.who == who)
+        .min_by_key(|t| rank(t.source))
 }
 
 /// Who a claim's number is charged to at `layer`: the workload's processes
@@ -95,21 +103,42 @@ pub struct Reading {
 }
 
 fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e str> {
-    claim.keys.iter().position(|k| *k == kind).and_then(|i| e.keys.get(i)).map(|s| s.as_str())
+    claim
+        .keys
+        .iter()
+        .position(|k| *k == kind)
+        .and_then(|i| e.keys.get(i))
+        .map(|s| s.as_str())
 }
 
 /// Read the claim's map for direction `dir`. `Err` when the map's shape
 /// does not fit the claim's keys (a spec mistake, reported as ERROR).
-pub fn read_map(claim: &Claim, out: &ToolOutput, dir: Option<Direction>, subject: &Subject) -> Result<Reading, String> {
+pub fn read_map(
+    claim: &Claim,
+    out: &ToolOutput,
+    dir: Option<Direction>,
+    subject: &Subject,
+) -> Result<Reading, String> {
     let mut r = Reading::default();
-    let Some(map) = out.map(&claim.map) else { return Ok(r) };
+    let Some(map) = out.map(&claim.map) else {
+        return Ok(r);
+    };
     r.map_printed = true;
-    if let Some(e) = map.entries.iter().find(|e| e.keys.len() != claim.keys.len()) {
+    if let Some(e) = map
+        .entries
+        .iter()
+        .find(|e| e.keys.len() != claim.keys.len())
+    {
         return Err(format!(
             "the spec says {} has {} key(s) [{}] but the tool printed {} key(s): [{}]",
             claim.map,
             claim.keys.len(),
-            claim.keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", "),
+            claim
+                .keys
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             e.keys.len(),
             e.keys.join(", ")
         ));
@@ -144,7 +173,9 @@ pub fn read_map(claim: &Claim, out: &ToolOutput, dir: Option<Direction>, subject
         let pid = key_at(claim, e, KeyKind::Pid);
         let mine = !per_process
             || comm.is_some_and(|c| c == subject.comm)
-            || pid.and_then(|p| p.trim().parse::<u32>().ok()).is_some_and(|p| subject.pids.contains(&p));
+            || pid
+                .and_then(|p| p.trim().parse::<u32>().ok())
+                .is_some_and(|p| subject.pids.contains(&p));
         let label = comm.or(pid).unwrap_or("").to_string();
         Some(match (mine, same_dir) {
             (true, true) => (0u8, String::new()),
@@ -173,13 +204,20 @@ pub fn read_map(claim: &Claim, out: &ToolOutput, dir: Option<Direction>, subject
 fn directions(claim: &Claim) -> Vec<Option<Direction>> {
     match claim.metric.direction {
         Some(d) => vec![Some(d)],
-        None if claim.has_key(KeyKind::Direction) => vec![Some(Direction::Read), Some(Direction::Write)],
+        None if claim.has_key(KeyKind::Direction) => {
+            vec![Some(Direction::Read), Some(Direction::Write)]
+        }
         None => vec![None],
     }
 }
 
 /// Judge one claim against one workload run.
-pub fn judge(claim: &Claim, output: Result<&ToolOutput, &str>, tool: &ToolRecord, ev: &Evidence<'_>) -> Vec<Verdict> {
+pub fn judge(
+    claim: &Claim,
+    output: Result<&ToolOutput, &str>,
+    tool: &ToolRecord,
+    ev: &Evidence<'_>,
+) -> Vec<Verdict> {
     let per_process = claim.has_key(KeyKind::Comm) || claim.has_key(KeyKind::Pid);
     let mut verdicts = Vec::new();
     for dir in directions(claim) {
@@ -204,13 +242,20 @@ pub fn judge(claim: &Claim, output: Result<&ToolOutput, &str>, tool: &ToolRecord
         if tool.stop.escalated {
             v.notes.push(format!(
                 "the tool did not stop on its first {}; sent {} ({})",
-                tool.stop.signals.first().map(String::as_str).unwrap_or("signal"),
+                tool.stop
+                    .signals
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or("signal"),
                 tool.stop.signals.join(", then "),
                 tool.stop.status
             ));
         }
         if let Some(f) = &tool.failure {
-            v.diagnosis = Some(Diagnosis { finding: Finding::ToolFailed, sentence: with_stderr(f.describe(&tool.command[0]), tool) });
+            v.diagnosis = Some(Diagnosis {
+                finding: Finding::ToolFailed,
+                sentence: with_stderr(f.describe(&tool.command[0]), tool),
+            });
             verdicts.push(v);
             continue;
         }
@@ -219,7 +264,10 @@ pub fn judge(claim: &Claim, output: Result<&ToolOutput, &str>, tool: &ToolRecord
             Err(e) => {
                 v.diagnosis = Some(Diagnosis {
                     finding: Finding::ToolFailed,
-                    sentence: with_stderr(format!("the tool printed output tracecheck cannot parse: {e}"), tool),
+                    sentence: with_stderr(
+                        format!("the tool printed output tracecheck cannot parse: {e}"),
+                        tool,
+                    ),
                 });
                 verdicts.push(v);
                 continue;
@@ -236,20 +284,30 @@ pub fn judge(claim: &Claim, output: Result<&ToolOutput, &str>, tool: &ToolRecord
         }
         let Some(truth) = pick(&ev.truth.truths, metric, &who) else {
             v.status = Status::Skip;
-            v.notes.push(format!("no ground truth for {} on the {} workload", metric.name(), ev.truth.workload));
+            v.notes.push(format!(
+                "no ground truth for {} on the {} workload",
+                metric.name(),
+                ev.truth.workload
+            ));
             verdicts.push(v);
             continue;
         };
         let reading = match read_map(claim, out, dir, ev.subject) {
             Ok(r) => r,
             Err(e) => {
-                v.diagnosis = Some(Diagnosis { finding: Finding::ToolFailed, sentence: e });
+                v.diagnosis = Some(Diagnosis {
+                    finding: Finding::ToolFailed,
+                    sentence: e,
+                });
                 verdicts.push(v);
                 continue;
             }
         };
         if reading.duplicates > 0 {
-            v.notes.push(format!("{} printed {} duplicate key line(s); their values were summed", claim.map, reading.duplicates));
+            v.notes.push(format!(
+                "{} printed {} duplicate key line(s); their values were summed",
+                claim.map, reading.duplicates
+            ));
         }
         if !reading.bad_direction_keys.is_empty() {
             v.notes.push(format!(
@@ -261,14 +319,26 @@ pub fn judge(claim: &Claim, output: Result<&ToolOutput, &str>, tool: &ToolRecord
         v.reported = Some(reading.reported);
         v.truth = Some(TruthUsed::from(truth));
         v.accepted = Some(accepted);
-        let mut others: Vec<(String, u64)> = reading.others.iter().map(|(k, n)| (k.clone(), *n)).collect();
+        let mut others: Vec<(String, u64)> = reading
+            .others
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
         others.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v.others = others;
         if (accepted.0..=accepted.1).contains(&reading.reported) {
             v.status = Status::Pass;
         } else {
             v.status = Status::Fail;
-            let ctx = Context { claim, metric, per_process, truth, reading: &reading, ev, tool };
+            let ctx = Context {
+                claim,
+                metric,
+                per_process,
+                truth,
+                reading: &reading,
+                ev,
+                tool,
+            };
             v.diagnosis = Some(diagnose(&ctx));
         }
         verdicts.push(v);

@@ -31,12 +31,19 @@ impl Context<'_> {
     }
 
     fn truth_at(&self, m: Metric) -> Option<&Truth> {
-        pick(&self.ev.truth.truths, m, &who_for(m.layer, self.per_process))
+        pick(
+            &self.ev.truth.truths,
+            m,
+            &who_for(m.layer, self.per_process),
+        )
     }
 
     fn what(&self) -> String {
         let m = self.metric;
-        let dir = m.direction.map(|d| format!("{} ", d.as_str())).unwrap_or_default();
+        let dir = m
+            .direction
+            .map(|d| format!("{} ", d.as_str()))
+            .unwrap_or_default();
         match m.layer {
             Layer::Disk => format!("disk {dir}{}", noun(m)),
             Layer::Block => format!("block-layer {dir}{}", noun(m)),
@@ -56,7 +63,11 @@ impl Context<'_> {
             num(self.reading.reported),
             self.metric.unit(),
             self.what(),
-            if self.per_process { format!("the workload ({})", self.ev.subject.comm) } else { format!("the {} workload", self.ev.truth.workload) },
+            if self.per_process {
+                format!("the workload ({})", self.ev.subject.comm)
+            } else {
+                format!("the {} workload", self.ev.truth.workload)
+            },
             range(t.lo, t.hi),
             self.metric.unit(),
             t.source.as_str()
@@ -74,19 +85,35 @@ fn noun(m: Metric) -> &'static str {
 pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     let v = c.reading.reported;
     let open = c.opening();
-    let d = |finding, tail: String| Diagnosis { finding, sentence: format!("{open}; {tail}") };
+    let d = |finding, tail: String| Diagnosis {
+        finding,
+        sentence: format!("{open}; {tail}"),
+    };
 
     // 1. Another layer's truth.
-    for layer in [Layer::Syscall, Layer::Vfs, Layer::Disk, Layer::Block, Layer::Pagecache] {
+    for layer in [
+        Layer::Syscall,
+        Layer::Vfs,
+        Layer::Disk,
+        Layer::Block,
+        Layer::Pagecache,
+    ] {
         if layer == c.metric.layer {
             continue;
         }
-        let Some(m) = c.metric.at_layer(layer) else { continue };
+        let Some(m) = c.metric.at_layer(layer) else {
+            continue;
+        };
         let Some(t) = c.truth_at(m) else { continue };
         if !c.within(v, t) {
             continue;
         }
-        let at = format!("{} {} ({})", range(t.lo, t.hi), m.unit(), t.source.as_str());
+        let at = format!(
+            "{} {} from the {}",
+            range(t.lo, t.hi),
+            m.unit(),
+            t.source.as_str()
+        );
         let dir = c.metric.direction;
         let below = matches!(c.metric.layer, Layer::Disk | Layer::Block);
         let (finding, tail) = match (below, layer, dir) {
@@ -157,10 +184,18 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         if let Some(t) = c.truth_at(opp).filter(|t| t.hi > 0 && c.within(v, t)) {
             return d(
                 Finding::WrongDirection,
-                format!("this equals the {} truth ({} {}): the script swaps reads and writes", dir.opposite().as_str(), range(t.lo, t.hi), opp.unit()),
+                format!(
+                    "this equals the {} truth ({} {}): the script swaps reads and writes",
+                    dir.opposite().as_str(),
+                    range(t.lo, t.hi),
+                    opp.unit()
+                ),
             );
         }
-        if c.reading.reported == 0 && c.reading.opposite > 0 && c.within(c.reading.opposite, c.truth) {
+        if c.reading.reported == 0
+            && c.reading.opposite > 0
+            && c.within(c.reading.opposite, c.truth)
+        {
             return d(
                 Finding::WrongDirection,
                 format!("the right amount ({} {}) was printed under the {} key: the script's direction test is inverted", num(c.reading.opposite), c.metric.unit(), dir.opposite().as_str()),
@@ -175,15 +210,27 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         if others_sum > 0 && others_sum >= missing - missing / 10 {
             let mut top: Vec<_> = c.reading.others.iter().collect();
             top.sort_by(|a, b| b.1.cmp(a.1));
-            let list = top.iter().take(4).map(|(k, n)| format!("{k} {} {}", num(**n), c.metric.unit())).collect::<Vec<_>>().join(", ");
+            let list = top
+                .iter()
+                .take(4)
+                .map(|(k, n)| format!("{k} {} {}", num(**n), c.metric.unit()))
+                .collect::<Vec<_>>()
+                .join(", ");
             let why = if top.iter().take(3).any(|(k, _)| is_irq_context(k)) {
                 "the script takes comm/pid where the I/O completes (interrupt context: whatever task was on that CPU), not where it was submitted"
-            } else if top.iter().take(3).any(|(k, _)| k.starts_with("kworker/") && k.ends_with('H')) {
+            } else if top
+                .iter()
+                .take(3)
+                .any(|(k, _)| k.starts_with("kworker/") && k.ends_with('H'))
+            {
                 "the script takes comm/pid where the request was dispatched (a kworker), not where it was submitted"
             } else {
                 "the script charges the I/O to tasks other than the one that caused it"
             };
-            return d(Finding::OtherTasks, format!("the rest went to other tasks ({list}): {why}"));
+            return d(
+                Finding::OtherTasks,
+                format!("the rest went to other tasks ({list}): {why}"),
+            );
         }
     }
 
@@ -198,10 +245,15 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             .tool
             .stderr_tail
             .iter()
-            .find(|l| l.contains("WARNING") || l.contains("ERROR") || l.to_lowercase().contains("fail"))
+            .find(|l| {
+                l.contains("WARNING") || l.contains("ERROR") || l.to_lowercase().contains("fail")
+            })
             .map(|l| format!(" (the tool said: {})", l.trim()))
             .unwrap_or_default();
-        return d(Finding::ReportedNothing, format!("it reported nothing: {why}{warn}"));
+        return d(
+            Finding::ReportedNothing,
+            format!("it reported nothing: {why}{warn}"),
+        );
     }
 
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
@@ -209,10 +261,329 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 }
 
 fn scaled(t: &Truth, f: u64) -> Truth {
-    Truth { lo: t.lo * f, hi: t.hi * f, ..t.clone() }
+    Truth {
+        lo: t.lo * f,
+        hi: t.hi * f,
+        ..t.clone()
+    }
 }
 
 /// Tasks that are merely on the CPU when a completion interrupt runs.
 fn is_irq_context(comm: &str) -> bool {
-    comm.starts_with("swapper") || comm.starts_with("ksoftirqd") || comm.starts_with("irq/") || comm.starts_with("migration")
+    comm.starts_with("swapper")
+        || comm.starts_with("ksoftirqd")
+        || comm.starts_with("irq/")
+        || comm.starts_with("migration")
+}
+
+#[cfg(test)]
+mod tests {
+    //! Each finding, from a hand-built truth and tool output. The numbers
+    //! are those of the 16 MiB workloads the harness runs.
+    use crate::compare::{judge, Evidence, Subject};
+    use crate::spec::{Claim, KeyKind, Tolerance};
+    use crate::tool::ToolRecord;
+    use crate::verdict::{Finding, Status, Verdict};
+    use std::collections::BTreeMap;
+    use tracecheck_model::{
+        GroundTruth, MapEntry, Metric, ParsedMap, Source, ToolOutput, Truth, Value, Who,
+    };
+
+    const S: u64 = 16 << 20;
+
+    fn m(s: &str) -> Metric {
+        Metric::parse(s).unwrap()
+    }
+
+    fn cached_reread() -> GroundTruth {
+        GroundTruth {
+            workload: "cached-reread".into(),
+            comm: "tcw-aaaaaa".into(),
+            pids: vec![4242],
+            params: BTreeMap::new(),
+            truths: vec![
+                Truth::exact(
+                    m("syscall.read_bytes"),
+                    Who::Workload,
+                    21 * S,
+                    Source::Workload,
+                    "21 passes",
+                ),
+                Truth::exact(
+                    m("vfs.read_bytes"),
+                    Who::Workload,
+                    21 * S,
+                    Source::Workload,
+                    "21 passes",
+                ),
+                Truth::exact(
+                    m("disk.read_bytes"),
+                    Who::Workload,
+                    S,
+                    Source::Diskstats,
+                    "cold once",
+                ),
+                Truth::exact(
+                    m("disk.read_bytes"),
+                    Who::Device,
+                    S,
+                    Source::Diskstats,
+                    "diskstats",
+                ),
+                Truth::exact(
+                    m("disk.write_bytes"),
+                    Who::Workload,
+                    0,
+                    Source::Design,
+                    "reads only",
+                ),
+                Truth::exact(
+                    m("syscall.write_bytes"),
+                    Who::Workload,
+                    0,
+                    Source::Workload,
+                    "reads only",
+                ),
+            ],
+            needs_writeback: false,
+            elapsed_ns: 1,
+        }
+    }
+
+    fn direct_write() -> GroundTruth {
+        GroundTruth {
+            workload: "direct-write".into(),
+            truths: vec![
+                Truth::exact(
+                    m("syscall.write_bytes"),
+                    Who::Workload,
+                    S,
+                    Source::Workload,
+                    "O_DIRECT",
+                ),
+                Truth::exact(
+                    m("syscall.read_bytes"),
+                    Who::Workload,
+                    0,
+                    Source::Workload,
+                    "writes only",
+                ),
+                Truth::exact(
+                    m("disk.write_bytes"),
+                    Who::Workload,
+                    S,
+                    Source::Design,
+                    "O_DIRECT",
+                ),
+                Truth::exact(
+                    m("disk.read_bytes"),
+                    Who::Workload,
+                    0,
+                    Source::Diskstats,
+                    "writes only",
+                ),
+            ],
+            ..cached_reread()
+        }
+    }
+
+    fn claim(metric: &str, keys: &[KeyKind]) -> Claim {
+        Claim {
+            name: "c".into(),
+            map: "@b".into(),
+            metric: m(metric),
+            keys: keys.to_vec(),
+            tolerance: Tolerance::Percent(1.0),
+            workloads: vec![],
+        }
+    }
+
+    fn out(entries: &[(&[&str], i64)]) -> ToolOutput {
+        ToolOutput {
+            maps: vec![ParsedMap {
+                name: "@b".into(),
+                entries: entries
+                    .iter()
+                    .map(|(k, v)| MapEntry {
+                        keys: k.iter().map(|s| s.to_string()).collect(),
+                        value: Value::Scalar(*v),
+                    })
+                    .collect(),
+            }],
+            unparsed: vec![],
+        }
+    }
+
+    fn run(gt: &GroundTruth, c: &Claim, o: &ToolOutput) -> Vec<Verdict> {
+        let subject = Subject {
+            comm: gt.comm.clone(),
+            pids: gt.pids.clone(),
+            dev_major: 7,
+            dev_minor: 3,
+            dev_name: "loop3".into(),
+        };
+        let ev = Evidence {
+            truth: gt,
+            unestablished: &[],
+            subject: &subject,
+        };
+        judge(
+            c,
+            Ok(o),
+            &ToolRecord {
+                command: vec!["bpftrace".into()],
+                ..Default::default()
+            },
+            &ev,
+        )
+    }
+
+    fn finding(v: &Verdict) -> Finding {
+        assert_eq!(v.status, Status::Fail, "{v:?}");
+        v.diagnosis.as_ref().unwrap().finding
+    }
+
+    #[test]
+    fn right_number_passes() {
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &out(&[(&["tcw-aaaaaa"], S as i64)]),
+        );
+        assert_eq!(v[0].status, Status::Pass);
+    }
+
+    #[test]
+    fn cache_hits_counted_as_disk_reads() {
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &out(&[(&["tcw-aaaaaa"], 21 * S as i64)]),
+        );
+        assert_eq!(finding(&v[0]), Finding::CountsCacheHitsAsDisk);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(
+            s.contains("352,321,536 B")
+                && s.contains("16,777,216 B")
+                && s.contains("page-cache hits"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn sectors_as_bytes() {
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &out(&[(&["tcw-aaaaaa"], (S / 512) as i64)]),
+        );
+        assert_eq!(finding(&v[0]), Finding::UnitFactor);
+        assert!(v[0]
+            .diagnosis
+            .as_ref()
+            .unwrap()
+            .sentence
+            .contains("512-byte sectors"));
+    }
+
+    #[test]
+    fn twice_the_truth() {
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &out(&[(&["tcw-aaaaaa"], 2 * S as i64)]),
+        );
+        assert_eq!(finding(&v[0]), Finding::DoubleCounting);
+    }
+
+    #[test]
+    fn charged_to_the_completing_cpus_task() {
+        let o = out(&[
+            (&["swapper/1"], (S / 2) as i64),
+            (&["ksoftirqd/0"], (S / 2) as i64),
+            (&["tcw-aaaaaa"], 0),
+        ]);
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &o,
+        );
+        assert_eq!(finding(&v[0]), Finding::OtherTasks);
+        assert!(v[0]
+            .diagnosis
+            .as_ref()
+            .unwrap()
+            .sentence
+            .contains("where the I/O completes"));
+        assert_eq!(v[0].others[0].1, S / 2);
+    }
+
+    #[test]
+    fn nothing_reported() {
+        let o = ToolOutput::default();
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &o,
+        );
+        assert_eq!(finding(&v[0]), Finding::ReportedNothing);
+        assert!(v[0]
+            .diagnosis
+            .as_ref()
+            .unwrap()
+            .sentence
+            .contains("@b was never printed"));
+    }
+
+    #[test]
+    fn swapped_directions() {
+        let c = claim("disk.bytes", &[KeyKind::Comm, KeyKind::Direction]);
+        let v = run(
+            &direct_write(),
+            &c,
+            &out(&[(&["tcw-aaaaaa", "R"], S as i64)]),
+        );
+        let read = v.iter().find(|v| v.metric == "disk.read_bytes").unwrap();
+        let write = v.iter().find(|v| v.metric == "disk.write_bytes").unwrap();
+        assert_eq!(finding(read), Finding::WrongDirection);
+        assert_eq!(finding(write), Finding::WrongDirection);
+    }
+
+    #[test]
+    fn duplicate_keys_are_summed_and_noted() {
+        let o = out(&[
+            (&["tcw-aaaaaa", "RA"], (S / 2) as i64),
+            (&["tcw-aaaaaa", "RA"], (S / 2) as i64),
+        ]);
+        let v = run(
+            &cached_reread(),
+            &claim("disk.bytes", &[KeyKind::Comm, KeyKind::Direction]),
+            &o,
+        );
+        let read = v.iter().find(|v| v.metric == "disk.read_bytes").unwrap();
+        assert_eq!(read.status, Status::Pass);
+        assert!(
+            read.notes
+                .iter()
+                .any(|n| n.contains("1 duplicate key line")),
+            "{:?}",
+            read.notes
+        );
+    }
+
+    #[test]
+    fn a_map_of_the_wrong_shape_is_an_error_not_a_failure() {
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &out(&[(&["tcw-aaaaaa", "R"], 1)]),
+        );
+        assert_eq!(v[0].status, Status::Error);
+        assert!(v[0]
+            .diagnosis
+            .as_ref()
+            .unwrap()
+            .sentence
+            .contains("has 1 key(s)"));
+    }
 }

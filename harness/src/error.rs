@@ -8,9 +8,17 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     #[error("cannot read spec {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}:{line}:{col}: {msg}", path.display())]
-    Invalid { path: PathBuf, line: usize, col: usize, msg: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        col: usize,
+        msg: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +30,10 @@ pub enum HarnessError {
     #[error("workload {kind}: {msg}")]
     Workload { kind: String, msg: String },
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("interrupted (Ctrl-C); results recorded so far are kept")]
     Interrupted,
     #[error("{0}")]

@@ -15,7 +15,9 @@ use tracecheck_model::{Direction, GroundTruth, Layer, Metric, Quantity, Source, 
 /// Add the device's truths to `gt` and cross-check them with the design.
 pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec<Unestablished> {
     let mut unest = Vec::new();
-    let window = format!("/proc/diskstats delta of {dev_name} over the workload and the settle that followed");
+    let window = format!(
+        "/proc/diskstats delta of {dev_name} over the workload and the settle that followed"
+    );
     for dir in [Direction::Read, Direction::Write] {
         let (bytes, ios) = match dir {
             Direction::Read => (delta.read_bytes, delta.read_ios),
@@ -24,8 +26,20 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
         let disk_b = Metric::new(Layer::Disk, Some(dir), Quantity::Bytes);
         let disk_n = Metric::new(Layer::Disk, Some(dir), Quantity::Ops);
         let block_b = Metric::new(Layer::Block, Some(dir), Quantity::Bytes);
-        gt.truths.push(Truth::exact(disk_b, Who::Device, bytes, Source::Diskstats, window.clone()));
-        gt.truths.push(Truth::exact(disk_n, Who::Device, ios, Source::Diskstats, window.clone()));
+        gt.truths.push(Truth::exact(
+            disk_b,
+            Who::Device,
+            bytes,
+            Source::Diskstats,
+            window.clone(),
+        ));
+        gt.truths.push(Truth::exact(
+            disk_n,
+            Who::Device,
+            ios,
+            Source::Diskstats,
+            window.clone(),
+        ));
         // Every byte submitted as a bio completes at the device: splits and
         // merges change request counts, never bytes.
         gt.truths.push(Truth::exact(
@@ -41,13 +55,23 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
         let designed: Vec<&Truth> = gt
             .truths
             .iter()
-            .filter(|t| t.metric == disk_b && matches!(t.who, Who::Workload | Who::Kernel) && t.source != Source::Diskstats)
+            .filter(|t| {
+                t.metric == disk_b
+                    && matches!(t.who, Who::Workload | Who::Kernel)
+                    && t.source != Source::Diskstats
+            })
             .collect();
         if designed.is_empty() {
             continue;
         }
         // One truth per `who`: the most exact one.
-        let best = |who: Who| designed.iter().filter(|t| t.who == who).min_by_key(|t| t.hi - t.lo).copied();
+        let best = |who: Who| {
+            designed
+                .iter()
+                .filter(|t| t.who == who)
+                .min_by_key(|t| t.hi - t.lo)
+                .copied()
+        };
         let (w, k) = (best(Who::Workload), best(Who::Kernel));
         let lo = w.map_or(0, |t| t.lo) + k.map_or(0, |t| t.lo);
         let hi = w.map_or(0, |t| t.hi) + k.map_or(0, |t| t.hi);
@@ -60,11 +84,19 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
                     Direction::Write => "writes",
                 },
                 range(lo, hi),
-                [w, k].iter().flatten().map(|t| t.why.as_str()).collect::<Vec<_>>().join("; "),
+                [w, k]
+                    .iter()
+                    .flatten()
+                    .map(|t| t.why.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
                 num(bytes)
             );
             for m in [disk_b, disk_n, block_b] {
-                unest.push(Unestablished { metric: m, why: why.clone() });
+                unest.push(Unestablished {
+                    metric: m,
+                    why: why.clone(),
+                });
             }
             continue;
         }
@@ -77,9 +109,25 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
                 range(lo, hi),
                 w.map(|t| t.why.as_str()).unwrap_or("")
             );
-            gt.truths.push(Truth::exact(disk_b, Who::Workload, bytes, Source::Diskstats, why.clone()));
-            if !gt.truths.iter().any(|t| t.metric == block_b && t.who == Who::Workload) {
-                gt.truths.push(Truth::exact(block_b, Who::Workload, bytes, Source::Diskstats, why));
+            gt.truths.push(Truth::exact(
+                disk_b,
+                Who::Workload,
+                bytes,
+                Source::Diskstats,
+                why.clone(),
+            ));
+            if !gt
+                .truths
+                .iter()
+                .any(|t| t.metric == block_b && t.who == Who::Workload)
+            {
+                gt.truths.push(Truth::exact(
+                    block_b,
+                    Who::Workload,
+                    bytes,
+                    Source::Diskstats,
+                    why,
+                ));
             }
         }
     }
@@ -88,10 +136,17 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
     let derived: Vec<Truth> = gt
         .truths
         .iter()
-        .filter(|t| t.metric.layer == Layer::Disk && t.metric.quantity == Quantity::Bytes && t.who != Who::Device)
+        .filter(|t| {
+            t.metric.layer == Layer::Disk
+                && t.metric.quantity == Quantity::Bytes
+                && t.who != Who::Device
+        })
         .filter_map(|t| {
             let b = t.metric.at_layer(Layer::Block)?;
-            (!gt.truths.iter().any(|x| x.metric == b && x.who == t.who)).then(|| Truth { metric: b, ..t.clone() })
+            (!gt.truths.iter().any(|x| x.metric == b && x.who == t.who)).then(|| Truth {
+                metric: b,
+                ..t.clone()
+            })
         })
         .collect();
     gt.truths.extend(derived);
@@ -121,34 +176,80 @@ mod tests {
 
     #[test]
     fn consistent_reads_pin_the_workload_share_to_diskstats() {
-        let mut g = gt(vec![Truth::bounded(m("disk.read_bytes"), Who::Workload, 16 << 20, (16 << 20) + 65536, Source::Design, "cold file")]);
-        let d = DiskDelta { read_bytes: (16 << 20) + 4096, read_ios: 17, ..Default::default() };
+        let mut g = gt(vec![Truth::bounded(
+            m("disk.read_bytes"),
+            Who::Workload,
+            16 << 20,
+            (16 << 20) + 65536,
+            Source::Design,
+            "cold file",
+        )]);
+        let d = DiskDelta {
+            read_bytes: (16 << 20) + 4096,
+            read_ios: 17,
+            ..Default::default()
+        };
         let u = establish(&mut g, &d, "loop9");
         assert!(u.is_empty());
         let t = crate::compare::pick(&g.truths, m("disk.read_bytes"), &Who::Workload).unwrap();
-        assert_eq!((t.lo, t.hi, t.source), ((16 << 20) + 4096, (16 << 20) + 4096, Source::Diskstats));
+        assert_eq!(
+            (t.lo, t.hi, t.source),
+            ((16 << 20) + 4096, (16 << 20) + 4096, Source::Diskstats)
+        );
         let b = crate::compare::pick(&g.truths, m("block.read_bytes"), &Who::Workload).unwrap();
         assert_eq!(b.lo, (16 << 20) + 4096);
     }
 
     #[test]
     fn diskstats_outside_the_design_makes_the_truth_unestablished() {
-        let mut g = gt(vec![Truth::exact(m("disk.read_bytes"), Who::Workload, 16 << 20, Source::Design, "cold file")]);
-        let d = DiskDelta { read_bytes: 32 << 20, ..Default::default() };
+        let mut g = gt(vec![Truth::exact(
+            m("disk.read_bytes"),
+            Who::Workload,
+            16 << 20,
+            Source::Design,
+            "cold file",
+        )]);
+        let d = DiskDelta {
+            read_bytes: 32 << 20,
+            ..Default::default()
+        };
         let u = establish(&mut g, &d, "loop9");
-        assert!(u.iter().any(|u| u.metric == m("disk.read_bytes") && u.why.contains("33,554,432")));
+        assert!(u
+            .iter()
+            .any(|u| u.metric == m("disk.read_bytes") && u.why.contains("33,554,432")));
     }
 
     #[test]
     fn kernel_share_keeps_the_workload_share_from_design() {
         let mut g = gt(vec![
-            Truth::exact(m("disk.write_bytes"), Who::Workload, 0, Source::Design, "no fsync"),
-            Truth::bounded(m("disk.write_bytes"), Who::Kernel, 16 << 20, (16 << 20) + (1 << 20), Source::Design, "flusher + journal"),
+            Truth::exact(
+                m("disk.write_bytes"),
+                Who::Workload,
+                0,
+                Source::Design,
+                "no fsync",
+            ),
+            Truth::bounded(
+                m("disk.write_bytes"),
+                Who::Kernel,
+                16 << 20,
+                (16 << 20) + (1 << 20),
+                Source::Design,
+                "flusher + journal",
+            ),
         ]);
-        let d = DiskDelta { write_bytes: (16 << 20) + 40960, ..Default::default() };
+        let d = DiskDelta {
+            write_bytes: (16 << 20) + 40960,
+            ..Default::default()
+        };
         assert!(establish(&mut g, &d, "loop9").is_empty());
         let t = crate::compare::pick(&g.truths, m("disk.write_bytes"), &Who::Workload).unwrap();
         assert_eq!((t.lo, t.source), (0, Source::Design));
-        assert_eq!(crate::compare::pick(&g.truths, m("block.write_bytes"), &Who::Workload).unwrap().hi, 0);
+        assert_eq!(
+            crate::compare::pick(&g.truths, m("block.write_bytes"), &Who::Workload)
+                .unwrap()
+                .hi,
+            0
+        );
     }
 }

@@ -15,14 +15,23 @@ use tracecheck::spec::{self, ToolSpec};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Workload { args } => workload_main(args),
+        Command::Workload { args } => {
+            tracecheck_workloads::cli::main_with_args("tracecheck workload", args).into()
+        }
         Command::Metrics => {
             print_metrics();
             0
         }
         Command::Workloads => {
             for p in tracecheck::select::PLANS {
-                println!("{:<24} {}\n{:<24} tc-workload {} {}", p.name, p.purpose, "", p.kind, p.args.join(" "));
+                println!(
+                    "{:<24} {}\n{:<24} tc-workload {} {}",
+                    p.name,
+                    p.purpose,
+                    "",
+                    p.kind,
+                    p.args.join(" ")
+                );
             }
             0
         }
@@ -57,24 +66,36 @@ fn print_metrics() {
 }
 
 fn load_specs(paths: &[PathBuf]) -> Result<Vec<ToolSpec>, HarnessError> {
-    paths.iter().map(|p| Ok(ToolSpec::load(&spec::resolve(p))?)).collect()
+    paths
+        .iter()
+        .map(|p| Ok(ToolSpec::load(&spec::resolve(p))?))
+        .collect()
 }
 
 fn example_specs(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(HarnessError::io(format!("read examples directory {} (set --examples)", dir.display())))?
+        .map_err(HarnessError::io(format!(
+            "read examples directory {} (set --examples)",
+            dir.display()
+        )))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("spec.toml").is_file())
         .collect();
     out.sort();
     if out.is_empty() {
-        return Err(HarnessError::Other(format!("no */spec.toml under {}", dir.display())));
+        return Err(HarnessError::Other(format!(
+            "no */spec.toml under {}",
+            dir.display()
+        )));
     }
     Ok(out)
 }
 
 fn default_record_path() -> PathBuf {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
     PathBuf::from("/var/tmp/tracecheck/runs").join(format!("{t}-{}.jsonl", std::process::id()))
 }
 
@@ -92,11 +113,17 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         Ok(r) => r,
         Err(e) => return fail(&e),
     };
-    let limits = Limits { settle: opts.settle_timeout, ..Limits::default() };
+    let limits = Limits {
+        settle: opts.settle_timeout,
+        ..Limits::default()
+    };
     let mut records: Vec<CheckRecord> = Vec::new();
     let result = (|| -> Result<(), HarnessError> {
         if !opts.quiet {
-            eprintln!("tracecheck: making a {} MiB scratch disk...", opts.scratch_size);
+            eprintln!(
+                "tracecheck: making a {} MiB scratch disk...",
+                opts.scratch_size
+            );
         }
         tracecheck::env::host::ensure_tracefs()?;
         let disk = ScratchDisk::create(opts.scratch_size)?;
@@ -107,7 +134,13 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                     recorder.write(r);
                 }
             };
-            records.extend(runner::check_spec(spec, &disk, &limits, &interrupted, &mut on_event)?);
+            records.extend(runner::check_spec(
+                spec,
+                &disk,
+                &limits,
+                &interrupted,
+                &mut on_event,
+            )?);
         }
         Ok(())
     })();
@@ -138,59 +171,30 @@ struct Recorder {
 impl Recorder {
     fn open(path: &Path) -> Result<Recorder, HarnessError> {
         if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(HarnessError::io(format!("create {}", d.display())))?;
+            std::fs::create_dir_all(d)
+                .map_err(HarnessError::io(format!("create {}", d.display())))?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .map_err(HarnessError::io(format!("open record file {}", path.display())))?;
-        Ok(Recorder { file, path: path.to_owned() })
+            .map_err(HarnessError::io(format!(
+                "open record file {}",
+                path.display()
+            )))?;
+        Ok(Recorder {
+            file,
+            path: path.to_owned(),
+        })
     }
 
     fn write(&mut self, r: &CheckRecord) {
         let line = serde_json::to_string(r).expect("record serializes");
         if let Err(e) = writeln!(self.file, "{line}").and_then(|_| self.file.sync_data()) {
-            eprintln!("tracecheck: warning: cannot append to {}: {e}", self.path.display());
-        }
-    }
-}
-
-/// The hidden `workload` subcommand: the same generator as `tc-workload`.
-fn workload_main(args: Vec<std::ffi::OsString>) -> i32 {
-    use tracecheck_workloads::{cli, default_comm, CliError, Phase};
-    let argv = std::iter::once(std::ffi::OsString::from("tracecheck workload")).chain(args);
-    let inv = match cli::parse(argv) {
-        Ok(i) => i,
-        Err(CliError::Clap(e)) => e.exit(),
-        Err(e) => {
-            eprintln!("tracecheck workload: {e}");
-            return 2;
-        }
-    };
-    let result = match inv.phase {
-        Phase::Prepare => inv.workload.prepare_on(&inv.dir, inv.expect_dev).map(|_| None),
-        Phase::Run => {
-            let comm = inv.comm.clone().unwrap_or_else(default_comm);
-            inv.workload.run_on(&inv.dir, &comm, inv.expect_dev).map(Some)
-        }
-    };
-    match result {
-        Ok(None) => 0,
-        Ok(Some(truth)) => {
-            let json = serde_json::to_string(&truth).expect("ground truth serializes");
-            let mut out = std::io::stdout().lock();
-            match writeln!(out, "{json}").and_then(|()| out.flush()) {
-                Ok(()) => 0,
-                Err(e) => {
-                    eprintln!("tracecheck workload: cannot write the ground truth: {e}");
-                    2
-                }
-            }
-        }
-        Err(e) => {
-            eprintln!("tracecheck workload: {e}");
-            2
+            eprintln!(
+                "tracecheck: warning: cannot append to {}: {e}",
+                self.path.display()
+            );
         }
     }
 }

@@ -33,7 +33,9 @@ impl Style {
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         };
         Style { color }
     }
@@ -69,7 +71,12 @@ pub fn progress(ev: &Event<'_>, quiet: bool) {
     }
     let mut e = std::io::stderr().lock();
     let _ = match ev {
-        Event::CheckStart { index, total, tool, workload } => {
+        Event::CheckStart {
+            index,
+            total,
+            tool,
+            workload,
+        } => {
             writeln!(e, "[{}/{}] {tool} on {workload}", index + 1, total)
         }
         Event::Phase(p) => writeln!(e, "      {p}..."),
@@ -88,9 +95,16 @@ pub fn progress(ev: &Event<'_>, quiet: bool) {
 /// establish the truth.
 pub fn exit_code(records: &[CheckRecord]) -> i32 {
     let vs = records.iter().flat_map(|r| &r.verdicts);
-    if vs.clone().any(|v| v.diagnosis.as_ref().is_some_and(|d| d.finding == Finding::TruthUnknown)) {
+    if vs.clone().any(|v| {
+        v.diagnosis
+            .as_ref()
+            .is_some_and(|d| d.finding == Finding::TruthUnknown)
+    }) {
         2
-    } else if vs.clone().any(|v| matches!(v.status, Status::Fail | Status::Error)) {
+    } else if vs
+        .clone()
+        .any(|v| matches!(v.status, Status::Fail | Status::Error))
+    {
         1
     } else {
         0
@@ -114,7 +128,10 @@ pub struct Summary {
 }
 
 pub fn summary(records: &[CheckRecord]) -> Summary {
-    let mut s = Summary { exit_code: exit_code(records), ..Default::default() };
+    let mut s = Summary {
+        exit_code: exit_code(records),
+        ..Default::default()
+    };
     for v in records.iter().flat_map(|r| &r.verdicts) {
         match v.status {
             Status::Pass => s.pass += 1,
@@ -127,8 +144,12 @@ pub fn summary(records: &[CheckRecord]) -> Summary {
 }
 
 pub fn json(records: &[CheckRecord]) -> String {
-    serde_json::to_string_pretty(&JsonReport { tracecheck: env!("CARGO_PKG_VERSION"), summary: summary(records), checks: records })
-        .expect("report serializes")
+    serde_json::to_string_pretty(&JsonReport {
+        tracecheck: env!("CARGO_PKG_VERSION"),
+        summary: summary(records),
+        checks: records,
+    })
+    .expect("report serializes")
 }
 
 /// The terminal table, grouped by tool.
@@ -145,14 +166,23 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
             first.environment,
             first.device
         );
-        let claim_w = rs.iter().flat_map(|r| &r.verdicts).map(|v| v.claim.chars().count()).max().unwrap_or(5).clamp(5, 40);
+        let claim_w = rs
+            .iter()
+            .flat_map(|r| &r.verdicts)
+            .map(|v| v.claim.chars().count())
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 40);
         o += &format!(
             "  {:<claim_w$}  {:<26}  {:<5}  {:>16}  {}\n",
             "CLAIM", "WORKLOAD", "", "REPORTED", "TRUTH"
         );
         for r in &rs {
             for v in &r.verdicts {
-                let reported = v.reported.map(|x| format!("{} {}", num(x), v.unit)).unwrap_or_else(|| "-".into());
+                let reported = v
+                    .reported
+                    .map(|x| format!("{} {}", num(x), v.unit))
+                    .unwrap_or_else(|| "-".into());
                 let truth = v
                     .truth
                     .as_ref()
@@ -160,7 +190,11 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
                     .unwrap_or_else(|| "-".into());
                 let claim: String = v.claim.chars().take(claim_w).collect();
                 let wl = if v.metric.contains("read") || v.metric.contains("write") {
-                    format!("{} [{}]", r.workload, if v.metric.contains("read") { "r" } else { "w" })
+                    format!(
+                        "{} [{}]",
+                        r.workload,
+                        if v.metric.contains("read") { "r" } else { "w" }
+                    )
                 } else {
                     r.workload.clone()
                 };
@@ -194,16 +228,27 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
                         num(d.write_bytes),
                         num(d.write_ios),
                         num(d.flushes),
-                        r.settle.map(|s| format!("; waited {} ms for writeback", s.waited_ms)).unwrap_or_default()
+                        r.settle
+                            .map(|s| format!("; waited {} ms for writeback", s.waited_ms))
+                            .unwrap_or_default()
                     )
                 }
-                None => o += &format!("    {:<24} not measured (the tool did not run)\n", r.workload),
+                None => {
+                    o += &format!(
+                        "    {:<24} not measured (the tool did not run)\n",
+                        r.workload
+                    )
+                }
             }
         }
         o += "\n";
     }
     let s = summary(records);
-    let overall = worst(records.iter().flat_map(|r| r.verdicts.iter().map(|v| v.status)));
+    let overall = worst(
+        records
+            .iter()
+            .flat_map(|r| r.verdicts.iter().map(|v| v.status)),
+    );
     o += &format!(
         "{}: {} passed, {} failed, {} errors, {} skipped\n",
         style.status(overall).trim_end(),
@@ -236,4 +281,119 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
         lines.push(cur);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compare::{judge, Evidence, Subject};
+    use crate::env::diskstats::DiskDelta;
+    use crate::runner::Timings;
+    use crate::spec::{Claim, KeyKind, Tolerance};
+    use crate::tool::ToolRecord;
+    use std::collections::BTreeMap;
+    use tracecheck_model::{
+        GroundTruth, MapEntry, Metric, ParsedMap, Source, ToolOutput, Truth, Value, Who,
+    };
+
+    /// The table a user reads for the disktop case, from fixed numbers.
+    #[test]
+    fn table_for_a_cache_miscount() {
+        const S: u64 = 16 << 20;
+        let m = |s: &str| Metric::parse(s).unwrap();
+        let gt = GroundTruth {
+            workload: "cached-reread".into(),
+            comm: "tcw-aaaaaa".into(),
+            pids: vec![1],
+            params: BTreeMap::new(),
+            truths: vec![
+                Truth::exact(
+                    m("syscall.read_bytes"),
+                    Who::Workload,
+                    21 * S,
+                    Source::Workload,
+                    "21 passes of read()",
+                ),
+                Truth::exact(
+                    m("disk.read_bytes"),
+                    Who::Workload,
+                    S,
+                    Source::Diskstats,
+                    "cold once",
+                ),
+            ],
+            needs_writeback: false,
+            elapsed_ns: 1,
+        };
+        let claim = Claim {
+            name: "disk read bytes per process".into(),
+            map: "@disk_read".into(),
+            metric: m("disk.read_bytes"),
+            keys: vec![KeyKind::Comm],
+            tolerance: Tolerance::Percent(1.0),
+            workloads: vec![],
+        };
+        let out = ToolOutput {
+            maps: vec![ParsedMap {
+                name: "@disk_read".into(),
+                entries: vec![
+                    MapEntry {
+                        keys: vec!["tcw-aaaaaa".into()],
+                        value: Value::Scalar(21 * S as i64),
+                    },
+                    MapEntry {
+                        keys: vec!["sshd".into()],
+                        value: Value::Scalar(4096),
+                    },
+                ],
+            }],
+            unparsed: vec![],
+        };
+        let subject = Subject {
+            comm: gt.comm.clone(),
+            pids: vec![1],
+            dev_major: 7,
+            dev_minor: 3,
+            dev_name: "loop3".into(),
+        };
+        let tool = ToolRecord {
+            command: vec!["bpftrace".into()],
+            ..Default::default()
+        };
+        let verdicts = judge(
+            &claim,
+            Ok(&out),
+            &tool,
+            &Evidence {
+                truth: &gt,
+                unestablished: &[],
+                subject: &subject,
+            },
+        );
+        let rec = CheckRecord {
+            tool: "disktop (bpftrace port)".into(),
+            spec: "expectations/examples/disktop/spec.toml".into(),
+            workload: "cached-reread".into(),
+            environment: "host (kernel 6.18.44)".into(),
+            device: "loop3 (7:3)".into(),
+            comm: "tcw-aaaaaa".into(),
+            ground_truth: Some(gt),
+            diskstats: Some(DiskDelta {
+                read_bytes: S,
+                read_ios: 128,
+                write_ios: 1,
+                flushes: 1,
+                ..Default::default()
+            }),
+            settle: Some(crate::env::scratch::Settled {
+                waited_ms: 50,
+                quiet: true,
+            }),
+            unestablished: vec![],
+            tool_run: tool,
+            verdicts,
+            timings: Timings::default(),
+        };
+        insta::assert_snapshot!(table(&[rec], &Style::new(ColorChoice::Never)));
+    }
 }

@@ -31,7 +31,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { settle: Duration::from_secs(60), workload: Duration::from_secs(120) }
+        Limits {
+            settle: Duration::from_secs(60),
+            workload: Duration::from_secs(120),
+        }
     }
 }
 
@@ -49,7 +52,8 @@ pub struct Timings {
 impl Timings {
     /// Everything except the tool's start-up and the workload itself.
     pub fn harness_ms(&self) -> u64 {
-        self.total_ms.saturating_sub(self.tool_start_ms + self.workload_ms)
+        self.total_ms
+            .saturating_sub(self.tool_start_ms + self.workload_ms)
     }
 }
 
@@ -88,15 +92,23 @@ pub fn worst(it: impl Iterator<Item = Status>) -> Status {
 
 /// Progress, for the reporter.
 pub enum Event<'a> {
-    CheckStart { index: usize, total: usize, tool: &'a str, workload: &'a str },
+    CheckStart {
+        index: usize,
+        total: usize,
+        tool: &'a str,
+        workload: &'a str,
+    },
     Phase(&'a str),
     CheckDone(&'a CheckRecord),
 }
 
 /// A distinctive process name for one run: `tcw-` and 6 hex digits.
 pub fn fresh_comm() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let x = (t.as_nanos() as u64 ^ (std::process::id() as u64).rotate_left(24)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let x = (t.as_nanos() as u64 ^ (std::process::id() as u64).rotate_left(24))
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     format!("tcw-{:06x}", x >> 40)
 }
 
@@ -105,7 +117,11 @@ pub fn fresh_comm() -> String {
 pub fn plan_checks(spec: &ToolSpec) -> Vec<(&'static Plan, Vec<&Claim>)> {
     let mut out: Vec<(&'static Plan, Vec<&Claim>)> = Vec::new();
     for c in &spec.claims {
-        let plans = if c.workloads.is_empty() { crate::select::for_metric(c.metric) } else { c.workloads.clone() };
+        let plans = if c.workloads.is_empty() {
+            crate::select::for_metric(c.metric)
+        } else {
+            c.workloads.clone()
+        };
         for p in plans {
             match out.iter_mut().find(|(q, _)| q.name == p.name) {
                 Some((_, cs)) => cs.push(c),
@@ -118,11 +134,24 @@ pub fn plan_checks(spec: &ToolSpec) -> Vec<(&'static Plan, Vec<&Claim>)> {
 
 /// How to start the workload generator: this same binary's hidden
 /// `workload` subcommand, so one binary serves host and guest alike.
-fn workload_command(phase: &str, plan: &Plan, dir: &Path, extra: &[String]) -> Result<Command, HarnessError> {
-    let exe = std::env::current_exe().map_err(HarnessError::io("locate the tracecheck binary"))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("workload").arg(phase).arg(plan.kind).args(plan.args).arg("--dir").arg(dir).args(extra);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+fn workload_command(
+    phase: &str,
+    plan: &Plan,
+    dir: &Path,
+    extra: &[String],
+) -> Result<Command, HarnessError> {
+    let mut cmd = Command::new(tracecheck_exe()?);
+    cmd.arg("workload")
+        .arg(phase)
+        .arg(plan.kind)
+        .args(plan.args)
+        .arg("--dir")
+        .arg(dir)
+        .args(extra);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
     // SAFETY: prctl is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
@@ -133,9 +162,42 @@ fn workload_command(phase: &str, plan: &Plan, dir: &Path, extra: &[String]) -> R
     Ok(cmd)
 }
 
+/// The `tracecheck` binary that serves as the workload generator: this
+/// process when it is `tracecheck`, otherwise (a bench or test harness
+/// linking the library) the `tracecheck` binary beside it or one directory
+/// up (cargo's `deps/`), or `$TRACECHECK_BIN`. Never the calling program
+/// itself, which would start another copy of whatever it is.
+pub fn tracecheck_exe() -> Result<PathBuf, HarnessError> {
+    if let Some(p) = std::env::var_os("TRACECHECK_BIN") {
+        return Ok(p.into());
+    }
+    let me = std::env::current_exe().map_err(HarnessError::io("locate the running binary"))?;
+    if me.file_name().is_some_and(|n| n == "tracecheck") {
+        return Ok(me);
+    }
+    let dir = me.parent().unwrap_or(Path::new("."));
+    [dir.join("tracecheck"), dir.join("../tracecheck")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            HarnessError::Other(format!(
+                "cannot find the tracecheck binary next to {} (build it, or set TRACECHECK_BIN)",
+                me.display()
+            ))
+        })
+}
+
 /// Run a workload phase to completion (bounded), returning its stdout.
-fn run_workload(mut cmd: Command, what: &str, limit: Duration, interrupted: &AtomicBool) -> Result<String, HarnessError> {
-    let err = |msg: String| HarnessError::Workload { kind: what.to_string(), msg };
+fn run_workload(
+    mut cmd: Command,
+    what: &str,
+    limit: Duration,
+    interrupted: &AtomicBool,
+) -> Result<String, HarnessError> {
+    let err = |msg: String| HarnessError::Workload {
+        kind: what.to_string(),
+        msg,
+    };
     let mut child = cmd.spawn().map_err(|e| err(format!("cannot start: {e}")))?;
     let mut out = child.stdout.take().expect("piped");
     let mut errp = child.stderr.take().expect("piped");
@@ -160,14 +222,21 @@ fn run_workload(mut cmd: Command, what: &str, limit: Duration, interrupted: &Ato
             if interrupted.load(Ordering::Relaxed) {
                 return Err(HarnessError::Interrupted);
             }
-            return Err(err(format!("did not finish within {} s; killed", limit.as_secs())));
+            return Err(err(format!(
+                "did not finish within {} s; killed",
+                limit.as_secs()
+            )));
         }
         std::thread::sleep(Duration::from_millis(5));
     };
     let stdout = t_out.join().unwrap_or_default();
     let stderr = t_err.join().unwrap_or_default();
     if !status.success() {
-        return Err(err(format!("{}: {}", crate::tool::describe_status(status), stderr.trim())));
+        return Err(err(format!(
+            "{}: {}",
+            crate::tool::describe_status(status),
+            stderr.trim()
+        )));
     }
     Ok(stdout)
 }
@@ -187,7 +256,12 @@ pub fn check_spec(
         if interrupted.load(Ordering::Relaxed) {
             return Err(HarnessError::Interrupted);
         }
-        on_event(Event::CheckStart { index, total, tool: &spec.name, workload: plan.name });
+        on_event(Event::CheckStart {
+            index,
+            total,
+            tool: &spec.name,
+            workload: plan.name,
+        });
         let rec = check_one(spec, plan, &claims, disk, limits, interrupted, on_event)?;
         on_event(Event::CheckDone(&rec));
         records.push(rec);
@@ -212,7 +286,12 @@ fn check_one(
     let dev_args = vec!["--expect-dev".to_string(), dev.clone()];
 
     on_event(Event::Phase("preparing files"));
-    run_workload(workload_command("prepare", plan, &dir, &dev_args)?, plan.name, limits.workload, interrupted)?;
+    run_workload(
+        workload_command("prepare", plan, &dir, &dev_args)?,
+        plan.name,
+        limits.workload,
+        interrupted,
+    )?;
     // The preparation's own writes must be on disk before anyone measures.
     disk.settle(limits.settle)?;
     timings.prepare_ms = t0.elapsed().as_millis() as u64;
@@ -252,7 +331,12 @@ fn check_one(
     let t_w = Instant::now();
     let mut args = dev_args.clone();
     args.extend(["--comm".to_string(), comm.clone()]);
-    let out = run_workload(workload_command("run", plan, &dir, &args)?, plan.name, limits.workload, interrupted)?;
+    let out = run_workload(
+        workload_command("run", plan, &dir, &args)?,
+        plan.name,
+        limits.workload,
+        interrupted,
+    )?;
     timings.workload_ms = t_w.elapsed().as_millis() as u64;
     let mut gt: GroundTruth = serde_json::from_str(&out).map_err(|e| HarnessError::Workload {
         kind: plan.name.to_string(),
@@ -274,11 +358,21 @@ fn check_one(
     if !settled.quiet {
         // The device was still busy when the bound ran out: the counters
         // may be short, so the disk truths cannot be trusted.
-        for m in ["disk.read_bytes", "disk.write_bytes", "disk.read_ios", "disk.write_ios", "block.read_bytes", "block.write_bytes"] {
+        for m in [
+            "disk.read_bytes",
+            "disk.write_bytes",
+            "disk.read_ios",
+            "disk.write_ios",
+            "block.read_bytes",
+            "block.write_bytes",
+        ] {
             let metric = tracecheck_model::Metric::parse(m).expect("vocabulary name");
             unest.push(Unestablished {
                 metric,
-                why: format!("the device was still busy {} ms after the workload ended", settled.waited_ms),
+                why: format!(
+                    "the device was still busy {} ms after the workload ended",
+                    settled.waited_ms
+                ),
             });
         }
     }
@@ -291,7 +385,11 @@ fn check_one(
     };
     let parsed = tracecheck_probes::parse(spec.format, &tool_rec.stdout);
     let parsed_ref = parsed.as_ref().map_err(|e| e.to_string());
-    let ev = Evidence { truth: &gt, unestablished: &unest, subject: &subject };
+    let ev = Evidence {
+        truth: &gt,
+        unestablished: &unest,
+        subject: &subject,
+    };
     for c in claims {
         let out = match &parsed_ref {
             Ok(o) => Ok(*o),
@@ -329,10 +427,22 @@ fn finish_failed(
         needs_writeback: false,
         elapsed_ns: 0,
     };
-    let subject = Subject { comm: record.comm.clone(), pids: vec![], dev_major: 0, dev_minor: 0, dev_name: String::new() };
-    let ev = Evidence { truth: &empty, unestablished: &[], subject: &subject };
+    let subject = Subject {
+        comm: record.comm.clone(),
+        pids: vec![],
+        dev_major: 0,
+        dev_minor: 0,
+        dev_name: String::new(),
+    };
+    let ev = Evidence {
+        truth: &empty,
+        unestablished: &[],
+        subject: &subject,
+    };
     for c in claims {
-        record.verdicts.extend(judge(c, Err("not run"), &tool_rec, &ev));
+        record
+            .verdicts
+            .extend(judge(c, Err("not run"), &tool_rec, &ev));
     }
     timings.total_ms = t0.elapsed().as_millis() as u64;
     record.tool_run = tool_rec;

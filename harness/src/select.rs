@@ -45,8 +45,19 @@ pub fn for_metric(m: Metric) -> Vec<&'static Plan> {
         (Layer::Process, _) => &["execs"],
         (Layer::Syscall, None) if m.name() == "syscall.open_calls" => &["opens"],
         (_, Some(Direction::Read)) => &["direct-read", "cached-reread", "mmap-read"],
-        (_, Some(Direction::Write)) => &["direct-write", "buffered-write-fsync", "buffered-write-nofsync"],
-        (_, None) => &["direct-read", "cached-reread", "mmap-read", "direct-write", "buffered-write-fsync", "buffered-write-nofsync"],
+        (_, Some(Direction::Write)) => &[
+            "direct-write",
+            "buffered-write-fsync",
+            "buffered-write-nofsync",
+        ],
+        (_, None) => &[
+            "direct-read",
+            "cached-reread",
+            "mmap-read",
+            "direct-write",
+            "buffered-write-fsync",
+            "buffered-write-nofsync",
+        ],
     };
     names.iter().filter_map(|n| plan(n)).collect()
 }
@@ -57,14 +68,23 @@ mod tests {
 
     #[test]
     fn disk_read_claims_run_on_the_three_read_workloads() {
-        let got: Vec<_> = for_metric(Metric::parse("disk.read_bytes").unwrap()).iter().map(|p| p.name).collect();
+        let got: Vec<_> = for_metric(Metric::parse("disk.read_bytes").unwrap())
+            .iter()
+            .map(|p| p.name)
+            .collect();
         assert_eq!(got, ["direct-read", "cached-reread", "mmap-read"]);
     }
 
     #[test]
     fn direction_keyed_claims_run_on_both_directions() {
         assert_eq!(for_metric(Metric::parse("disk.bytes").unwrap()).len(), 6);
-        assert_eq!(for_metric(Metric::parse("process.execs").unwrap())[0].name, "execs");
-        assert_eq!(for_metric(Metric::parse("syscall.open_calls").unwrap())[0].name, "opens");
+        assert_eq!(
+            for_metric(Metric::parse("process.execs").unwrap())[0].name,
+            "execs"
+        );
+        assert_eq!(
+            for_metric(Metric::parse("syscall.open_calls").unwrap())[0].name,
+            "opens"
+        );
     }
 }

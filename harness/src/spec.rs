@@ -15,7 +15,6 @@ use toml::Spanned;
 use tracecheck_model::{metric::edit_distance, Metric};
 use tracecheck_probes::OutputFormat;
 
-
 /// How the harness knows the tool has attached and is counting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ready {
@@ -86,7 +85,10 @@ impl Tolerance {
         match self {
             Tolerance::Percent(p) => {
                 let f = p / 100.0;
-                ((lo as f64 * (1.0 - f)).floor() as u64, (hi as f64 * (1.0 + f)).ceil() as u64)
+                (
+                    (lo as f64 * (1.0 - f)).floor() as u64,
+                    (hi as f64 * (1.0 + f)).ceil() as u64,
+                )
             }
             Tolerance::Absolute(a) => (lo.saturating_sub(a), hi.saturating_add(a)),
         }
@@ -174,8 +176,21 @@ struct RawClaim {
 
 /// Known top-level and nested keys, for "did you mean" hints on unknown ones.
 const KNOWN_KEYS: &[&str] = &[
-    "tool", "claim", "name", "script", "command", "format", "ready", "ready_timeout", "stop",
-    "stop_timeout", "map", "metric", "keys", "tolerance", "workloads",
+    "tool",
+    "claim",
+    "name",
+    "script",
+    "command",
+    "format",
+    "ready",
+    "ready_timeout",
+    "stop",
+    "stop_timeout",
+    "map",
+    "metric",
+    "keys",
+    "tolerance",
+    "workloads",
 ];
 
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -184,15 +199,22 @@ pub const DEFAULT_TOLERANCE: Tolerance = Tolerance::Percent(1.0);
 
 impl ToolSpec {
     pub fn load(path: &Path) -> Result<ToolSpec, SpecError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| SpecError::Read { path: path.to_owned(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Read {
+            path: path.to_owned(),
+            source: e,
+        })?;
         ToolSpec::parse(path, &text)
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<ToolSpec, SpecError> {
         let at = |span: Option<std::ops::Range<usize>>, msg: String| {
             let (line, col) = span.map(|s| line_col(text, s.start)).unwrap_or((1, 1));
-            SpecError::Invalid { path: path.to_owned(), line, col, msg }
+            SpecError::Invalid {
+                path: path.to_owned(),
+                line,
+                col,
+                msg,
+            }
         };
         let raw: RawSpec = toml::from_str(text).map_err(|e| {
             let mut msg = e.message().trim().to_string();
@@ -209,7 +231,10 @@ impl ToolSpec {
             (Some(s), None) => {
                 let script = base.join(s.get_ref());
                 if !script.is_file() {
-                    return Err(sp(s, format!("script `{}` does not exist", script.display())));
+                    return Err(sp(
+                        s,
+                        format!("script `{}` does not exist", script.display()),
+                    ));
                 }
                 // The tool runs in the spec's directory: pass an absolute path.
                 let script = script.canonicalize().unwrap_or(script);
@@ -222,21 +247,39 @@ impl ToolSpec {
             }
             (None, Some(c)) => {
                 if c.get_ref().is_empty() {
-                    return Err(at(Some(c.span()), "`command` is empty; expected an argv list such as [\"biotop\", \"-C\"]".into()));
+                    return Err(at(
+                        Some(c.span()),
+                        "`command` is empty; expected an argv list such as [\"biotop\", \"-C\"]"
+                            .into(),
+                    ));
                 }
                 c.get_ref().clone()
             }
             (Some(s), Some(_)) => {
-                return Err(sp(s, "give either `script` or `command` in [tool], not both".into()))
+                return Err(sp(
+                    s,
+                    "give either `script` or `command` in [tool], not both".into(),
+                ))
             }
             (None, None) => {
-                return Err(sp(&t.name, "[tool] needs `script = \"FILE.bt\"` (a bpftrace script) or `command = [..]`".into()))
+                return Err(sp(
+                    &t.name,
+                    "[tool] needs `script = \"FILE.bt\"` (a bpftrace script) or `command = [..]`"
+                        .into(),
+                ))
             }
         };
         let format = match &t.format {
             None => OutputFormat::BpftraceText,
             Some(f) => f.get_ref().parse().map_err(|_| {
-                sp(f, format!("unknown format `{}`; expected one of: {}", f.get_ref(), OutputFormat::NAMES.join(", ")))
+                sp(
+                    f,
+                    format!(
+                        "unknown format `{}`; expected one of: {}",
+                        f.get_ref(),
+                        OutputFormat::NAMES.join(", ")
+                    ),
+                )
             })?,
         };
         let ready = match &t.ready {
@@ -254,7 +297,10 @@ impl ToolSpec {
             Some((_, "sigint")) => Stop::Sigint,
             Some((_, "sigterm")) => Stop::Sigterm,
             Some((s, other)) => {
-                return Err(sp(s, format!("unknown stop `{other}`; expected `sigint` or `sigterm`")))
+                return Err(sp(
+                    s,
+                    format!("unknown stop `{other}`; expected `sigint` or `sigterm`"),
+                ))
             }
         };
 
@@ -271,12 +317,25 @@ impl ToolSpec {
                 ))
             })?;
             if !c.map.get_ref().starts_with('@') {
-                return Err(sp(&c.map, format!("map `{}` should be a bpftrace map name starting with `@`", c.map.get_ref())));
+                return Err(sp(
+                    &c.map,
+                    format!(
+                        "map `{}` should be a bpftrace map name starting with `@`",
+                        c.map.get_ref()
+                    ),
+                ));
             }
             let mut keys = Vec::new();
             for k in &c.keys {
                 let kind = KeyKind::parse(k.get_ref()).ok_or_else(|| {
-                    sp(k, format!("unknown key kind `{}`; expected one of: {}", k.get_ref(), KeyKind::NAMES.join(", ")))
+                    sp(
+                        k,
+                        format!(
+                            "unknown key kind `{}`; expected one of: {}",
+                            k.get_ref(),
+                            KeyKind::NAMES.join(", ")
+                        ),
+                    )
                 })?;
                 keys.push(kind);
             }
@@ -298,7 +357,14 @@ impl ToolSpec {
             let mut workloads = Vec::new();
             for w in &c.workloads {
                 let k = crate::select::plan(w.get_ref()).ok_or_else(|| {
-                    sp(w, format!("unknown workload `{}`; expected one of: {}", w.get_ref(), crate::select::names().join(", ")))
+                    sp(
+                        w,
+                        format!(
+                            "unknown workload `{}`; expected one of: {}",
+                            w.get_ref(),
+                            crate::select::names().join(", ")
+                        ),
+                    )
                 })?;
                 workloads.push(k);
             }
@@ -306,11 +372,23 @@ impl ToolSpec {
                 .name
                 .as_ref()
                 .map(|n| n.get_ref().clone())
-                .unwrap_or_else(|| format!("claim {}: {} {}", i + 1, c.map.get_ref(), metric.name()));
+                .unwrap_or_else(|| {
+                    format!("claim {}: {} {}", i + 1, c.map.get_ref(), metric.name())
+                });
             if claims.iter().any(|x: &Claim| x.name == name) {
-                return Err(sp(c.name.as_ref().unwrap_or(&c.map), format!("duplicate claim name `{name}`")));
+                return Err(sp(
+                    c.name.as_ref().unwrap_or(&c.map),
+                    format!("duplicate claim name `{name}`"),
+                ));
             }
-            claims.push(Claim { name, map: c.map.get_ref().clone(), metric, keys, tolerance, workloads });
+            claims.push(Claim {
+                name,
+                map: c.map.get_ref().clone(),
+                metric,
+                keys,
+                tolerance,
+                workloads,
+            });
         }
         Ok(ToolSpec {
             path: path.to_owned(),
@@ -336,7 +414,12 @@ fn unknown_field_hint(msg: &str) -> Option<String> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -370,13 +453,17 @@ fn parse_ready(s: &str) -> Result<Ready, String> {
     } else if let Some(d) = s.strip_prefix("after:") {
         Ok(Ready::After(parse_duration(d)?))
     } else {
-        Err(format!("unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\" or \"after:DURATION\""))
+        Err(format!(
+            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\" or \"after:DURATION\""
+        ))
     }
 }
 
 fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
     let t = s.trim();
-    let err = || format!("bad tolerance `{s}`; expected a percentage (\"2%\") or an absolute amount in the metric's unit (\"4096\")");
+    let err = || {
+        format!("bad tolerance `{s}`; expected a percentage (\"2%\") or an absolute amount in the metric's unit (\"4096\")")
+    };
     if let Some(p) = t.strip_suffix('%') {
         let v: f64 = p.trim().parse().map_err(|_| err())?;
         if !(0.0..=1000.0).contains(&v) {
@@ -447,7 +534,8 @@ mod tests {
         assert!(err(&GOOD.replace("[\"comm\"]", "[\"cpu\"]")).contains("unknown key kind `cpu`"));
         let e = err(&GOOD.replace("keys", "tolerance = \"lots\"\nkeys"));
         assert!(e.contains("bad tolerance `lots`"), "{e}");
-        assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes")).contains("takes its direction from a key"));
+        assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes"))
+            .contains("takes its direction from a key"));
         assert!(err("[tool]\nname = \"t\"\nscript = \"x.bt\"\n").contains("no [[claim]]"));
     }
 
@@ -456,8 +544,14 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert!(parse_duration("10").is_err());
-        assert_eq!(parse_ready("after:2s").unwrap(), Ready::After(Duration::from_secs(2)));
-        assert_eq!(parse_ready("contains:Tracing").unwrap(), Ready::Contains("Tracing".into()));
+        assert_eq!(
+            parse_ready("after:2s").unwrap(),
+            Ready::After(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_ready("contains:Tracing").unwrap(),
+            Ready::Contains("Tracing".into())
+        );
         assert!(parse_ready("soon").is_err());
     }
 
@@ -466,7 +560,12 @@ mod tests {
     fn docs_spec_md_lists_every_key() {
         let doc = include_str!("../../docs/spec.md");
         for k in KNOWN_KEYS {
-            assert!(doc.contains(&format!("`{k}`")) || doc.contains(&format!("[{k}]")) || doc.contains(&format!("[[{k}]]")), "docs/spec.md lacks {k}");
+            assert!(
+                doc.contains(&format!("`{k}`"))
+                    || doc.contains(&format!("[{k}]"))
+                    || doc.contains(&format!("[[{k}]]")),
+                "docs/spec.md lacks {k}"
+            );
         }
     }
 }

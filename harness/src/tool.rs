@@ -108,7 +108,12 @@ impl RunningTool {
             cmd.pre_exec(|| {
                 // A child of a non-interactive shell can inherit SIGINT as
                 // ignored, and then never sees our stop signal (FINDINGS).
-                for s in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGQUIT, Signal::SIGHUP] {
+                for s in [
+                    Signal::SIGINT,
+                    Signal::SIGTERM,
+                    Signal::SIGQUIT,
+                    Signal::SIGHUP,
+                ] {
                     let _ = nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl);
                 }
                 let _ = nix::sys::signal::sigprocmask(
@@ -121,11 +126,16 @@ impl RunningTool {
                 Ok(())
             });
         }
-        let mut record = ToolRecord { command: spec.command.clone(), ..Default::default() };
+        let mut record = ToolRecord {
+            command: spec.command.clone(),
+            ..Default::default()
+        };
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                record.failure = Some(ToolFailure::DidNotStart { error: format!("{}: {e}", spec.command[0]) });
+                record.failure = Some(ToolFailure::DidNotStart {
+                    error: format!("{}: {e}", spec.command[0]),
+                });
                 return Err(record);
             }
         };
@@ -135,7 +145,14 @@ impl RunningTool {
         let tx2 = tx.clone();
         std::thread::spawn(move || pump(out, tx, Line::Out));
         std::thread::spawn(move || pump(err, tx2, Line::Err));
-        Ok(RunningTool { child, lines: rx, stdout: Vec::new(), stderr: Vec::new(), started: Instant::now(), record })
+        Ok(RunningTool {
+            child,
+            lines: rx,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            started: Instant::now(),
+            record,
+        })
     }
 
     fn take(&mut self, l: Line) -> (bool, String) {
@@ -153,11 +170,17 @@ impl RunningTool {
 
     /// Wait until the tool is ready. `Err` means it will never be; the tool
     /// has then been stopped and its record is complete.
-    pub fn wait_ready(&mut self, spec: &ToolSpec, interrupted: &AtomicBool) -> Result<Duration, ToolFailure> {
+    pub fn wait_ready(
+        &mut self,
+        spec: &ToolSpec,
+        interrupted: &AtomicBool,
+    ) -> Result<Duration, ToolFailure> {
         let deadline = self.started + spec.ready_timeout;
         loop {
             if interrupted.load(Ordering::Relaxed) {
-                return Err(ToolFailure::NeverReady { waited_ms: self.started.elapsed().as_millis() as u64 });
+                return Err(ToolFailure::NeverReady {
+                    waited_ms: self.started.elapsed().as_millis() as u64,
+                });
             }
             if let Ready::After(d) = &spec.ready {
                 if self.started.elapsed() >= *d {
@@ -169,7 +192,9 @@ impl RunningTool {
                     let (is_out, text) = self.take(l);
                     let ready = match &spec.ready {
                         // bpftrace prints this banner *before* attaching.
-                        Ready::FirstLine => is_out && !text.starts_with("Attaching ") && !text.trim().is_empty(),
+                        Ready::FirstLine => {
+                            is_out && !text.starts_with("Attaching ") && !text.trim().is_empty()
+                        }
                         Ready::Contains(t) => text.contains(t.as_str()),
                         Ready::After(_) => false,
                     };
@@ -183,16 +208,22 @@ impl RunningTool {
                 Err(RecvTimeoutError::Disconnected) => {
                     // Both pipes closed: the tool is gone (or closed them).
                     if let Some(status) = self.wait_exit(Duration::from_secs(2)) {
-                        return Err(ToolFailure::ExitedBeforeReady { status: describe_status(status) });
+                        return Err(ToolFailure::ExitedBeforeReady {
+                            status: describe_status(status),
+                        });
                     }
                 }
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.drain(Duration::from_millis(200));
-                return Err(ToolFailure::ExitedBeforeReady { status: describe_status(status) });
+                return Err(ToolFailure::ExitedBeforeReady {
+                    status: describe_status(status),
+                });
             }
             if Instant::now() >= deadline {
-                return Err(ToolFailure::NeverReady { waited_ms: self.started.elapsed().as_millis() as u64 });
+                return Err(ToolFailure::NeverReady {
+                    waited_ms: self.started.elapsed().as_millis() as u64,
+                });
             }
         }
     }
@@ -215,7 +246,10 @@ impl RunningTool {
 
     fn drain(&mut self, d: Duration) {
         let end = Instant::now() + d;
-        while let Ok(l) = self.lines.recv_timeout(end.saturating_duration_since(Instant::now())) {
+        while let Ok(l) = self
+            .lines
+            .recv_timeout(end.saturating_duration_since(Instant::now()))
+        {
             self.take(l);
         }
     }
@@ -232,7 +266,10 @@ impl RunningTool {
                 (Signal::SIGTERM, Duration::from_secs(3)),
                 (Signal::SIGKILL, Duration::from_secs(5)),
             ],
-            Stop::Sigterm => vec![(Signal::SIGTERM, timeout), (Signal::SIGKILL, Duration::from_secs(5))],
+            Stop::Sigterm => vec![
+                (Signal::SIGTERM, timeout),
+                (Signal::SIGKILL, Duration::from_secs(5)),
+            ],
         };
         let t0 = Instant::now();
         let mut status = self.child.try_wait().ok().flatten();
@@ -297,7 +334,9 @@ fn pump<R: Read>(r: R, tx: mpsc::Sender<Line>, wrap: fn(String) -> Line) {
             Ok(0) | Err(_) => return,
             Ok(_) => {
                 // Tools can print invalid UTF-8 (binary keys): keep it lossy.
-                let s = String::from_utf8_lossy(&buf).trim_end_matches(['\n', '\r']).to_string();
+                let s = String::from_utf8_lossy(&buf)
+                    .trim_end_matches(['\n', '\r'])
+                    .to_string();
                 if tx.send(wrap(s)).is_err() {
                     return;
                 }
@@ -311,8 +350,17 @@ pub fn describe_status(s: ExitStatus) -> String {
     if let Some(c) = s.code() {
         format!("exit {c}")
     } else if let Some(sig) = s.signal() {
-        let name = Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| sig.to_string());
-        format!("killed by {name}{}", if s.core_dumped() { " (core dumped)" } else { "" })
+        let name = Signal::try_from(sig)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| sig.to_string());
+        format!(
+            "killed by {name}{}",
+            if s.core_dumped() {
+                " (core dumped)"
+            } else {
+                ""
+            }
+        )
     } else {
         format!("{s}")
     }

@@ -65,7 +65,12 @@ pub struct TruthUsed {
 
 impl From<&Truth> for TruthUsed {
     fn from(t: &Truth) -> Self {
-        TruthUsed { lo: t.lo, hi: t.hi, source: t.source, why: t.why.clone() }
+        TruthUsed {
+            lo: t.lo,
+            hi: t.hi,
+            source: t.source,
+            why: t.why.clone(),
+        }
     }
 }
 

@@ -40,7 +40,11 @@ fn verdicts(report: &Value) -> Vec<(String, String, String, String)> {
     out
 }
 
-fn find<'a>(vs: &'a [(String, String, String, String)], workload: &str, metric: &str) -> &'a (String, String, String, String) {
+fn find<'a>(
+    vs: &'a [(String, String, String, String)],
+    workload: &str,
+    metric: &str,
+) -> &'a (String, String, String, String) {
     vs.iter()
         .find(|v| v.0 == workload && v.1 == metric)
         .unwrap_or_else(|| panic!("no verdict for {workload} {metric} in {vs:?}"))
@@ -59,22 +63,44 @@ fn spec_dir(name: &str, spec: &str, script: Option<&str>) -> PathBuf {
 
 #[test]
 fn disktop_port_counts_page_cache_hits_as_disk_reads() {
-    let (code, report, stderr) = check(&root().join("expectations/examples/disktop/spec.toml"), &[]);
+    let (code, report, stderr) =
+        check(&root().join("expectations/examples/disktop/spec.toml"), &[]);
     assert_eq!(code, 1, "a failed claim exits 1; stderr:\n{stderr}");
     let vs = verdicts(&report);
-    assert_eq!(find(&vs, "direct-read", "disk.read_bytes").2, "PASS", "{vs:?}");
+    assert_eq!(
+        find(&vs, "direct-read", "disk.read_bytes").2,
+        "PASS",
+        "{vs:?}"
+    );
     let cached = find(&vs, "cached-reread", "disk.read_bytes");
-    assert_eq!((cached.2.as_str(), cached.3.as_str()), ("FAIL", "counts_cache_hits_as_disk"), "{vs:?}");
+    assert_eq!(
+        (cached.2.as_str(), cached.3.as_str()),
+        ("FAIL", "counts_cache_hits_as_disk"),
+        "{vs:?}"
+    );
     // mmap reads make no read() calls: the port sees nothing.
     assert_eq!(find(&vs, "mmap-read", "disk.read_bytes").2, "FAIL");
-    assert_eq!(find(&vs, "direct-write", "disk.write_bytes").2, "PASS", "{vs:?}");
+    assert_eq!(
+        find(&vs, "direct-write", "disk.write_bytes").2,
+        "PASS",
+        "{vs:?}"
+    );
     // The writer exits before writeback: its disk bytes are the flusher's.
     let nofsync = find(&vs, "buffered-write-nofsync", "disk.write_bytes");
-    assert_eq!((nofsync.2.as_str(), nofsync.3.as_str()), ("FAIL", "counts_page_cache_writes_as_disk"), "{vs:?}");
+    assert_eq!(
+        (nofsync.2.as_str(), nofsync.3.as_str()),
+        ("FAIL", "counts_page_cache_writes_as_disk"),
+        "{vs:?}"
+    );
 
     // The reported number for the cached re-read is 21 passes of 16 MiB, and
     // the truth it failed against is what the device read (diskstats).
-    let c = report["checks"].as_array().unwrap().iter().find(|c| c["workload"] == "cached-reread").unwrap();
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["workload"] == "cached-reread")
+        .unwrap();
     let v = &c["verdicts"][0];
     assert_eq!(v["reported"].as_u64(), Some(21 * 16 << 20));
     assert_eq!(v["truth"]["source"], "diskstats");
@@ -83,7 +109,10 @@ fn disktop_port_counts_page_cache_hits_as_disk_reads() {
 
 #[test]
 fn a_correct_block_level_script_passes_on_every_workload() {
-    let (code, report, stderr) = check(&root().join("expectations/examples/bio-bytes/spec.toml"), &[]);
+    let (code, report, stderr) = check(
+        &root().join("expectations/examples/bio-bytes/spec.toml"),
+        &[],
+    );
     let vs = verdicts(&report);
     assert_eq!(code, 0, "verdicts: {vs:?}\nstderr:\n{stderr}");
     assert_eq!(vs.len(), 12, "6 workloads x 2 directions: {vs:?}");
@@ -100,7 +129,11 @@ fn sectors_reported_as_bytes_are_a_unit_factor() {
     let (code, report, stderr) = check(&spec, &[]);
     let vs = verdicts(&report);
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(find(&vs, "direct-read", "disk.read_bytes").3, "unit_factor", "{vs:?}");
+    assert_eq!(
+        find(&vs, "direct-read", "disk.read_bytes").3,
+        "unit_factor",
+        "{vs:?}"
+    );
 }
 
 #[test]
@@ -113,7 +146,11 @@ fn completion_context_attribution_is_charged_to_other_tasks() {
     let (code, report, stderr) = check(&spec, &[]);
     let vs = verdicts(&report);
     assert_eq!(code, 1, "{stderr}");
-    assert_eq!(find(&vs, "direct-read", "disk.read_bytes").3, "other_tasks", "{vs:?}");
+    assert_eq!(
+        find(&vs, "direct-read", "disk.read_bytes").3,
+        "other_tasks",
+        "{vs:?}"
+    );
 }
 
 #[test]
@@ -129,7 +166,10 @@ fn broken_tools_get_verdicts_not_panics() {
     let c = &report["checks"][0];
     assert_eq!(c["verdicts"][0]["status"], "ERROR");
     assert_eq!(c["tool_run"]["failure"]["kind"], "exited_before_ready");
-    assert!(!c["tool_run"]["stderr_tail"].as_array().unwrap().is_empty(), "stderr tail kept");
+    assert!(
+        !c["tool_run"]["stderr_tail"].as_array().unwrap().is_empty(),
+        "stderr tail kept"
+    );
 
     // A tool that never prints: never ready within its timeout.
     let spec = spec_dir(
@@ -139,7 +179,10 @@ fn broken_tools_get_verdicts_not_panics() {
     );
     let (code, report, _) = check(&spec, &[]);
     assert_eq!(code, 1);
-    assert_eq!(report["checks"][0]["tool_run"]["failure"]["kind"], "never_ready");
+    assert_eq!(
+        report["checks"][0]["tool_run"]["failure"]["kind"],
+        "never_ready"
+    );
 
     // A tool that ignores SIGINT: stopped by escalation, and the verdict says so.
     let spec = spec_dir(
@@ -151,7 +194,10 @@ fn broken_tools_get_verdicts_not_panics() {
     let c = &report["checks"][0];
     assert_eq!(c["tool_run"]["stop"]["escalated"], true, "{stderr}");
     let notes = c["verdicts"][0]["notes"].to_string();
-    assert!(notes.contains("did not stop on its first SIGINT"), "{notes}");
+    assert!(
+        notes.contains("did not stop on its first SIGINT"),
+        "{notes}"
+    );
 
     // Garbage where a map should be: an ERROR naming the parse failure.
     let spec = spec_dir(
@@ -163,7 +209,13 @@ fn broken_tools_get_verdicts_not_panics() {
     assert_eq!(code, 1, "{stderr}");
     let v = &report["checks"][0]["verdicts"][0];
     assert_eq!(v["status"], "ERROR");
-    assert!(v["diagnosis"]["sentence"].as_str().unwrap().contains("cannot parse"), "{v}");
+    assert!(
+        v["diagnosis"]["sentence"]
+            .as_str()
+            .unwrap()
+            .contains("cannot parse"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -176,5 +228,8 @@ fn a_malformed_spec_is_an_error_naming_file_and_line() {
     let (code, _, stderr) = check(&spec, &[]);
     assert_eq!(code, 2);
     assert!(stderr.contains("spec.toml:7:"), "{stderr}");
-    assert!(stderr.contains("did you mean `disk.read_bytes`"), "{stderr}");
+    assert!(
+        stderr.contains("did you mean `disk.read_bytes`"),
+        "{stderr}"
+    );
 }

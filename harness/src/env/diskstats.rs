@@ -24,9 +24,15 @@ impl DiskCounters {
     /// Read the counters of device `major:minor`.
     pub fn read(major: u32, minor: u32) -> std::io::Result<DiskCounters> {
         let all = procfs::diskstats().map_err(|e| std::io::Error::other(e.to_string()))?;
-        let d = all.into_iter().find(|d| d.major as u32 == major && d.minor as u32 == minor).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, format!("device {major}:{minor} is not in /proc/diskstats"))
-        })?;
+        let d = all
+            .into_iter()
+            .find(|d| d.major as u32 == major && d.minor as u32 == minor)
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("device {major}:{minor} is not in /proc/diskstats"),
+                )
+            })?;
         Ok(DiskCounters {
             reads: d.reads as u64,
             reads_merged: d.merged as u64,

@@ -11,6 +11,17 @@ pub fn ensure_tracefs() -> Result<(), HarnessError> {
     if dir.join("events").is_dir() {
         return Ok(());
     }
-    nix::mount::mount(Some("tracefs"), dir, Some("tracefs"), nix::mount::MsFlags::empty(), None::<&str>)
-        .map_err(|e| HarnessError::Scratch(format!("tracefs is not mounted and mounting it on {} failed: {e}", dir.display())))
+    nix::mount::mount(
+        Some("tracefs"),
+        dir,
+        Some("tracefs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map_err(|e| {
+        HarnessError::Scratch(format!(
+            "tracefs is not mounted and mounting it on {} failed: {e}",
+            dir.display()
+        ))
+    })
 }

@@ -8,7 +8,8 @@
 //! - `--direct-io=on` keeps a second copy of the data out of the page cache;
 //! - `lazy_itable_init=0,lazy_journal_init=0` stop ext4's background
 //!   zeroing thread, which would otherwise write during checks;
-//! - `noatime` stops reads from dirtying inodes (and so from journal writes).
+//! - `noatime` stops reads from dirtying inodes (and so from journal writes);
+//! - `no_prefetch_block_bitmaps` stops ext4 reading bitmaps after mount.
 //!
 //! Everything is torn down in `Drop`, also when a check fails or the user
 //! presses Ctrl-C (the runner returns through the guard).
@@ -49,9 +50,11 @@ pub const DEFAULT_SIZE_MIB: u64 = 256;
 /// Debian system.
 fn run(cmd: &mut Command) -> Result<String, HarnessError> {
     let shown = format!("{cmd:?}").replace('"', "");
-    let out = cmd
-        .output()
-        .map_err(|e| HarnessError::Scratch(format!("cannot run {shown}: {e} (is util-linux/e2fsprogs installed?)")))?;
+    let out = cmd.output().map_err(|e| {
+        HarnessError::Scratch(format!(
+            "cannot run {shown}: {e} (is util-linux/e2fsprogs installed?)"
+        ))
+    })?;
     if !out.status.success() {
         return Err(HarnessError::Scratch(format!(
             "{shown} failed ({}): {}",
@@ -72,10 +75,12 @@ impl ScratchDisk {
         }
         let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
         let backing = PathBuf::from("/dev/shm").join(format!("{tag}.img"));
-        let f = std::fs::File::create(&backing)
-            .map_err(|e| HarnessError::Scratch(format!("cannot create {}: {e}", backing.display())))?;
-        f.set_len(size_mib << 20)
-            .map_err(|e| HarnessError::Scratch(format!("cannot size {}: {e}", backing.display())))?;
+        let f = std::fs::File::create(&backing).map_err(|e| {
+            HarnessError::Scratch(format!("cannot create {}: {e}", backing.display()))
+        })?;
+        f.set_len(size_mib << 20).map_err(|e| {
+            HarnessError::Scratch(format!("cannot size {}: {e}", backing.display()))
+        })?;
         drop(f);
         let mut disk = ScratchDisk {
             backing,
@@ -87,29 +92,49 @@ impl ScratchDisk {
             attached: false,
             mounted: false,
         };
-        let dev = run(Command::new("losetup").args(["--direct-io=on", "-f", "--show"]).arg(&disk.backing))?;
+        let dev = run(Command::new("losetup")
+            .args(["--direct-io=on", "-f", "--show"])
+            .arg(&disk.backing))?;
         disk.device = PathBuf::from(&dev);
         disk.attached = true;
-        disk.name = disk.device.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        disk.name = disk
+            .device
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let rdev = std::fs::metadata(&disk.device)
             .map_err(|e| HarnessError::Scratch(format!("cannot stat {dev}: {e}")))?
             .rdev();
         disk.major = rustix::fs::major(rdev);
         disk.minor = rustix::fs::minor(rdev);
         run(Command::new("mkfs.ext4")
-            .args(["-q", "-F", "-b", "4096", "-E", "lazy_itable_init=0,lazy_journal_init=0"])
+            .args([
+                "-q",
+                "-F",
+                "-b",
+                "4096",
+                "-E",
+                "lazy_itable_init=0,lazy_journal_init=0",
+            ])
             .arg(&disk.device))?;
-        std::fs::create_dir_all(&disk.mountpoint)
-            .map_err(|e| HarnessError::Scratch(format!("cannot create {}: {e}", disk.mountpoint.display())))?;
+        std::fs::create_dir_all(&disk.mountpoint).map_err(|e| {
+            HarnessError::Scratch(format!("cannot create {}: {e}", disk.mountpoint.display()))
+        })?;
         nix::mount::mount(
             Some(disk.device.as_path()),
             disk.mountpoint.as_path(),
             Some("ext4"),
             nix::mount::MsFlags::MS_NOATIME,
-            None::<&str>,
+            // ext4 otherwise reads every block bitmap right after mount, in
+            // the background, which could land inside a measurement.
+            Some("no_prefetch_block_bitmaps"),
         )
         .map_err(|e| {
-            HarnessError::Scratch(format!("cannot mount {} on {}: {e}", disk.device.display(), disk.mountpoint.display()))
+            HarnessError::Scratch(format!(
+                "cannot mount {} on {}: {e}",
+                disk.device.display(),
+                disk.mountpoint.display()
+            ))
         })?;
         disk.mounted = true;
         // Let the fresh filesystem's own start-up writes (superblock, journal
@@ -124,7 +149,8 @@ impl ScratchDisk {
     }
 
     pub fn counters(&self) -> Result<DiskCounters, HarnessError> {
-        DiskCounters::read(self.major, self.minor).map_err(HarnessError::io(format!("diskstats of {}", self.name)))
+        DiskCounters::read(self.major, self.minor)
+            .map_err(HarnessError::io(format!("diskstats of {}", self.name)))
     }
 
     /// A fresh empty directory on the scratch filesystem for one check.
@@ -140,18 +166,28 @@ impl ScratchDisk {
     /// counters stop moving.
     pub fn settle(&self, bound: Duration) -> Result<Settled, HarnessError> {
         let start = Instant::now();
-        let dir = std::fs::File::open(&self.mountpoint)
-            .map_err(HarnessError::io(format!("open {}", self.mountpoint.display())))?;
-        rustix::fs::syncfs(&dir).map_err(|e| HarnessError::Scratch(format!("syncfs {}: {e}", self.mountpoint.display())))?;
+        let dir = std::fs::File::open(&self.mountpoint).map_err(HarnessError::io(format!(
+            "open {}",
+            self.mountpoint.display()
+        )))?;
+        rustix::fs::syncfs(&dir).map_err(|e| {
+            HarnessError::Scratch(format!("syncfs {}: {e}", self.mountpoint.display()))
+        })?;
         let mut last = self.counters()?;
         loop {
             std::thread::sleep(Duration::from_millis(50));
             let now = self.counters()?;
             if now.in_flight == 0 && now == last {
-                return Ok(Settled { waited_ms: start.elapsed().as_millis() as u64, quiet: true });
+                return Ok(Settled {
+                    waited_ms: start.elapsed().as_millis() as u64,
+                    quiet: true,
+                });
             }
             if start.elapsed() >= bound {
-                return Ok(Settled { waited_ms: start.elapsed().as_millis() as u64, quiet: false });
+                return Ok(Settled {
+                    waited_ms: start.elapsed().as_millis() as u64,
+                    quiet: false,
+                });
             }
             last = now;
         }
@@ -168,7 +204,10 @@ impl Drop for ScratchDisk {
         // detaches if a stray process holds a file open.
         if self.mounted {
             if nix::mount::umount(self.mountpoint.as_path()).is_err() {
-                let _ = nix::mount::umount2(self.mountpoint.as_path(), nix::mount::MntFlags::MNT_DETACH);
+                let _ = nix::mount::umount2(
+                    self.mountpoint.as_path(),
+                    nix::mount::MntFlags::MNT_DETACH,
+                );
             }
             let _ = std::fs::remove_dir(&self.mountpoint);
         }
