@@ -162,7 +162,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                 format!("×{f} it equals the truth: the script reports {bigger} where the claim says {smaller}"),
             );
         }
-        if v % f == 0 && v > 0 && c.within(v / f, c.truth) {
+        if v.is_multiple_of(f) && v > 0 && c.within(v / f, c.truth) {
             return d(
                 Finding::UnitFactor,
                 format!("÷{f} it equals the truth: the script multiplies by {f} once too often (e.g. counts bytes, then converts them again as if they were {bigger})"),

@@ -315,7 +315,7 @@ fn check_one(
     };
     let mut tool = match RunningTool::start(spec) {
         Ok(t) => t,
-        Err(rec) => return Ok(finish_failed(record, rec, claims, plan, t0, timings)),
+        Err(rec) => return Ok(finish_failed(record, *rec, claims, plan, t0, timings)),
     };
     if let Err(f) = tool.wait_ready(spec, interrupted) {
         if interrupted.load(Ordering::Relaxed) {

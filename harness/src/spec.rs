@@ -227,48 +227,47 @@ impl ToolSpec {
         let base = path.parent().unwrap_or(Path::new("."));
 
         let t = raw.tool;
-        let command = match (&t.script, &t.command) {
-            (Some(s), None) => {
-                let script = base.join(s.get_ref());
-                if !script.is_file() {
-                    return Err(sp(
-                        s,
-                        format!("script `{}` does not exist", script.display()),
-                    ));
+        let command =
+            match (&t.script, &t.command) {
+                (Some(s), None) => {
+                    let script = base.join(s.get_ref());
+                    if !script.is_file() {
+                        return Err(sp(
+                            s,
+                            format!("script `{}` does not exist", script.display()),
+                        ));
+                    }
+                    // The tool runs in the spec's directory: pass an absolute path.
+                    let script = script.canonicalize().unwrap_or(script);
+                    vec![
+                        "bpftrace".into(),
+                        "-B".into(),
+                        "line".into(),
+                        script.to_string_lossy().into_owned(),
+                    ]
                 }
-                // The tool runs in the spec's directory: pass an absolute path.
-                let script = script.canonicalize().unwrap_or(script);
-                vec![
-                    "bpftrace".into(),
-                    "-B".into(),
-                    "line".into(),
-                    script.to_string_lossy().into_owned(),
-                ]
-            }
-            (None, Some(c)) => {
-                if c.get_ref().is_empty() {
-                    return Err(at(
+                (None, Some(c)) => {
+                    if c.get_ref().is_empty() {
+                        return Err(at(
                         Some(c.span()),
                         "`command` is empty; expected an argv list such as [\"biotop\", \"-C\"]"
                             .into(),
                     ));
+                    }
+                    c.get_ref().clone()
                 }
-                c.get_ref().clone()
-            }
-            (Some(s), Some(_)) => {
-                return Err(sp(
-                    s,
-                    "give either `script` or `command` in [tool], not both".into(),
-                ))
-            }
-            (None, None) => {
-                return Err(sp(
+                (Some(s), Some(_)) => {
+                    return Err(sp(
+                        s,
+                        "give either `script` or `command` in [tool], not both".into(),
+                    ))
+                }
+                (None, None) => return Err(sp(
                     &t.name,
                     "[tool] needs `script = \"FILE.bt\"` (a bpftrace script) or `command = [..]`"
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         let format = match &t.format {
             None => OutputFormat::BpftraceText,
             Some(f) => f.get_ref().parse().map_err(|_| {

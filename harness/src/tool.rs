@@ -88,7 +88,7 @@ pub struct RunningTool {
 
 impl RunningTool {
     /// Start the tool. Fails only as a recorded [`ToolFailure`].
-    pub fn start(spec: &ToolSpec) -> Result<RunningTool, ToolRecord> {
+    pub fn start(spec: &ToolSpec) -> Result<RunningTool, Box<ToolRecord>> {
         let mut cmd = Command::new(&spec.command[0]);
         cmd.args(&spec.command[1..])
             .stdin(Stdio::null())
@@ -136,7 +136,7 @@ impl RunningTool {
                 record.failure = Some(ToolFailure::DidNotStart {
                     error: format!("{}: {e}", spec.command[0]),
                 });
-                return Err(record);
+                return Err(Box::new(record));
             }
         };
         let (tx, rx) = mpsc::channel();

@@ -102,7 +102,7 @@ fn disktop_port_counts_page_cache_hits_as_disk_reads() {
         .find(|c| c["workload"] == "cached-reread")
         .unwrap();
     let v = &c["verdicts"][0];
-    assert_eq!(v["reported"].as_u64(), Some(21 * 16 << 20));
+    assert_eq!(v["reported"].as_u64(), Some((21 * 16) << 20));
     assert_eq!(v["truth"]["source"], "diskstats");
     assert_eq!(v["truth"]["lo"], c["diskstats"]["read_bytes"]);
 }
