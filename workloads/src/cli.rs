@@ -215,6 +215,71 @@ impl Workload {
     }
 }
 
+/// The whole generator command: parse `args` (without the program name),
+/// prepare or run, print the ground truth JSON on stdout. Returns the exit
+/// status (0, or 2 with the reason on stderr). `tc-workload` and the
+/// `tracecheck workload` subcommand are both this function, so the harness
+/// can run workloads from its own binary on the host and in guests.
+pub fn main_with_args<I, T>(prog: &str, args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use crate::{default_comm, Phase};
+    use std::io::Write;
+    let argv =
+        std::iter::once(std::ffi::OsString::from(prog)).chain(args.into_iter().map(Into::into));
+    let inv = match parse(argv) {
+        Ok(i) => i,
+        Err(CliError::Clap(e)) => e.exit(),
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            return 2;
+        }
+    };
+    let result = match inv.phase {
+        Phase::Prepare => inv.workload.prepare_on(&inv.dir, inv.expect_dev).map(|fs| {
+            eprintln!(
+                "{prog}: prepared {} in {} on {} ({}:{})",
+                inv.workload.kind(),
+                inv.dir.display(),
+                fs.dev_name,
+                fs.dev.0,
+                fs.dev.1
+            );
+            None
+        }),
+        Phase::Run => {
+            let comm = inv.comm.clone().unwrap_or_else(default_comm);
+            inv.workload
+                .run_on(&inv.dir, &comm, inv.expect_dev)
+                .map(Some)
+        }
+    };
+    match result {
+        Ok(None) => 0,
+        Ok(Some(truth)) => {
+            let json = match serde_json::to_string(&truth) {
+                Ok(j) => j,
+                Err(e) => {
+                    eprintln!("{prog}: cannot serialize the ground truth: {e}");
+                    return 2;
+                }
+            };
+            let mut out = std::io::stdout().lock();
+            if writeln!(out, "{json}").and_then(|()| out.flush()).is_err() {
+                eprintln!("{prog}: cannot write the ground truth to stdout");
+                return 2;
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("{prog}: {e}");
+            2
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,70 +398,5 @@ mod tests {
         ])
         .unwrap_err();
         assert!(e.to_string().contains("--expect-dev"), "{e}");
-    }
-}
-
-/// The whole generator command: parse `args` (without the program name),
-/// prepare or run, print the ground truth JSON on stdout. Returns the exit
-/// status (0, or 2 with the reason on stderr). `tc-workload` and the
-/// `tracecheck workload` subcommand are both this function, so the harness
-/// can run workloads from its own binary on the host and in guests.
-pub fn main_with_args<I, T>(prog: &str, args: I) -> u8
-where
-    I: IntoIterator<Item = T>,
-    T: Into<std::ffi::OsString> + Clone,
-{
-    use crate::{default_comm, Phase};
-    use std::io::Write;
-    let argv =
-        std::iter::once(std::ffi::OsString::from(prog)).chain(args.into_iter().map(Into::into));
-    let inv = match parse(argv) {
-        Ok(i) => i,
-        Err(CliError::Clap(e)) => e.exit(),
-        Err(e) => {
-            eprintln!("{prog}: {e}");
-            return 2;
-        }
-    };
-    let result = match inv.phase {
-        Phase::Prepare => inv.workload.prepare_on(&inv.dir, inv.expect_dev).map(|fs| {
-            eprintln!(
-                "{prog}: prepared {} in {} on {} ({}:{})",
-                inv.workload.kind(),
-                inv.dir.display(),
-                fs.dev_name,
-                fs.dev.0,
-                fs.dev.1
-            );
-            None
-        }),
-        Phase::Run => {
-            let comm = inv.comm.clone().unwrap_or_else(default_comm);
-            inv.workload
-                .run_on(&inv.dir, &comm, inv.expect_dev)
-                .map(Some)
-        }
-    };
-    match result {
-        Ok(None) => 0,
-        Ok(Some(truth)) => {
-            let json = match serde_json::to_string(&truth) {
-                Ok(j) => j,
-                Err(e) => {
-                    eprintln!("{prog}: cannot serialize the ground truth: {e}");
-                    return 2;
-                }
-            };
-            let mut out = std::io::stdout().lock();
-            if writeln!(out, "{json}").and_then(|()| out.flush()).is_err() {
-                eprintln!("{prog}: cannot write the ground truth to stdout");
-                return 2;
-            }
-            0
-        }
-        Err(e) => {
-            eprintln!("{prog}: {e}");
-            2
-        }
     }
 }
