@@ -165,6 +165,7 @@ const PANIC_PATTERNS: &[&str] = &[
     "Oops: ",
     "general protection fault",
     "sysrq: Trigger a crash",
+    "blocked for more than",
 ];
 
 /// Console lines from the first crash line on.

@@ -67,10 +67,14 @@ pub struct QemuPlan {
 }
 
 /// Kernel command line for a guest: console, crash-to-exit and hang-to-panic settings, then `extra`.
+///
+/// `hung_task_timeout_secs` has no boot parameter of its own (a bare
+/// `hung_task_timeout_secs=5` is silently handed to init and the kernel keeps
+/// 120 s): it is set through the generic `sysctl.` prefix.
 pub fn kernel_cmdline(extra: &str) -> String {
     let mut s = String::from(
         "console=ttyS0 rdinit=/init loglevel=4 panic=-1 oops=panic hung_task_panic=1 \
-         hung_task_timeout_secs=5 softlockup_panic=1 8250.nr_uarts=1 tsc=reliable no_timer_check",
+         sysctl.kernel.hung_task_timeout_secs=5 softlockup_panic=1 8250.nr_uarts=1 tsc=reliable no_timer_check",
     );
     if !extra.trim().is_empty() {
         s.push(' ');

@@ -219,6 +219,39 @@ fn kernel_panic_is_an_outcome_with_the_panic_text() {
 }
 
 #[test]
+fn task_stuck_in_the_kernel_becomes_a_hung_task_panic() {
+    // A writer to a frozen filesystem sleeps uninterruptibly: khungtaskd panics after 5 s.
+    let mut s = spec(
+        "mkfs.ext4 -q /dev/vda && mkdir /tmp/m && mount /dev/vda /tmp/m && fsfreeze -f /tmp/m && \
+         echo frozen && echo x > /tmp/m/f; echo unreachable",
+    );
+    s.scratch_disk_bytes = Some(64 << 20);
+    s.run_timeout = Duration::from_secs(60);
+    let out = run(s);
+    assert_eq!(
+        out.outcome,
+        Outcome::KernelPanic,
+        "serial: {:?}",
+        out.last_serial_lines(20)
+    );
+    assert_eq!(out.stdout, "frozen\n");
+    assert!(
+        out.panic_lines[0].contains("blocked for more than 5 seconds"),
+        "{:?}",
+        out.panic_lines
+    );
+    assert!(out
+        .panic_lines
+        .iter()
+        .any(|l| l.contains("Kernel panic - not syncing: hung_task: blocked tasks")));
+    let after_start = out.total - out.boot_to_command.unwrap();
+    assert!(
+        after_start < Duration::from_secs(30),
+        "hung task took {after_start:?} to be reported"
+    );
+}
+
+#[test]
 fn user_space_hang_is_stopped_by_the_wall_timeout() {
     let mut s = spec("echo sleeping; sleep 1000");
     s.run_timeout = Duration::from_secs(4);
