@@ -233,7 +233,7 @@ mod tests {
             "panic=-1",
             "oops=panic",
             "hung_task_panic=1",
-            "hung_task_timeout_secs=5",
+            "sysctl.kernel.hung_task_timeout_secs=5",
             "console=ttyS0",
         ] {
             assert!(c.split(' ').any(|w| w == k), "{k} missing from {c}");
