@@ -73,6 +73,8 @@ fn load_specs(paths: &[PathBuf]) -> Result<Vec<ToolSpec>, HarnessError> {
 }
 
 fn example_specs(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
+    // Show `/src/expectations/examples/x`, not `/src/harness/../expectations/...`.
+    let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(HarnessError::io(format!(
             "read examples directory {} (set --examples)",
