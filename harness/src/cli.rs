@@ -29,6 +29,7 @@ Examples:
   tracecheck run                                  check the built-in examples
   tracecheck check my-script.toml                 check your own spec
   tracecheck check my-script.toml --format json   every number behind each verdict
+  tracecheck check my-script.toml --vm debian-6.1 the same, in QEMU guests on Debian's 6.1 kernel
   tracecheck metrics                              the metric vocabulary
   tracecheck workloads                            the workloads and what each one tells apart
 
@@ -70,6 +71,34 @@ pub struct RunOpts {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Run every check in a fresh QEMU guest on this Debian distribution
+    /// kernel instead of on this machine's kernel: debian-6.1 (bookworm) or
+    /// debian-6.12 (trixie). The first use downloads the kernel packages
+    /// (~170 MB) into the VM cache. Without KVM (TCG) a guest check takes
+    /// ~15-25 s. A tool that crashes or hangs the guest kernel gets an ERROR
+    /// verdict saying so, and the run goes on in a new guest.
+    #[arg(long, value_name = "TARGET", value_parser = parse_target)]
+    pub vm: Option<tracecheck_vm::KernelTarget>,
+
+    /// Where guest kernels and images are cached.
+    /// [default: $TRACECHECK_VM_CACHE or /var/cache/tracecheck/vm]
+    #[arg(long, value_name = "DIR", requires = "vm")]
+    pub vm_cache: Option<PathBuf>,
+
+    /// Only the check on this workload (see `tracecheck workloads`).
+    #[arg(long, value_name = "NAME")]
+    pub workload: Option<String>,
+
+    /// Use this existing block device as the scratch disk (it is
+    /// reformatted), or `serial:NAME` for the virtio disk with that serial.
+    /// Used by tracecheck inside its guests.
+    #[arg(long, value_name = "PATH", hide = true, conflicts_with = "vm")]
+    pub scratch_device: Option<String>,
+}
+
+fn parse_target(s: &str) -> Result<tracecheck_vm::KernelTarget, String> {
+    s.parse().map_err(|e: tracecheck_vm::VmError| e.to_string())
 }
 
 fn parse_dur(s: &str) -> Result<std::time::Duration, String> {

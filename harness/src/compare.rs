@@ -47,7 +47,7 @@ impl Subject {
 
 /// A layer/direction whose truth tracecheck could not establish: the
 /// workload's design and /proc/diskstats disagree beyond explained bounds.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Unestablished {
     pub metric: Metric,
     pub why: String,

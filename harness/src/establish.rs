@@ -153,6 +153,55 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
     unest
 }
 
+/// Add the reference witness's truths and hold them against the other two
+/// witnesses: its device completions must equal diskstats (it counts as
+/// diskstats counts), and what it saw the workload submit must lie within
+/// the workload's own account. Where they disagree, the truth of that
+/// quantity is not established.
+pub fn cross_check_witness(gt: &mut GroundTruth, witnessed: Vec<Truth>) -> Vec<Unestablished> {
+    let mut unest = Vec::new();
+    let overlaps = |a: &Truth, b: &Truth| a.lo <= b.hi && b.lo <= a.hi;
+    for w in &witnessed {
+        if w.who == Who::Device && w.metric.layer == Layer::Disk {
+            let stats = gt.truths.iter().find(|t| t.metric == w.metric && t.who == Who::Device && t.source == Source::Diskstats);
+            if let Some(d) = stats.filter(|d| !overlaps(w, d)) {
+                unest.push(Unestablished {
+                    metric: w.metric,
+                    why: format!(
+                        "tracecheck's witness saw {} {} completed ({}) but /proc/diskstats says {}",
+                        range(w.lo, w.hi.min(u64::MAX - 1)),
+                        w.metric.unit(),
+                        w.why,
+                        num(d.lo)
+                    ),
+                });
+            }
+        }
+        if w.who == Who::Workload && w.metric.layer == Layer::Block && w.metric.quantity == Quantity::Bytes {
+            let Some(disk_m) = w.metric.at_layer(Layer::Disk) else { continue };
+            let own = gt
+                .truths
+                .iter()
+                .filter(|t| t.metric == disk_m && t.who == Who::Workload && t.source != Source::Witness)
+                .min_by_key(|t| t.hi - t.lo);
+            if let Some(d) = own.filter(|d| !overlaps(w, d)) {
+                let why = format!(
+                    "tracecheck's witness saw the workload submit {} B ({}), but its account says {} B ({}: {})",
+                    range(w.lo, w.hi.min(u64::MAX - 1)),
+                    w.why,
+                    range(d.lo, d.hi),
+                    d.source.as_str(),
+                    d.why
+                );
+                unest.push(Unestablished { metric: disk_m, why: why.clone() });
+                unest.push(Unestablished { metric: w.metric, why });
+            }
+        }
+    }
+    gt.truths.extend(witnessed);
+    unest
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +266,24 @@ mod tests {
         assert!(u
             .iter()
             .any(|u| u.metric == m("disk.read_bytes") && u.why.contains("33,554,432")));
+    }
+
+    #[test]
+    fn a_witness_that_disagrees_with_diskstats_unestablishes_the_truth() {
+        let mut g = gt(vec![Truth::exact(m("disk.read_bytes"), Who::Workload, 16 << 20, Source::Design, "cold file")]);
+        let d = DiskDelta { read_bytes: 16 << 20, ..Default::default() };
+        establish(&mut g, &d, "loop9");
+        let agree = vec![
+            Truth::exact(m("disk.read_bytes"), Who::Device, 16 << 20, Source::Witness, "rq_complete"),
+            Truth::exact(m("block.read_bytes"), Who::Workload, 16 << 20, Source::Witness, "bio_queue"),
+        ];
+        assert!(cross_check_witness(&mut g.clone(), agree).is_empty());
+        let device_off = vec![Truth::exact(m("disk.read_bytes"), Who::Device, 8 << 20, Source::Witness, "rq_complete")];
+        let u = cross_check_witness(&mut g.clone(), device_off);
+        assert!(u[0].why.contains("/proc/diskstats says 16,777,216"), "{:?}", u);
+        let submit_off = vec![Truth::exact(m("block.read_bytes"), Who::Workload, 4096, Source::Witness, "bio_queue")];
+        let u = cross_check_witness(&mut g, submit_off);
+        assert_eq!(u.len(), 2);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tracecheck::cli::{Cli, Command, RunOpts};
-use tracecheck::env::scratch::ScratchDisk;
+use tracecheck::env::guest::GuestRunner;
+use tracecheck::env::scratch::{self, ScratchDisk};
 use tracecheck::error::HarnessError;
 use tracecheck::report;
 use tracecheck::runner::{self, CheckRecord, Event, Limits};
@@ -121,23 +122,44 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
     };
     let mut records: Vec<CheckRecord> = Vec::new();
     let result = (|| -> Result<(), HarnessError> {
-        if !opts.quiet {
-            eprintln!(
-                "tracecheck: making a {} MiB scratch disk...",
-                opts.scratch_size
-            );
+        let mut on_event = |ev: Event<'_>| {
+            report::progress(&ev, opts.quiet);
+            if let Event::CheckDone(r) = ev {
+                recorder.write(r);
+            }
+        };
+        let only = opts.workload.as_deref();
+        if let Some(target) = opts.vm {
+            // Every check in a fresh guest; verdicts come from the guest.
+            let guests = GuestRunner::prepare(
+                target,
+                opts.vm_cache.as_deref(),
+                opts.scratch_size,
+                &limits,
+                opts.quiet,
+            )?;
+            for spec in &specs {
+                records.extend(guests.check_spec(spec, only, &interrupted, &mut on_event)?);
+            }
+            return Ok(());
         }
         tracecheck::env::host::ensure_tracefs()?;
-        let disk = ScratchDisk::create(opts.scratch_size)?;
-        for spec in &specs {
-            let mut on_event = |ev: Event<'_>| {
-                report::progress(&ev, opts.quiet);
-                if let Event::CheckDone(r) = ev {
-                    recorder.write(r);
+        let disk = match &opts.scratch_device {
+            Some(d) => ScratchDisk::on_device(&scratch::resolve_device(d)?)?,
+            None => {
+                if !opts.quiet {
+                    eprintln!(
+                        "tracecheck: making a {} MiB scratch disk...",
+                        opts.scratch_size
+                    );
                 }
-            };
-            records.extend(runner::check_spec(
+                ScratchDisk::create(opts.scratch_size)?
+            }
+        };
+        for spec in &specs {
+            records.extend(runner::check_spec_only(
                 spec,
+                only,
                 &disk,
                 &limits,
                 &interrupted,
@@ -192,7 +214,13 @@ impl Recorder {
 
     fn write(&mut self, r: &CheckRecord) {
         let line = serde_json::to_string(r).expect("record serializes");
-        if let Err(e) = writeln!(self.file, "{line}").and_then(|_| self.file.sync_data()) {
+        // Flush to stable storage per record (a regular file; /dev/null and
+        // pipes cannot sync, and need not).
+        let sync = |f: &std::fs::File| match f.metadata() {
+            Ok(m) if m.is_file() => f.sync_data(),
+            _ => Ok(()),
+        };
+        if let Err(e) = writeln!(self.file, "{line}").and_then(|_| sync(&self.file)) {
             eprintln!(
                 "tracecheck: warning: cannot append to {}: {e}",
                 self.path.display()

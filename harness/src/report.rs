@@ -390,6 +390,8 @@ mod tests {
                 quiet: true,
             }),
             unestablished: vec![],
+            witness: None,
+            witness_error: None,
             tool_run: tool,
             verdicts,
             timings: Timings::default(),

@@ -12,7 +12,7 @@ use crate::select::Plan;
 use crate::spec::{Claim, ToolSpec};
 use crate::tool::{RunningTool, ToolRecord};
 use crate::verdict::{Status, Verdict};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -39,7 +39,7 @@ impl Default for Limits {
 }
 
 /// Where the time of a check went, so the harness's own overhead is known.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Timings {
     pub prepare_ms: u64,
     pub tool_start_ms: u64,
@@ -58,7 +58,7 @@ impl Timings {
 }
 
 /// Everything recorded about one tool × workload run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckRecord {
     pub tool: String,
     pub spec: PathBuf,
@@ -70,12 +70,45 @@ pub struct CheckRecord {
     pub diskstats: Option<DiskDelta>,
     pub settle: Option<Settled>,
     pub unestablished: Vec<Unestablished>,
+    /// tracecheck's own reference probes over the workload and settle
+    /// window, when they could be loaded.
+    pub witness: Option<tracecheck_witness::WitnessReport>,
+    /// Why the witness is missing, when it is.
+    pub witness_error: Option<String>,
     pub tool_run: ToolRecord,
     pub verdicts: Vec<Verdict>,
     pub timings: Timings,
 }
 
 impl CheckRecord {
+    /// A record with nothing measured yet: identity fields only.
+    pub fn unmeasured(
+        tool: &str,
+        spec: &Path,
+        workload: &str,
+        environment: String,
+        device: String,
+        comm: &str,
+    ) -> CheckRecord {
+        CheckRecord {
+            tool: tool.to_string(),
+            spec: spec.to_owned(),
+            workload: workload.to_string(),
+            environment,
+            device,
+            comm: comm.to_string(),
+            ground_truth: None,
+            diskstats: None,
+            settle: None,
+            unestablished: Vec::new(),
+            witness: None,
+            witness_error: None,
+            tool_run: ToolRecord::default(),
+            verdicts: Vec::new(),
+            timings: Timings::default(),
+        }
+    }
+
     pub fn worst(&self) -> Status {
         worst(self.verdicts.iter().map(|v| v.status))
     }
@@ -249,7 +282,40 @@ pub fn check_spec(
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<CheckRecord>, HarnessError> {
+    check_spec_only(spec, None, disk, limits, interrupted, on_event)
+}
+
+/// [`plan_checks`], kept to the one workload named by `only` (`--workload`).
+pub fn select_checks<'s>(
+    spec: &'s ToolSpec,
+    only: Option<&str>,
+) -> Result<Vec<(&'static Plan, Vec<&'s Claim>)>, HarnessError> {
     let checks = plan_checks(spec);
+    let Some(name) = only else {
+        return Ok(checks);
+    };
+    let names: Vec<&str> = checks.iter().map(|(p, _)| p.name).collect();
+    let kept: Vec<_> = checks.into_iter().filter(|(p, _)| p.name == name).collect();
+    if kept.is_empty() {
+        return Err(HarnessError::Other(format!(
+            "{} has no check on workload `{name}`; its workloads are: {}",
+            spec.path.display(),
+            names.join(", ")
+        )));
+    }
+    Ok(kept)
+}
+
+/// [`check_spec`], optionally only on one workload.
+pub fn check_spec_only(
+    spec: &ToolSpec,
+    only: Option<&str>,
+    disk: &ScratchDisk,
+    limits: &Limits,
+    interrupted: &AtomicBool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<CheckRecord>, HarnessError> {
+    let checks = select_checks(spec, only)?;
     let total = checks.len();
     let mut records = Vec::new();
     for (index, (plan, claims)) in checks.into_iter().enumerate() {
@@ -309,6 +375,8 @@ fn check_one(
         diskstats: None,
         settle: None,
         unestablished: Vec::new(),
+        witness: None,
+        witness_error: None,
         tool_run: ToolRecord::default(),
         verdicts: Vec::new(),
         timings: Timings::default(),
@@ -326,6 +394,15 @@ fn check_one(
     }
     timings.tool_start_ms = t_tool.elapsed().as_millis() as u64;
 
+    // The third witness: tracecheck's own probes, over exactly the window
+    // diskstats covers. A witness that cannot load is noted, not fatal.
+    let witness = tracecheck_witness::Witness::start(tracecheck_witness::WitnessConfig {
+        dev_major: disk.major,
+        dev_minor: disk.minor,
+        comm_prefix: Some(comm.clone()),
+        pids: vec![],
+    })
+    .map_err(|e| e.to_string());
     on_event(Event::Phase("running the workload"));
     let before = disk.counters()?;
     let t_w = Instant::now();
@@ -348,6 +425,7 @@ fn check_one(
     let settled = disk.settle(limits.settle)?;
     timings.settle_ms = t_s.elapsed().as_millis() as u64;
     let delta = disk.counters()?.since(&before);
+    let witnessed = witness.and_then(|w| w.stop().map_err(|e| e.to_string()));
 
     on_event(Event::Phase("stopping the tool"));
     let t_stop = Instant::now();
@@ -355,6 +433,14 @@ fn check_one(
     timings.tool_stop_ms = t_stop.elapsed().as_millis() as u64;
 
     let mut unest = establish(&mut gt, &delta, &disk.name);
+    match &witnessed {
+        Ok(w) => {
+            let who = tracecheck_witness::Attribution { comm_prefix: Some(gt.comm.clone()), pids: gt.pids.clone() };
+            unest.extend(crate::establish::cross_check_witness(&mut gt, w.truths(&who)));
+        }
+        Err(e) => record.witness_error = Some(e.clone()),
+    }
+    record.witness = witnessed.ok();
     if !settled.quiet {
         // The device was still busy when the bound ran out: the counters
         // may be short, so the disk truths cannot be trusted.

@@ -8,7 +8,7 @@
 use crate::spec::{Ready, Stop, ToolSpec};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -26,7 +26,7 @@ enum Line {
 
 /// Why the tool could not be checked; each becomes an ERROR verdict for
 /// the tool (not for tracecheck).
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToolFailure {
     /// exec failed (missing binary, permission).
@@ -53,7 +53,7 @@ impl ToolFailure {
 }
 
 /// How the tool ended.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StopRecord {
     /// Signals sent, in order (`SIGINT`, `SIGINT`, `SIGTERM`, `SIGKILL`).
     pub signals: Vec<String>,
@@ -67,7 +67,7 @@ pub struct StopRecord {
 }
 
 /// Everything recorded about one run of the tool.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ToolRecord {
     pub command: Vec<String>,
     pub ready_ms: Option<u64>,

@@ -1,10 +1,10 @@
 //! Verdicts: the result of holding one claim against one workload's truth.
 //! A failed claim is a normal result, not an error.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracecheck_model::{Source, Truth};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// The reported number is within the truth's bounds and the tolerance.
@@ -30,7 +30,7 @@ impl Status {
 }
 
 /// What a failed claim's number actually matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Finding {
     ReportedNothing,
@@ -45,9 +45,15 @@ pub enum Finding {
     Unexplained,
     ToolFailed,
     TruthUnknown,
+    /// The guest kernel panicked or oopsed while the tool ran (`--vm`).
+    KernelCrashed,
+    /// The guest stopped making progress and was killed (`--vm`).
+    GuestHung,
+    /// The guest never ran the check, or stopped without an exit (`--vm`).
+    GuestFailed,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Diagnosis {
     pub finding: Finding,
     /// One or two sentences in plain words, with the numbers.
@@ -55,7 +61,7 @@ pub struct Diagnosis {
 }
 
 /// The truth a verdict was judged against.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TruthUsed {
     pub lo: u64,
     pub hi: u64,
@@ -74,7 +80,7 @@ impl From<&Truth> for TruthUsed {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Verdict {
     pub claim: String,
     /// Metric with its direction resolved (`disk.read_bytes`).

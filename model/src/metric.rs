@@ -118,32 +118,90 @@ pub struct Metric {
 /// Every metric name tracecheck knows, with what it means. The README and
 /// docs/metrics.md list the same table; a test keeps them in step.
 pub const VOCABULARY: &[(&str, &str)] = &[
-    ("syscall.read_bytes", "bytes returned by read(), pread64(), readv() to the process"),
-    ("syscall.write_bytes", "bytes accepted by write(), pwrite64(), writev() from the process"),
+    (
+        "syscall.read_bytes",
+        "bytes returned by read(), pread64(), readv() to the process",
+    ),
+    (
+        "syscall.write_bytes",
+        "bytes accepted by write(), pwrite64(), writev() from the process",
+    ),
     ("syscall.read_calls", "read-family system calls made"),
     ("syscall.write_calls", "write-family system calls made"),
-    ("syscall.bytes", "syscall read or write bytes; direction from a `direction` key"),
+    (
+        "syscall.bytes",
+        "syscall read or write bytes; direction from a `direction` key",
+    ),
     ("syscall.open_calls", "open()/openat() calls made"),
-    ("vfs.read_bytes", "bytes through vfs_read (page-cache hits included; mmap faults excluded)"),
-    ("vfs.write_bytes", "bytes through vfs_write (into the page cache unless O_DIRECT)"),
-    ("pagecache.read_misses", "pages added to the page cache because a read missed"),
-    ("block.read_bytes", "read bytes submitted to the block layer (bio), charged to the submitting task"),
-    ("block.write_bytes", "write bytes submitted to the block layer (bio), charged to the submitting task"),
-    ("block.read_ios", "read bios submitted, charged to the submitting task"),
-    ("block.write_ios", "write bios submitted, charged to the submitting task"),
-    ("block.bytes", "block-submission bytes; direction from a `direction` key"),
-    ("disk.read_bytes", "bytes read by the device (/proc/diskstats sectors read x 512)"),
-    ("disk.write_bytes", "bytes written by the device (/proc/diskstats sectors written x 512)"),
-    ("disk.read_ios", "read requests completed by the device (/proc/diskstats reads completed)"),
-    ("disk.write_ios", "write requests completed by the device (/proc/diskstats writes completed)"),
-    ("disk.bytes", "device bytes; direction from a `direction` key"),
-    ("disk.ios", "device requests; direction from a `direction` key"),
-    ("process.execs", "successful execve() calls (sched_process_exec events)"),
+    (
+        "vfs.read_bytes",
+        "bytes through vfs_read (page-cache hits included; mmap faults excluded)",
+    ),
+    (
+        "vfs.write_bytes",
+        "bytes through vfs_write (into the page cache unless O_DIRECT)",
+    ),
+    (
+        "pagecache.read_misses",
+        "pages added to the page cache because a read missed",
+    ),
+    (
+        "block.read_bytes",
+        "read bytes submitted to the block layer (bio), charged to the submitting task",
+    ),
+    (
+        "block.write_bytes",
+        "write bytes submitted to the block layer (bio), charged to the submitting task",
+    ),
+    (
+        "block.read_ios",
+        "read bios submitted, charged to the submitting task",
+    ),
+    (
+        "block.write_ios",
+        "write bios submitted, charged to the submitting task",
+    ),
+    (
+        "block.bytes",
+        "block-submission bytes; direction from a `direction` key",
+    ),
+    (
+        "disk.read_bytes",
+        "bytes read by the device (/proc/diskstats sectors read x 512)",
+    ),
+    (
+        "disk.write_bytes",
+        "bytes written by the device (/proc/diskstats sectors written x 512)",
+    ),
+    (
+        "disk.read_ios",
+        "read requests completed by the device (/proc/diskstats reads completed)",
+    ),
+    (
+        "disk.write_ios",
+        "write requests completed by the device (/proc/diskstats writes completed)",
+    ),
+    (
+        "disk.bytes",
+        "device bytes; direction from a `direction` key",
+    ),
+    (
+        "disk.ios",
+        "device requests; direction from a `direction` key",
+    ),
+    (
+        "process.execs",
+        "successful execve() calls (sched_process_exec events)",
+    ),
 ];
 
 impl Metric {
     pub const fn new(layer: Layer, direction: Option<Direction>, quantity: Quantity) -> Metric {
-        Metric { layer, direction, quantity }
+        Metric {
+            layer,
+            direction,
+            quantity,
+        }
     }
 
     /// Parse a vocabulary name. Unknown names return `None`; callers report
@@ -194,14 +252,20 @@ impl Metric {
             // open calls and execs have no direction.
             (Layer::Syscall, Quantity::Ops) if self.direction.is_none() => self,
             (Layer::Process, _) => self,
-            _ => Metric { direction: Some(d), ..self },
+            _ => Metric {
+                direction: Some(d),
+                ..self
+            },
         }
     }
 
     /// The same quantity at another layer, if the vocabulary has it.
     pub fn at_layer(self, layer: Layer) -> Option<Metric> {
         let m = Metric { layer, ..self };
-        VOCABULARY.iter().any(|(n, _)| Metric::parse(n) == Some(m)).then_some(m)
+        VOCABULARY
+            .iter()
+            .any(|(n, _)| Metric::parse(n) == Some(m))
+            .then_some(m)
     }
 
     /// Unit word for reports.
@@ -299,7 +363,10 @@ mod tests {
     #[test]
     fn layers_and_directions_move() {
         let m = Metric::parse("disk.bytes").unwrap();
-        assert_eq!(m.with_direction(Direction::Write).name(), "disk.write_bytes");
+        assert_eq!(
+            m.with_direction(Direction::Write).name(),
+            "disk.write_bytes"
+        );
         let s = Metric::parse("syscall.read_bytes").unwrap();
         assert_eq!(s.at_layer(Layer::Disk).unwrap().name(), "disk.read_bytes");
         assert_eq!(s.at_layer(Layer::Process), None);
@@ -316,7 +383,10 @@ mod docs_in_step {
     fn docs_metrics_md_lists_every_metric() {
         let doc = include_str!("../../docs/metrics.md");
         for (name, _) in VOCABULARY {
-            assert!(doc.contains(&format!("`{name}`")), "docs/metrics.md does not list {name}");
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/metrics.md does not list {name}"
+            );
         }
     }
 }

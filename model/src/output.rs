@@ -22,7 +22,11 @@ pub enum Value {
     Scalar(i64),
     Histogram(Vec<Bucket>),
     /// bpftrace `stats()`/`avg()` style tuples: count, average, total.
-    Stats { count: u64, average: i64, total: i64 },
+    Stats {
+        count: u64,
+        average: i64,
+        total: i64,
+    },
 }
 
 impl Value {
@@ -56,7 +60,10 @@ impl ParsedMap {
     /// Sum entries into groups chosen by `group` (return `None` to drop an
     /// entry). Returns the sums and how many printed lines were duplicates
     /// of an earlier key.
-    pub fn sum_by<K: Ord>(&self, mut group: impl FnMut(&MapEntry) -> Option<K>) -> (BTreeMap<K, u64>, usize) {
+    pub fn sum_by<K: Ord>(
+        &self,
+        mut group: impl FnMut(&MapEntry) -> Option<K>,
+    ) -> (BTreeMap<K, u64>, usize) {
         let mut sums = BTreeMap::new();
         let mut seen = std::collections::BTreeSet::new();
         let mut dups = 0;

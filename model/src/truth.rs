@@ -63,8 +63,21 @@ pub struct Truth {
 }
 
 impl Truth {
-    pub fn exact(metric: Metric, who: Who, value: u64, source: Source, why: impl Into<String>) -> Truth {
-        Truth { metric, who, lo: value, hi: value, source, why: why.into() }
+    pub fn exact(
+        metric: Metric,
+        who: Who,
+        value: u64,
+        source: Source,
+        why: impl Into<String>,
+    ) -> Truth {
+        Truth {
+            metric,
+            who,
+            lo: value,
+            hi: value,
+            source,
+            why: why.into(),
+        }
     }
 
     pub fn bounded(
@@ -76,7 +89,14 @@ impl Truth {
         why: impl Into<String>,
     ) -> Truth {
         debug_assert!(lo <= hi, "truth bounds inverted for {metric}");
-        Truth { metric, who, lo, hi, source, why: why.into() }
+        Truth {
+            metric,
+            who,
+            lo,
+            hi,
+            source,
+            why: why.into(),
+        }
     }
 
     pub fn is_exact(&self) -> bool {
@@ -113,7 +133,13 @@ pub struct GroundTruth {
 
 impl GroundTruth {
     /// Truths for a metric charged to `who`, most exact source first.
-    pub fn find<'a>(&'a self, metric: Metric, who: &'a Who) -> impl Iterator<Item = &'a Truth> + 'a {
-        self.truths.iter().filter(move |t| t.metric == metric && &t.who == who)
+    pub fn find<'a>(
+        &'a self,
+        metric: Metric,
+        who: &'a Who,
+    ) -> impl Iterator<Item = &'a Truth> + 'a {
+        self.truths
+            .iter()
+            .filter(move |t| t.metric == metric && &t.who == who)
     }
 }

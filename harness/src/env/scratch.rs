@@ -22,8 +22,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub struct ScratchDisk {
-    backing: PathBuf,
-    /// `/dev/loopN`
+    /// The loop device's backing file; `None` on an existing device.
+    backing: Option<PathBuf>,
+    /// `/dev/loopN` (or the existing device, e.g. `/dev/vdb` in a guest)
     pub device: PathBuf,
     /// `loopN`
     pub name: String,
@@ -35,7 +36,7 @@ pub struct ScratchDisk {
 }
 
 /// How long settling took, for the report.
-#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Settled {
     pub waited_ms: u64,
     /// False when the bound ran out with I/O still in flight.
@@ -83,7 +84,7 @@ impl ScratchDisk {
         })?;
         drop(f);
         let mut disk = ScratchDisk {
-            backing,
+            backing: Some(backing),
             device: PathBuf::new(),
             name: String::new(),
             major: 0,
@@ -94,19 +95,55 @@ impl ScratchDisk {
         };
         let dev = run(Command::new("losetup")
             .args(["--direct-io=on", "-f", "--show"])
-            .arg(&disk.backing))?;
+            .arg(disk.backing.as_deref().expect("loop backing")))?;
         disk.device = PathBuf::from(&dev);
         disk.attached = true;
-        disk.name = disk
+        disk.format_and_mount()?;
+        Ok(disk)
+    }
+
+    /// Format and mount an existing block device (a guest's dedicated
+    /// scratch disk) the same way as a loop device. Everything on it is
+    /// lost. `Drop` unmounts it and leaves the device itself alone.
+    pub fn on_device(device: &Path) -> Result<ScratchDisk, HarnessError> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(HarnessError::Scratch(
+                "formatting and mounting a scratch device needs root; run tracecheck as root"
+                    .into(),
+            ));
+        }
+        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let mut disk = ScratchDisk {
+            backing: None,
+            device: device.to_owned(),
+            name: String::new(),
+            major: 0,
+            minor: 0,
+            mountpoint: std::env::temp_dir().join(&tag),
+            attached: false,
+            mounted: false,
+        };
+        disk.format_and_mount()?;
+        Ok(disk)
+    }
+
+    /// Shared by both constructors: learn the device's numbers, make the
+    /// filesystem, mount it, let it settle.
+    fn format_and_mount(&mut self) -> Result<(), HarnessError> {
+        let dev = self.device.display().to_string();
+        self.name = self
             .device
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let rdev = std::fs::metadata(&disk.device)
-            .map_err(|e| HarnessError::Scratch(format!("cannot stat {dev}: {e}")))?
-            .rdev();
-        disk.major = rustix::fs::major(rdev);
-        disk.minor = rustix::fs::minor(rdev);
+        let meta = std::fs::metadata(&self.device)
+            .map_err(|e| HarnessError::Scratch(format!("cannot stat {dev}: {e}")))?;
+        if !std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type()) {
+            return Err(HarnessError::Scratch(format!("{dev} is not a block device")));
+        }
+        let rdev = meta.rdev();
+        self.major = rustix::fs::major(rdev);
+        self.minor = rustix::fs::minor(rdev);
         run(Command::new("mkfs.ext4")
             .args([
                 "-q",
@@ -116,13 +153,13 @@ impl ScratchDisk {
                 "-E",
                 "lazy_itable_init=0,lazy_journal_init=0",
             ])
-            .arg(&disk.device))?;
-        std::fs::create_dir_all(&disk.mountpoint).map_err(|e| {
-            HarnessError::Scratch(format!("cannot create {}: {e}", disk.mountpoint.display()))
+            .arg(&self.device))?;
+        std::fs::create_dir_all(&self.mountpoint).map_err(|e| {
+            HarnessError::Scratch(format!("cannot create {}: {e}", self.mountpoint.display()))
         })?;
         nix::mount::mount(
-            Some(disk.device.as_path()),
-            disk.mountpoint.as_path(),
+            Some(self.device.as_path()),
+            self.mountpoint.as_path(),
             Some("ext4"),
             nix::mount::MsFlags::MS_NOATIME,
             // ext4 otherwise reads every block bitmap right after mount, in
@@ -132,15 +169,15 @@ impl ScratchDisk {
         .map_err(|e| {
             HarnessError::Scratch(format!(
                 "cannot mount {} on {}: {e}",
-                disk.device.display(),
-                disk.mountpoint.display()
+                self.device.display(),
+                self.mountpoint.display()
             ))
         })?;
-        disk.mounted = true;
+        self.mounted = true;
         // Let the fresh filesystem's own start-up writes (superblock, journal
         // superblock) finish before anyone measures.
-        disk.settle(Duration::from_secs(10))?;
-        Ok(disk)
+        self.settle(Duration::from_secs(10))?;
+        Ok(())
     }
 
     /// `MAJ:MIN` as /proc/diskstats and userspace tools print it.
@@ -214,8 +251,40 @@ impl Drop for ScratchDisk {
         if self.attached {
             let _ = Command::new("losetup").arg("-d").arg(&self.device).output();
         }
-        let _ = std::fs::remove_file(&self.backing);
+        if let Some(b) = &self.backing {
+            let _ = std::fs::remove_file(b);
+        }
     }
+}
+
+/// The block device named by `--scratch-device`: a path (`/dev/vdb`), or
+/// `serial:NAME` for the virtio disk whose `/sys/block/vd*/serial` is NAME
+/// (the PCI order of a guest's disks is not their naming order).
+pub fn resolve_device(spec: &str) -> Result<PathBuf, HarnessError> {
+    let Some(serial) = spec.strip_prefix("serial:") else {
+        return Ok(PathBuf::from(spec));
+    };
+    let mut seen = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/sys/block") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(s) = std::fs::read_to_string(e.path().join("serial")) else {
+                continue;
+            };
+            if s.trim() == serial {
+                return Ok(PathBuf::from("/dev").join(name));
+            }
+            seen.push(format!("{name}={}", s.trim()));
+        }
+    }
+    Err(HarnessError::Scratch(format!(
+        "no block device with serial `{serial}` (serials seen: {})",
+        if seen.is_empty() {
+            "none".to_string()
+        } else {
+            seen.join(", ")
+        }
+    )))
 }
 
 fn unique() -> u64 {

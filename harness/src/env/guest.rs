@@ -1,0 +1,423 @@
+//! Checks in disposable QEMU guests (`--vm debian-6.1`): every check (one
+//! spec × one workload) boots a fresh guest on a Debian distribution kernel
+//! and runs this same `tracecheck` binary there as an agent,
+//! `tracecheck check SPEC --workload W --scratch-device serial:scratch
+//! --format json`, on the guest's own dedicated virtio scratch disk. The
+//! verdicts are the guest's own run of the same comparison code; the host
+//! only reads its JSON back and names the environment.
+//!
+//! What happens to the guest is a fact about the tool, never a harness
+//! failure: a kernel panic or oops becomes an ERROR verdict "the tool
+//! crashed the kernel" with the console's panic lines, a hang "the guest
+//! hung", a guest that never booted or vanished an ERROR naming that. The
+//! run then goes on with the next check in a fresh guest.
+
+use crate::compare::{judge, Evidence, Subject};
+use crate::error::HarnessError;
+use crate::runner::{select_checks, tracecheck_exe, CheckRecord, Event, Limits};
+use crate::select::Plan;
+use crate::spec::{Claim, ToolSpec};
+use crate::tool::ToolRecord;
+use crate::verdict::{Diagnosis, Finding};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tracecheck_model::GroundTruth;
+use tracecheck_vm::{
+    build_image, choose_accel, run_guest, Accel, BuildOptions, GuestOutcome, GuestSpec,
+    HangReason, Image, KernelTarget, Outcome, Share,
+};
+
+/// Console lines quoted in a verdict about a hung or vanished guest.
+const SERIAL_TAIL: usize = 15;
+/// Panic lines quoted in a "crashed the kernel" verdict.
+const PANIC_LINES: usize = 25;
+/// Guest paths that are fresh tmpfs in the guest, so host files there are
+/// invisible through the shared host root and must be shared explicitly.
+const GUEST_TMPFS: &[&str] = &["/tmp", "/var/tmp", "/run", "/root"];
+
+/// Boots one guest per check on one kernel target.
+pub struct GuestRunner {
+    pub target: KernelTarget,
+    pub image: Image,
+    pub accel: Accel,
+    /// The `tracecheck` binary the guest runs (seen through the shared root).
+    pub exe: PathBuf,
+    pub scratch_mib: u64,
+    pub settle: Duration,
+    pub boot_timeout: Duration,
+    /// Added to the spec's `ready_timeout` to bound one guest check.
+    pub run_margin: Duration,
+    pub quiet: bool,
+}
+
+/// The part of the guest's `--format json` report the host needs.
+#[derive(Deserialize)]
+struct GuestReport {
+    checks: Vec<CheckRecord>,
+}
+
+impl GuestRunner {
+    /// Find or build the target's image (the first use downloads its
+    /// kernel packages) and choose the accelerator.
+    pub fn prepare(
+        target: KernelTarget,
+        cache_dir: Option<&Path>,
+        scratch_mib: u64,
+        limits: &Limits,
+        quiet: bool,
+    ) -> Result<GuestRunner, HarnessError> {
+        let mut opts = BuildOptions::default();
+        if let Some(d) = cache_dir {
+            opts.cache_dir = d.to_owned();
+        }
+        if !quiet {
+            eprintln!(
+                "tracecheck: preparing the {target} guest image in {} (the first use downloads ~170 MB)...",
+                opts.cache_dir.display()
+            );
+        }
+        let vm_err = |what: &str, e: tracecheck_vm::VmError| {
+            HarnessError::Other(format!("{what} for {target}: {e}"))
+        };
+        let image = build_image(target, &opts).map_err(|e| vm_err("cannot build the image", e))?;
+        let accel = choose_accel(&image, &opts.cache_dir)
+            .map_err(|e| vm_err("cannot choose an accelerator", e))?;
+        Ok(GuestRunner {
+            target,
+            image,
+            accel,
+            exe: tracecheck_exe()?,
+            scratch_mib,
+            settle: limits.settle,
+            boot_timeout: Duration::from_secs(120),
+            run_margin: Duration::from_secs(120),
+            quiet,
+        })
+    }
+
+    fn accel_word(&self) -> &'static str {
+        match self.accel {
+            Accel::Kvm => "KVM",
+            Accel::Tcg => "TCG",
+        }
+    }
+
+    /// `guest debian-6.1 (kernel 6.1.0-56-amd64, TCG)`
+    pub fn environment(&self) -> String {
+        format!(
+            "guest {} (kernel {}, {})",
+            self.target,
+            self.image.kver,
+            self.accel_word()
+        )
+    }
+
+    /// Every check of `spec` (or only the one on `only`), each in a fresh guest.
+    pub fn check_spec(
+        &self,
+        spec: &ToolSpec,
+        only: Option<&str>,
+        interrupted: &AtomicBool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Vec<CheckRecord>, HarnessError> {
+        let checks = select_checks(spec, only)?;
+        let total = checks.len();
+        let mut records = Vec::new();
+        for (index, (plan, claims)) in checks.into_iter().enumerate() {
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(HarnessError::Interrupted);
+            }
+            on_event(Event::CheckStart {
+                index,
+                total,
+                tool: &spec.name,
+                workload: plan.name,
+            });
+            let phase = format!("booting {} guest ({})", self.target, self.accel_word());
+            on_event(Event::Phase(&phase));
+            let rec = self.check_one(spec, plan, &claims)?;
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(HarnessError::Interrupted);
+            }
+            on_event(Event::CheckDone(&rec));
+            records.push(rec);
+        }
+        Ok(records)
+    }
+
+    /// The guest's shell command: this binary as the agent for one workload.
+    pub fn command(&self, spec_path: &Path, workload: &str) -> String {
+        let settle_ms = self.settle.as_millis();
+        format!(
+            "exec {} check {} --workload {} --scratch-device serial:scratch \
+             --format json --record /dev/null -q --scratch-size {} --settle-timeout {settle_ms}ms",
+            sh_quote(&self.exe.display().to_string()),
+            sh_quote(&spec_path.display().to_string()),
+            sh_quote(workload),
+            self.scratch_mib
+        )
+    }
+
+    /// Host directories the guest must be given: the spec's directory and
+    /// the binary's, when they lie where the guest has fresh tmpfs.
+    fn shares(&self, spec_path: &Path) -> Vec<Share> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for p in [spec_path, self.exe.as_path()] {
+            if let Some(d) = p.parent() {
+                let hidden = GUEST_TMPFS.iter().any(|t| d.starts_with(t));
+                if hidden && !dirs.iter().any(|x| x == d) {
+                    dirs.push(d.to_owned());
+                }
+            }
+        }
+        dirs.into_iter()
+            // A guest path with blanks cannot be a share; the check then
+            // fails in the guest with tracecheck's own message.
+            .filter(|d| !d.display().to_string().contains(char::is_whitespace))
+            .map(|d| Share {
+                guest: d.display().to_string(),
+                host: d,
+                writable: false,
+            })
+            .collect()
+    }
+
+    fn check_one(
+        &self,
+        spec: &ToolSpec,
+        plan: &Plan,
+        claims: &[&Claim],
+    ) -> Result<CheckRecord, HarnessError> {
+        let spec_path = spec
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| spec.path.clone());
+        let mut gs = GuestSpec::new(
+            &self.image,
+            self.accel,
+            self.command(&spec_path, plan.name),
+        );
+        gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
+        gs.shares = self.shares(&spec_path);
+        gs.boot_timeout = self.boot_timeout;
+        gs.run_timeout = spec.ready_timeout + self.settle + self.run_margin;
+        let out = run_guest(&gs).map_err(|e| {
+            HarnessError::Other(format!("cannot start a {} guest: {e}", self.target))
+        })?;
+        if !self.quiet {
+            eprintln!(
+                "      guest {} after {:.1} s (booted in {:.1} s)",
+                describe_outcome(&out.outcome),
+                out.total.as_secs_f64(),
+                out.boot_to_command.unwrap_or_default().as_secs_f64()
+            );
+        }
+        Ok(self.record_from(spec, plan, claims, &out, gs.run_timeout))
+    }
+
+    /// Turn what the guest did into the check's record.
+    fn record_from(
+        &self,
+        spec: &ToolSpec,
+        plan: &Plan,
+        claims: &[&Claim],
+        out: &GuestOutcome,
+        run_timeout: Duration,
+    ) -> CheckRecord {
+        let (finding, sentence) = match &out.outcome {
+            Outcome::Exited { code } => {
+                if let Some(rec) = parse_report(&out.stdout, plan.name) {
+                    let mut rec = rec;
+                    rec.environment = self.environment();
+                    return rec;
+                }
+                (
+                    Finding::GuestFailed,
+                    with_lines(
+                        format!(
+                            "tracecheck could not run the check in the {} guest (exit {code})",
+                            self.target
+                        ),
+                        "its stderr ended with:",
+                        tail(&lines(&out.stderr), SERIAL_TAIL),
+                    ),
+                )
+            }
+            Outcome::KernelPanic => {
+                let panic: Vec<String> = out.panic_lines.iter().take(PANIC_LINES).cloned().collect();
+                (
+                    Finding::KernelCrashed,
+                    with_lines(
+                        format!(
+                            "the tool crashed the kernel ({} {}): the guest's kernel panicked while the check ran",
+                            self.target, self.image.kver
+                        ),
+                        "the console said:",
+                        panic,
+                    ),
+                )
+            }
+            Outcome::Hung { reason } => (
+                Finding::GuestHung,
+                with_lines(
+                    format!(
+                        "the guest hung ({}; the VM was killed)",
+                        match reason {
+                            HangReason::WallTimeout => format!(
+                                "the check did not end within {} s",
+                                run_timeout.as_secs()
+                            ),
+                            HangReason::Silent => "no output for too long".to_string(),
+                        }
+                    ),
+                    "the last console lines:",
+                    out.last_serial_lines(SERIAL_TAIL).to_vec(),
+                ),
+            ),
+            Outcome::NoBoot { reason } => (
+                Finding::GuestFailed,
+                with_lines(
+                    format!("the {} guest did not boot: {reason}", self.target),
+                    "the last console lines:",
+                    out.last_serial_lines(SERIAL_TAIL).to_vec(),
+                ),
+            ),
+            Outcome::Vanished { qemu_status } => (
+                Finding::GuestFailed,
+                with_lines(
+                    format!(
+                        "the {} guest vanished while the check ran (qemu {qemu_status}), with no panic on its console",
+                        self.target
+                    ),
+                    "the last console lines:",
+                    out.last_serial_lines(SERIAL_TAIL).to_vec(),
+                ),
+            ),
+        };
+        self.failed_record(spec, plan, claims, out, finding, sentence)
+    }
+
+    /// An ERROR verdict with `finding` for every claim of the check.
+    fn failed_record(
+        &self,
+        spec: &ToolSpec,
+        plan: &Plan,
+        claims: &[&Claim],
+        out: &GuestOutcome,
+        finding: Finding,
+        sentence: String,
+    ) -> CheckRecord {
+        let tool_rec = ToolRecord {
+            command: spec.command.clone(),
+            stdout: out.stdout.clone(),
+            stderr_tail: tail(&lines(&out.stderr), SERIAL_TAIL),
+            ..ToolRecord::default()
+        };
+        let truth = GroundTruth {
+            workload: plan.name.to_string(),
+            comm: String::new(),
+            pids: vec![],
+            params: Default::default(),
+            truths: vec![],
+            needs_writeback: false,
+            elapsed_ns: 0,
+        };
+        let subject = Subject {
+            comm: String::new(),
+            pids: vec![],
+            dev_major: 0,
+            dev_minor: 0,
+            dev_name: String::new(),
+        };
+        let ev = Evidence {
+            truth: &truth,
+            unestablished: &[],
+            subject: &subject,
+        };
+        let mut verdicts = Vec::new();
+        for c in claims {
+            // `judge` shapes the verdicts (directions resolved) as for any
+            // tool that did not run; the guest's fate replaces the reason.
+            for mut v in judge(c, Err("not run"), &tool_rec, &ev) {
+                v.status = crate::verdict::Status::Error;
+                v.diagnosis = Some(Diagnosis {
+                    finding,
+                    sentence: sentence.clone(),
+                });
+                verdicts.push(v);
+            }
+        }
+        let mut rec = CheckRecord::unmeasured(
+            &spec.name,
+            &spec.path,
+            plan.name,
+            self.environment(),
+            "scratch (guest virtio disk)".to_string(),
+            "",
+        );
+        rec.tool_run = tool_rec;
+        rec.verdicts = verdicts;
+        rec.timings.total_ms = out.total.as_millis() as u64;
+        rec
+    }
+}
+
+/// The record for `workload` in a guest's `--format json` report.
+fn parse_report(stdout: &str, workload: &str) -> Option<CheckRecord> {
+    let r: GuestReport = serde_json::from_str(stdout.trim()).ok()?;
+    r.checks.into_iter().find(|c| c.workload == workload)
+}
+
+fn describe_outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Exited { code } => format!("exited {code}"),
+        Outcome::KernelPanic => "kernel panicked".into(),
+        Outcome::Hung { .. } => "hung".into(),
+        Outcome::NoBoot { .. } => "did not boot".into(),
+        Outcome::Vanished { .. } => "vanished".into(),
+    }
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::to_owned).collect()
+}
+
+fn tail(v: &[String], n: usize) -> Vec<String> {
+    v[v.len().saturating_sub(n)..].to_vec()
+}
+
+fn with_lines(mut s: String, heading: &str, lines: Vec<String>) -> String {
+    if !lines.is_empty() {
+        s.push_str("\n  ");
+        s.push_str(heading);
+        for l in lines {
+            s.push_str("\n    ");
+            s.push_str(l.trim_end());
+        }
+    }
+    s
+}
+
+/// Single-quote for /bin/sh.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_survives_quotes_and_spaces() {
+        assert_eq!(sh_quote("/a b/c"), "'/a b/c'");
+        assert_eq!(sh_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn a_report_without_the_workload_is_no_record() {
+        assert!(parse_report("not json", "direct-read").is_none());
+        assert!(parse_report(r#"{"checks": []}"#, "direct-read").is_none());
+    }
+}
