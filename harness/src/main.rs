@@ -124,8 +124,11 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
     let result = (|| -> Result<(), HarnessError> {
         let mut on_event = |ev: Event<'_>| {
             report::progress(&ev, opts.quiet);
+            // Keep each check as it finishes, so an interrupted or failed
+            // run still reports everything it measured.
             if let Event::CheckDone(r) = ev {
                 recorder.write(r);
+                records.push(r.clone());
             }
         };
         let only = opts.workload.as_deref();
@@ -139,7 +142,7 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 opts.quiet,
             )?;
             for spec in &specs {
-                records.extend(guests.check_spec(spec, only, &interrupted, &mut on_event)?);
+                guests.check_spec(spec, only, &interrupted, &mut on_event)?;
             }
             return Ok(());
         }
@@ -157,14 +160,7 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
             }
         };
         for spec in &specs {
-            records.extend(runner::check_spec_only(
-                spec,
-                only,
-                &disk,
-                &limits,
-                &interrupted,
-                &mut on_event,
-            )?);
+            runner::check_spec_only(spec, only, &disk, &limits, &interrupted, &mut on_event)?;
         }
         Ok(())
     })();

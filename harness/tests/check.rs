@@ -233,3 +233,49 @@ fn a_malformed_spec_is_an_error_naming_file_and_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
+    use std::io::{BufRead, BufReader};
+    let record = std::env::temp_dir().join(format!("tracecheck-it-ctrlc-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&record);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("check")
+        .arg(root().join("expectations/examples/disktop/spec.toml"))
+        .args(["--format", "json", "--record"])
+        .arg(&record)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Interrupt once the second check has started.
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 {
+        seen.push_str(&line);
+        if line.starts_with("[2/") {
+            break;
+        }
+        line.clear();
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "stderr: {seen}{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    // The finished check is reported and recorded.
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a report of the finished checks");
+    assert!(!report["checks"].as_array().unwrap().is_empty());
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(recorded.lines().count() >= 1);
+    // No loop device, mount or tool of this run is left.
+    let tag = format!("tracecheck-{pid}-");
+    let loops = String::from_utf8(Command::new("losetup").arg("-a").output().unwrap().stdout).unwrap();
+    assert!(!loops.contains(&tag), "{loops}");
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    assert!(!mounts.contains(&tag), "{mounts}");
+    let _ = std::fs::remove_file(&record);
+}
