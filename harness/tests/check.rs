@@ -279,3 +279,22 @@ fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
     assert!(!mounts.contains(&tag), "{mounts}");
     let _ = std::fs::remove_file(&record);
 }
+
+#[test]
+fn histogram_sample_counts_are_request_counts() {
+    // A size histogram per device and direction: its sample count for the
+    // scratch device's reads must equal diskstats' reads completed.
+    let spec = spec_dir(
+        "hist",
+        "[tool]\nname = \"hist\"\nscript = \"script.bt\"\n\n[[claim]]\nmap = \"@sizes\"\nmetric = \"disk.read_ios\"\nkeys = [\"device\", \"direction\"]\nworkloads = [\"direct-read\", \"cached-reread\"]\n",
+        Some("BEGIN { printf(\"go\\n\"); }\ntracepoint:block:block_rq_complete { @sizes[args->dev, args->rwbs] = hist(args->nr_sector * 512); }\n"),
+    );
+    let (code, report, stderr) = check(&spec, &[]);
+    let vs = verdicts(&report);
+    assert_eq!(code, 0, "{vs:?}\n{stderr}");
+    for c in report["checks"].as_array().unwrap() {
+        let v = &c["verdicts"][0];
+        assert_eq!(v["reported"], c["diskstats"]["read_ios"], "{v}");
+        assert!(v["reported"].as_u64().unwrap() >= 16, "16 MiB in at most 1.25 MiB requests: {v}");
+    }
+}
