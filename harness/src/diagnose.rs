@@ -126,9 +126,19 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                 format!("this equals the bytes returned by read() ({at}): the script counts page-cache hits as disk I/O"),
             ),
             (true, Layer::Syscall | Layer::Vfs, Some(Direction::Write)) => {
+                // Who really wrote: the witness names the threads it saw
+                // submit; the workload's design only knows it was the kernel.
+                let seen = c
+                    .metric
+                    .at_layer(Layer::Block)
+                    .and_then(|b| c.ev.truth.truths.iter().find(|t| t.metric == b && t.who == Who::Kernel && t.source == tracecheck_model::Source::Witness && t.lo > 0));
                 let kernel = pick(&c.ev.truth.truths, c.metric, &Who::Kernel).filter(|k| k.hi > 0);
-                let later = match kernel {
-                    Some(k) if c.per_process => format!(
+                let later = match (seen, kernel) {
+                    (Some(w), _) if c.per_process => format!(
+                        "; tracecheck's witness saw the data reach the disk later, {}, not from this process",
+                        w.why.replace(" (block_bio_queue, submitter's context)", "")
+                    ),
+                    (None, Some(k)) if c.per_process => format!(
                         "; the disk writes ({} B) were done later by kernel threads (writeback flushers, jbd2), not by this process",
                         range(k.lo, k.hi)
                     ),

@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tracecheck_model::GroundTruth;
 use tracecheck_vm::{
-    build_image, choose_accel, run_guest, Accel, BuildOptions, GuestOutcome, GuestSpec,
-    HangReason, Image, KernelTarget, Outcome, Share,
+    build_image, choose_accel, run_guest, Accel, BuildOptions, GuestOutcome, GuestSpec, HangReason,
+    Image, KernelTarget, Outcome, Share,
 };
 
 /// Console lines quoted in a verdict about a hung or vanished guest.
@@ -194,11 +194,7 @@ impl GuestRunner {
             .path
             .canonicalize()
             .unwrap_or_else(|_| spec.path.clone());
-        let mut gs = GuestSpec::new(
-            &self.image,
-            self.accel,
-            self.command(&spec_path, plan.name),
-        );
+        let mut gs = GuestSpec::new(&self.image, self.accel, self.command(&spec_path, plan.name));
         gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
         gs.shares = self.shares(&spec_path);
         gs.boot_timeout = self.boot_timeout;

@@ -139,7 +139,9 @@ impl ScratchDisk {
         let meta = std::fs::metadata(&self.device)
             .map_err(|e| HarnessError::Scratch(format!("cannot stat {dev}: {e}")))?;
         if !std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type()) {
-            return Err(HarnessError::Scratch(format!("{dev} is not a block device")));
+            return Err(HarnessError::Scratch(format!(
+                "{dev} is not a block device"
+            )));
         }
         let rdev = meta.rdev();
         self.major = rustix::fs::major(rdev);

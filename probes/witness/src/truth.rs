@@ -3,7 +3,7 @@
 //! to the workload or to the kernel threads acting for it (`block.*`), and
 //! the workload's read/write system calls (`syscall.*`).
 
-use crate::report::{IoGroup, Stage, WitnessReport};
+use crate::report::{IoGroup, Stage, Submitter, WitnessReport};
 use tracecheck_model::{Direction, Layer, Metric, Quantity, Source, Truth, Who};
 
 /// Which tasks are the workload's.
@@ -51,13 +51,19 @@ fn truth(m: Metric, who: Who, v: u64, lost: u64, why: String) -> Truth {
     }
 }
 
-fn block_truths(out: &mut Vec<Truth>, s: &Stage, who: Who, whom: &str, lost: u64) {
-    for (d, g) in [
+/// `whom` names the submitters per direction (read, write), so a diagnosis
+/// can say which threads really wrote ("kworker/u8:3 16,777,216 B").
+fn block_truths(out: &mut Vec<Truth>, s: &Stage, who: Who, whom: [&str; 2], lost: u64) {
+    for (i, (d, g)) in [
         (Direction::Read, IoGroup::Read),
         (Direction::Write, IoGroup::Write),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let f = s.get(g);
         let what = d.as_str();
+        let whom = whom[i];
         out.push(truth(
             metric(Layer::Block, d, Quantity::Bytes),
             who.clone(),
@@ -112,14 +118,22 @@ impl WitnessReport {
 
         let lost = dropped("submitters") + missed("block:block_bio_queue");
         let mine = self.submitted_by(|s| who.is_workload(s.tgid, &s.comm));
-        block_truths(&mut out, &mine, Who::Workload, "the workload", lost);
-        let kernel = self
-            .submitted_by(|s| !who.is_workload(s.tgid, &s.comm) && is_kernel_submitter(&s.comm));
+        block_truths(
+            &mut out,
+            &mine,
+            Who::Workload,
+            ["the workload", "the workload"],
+            lost,
+        );
+        let is_kernel =
+            |s: &Submitter| !who.is_workload(s.tgid, &s.comm) && is_kernel_submitter(&s.comm);
+        let kernel = self.submitted_by(is_kernel);
+        let names = [IoGroup::Read, IoGroup::Write].map(|g| self.submitter_names(g, is_kernel));
         block_truths(
             &mut out,
             &kernel,
             Who::Kernel,
-            "kworker and jbd2 threads",
+            [names[0].as_str(), names[1].as_str()],
             lost,
         );
 
@@ -172,6 +186,31 @@ impl WitnessReport {
             ));
         }
         out
+    }
+}
+
+impl WitnessReport {
+    /// "kworker/u8:3 (16777216 B), jbd2/loop2-8 (12288 B)": the tasks
+    /// matching `pred` that submitted in direction `g`, largest first;
+    /// "kworker and jbd2 threads (none seen)" when there are none.
+    pub fn submitter_names(&self, g: IoGroup, pred: impl Fn(&Submitter) -> bool) -> String {
+        let mut by: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+        for s in self
+            .submitters
+            .iter()
+            .filter(|s| s.direction == g && pred(s))
+        {
+            *by.entry(s.comm.as_str()).or_insert(0) += s.bytes;
+        }
+        if by.is_empty() {
+            return "kworker and jbd2 threads (none seen)".to_string();
+        }
+        let mut v: Vec<_> = by.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v.iter()
+            .map(|(c, b)| format!("{c} ({b} B)"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
