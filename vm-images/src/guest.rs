@@ -6,7 +6,7 @@
 //! per-run directory with its scratch disk, so nothing outlives a run.
 
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -57,6 +57,9 @@ pub struct GuestSpec {
     pub extra_cmdline: String,
     /// Parent of the per-run directory (scratch disk, console log); must support O_DIRECT.
     pub work_dir: PathBuf,
+    /// Copy the command's stdout and stderr to this process's stdout and stderr
+    /// as they arrive (raw bytes), besides returning them in [`GuestOutcome`].
+    pub stream_output: bool,
 }
 
 impl GuestSpec {
@@ -75,6 +78,7 @@ impl GuestSpec {
             silence_timeout: None,
             extra_cmdline: String::new(),
             work_dir: PathBuf::from("/var/tmp"),
+            stream_output: false,
         }
     }
 
@@ -245,6 +249,14 @@ impl Tail {
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.buf).into_owned()
     }
+    /// Writes what arrived since the last call to `w`.
+    fn forward(&mut self, shown: &mut usize, w: &mut dyn Write) {
+        if *shown < self.buf.len() {
+            let _ = w.write_all(&self.buf[*shown..]);
+            let _ = w.flush();
+            *shown = self.buf.len();
+        }
+    }
 }
 
 fn console_lines(raw: &str) -> Vec<String> {
@@ -343,6 +355,13 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     let mut scanned_lines = 0usize;
     let mut verdict: Option<Outcome> = None;
     let mut qemu_status: Option<ExitStatus> = None;
+    let mut shown = [0usize; 2];
+    let forward = |outs: &mut [Tail; 2], shown: &mut [usize; 2]| {
+        if spec.stream_output {
+            outs[0].forward(&mut shown[0], &mut std::io::stdout());
+            outs[1].forward(&mut shown[1], &mut std::io::stderr());
+        }
+    };
 
     loop {
         let status = qemu.0.try_wait().map_err(VmError::io(&plan.kernel))?;
@@ -350,6 +369,7 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
         for o in &mut outs {
             grew |= o.poll();
         }
+        forward(&mut outs, &mut shown);
         let now = Instant::now();
         if grew {
             last_activity = now;
@@ -427,6 +447,7 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     for o in &mut outs {
         o.poll();
     }
+    forward(&mut outs, &mut shown);
     let serial = console_lines(&con.text());
     // Panic lines may only have arrived in the final read.
     let panics = panic_lines(&serial);

@@ -14,6 +14,7 @@ pub mod image;
 pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
+pub mod runner;
 pub mod target;
 
 pub use accel::choose_accel;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracecheck_vm::{
-    build_image, choose_accel, run_guest, Accel, BuildOptions, GuestSpec, KernelTarget, Outcome,
-    Share,
+    build_image, choose_accel, run_guest, runner, Accel, BuildOptions, GuestSpec, KernelTarget,
+    Outcome, Share,
 };
 
 #[derive(Parser)]
@@ -58,6 +58,50 @@ enum Cmd {
         /// The shell command.
         #[arg(trailing_var_arg = true, required = true)]
         command: Vec<String>,
+    },
+    /// Run a program in a fresh guest as cargo's target `runner` does: same
+    /// current directory, CARGO_*/RUST_* and --env variables, its stdout,
+    /// stderr and exit code passed back. Set
+    /// CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="tracecheck-vm cargo-runner"
+    /// and run `cargo test`. Exit: the program's code, or 70 kernel panic,
+    /// 71 hang, 72 no boot, 73 VM vanished, 2 error.
+    CargoRunner {
+        #[arg(long, default_value = "debian-6.1")]
+        target: String,
+        /// kvm or tcg (default: detected).
+        #[arg(long)]
+        accel: Option<Accel>,
+        /// Also pass this variable: NAME (host value) or NAME=VALUE. Repeatable.
+        #[arg(long = "env", value_name = "NAME[=VALUE]")]
+        envs: Vec<String>,
+        /// HOST:GUEST[:rw] extra directory share (read-only unless `:rw`).
+        #[arg(long = "share")]
+        shares: Vec<String>,
+        /// Attach a fresh sparse scratch disk of this many MiB (serial `scratch`).
+        #[arg(long)]
+        scratch_mib: Option<u64>,
+        #[arg(long, default_value_t = 60)]
+        boot_timeout_secs: u64,
+        /// Limit on the program's run time in the guest.
+        #[arg(long, default_value_t = 600)]
+        timeout_secs: u64,
+        /// Declare a hang after this many seconds without output.
+        #[arg(long)]
+        silence_secs: Option<u64>,
+        /// No summary line on stderr after a normal exit.
+        #[arg(long)]
+        quiet: bool,
+        /// Print the guest script and shares instead of booting.
+        #[arg(long)]
+        dry_run: bool,
+        /// The program (cargo passes the test binary's path) and its arguments.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "BIN [ARGS]"
+        )]
+        program: Vec<String>,
     },
 }
 
@@ -109,6 +153,116 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             let img = build_image(target.parse::<KernelTarget>()?, &opts)?;
             println!("{}", choose_accel(&img, &opts.cache_dir)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::CargoRunner {
+            target,
+            accel,
+            envs,
+            shares,
+            scratch_mib,
+            boot_timeout_secs,
+            timeout_secs,
+            silence_secs,
+            quiet,
+            dry_run,
+            program,
+        } => {
+            let (bin, args) = program.split_first().ok_or("no program given")?;
+            let cwd = std::env::current_dir()?;
+            let cwd_str = cwd
+                .to_str()
+                .ok_or("the current directory is not UTF-8")?
+                .to_owned();
+            let (env, notes) = runner::guest_env(std::env::vars_os(), &envs)?;
+            let user_shares: Vec<Share> = shares
+                .iter()
+                .map(|s| parse_share(s))
+                .collect::<Result<_, _>>()?;
+            // The directories the program needs, as given and with symlinks resolved.
+            let mut needed = vec![cwd.clone()];
+            if bin.contains('/') {
+                let b = cwd.join(bin);
+                needed.extend(b.canonicalize().ok());
+                needed.push(b);
+            }
+            needed.extend(cwd.canonicalize().ok());
+            let mut all_shares = runner::shares_for(&needed, &user_shares)?;
+            all_shares.extend(user_shares);
+            let script = runner::runner_script(&cwd_str, &env, bin, args);
+            if dry_run {
+                for s in &all_shares {
+                    println!(
+                        "# share {} -> {} ({})",
+                        s.host.display(),
+                        s.guest,
+                        if s.writable { "rw" } else { "ro" }
+                    );
+                }
+                print!("{script}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for n in notes {
+                eprintln!("tracecheck-vm: {n}");
+            }
+            let img = build_image(target.parse::<KernelTarget>()?, &opts)?;
+            let accel = match accel {
+                Some(a) => a,
+                None => choose_accel(&img, &opts.cache_dir)?,
+            };
+            let mut spec = GuestSpec::new(&img, accel, script);
+            spec.shares = all_shares;
+            spec.scratch_disk_bytes = scratch_mib.map(|m| m << 20);
+            spec.boot_timeout = Duration::from_secs(boot_timeout_secs);
+            spec.run_timeout = Duration::from_secs(timeout_secs);
+            spec.silence_timeout = silence_secs.map(Duration::from_secs);
+            spec.stream_output = true;
+            let out = run_guest(&spec)?;
+            let secs = |d: Option<Duration>| d.map_or(0.0, |d| d.as_secs_f64());
+            let short = bin.rsplit('/').next().unwrap_or(bin);
+            let code = match &out.outcome {
+                Outcome::Exited { code } => {
+                    if !quiet {
+                        eprintln!(
+                            "tracecheck-vm: {short} exited {code} in a {target} guest ({}, {accel}): boot {:.1}s, run {:.1}s",
+                            img.kver,
+                            secs(out.boot_to_command),
+                            secs(out.command_time),
+                        );
+                    }
+                    u8::try_from(*code).unwrap_or(1)
+                }
+                Outcome::KernelPanic => {
+                    eprintln!(
+                        "tracecheck-vm: the guest kernel panicked while running {bin} ({target}, {})",
+                        img.kver
+                    );
+                    for l in out.panic_lines.iter().take(60) {
+                        eprintln!("  | {l}");
+                    }
+                    70
+                }
+                other => {
+                    let (what, code) = match other {
+                        Outcome::Hung { reason } => (
+                            format!(
+                                "{bin} hung in the guest ({reason:?}: --timeout-secs {timeout_secs}{}); the VM was killed",
+                                silence_secs.map_or(String::new(), |s| format!(", --silence-secs {s}"))
+                            ),
+                            71,
+                        ),
+                        Outcome::NoBoot { reason } => {
+                            (format!("the guest did not boot, {bin} never ran: {reason}"), 72)
+                        }
+                        _ => (format!("the guest vanished while running {bin}: {other:?}"), 73),
+                    };
+                    eprintln!("tracecheck-vm: {what}");
+                    for l in out.last_serial_lines(15) {
+                        eprintln!("  | {l}");
+                    }
+                    code
+                }
+            };
+            Ok(ExitCode::from(code))
         }
         Cmd::Run {
             target,
