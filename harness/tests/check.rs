@@ -92,6 +92,23 @@ fn disktop_port_counts_page_cache_hits_as_disk_reads() {
         ("FAIL", "counts_page_cache_writes_as_disk"),
         "{vs:?}"
     );
+    // The reference witness names who really wrote: a kworker flusher.
+    let c = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["workload"] == "buffered-write-nofsync")
+        .unwrap();
+    let sentence = c["verdicts"][0]["diagnosis"]["sentence"].as_str().unwrap();
+    assert!(
+        sentence.contains("witness saw") && sentence.contains("kworker/"),
+        "{sentence}"
+    );
+    // ...and its device count equals diskstats.
+    assert_eq!(
+        c["witness"]["device"]["complete"]["write"]["bytes"],
+        c["diskstats"]["write_bytes"]
+    );
 
     // The reported number for the cached re-read is 21 passes of 16 MiB, and
     // the truth it failed against is what the device read (diskstats).
@@ -237,7 +254,8 @@ fn a_malformed_spec_is_an_error_naming_file_and_line() {
 #[test]
 fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
     use std::io::{BufRead, BufReader};
-    let record = std::env::temp_dir().join(format!("tracecheck-it-ctrlc-{}.jsonl", std::process::id()));
+    let record =
+        std::env::temp_dir().join(format!("tracecheck-it-ctrlc-{}.jsonl", std::process::id()));
     let _ = std::fs::remove_file(&record);
     let mut child = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("check")
@@ -260,20 +278,26 @@ fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
         }
         line.clear();
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGINT).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(130), "stderr: {seen}{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
     // The finished check is reported and recorded.
-    let report: Value = serde_json::from_slice(&out.stdout).expect("a report of the finished checks");
+    let report: Value =
+        serde_json::from_slice(&out.stdout).expect("a report of the finished checks");
     assert!(!report["checks"].as_array().unwrap().is_empty());
     let recorded = std::fs::read_to_string(&record).unwrap();
     assert!(recorded.lines().count() >= 1);
     // No loop device, mount or tool of this run is left.
     let tag = format!("tracecheck-{pid}-");
-    let loops = String::from_utf8(Command::new("losetup").arg("-a").output().unwrap().stdout).unwrap();
+    let loops =
+        String::from_utf8(Command::new("losetup").arg("-a").output().unwrap().stdout).unwrap();
     assert!(!loops.contains(&tag), "{loops}");
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
     assert!(!mounts.contains(&tag), "{mounts}");
@@ -295,6 +319,9 @@ fn histogram_sample_counts_are_request_counts() {
     for c in report["checks"].as_array().unwrap() {
         let v = &c["verdicts"][0];
         assert_eq!(v["reported"], c["diskstats"]["read_ios"], "{v}");
-        assert!(v["reported"].as_u64().unwrap() >= 16, "16 MiB in at most 1.25 MiB requests: {v}");
+        assert!(
+            v["reported"].as_u64().unwrap() >= 16,
+            "16 MiB in at most 1.25 MiB requests: {v}"
+        );
     }
 }
