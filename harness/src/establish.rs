@@ -163,7 +163,9 @@ pub fn cross_check_witness(gt: &mut GroundTruth, witnessed: Vec<Truth>) -> Vec<U
     let overlaps = |a: &Truth, b: &Truth| a.lo <= b.hi && b.lo <= a.hi;
     for w in &witnessed {
         if w.who == Who::Device && w.metric.layer == Layer::Disk {
-            let stats = gt.truths.iter().find(|t| t.metric == w.metric && t.who == Who::Device && t.source == Source::Diskstats);
+            let stats = gt.truths.iter().find(|t| {
+                t.metric == w.metric && t.who == Who::Device && t.source == Source::Diskstats
+            });
             if let Some(d) = stats.filter(|d| !overlaps(w, d)) {
                 unest.push(Unestablished {
                     metric: w.metric,
@@ -177,12 +179,19 @@ pub fn cross_check_witness(gt: &mut GroundTruth, witnessed: Vec<Truth>) -> Vec<U
                 });
             }
         }
-        if w.who == Who::Workload && w.metric.layer == Layer::Block && w.metric.quantity == Quantity::Bytes {
-            let Some(disk_m) = w.metric.at_layer(Layer::Disk) else { continue };
+        if w.who == Who::Workload
+            && w.metric.layer == Layer::Block
+            && w.metric.quantity == Quantity::Bytes
+        {
+            let Some(disk_m) = w.metric.at_layer(Layer::Disk) else {
+                continue;
+            };
             let own = gt
                 .truths
                 .iter()
-                .filter(|t| t.metric == disk_m && t.who == Who::Workload && t.source != Source::Witness)
+                .filter(|t| {
+                    t.metric == disk_m && t.who == Who::Workload && t.source != Source::Witness
+                })
                 .min_by_key(|t| t.hi - t.lo);
             if let Some(d) = own.filter(|d| !overlaps(w, d)) {
                 let why = format!(
@@ -193,8 +202,14 @@ pub fn cross_check_witness(gt: &mut GroundTruth, witnessed: Vec<Truth>) -> Vec<U
                     d.source.as_str(),
                     d.why
                 );
-                unest.push(Unestablished { metric: disk_m, why: why.clone() });
-                unest.push(Unestablished { metric: w.metric, why });
+                unest.push(Unestablished {
+                    metric: disk_m,
+                    why: why.clone(),
+                });
+                unest.push(Unestablished {
+                    metric: w.metric,
+                    why,
+                });
             }
         }
     }
@@ -270,18 +285,55 @@ mod tests {
 
     #[test]
     fn a_witness_that_disagrees_with_diskstats_unestablishes_the_truth() {
-        let mut g = gt(vec![Truth::exact(m("disk.read_bytes"), Who::Workload, 16 << 20, Source::Design, "cold file")]);
-        let d = DiskDelta { read_bytes: 16 << 20, ..Default::default() };
+        let mut g = gt(vec![Truth::exact(
+            m("disk.read_bytes"),
+            Who::Workload,
+            16 << 20,
+            Source::Design,
+            "cold file",
+        )]);
+        let d = DiskDelta {
+            read_bytes: 16 << 20,
+            ..Default::default()
+        };
         establish(&mut g, &d, "loop9");
         let agree = vec![
-            Truth::exact(m("disk.read_bytes"), Who::Device, 16 << 20, Source::Witness, "rq_complete"),
-            Truth::exact(m("block.read_bytes"), Who::Workload, 16 << 20, Source::Witness, "bio_queue"),
+            Truth::exact(
+                m("disk.read_bytes"),
+                Who::Device,
+                16 << 20,
+                Source::Witness,
+                "rq_complete",
+            ),
+            Truth::exact(
+                m("block.read_bytes"),
+                Who::Workload,
+                16 << 20,
+                Source::Witness,
+                "bio_queue",
+            ),
         ];
         assert!(cross_check_witness(&mut g.clone(), agree).is_empty());
-        let device_off = vec![Truth::exact(m("disk.read_bytes"), Who::Device, 8 << 20, Source::Witness, "rq_complete")];
+        let device_off = vec![Truth::exact(
+            m("disk.read_bytes"),
+            Who::Device,
+            8 << 20,
+            Source::Witness,
+            "rq_complete",
+        )];
         let u = cross_check_witness(&mut g.clone(), device_off);
-        assert!(u[0].why.contains("/proc/diskstats says 16,777,216"), "{:?}", u);
-        let submit_off = vec![Truth::exact(m("block.read_bytes"), Who::Workload, 4096, Source::Witness, "bio_queue")];
+        assert!(
+            u[0].why.contains("/proc/diskstats says 16,777,216"),
+            "{:?}",
+            u
+        );
+        let submit_off = vec![Truth::exact(
+            m("block.read_bytes"),
+            Who::Workload,
+            4096,
+            Source::Witness,
+            "bio_queue",
+        )];
         let u = cross_check_witness(&mut g, submit_off);
         assert_eq!(u.len(), 2);
     }

@@ -435,8 +435,14 @@ fn check_one(
     let mut unest = establish(&mut gt, &delta, &disk.name);
     match &witnessed {
         Ok(w) => {
-            let who = tracecheck_witness::Attribution { comm_prefix: Some(gt.comm.clone()), pids: gt.pids.clone() };
-            unest.extend(crate::establish::cross_check_witness(&mut gt, w.truths(&who)));
+            let who = tracecheck_witness::Attribution {
+                comm_prefix: Some(gt.comm.clone()),
+                pids: gt.pids.clone(),
+            };
+            unest.extend(crate::establish::cross_check_witness(
+                &mut gt,
+                w.truths(&who),
+            ));
         }
         Err(e) => record.witness_error = Some(e.clone()),
     }
