@@ -347,6 +347,14 @@ pub fn judge(
 }
 
 fn with_stderr(mut s: String, tool: &ToolRecord) -> String {
+    // The commonest reason a tool cannot attach on this kind of host.
+    if tool.stderr_tail.iter().any(|l| {
+        l.contains("kprobe_events")
+            || l.contains("Error attaching probe: 'kretprobe")
+            || l.contains("Error attaching probe: 'kprobe")
+    }) {
+        s.push_str("\n  hint: this kernel has no kprobes; check the tool in a guest with `--vm debian-6.1`");
+    }
     if !tool.stderr_tail.is_empty() {
         s.push_str("\n  its stderr ended with:");
         for l in &tool.stderr_tail {

@@ -364,23 +364,14 @@ fn check_one(
 
     on_event(Event::Phase("starting the tool"));
     let t_tool = Instant::now();
-    let mut record = CheckRecord {
-        tool: spec.name.clone(),
-        spec: spec.path.clone(),
-        workload: plan.name.to_string(),
-        environment: host_environment(),
-        device: format!("{} ({dev})", disk.name),
-        comm: comm.clone(),
-        ground_truth: None,
-        diskstats: None,
-        settle: None,
-        unestablished: Vec::new(),
-        witness: None,
-        witness_error: None,
-        tool_run: ToolRecord::default(),
-        verdicts: Vec::new(),
-        timings: Timings::default(),
-    };
+    let mut record = CheckRecord::unmeasured(
+        &spec.name,
+        &spec.path,
+        plan.name,
+        host_environment(),
+        format!("{} ({dev})", disk.name),
+        &comm,
+    );
     let mut tool = match RunningTool::start(spec) {
         Ok(t) => t,
         Err(rec) => return Ok(finish_failed(record, *rec, claims, plan, t0, timings)),
