@@ -84,6 +84,12 @@ fn bio_bytes_passes_in_a_guest_with_the_hosts_number() {
     assert_eq!(v["truth"]["lo"], 16_777_216, "{v:#}");
     // Measured on the guest's own virtio scratch disk, not a loop device.
     assert!(c["device"].as_str().unwrap().starts_with("vd"), "{c:#}");
+    // The reference witness loads on the 6.1 kernel too, and agrees with
+    // the guest's diskstats exactly.
+    assert!(c["witness_error"].is_null(), "{}", c["witness_error"]);
+    let w = &c["witness"]["device"]["complete"];
+    assert_eq!(w["read"]["bytes"], c["diskstats"]["read_bytes"], "{c:#}");
+    assert_eq!(w["read"]["count"], c["diskstats"]["read_ios"], "{c:#}");
 }
 
 #[test]

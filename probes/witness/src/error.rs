@@ -15,10 +15,12 @@ pub enum WitnessError {
         dev: String,
         source: libbpf_rs::Error,
     },
-    #[error("cannot load the witness BPF programs for device {dev} (needs root and BTF at /sys/kernel/btf/vmlinux): {source}")]
+    #[error("cannot load the witness BPF programs for device {dev} (needs root and BTF at /sys/kernel/btf/vmlinux): {source}{log}")]
     Load {
         dev: String,
         source: libbpf_rs::Error,
+        /// libbpf's own last warnings (which program, which relocation).
+        log: String,
     },
     #[error("cannot attach witness program `{program}` for device {dev}: {source}")]
     Attach {

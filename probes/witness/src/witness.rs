@@ -65,9 +65,14 @@ impl Witness {
                 *d = s as i8;
             }
         }
+        // Keep libbpf's warnings: a verifier or CO-RE failure is only
+        // explained there, and EINVAL alone names nothing.
+        LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, keep_libbpf_log)));
         let skel = open.load().map_err(|source| WitnessError::Load {
             dev: dev.clone(),
             source,
+            log: libbpf_log_tail(),
         })?;
 
         let handle = |m: &libbpf_rs::MapMut<'_>, map: &'static str| {
@@ -365,4 +370,30 @@ impl Witness {
         rows.sort();
         Ok(rows)
     }
+}
+
+static LIBBPF_LOG: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn keep_libbpf_log(_level: libbpf_rs::PrintLevel, msg: String) {
+    let mut log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
+    log.push(msg.trim_end().to_string());
+    // Bounded: only the last lines explain a failure.
+    if log.len() > 200 {
+        log.drain(..100);
+    }
+}
+
+/// The last libbpf lines, indented, for an error message.
+fn libbpf_log_tail() -> String {
+    let log = LIBBPF_LOG.lock().unwrap_or_else(|e| e.into_inner());
+    let tail: Vec<&String> = log.iter().rev().take(12).collect();
+    if tail.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n  libbpf said:");
+    for l in tail.into_iter().rev() {
+        s.push_str("\n    ");
+        s.push_str(l);
+    }
+    s
 }

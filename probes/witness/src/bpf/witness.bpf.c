@@ -427,6 +427,15 @@ struct folio___pre_6_3 {
 	unsigned char _folio_order;
 } __attribute__((preserve_access_index));
 
+/* Before 6.18, folio->flags is a plain unsigned long; 6.18 wraps it in
+ * memdesc_flags_t. CO-RE will not relocate a struct-typed field onto an
+ * integer one (seen on Debian's 6.1: "failed to resolve CO-RE relocation
+ * struct folio.flags"), so the old layout gets its own flavor and the
+ * branch for the other layout is pruned by the verifier. */
+struct folio___ulong_flags {
+	unsigned long flags;
+} __attribute__((preserve_access_index));
+
 SEC("tp_btf/mm_filemap_add_to_page_cache")
 int BPF_PROG(pagecache_add, struct folio *folio)
 {
@@ -457,7 +466,10 @@ int BPF_PROG(pagecache_add, struct folio *folio)
 
 	/* folio_nr_pages(): 1 unless PG_head, then 1 << order. The flags word
 	 * is read raw because 6.18 wraps it in memdesc_flags_t. */
-	bpf_core_read(&fl, sizeof(fl), &folio->flags);
+	if (bpf_core_field_exists(((struct folio___ulong_flags *)folio)->flags))
+		fl = BPF_CORE_READ((struct folio___ulong_flags *)folio, flags);
+	else
+		bpf_core_read(&fl, sizeof(fl), &folio->flags);
 	if (fl & (1UL << bpf_core_enum_value(enum pageflags, PG_head))) {
 		struct folio___pre_6_3 *old = (void *)folio;
 		__u32 order;
