@@ -108,46 +108,98 @@ fn kprobe_disktop_counts_cache_hits_as_disk_reads_in_a_guest() {
 }
 
 #[test]
-fn a_tool_that_crashes_the_kernel_gets_a_verdict_and_the_run_goes_on() {
+fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
     let dir = std::env::temp_dir().join(format!("tracecheck-guest-crash-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // Two workloads: the first guest dies, the second check must still run
-    // in a fresh guest (and crash it again, which it reports again).
-    std::fs::write(
-        dir.join("spec.toml"),
-        r#"
-[tool]
-name = "kernel crasher"
-# SIGINT and SIGTERM ignored: the crash comes 1 s after ready even
-# if the workload is done sooner.
-command = ["sh", "-c", "trap '' INT TERM; echo ready; sleep 1; echo c > /proc/sysrq-trigger"]
-ready = "first-line"
-
-[[claim]]
-name = "disk read bytes"
-map = "@r"
-metric = "disk.read_bytes"
-keys = ["comm"]
-workloads = ["direct-read", "cached-reread"]
-"#,
-    )
-    .unwrap();
-    let (code, report, stderr) = check_in_vm(&dir.join("spec.toml"), &[]);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(code, 1, "{stderr}\n{report:#}");
-    let cs = checks(&report);
-    assert_eq!(cs.len(), 2, "both checks ran: {report:#}");
-    for w in ["direct-read", "cached-reread"] {
-        let v = verdict(&report, w, "disk.read_bytes");
-        assert_eq!(v["status"], "ERROR", "{v:#}");
-        assert_eq!(v["diagnosis"]["finding"], "kernel_crashed", "{v:#}");
-        let s = v["diagnosis"]["sentence"].as_str().unwrap();
-        assert!(s.contains("the tool crashed the kernel"), "{s}");
-        assert!(s.contains("sysrq"), "the panic lines are quoted: {s}");
+    for (name, command) in [
+        // SIGINT and SIGTERM ignored: the crash comes 1 s after ready even
+        // if the workload is done sooner.
+        (
+            "crash",
+            r#"["sh", "-c", "trap '' INT TERM; echo ready; sleep 1; echo c > /proc/sysrq-trigger"]"#,
+        ),
+        // Freezes the scratch filesystem, then writes to it: the write
+        // waits uninterruptibly inside the kernel for a thaw that never
+        // comes (a task in D state, as a stuck driver would leave it).
+        (
+            "hang",
+            r#"["sh", "-c", "trap '' INT TERM; m=$(awk '$1 ~ /^\\/dev\\/vd/ {print $2; exit}' /proc/mounts); echo ready; fsfreeze -f \"$m\" && echo x > \"$m/hang\"; sleep 600"]"#,
+        ),
+    ] {
+        std::fs::create_dir_all(dir.join(name)).unwrap();
+        std::fs::write(
+            dir.join(name).join("spec.toml"),
+            format!(
+                "[tool]\nname = \"kernel {name}\"\ncommand = {command}\n\n[[claim]]\nmap = \"@r\"\nmetric = \"disk.read_bytes\"\nkeys = [\"comm\"]\nworkloads = [\"direct-read\"]\n"
+            ),
+        )
+        .unwrap();
     }
+    // One run: the crasher, the hanger, then a correct tool, each in a
+    // fresh guest.
+    let _guard = one_at_a_time();
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("check")
+        .arg(dir.join("crash"))
+        .arg(dir.join("hang"))
+        .arg(root().join("expectations/examples/bio-bytes"))
+        .args([
+            "--vm",
+            "debian-6.1",
+            "--workload",
+            "direct-read",
+            "--format",
+            "json",
+            "--record",
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{report:#}");
+    let cs = checks(&report);
+    assert_eq!(cs.len(), 3, "all three checks ran: {report:#}");
+    let finding = |i: usize| {
+        cs[i]["verdicts"][0]["diagnosis"]["finding"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let sentence = |i: usize| {
+        cs[i]["verdicts"][0]["diagnosis"]["sentence"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(finding(0), "kernel_crashed", "{:#}", cs[0]);
+    assert!(
+        sentence(0).contains("the tool crashed the kernel") && sentence(0).contains("sysrq"),
+        "{}",
+        sentence(0)
+    );
+    assert_eq!(finding(1), "guest_hung", "{:#}", cs[1]);
+    assert!(
+        sentence(1).contains("blocked for more than"),
+        "{}",
+        sentence(1)
+    );
+    let pass = &cs[2]["verdicts"][0];
+    assert_eq!(pass["status"], "PASS", "{pass:#}");
+    assert_eq!(pass["reported"], 16_777_216, "{pass:#}");
     assert_eq!(
         stderr.matches("booting debian-6.1 guest").count(),
-        2,
+        3,
         "{stderr}"
+    );
+    let qemus = Command::new("pgrep")
+        .arg("-c")
+        .arg("qemu-system")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&qemus.stdout).trim(),
+        "0",
+        "no QEMU outlives the run"
     );
 }

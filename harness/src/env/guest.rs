@@ -241,6 +241,23 @@ impl GuestRunner {
                     ),
                 )
             }
+            Outcome::KernelPanic if out.panic_lines.iter().any(|l| l.contains("hung_task") || l.contains("blocked for more than")) => {
+                // The guest runs with hung_task_panic: a task stuck inside
+                // the kernel becomes a panic within seconds, so a hang is
+                // found without waiting for the wall-clock timeout.
+                let panic: Vec<String> = out.panic_lines.iter().take(PANIC_LINES).cloned().collect();
+                (
+                    Finding::GuestHung,
+                    with_lines(
+                        format!(
+                            "the tool hung the kernel ({} {}): a task stayed blocked inside the kernel past the guest's hung-task timeout, and the watchdog stopped the guest",
+                            self.target, self.image.kver
+                        ),
+                        "the console said:",
+                        panic,
+                    ),
+                )
+            }
             Outcome::KernelPanic => {
                 let panic: Vec<String> = out.panic_lines.iter().take(PANIC_LINES).cloned().collect();
                 (
