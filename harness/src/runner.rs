@@ -315,6 +315,30 @@ pub fn check_spec_only(
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<CheckRecord>, HarnessError> {
+    for_each_check(
+        spec,
+        only,
+        interrupted,
+        on_event,
+        |plan, claims, on_event| check_one(spec, plan, claims, disk, limits, interrupted, on_event),
+    )
+}
+
+/// The loop every environment shares: select the spec's checks, announce
+/// each, run it with `one` (on the host, or in a fresh guest), report it
+/// done. Stops at Ctrl-C between checks; finished checks have already been
+/// reported through `on_event`.
+pub fn for_each_check<'s>(
+    spec: &'s ToolSpec,
+    only: Option<&str>,
+    interrupted: &AtomicBool,
+    on_event: &mut dyn FnMut(Event<'_>),
+    mut one: impl FnMut(
+        &'static Plan,
+        &[&'s Claim],
+        &mut dyn FnMut(Event<'_>),
+    ) -> Result<CheckRecord, HarnessError>,
+) -> Result<Vec<CheckRecord>, HarnessError> {
     let checks = select_checks(spec, only)?;
     let total = checks.len();
     let mut records = Vec::new();
@@ -328,7 +352,7 @@ pub fn check_spec_only(
             tool: &spec.name,
             workload: plan.name,
         });
-        let rec = check_one(spec, plan, &claims, disk, limits, interrupted, on_event)?;
+        let rec = one(plan, &claims, on_event)?;
         on_event(Event::CheckDone(&rec));
         records.push(rec);
     }

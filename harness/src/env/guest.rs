@@ -14,7 +14,7 @@
 
 use crate::compare::{judge, Evidence, Subject};
 use crate::error::HarnessError;
-use crate::runner::{select_checks, tracecheck_exe, CheckRecord, Event, Limits};
+use crate::runner::{for_each_check, tracecheck_exe, CheckRecord, Event, Limits};
 use crate::select::Plan;
 use crate::spec::{Claim, ToolSpec};
 use crate::tool::ToolRecord;
@@ -122,29 +122,22 @@ impl GuestRunner {
         interrupted: &AtomicBool,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<Vec<CheckRecord>, HarnessError> {
-        let checks = select_checks(spec, only)?;
-        let total = checks.len();
-        let mut records = Vec::new();
-        for (index, (plan, claims)) in checks.into_iter().enumerate() {
-            if interrupted.load(Ordering::Relaxed) {
-                return Err(HarnessError::Interrupted);
-            }
-            on_event(Event::CheckStart {
-                index,
-                total,
-                tool: &spec.name,
-                workload: plan.name,
-            });
-            let phase = format!("booting {} guest ({})", self.target, self.accel_word());
-            on_event(Event::Phase(&phase));
-            let rec = self.check_one(spec, plan, &claims)?;
-            if interrupted.load(Ordering::Relaxed) {
-                return Err(HarnessError::Interrupted);
-            }
-            on_event(Event::CheckDone(&rec));
-            records.push(rec);
-        }
-        Ok(records)
+        for_each_check(
+            spec,
+            only,
+            interrupted,
+            on_event,
+            |plan, claims, on_event| {
+                let phase = format!("booting {} guest ({})", self.target, self.accel_word());
+                on_event(Event::Phase(&phase));
+                let rec = self.check_one(spec, plan, claims)?;
+                // A Ctrl-C during the guest takes effect once it returns.
+                if interrupted.load(Ordering::Relaxed) {
+                    return Err(HarnessError::Interrupted);
+                }
+                Ok(rec)
+            },
+        )
     }
 
     /// The guest's shell command: this binary as the agent for one workload.
