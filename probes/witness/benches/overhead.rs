@@ -84,6 +84,44 @@ fn start_bpftrace(kdev: u32) -> Option<Child> {
     Some(child)
 }
 
+/// The programs of the witness (names as the kernel keeps them, 15 bytes).
+const WITNESS_PROGS: &[&str] = &[
+    "bio_queue",
+    "rq_issue",
+    "rq_requeue",
+    "rq_complete",
+    "bio_backmerge",
+    "bio_frontmerge",
+    "rq_merge",
+    "split",
+    "pagecache_add",
+    "sys_exit",
+    "process_fork",
+];
+/// bpftrace's program for `tracepoint:block:block_rq_complete`.
+const BPFTRACE_PROGS: &[&str] = &["block_rq_comple"];
+
+/// Nanoseconds the kernel spent running the named programs, and how often
+/// they ran (needs kernel.bpf_stats_enabled=1). Wall-clock time per read is
+/// at the mercy of everything else on the host; this is not.
+fn prog_stats(names: &[&str]) -> (u64, u64) {
+    let Ok(out) = Command::new("bpftool")
+        .args(["prog", "show", "-j"])
+        .output()
+    else {
+        return (0, 0);
+    };
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let mut sum = (0, 0);
+    for p in v.as_array().into_iter().flatten() {
+        if names.contains(&p["name"].as_str().unwrap_or("")) {
+            sum.0 += p["run_time_ns"].as_u64().unwrap_or(0);
+            sum.1 += p["run_cnt"].as_u64().unwrap_or(0);
+        }
+    }
+    sum
+}
+
 fn stop(mut child: Child) {
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -120,18 +158,50 @@ fn main() {
     // from other processes on the host hits all three alike.
     let (mut base, mut wit, mut bt) = (Vec::new(), Vec::new(), Vec::new());
     let mut seen = 0u64;
+    let stats_were =
+        std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").unwrap_or_default();
+    let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
+    // In-kernel cost: (ns, runs) summed over rounds, and reads done.
+    let (mut wk, mut bk) = ((0u64, 0u64), (0u64, 0u64));
+    let per_round = n as u64 + 200;
     for _ in 0..rounds {
         base.push(r.time(n).as_nanos() as f64);
         let w = Witness::start(WitnessConfig::device(disk.major, disk.minor)).expect("witness");
         r.time(200);
         wit.push(r.time(n).as_nanos() as f64);
+        let k = prog_stats(WITNESS_PROGS);
+        wk = (wk.0 + k.0, wk.1 + k.1);
         let rep = w.stop().expect("witness report");
         seen += rep.device.complete.read.count;
         if let Some(child) = start_bpftrace(kdev) {
             r.time(200);
             bt.push(r.time(n).as_nanos() as f64);
+            let k = prog_stats(BPFTRACE_PROGS);
+            bk = (bk.0 + k.0, bk.1 + k.1);
             stop(child);
         }
+    }
+    let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", stats_were.trim());
+    let reads = (rounds as u64 * per_round) as f64;
+    println!("in-kernel cost (kernel.bpf_stats_enabled: run time of the programs themselves):");
+    println!(
+        "  witness   : {:>6.0} ns per read over {} program runs ({:.0} ns per run)",
+        wk.0 as f64 / reads,
+        wk.1,
+        wk.0 as f64 / wk.1.max(1) as f64
+    );
+    if bk.1 > 0 {
+        println!(
+            "  bpftrace  : {:>6.0} ns per read over {} program runs ({:.0} ns per run)",
+            bk.0 as f64 / reads,
+            bk.1,
+            bk.0 as f64 / bk.1 as f64
+        );
+        println!(
+            "  ratio witness/bpftrace per block event (rq_complete-equivalent): {:.2}; per read, all programs: {:.2}",
+            (wk.0 as f64 / wk.1.max(1) as f64) / (bk.0 as f64 / bk.1 as f64),
+            wk.0 as f64 / bk.0.max(1) as f64
+        );
     }
     let median = |v: &mut Vec<f64>| {
         v.sort_by(|a, b| a.total_cmp(b));
