@@ -101,7 +101,7 @@ fn read_map(kind: Kind, name: &str, value: &Json) -> Result<Option<ParsedMap>, &
             for (k, v) in pairs {
                 match read_value(kind, v)? {
                     Some(value) => entries.push(MapEntry {
-                        keys: split_keys(k),
+                        keys: crate::keys::split_keys(k, ","),
                         value,
                     }),
                     None => return Ok(None),
@@ -196,23 +196,6 @@ fn read_bucket(b: &Json) -> Option<Bucket> {
         return None;
     }
     Some(Bucket { lo, hi, count })
-}
-
-/// `"dd,123"` → `["dd", "123"]`; see the module documentation.
-fn split_keys(key: &str) -> Vec<String> {
-    key.split(',')
-        .map(|part| {
-            if part.contains('\n') {
-                part.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            } else {
-                part.strip_prefix(' ').unwrap_or(part).to_string()
-            }
-        })
-        .collect()
 }
 
 /// A JSON value that keeps object members in printed order, duplicates

@@ -59,7 +59,9 @@ pub fn parse_bpftrace_text(text: &str) -> Result<ToolOutput, ParseError> {
         i += used;
         let name = &line[..name_len];
         let (key, value) = split_key_value(&logical[name_len..]);
-        let keys = key.map(split_keys).unwrap_or_default();
+        let keys = key
+            .map(|k| crate::keys::split_keys(k, ", "))
+            .unwrap_or_default();
         let value = value.trim();
         let value = if value.is_empty() {
             let (buckets, used) = parse_buckets(&lines, i)?;
@@ -173,23 +175,6 @@ fn split_key_value(rest: &str) -> (Option<&str>, &str) {
         Some(pos) if pos >= 1 => (Some(&rest[1..pos]), &rest[pos + 2..]),
         _ => (Some(""), ""),
     }
-}
-
-/// `a, 123` → `["a", "123"]`; stack frames are trimmed and joined by `\n`.
-fn split_keys(key: &str) -> Vec<String> {
-    key.split(", ")
-        .map(|part| {
-            if part.contains('\n') {
-                part.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            } else {
-                part.to_string()
-            }
-        })
-        .collect()
 }
 
 /// `count 3, average 5, total 15`

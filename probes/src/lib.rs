@@ -14,6 +14,7 @@ mod bpftrace_json;
 mod bpftrace_text;
 mod error;
 mod format;
+mod keys;
 mod number;
 
 pub use bpftrace_json::parse_bpftrace_json;
