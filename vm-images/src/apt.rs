@@ -23,6 +23,14 @@ impl KernelPackage {
     pub fn kver(&self) -> &str {
         self.name.strip_prefix("linux-image-").unwrap_or(&self.name)
     }
+
+    /// The headers package of this kernel: `linux-headers-KVER`, same version.
+    pub fn headers(&self) -> KernelPackage {
+        KernelPackage {
+            name: format!("linux-headers-{}", self.kver()),
+            version: self.version.clone(),
+        }
+    }
 }
 
 /// apt, pointed at a private state directory for one target.
@@ -118,6 +126,35 @@ impl PrivateApt {
         Ok(KernelPackage { name, version })
     }
 
+    /// The kernel's headers packages, both at the kernel package's version:
+    /// `linux-headers-KVER` (Makefile, generated headers, the `build` and
+    /// `source` links) and the `linux-headers-*-common` it depends on (the
+    /// source headers), resolved with `apt-cache depends` on this state.
+    pub fn resolve_headers(&self, kernel: &KernelPackage) -> Result<Vec<KernelPackage>, VmError> {
+        let arch = kernel.headers();
+        let deps = cmd::stdout(
+            self.apt("apt-cache")
+                .args(["depends", "--important", &arch.name]),
+            &format!("resolving {} for {}", arch.name, self.target),
+        )
+        .map_err(|e| VmError::PackageNotFound {
+            package: arch.name.clone(),
+            target: self.target.name().into(),
+            detail: e.to_string(),
+        })?;
+        let common =
+            parse_headers_common_dependency(&deps).ok_or_else(|| VmError::PackageNotFound {
+                package: format!("{} (its -common dependency)", arch.name),
+                target: self.target.name().into(),
+                detail: format!("no linux-headers-*-common dependency in: {}", deps.trim()),
+            })?;
+        let common = KernelPackage {
+            name: common,
+            version: kernel.version.clone(),
+        };
+        Ok(vec![arch, common])
+    }
+
     /// The candidate version of `package`, or [`VmError::PackageNotFound`].
     pub fn candidate_version(&self, package: &str) -> Result<String, VmError> {
         let policy = cmd::stdout(
@@ -135,8 +172,7 @@ impl PrivateApt {
     /// Downloads `name=version` into `dest_dir` (skipped when already there); returns the .deb path.
     pub fn download(&self, name: &str, version: &str, dest_dir: &Path) -> Result<PathBuf, VmError> {
         fs::create_dir_all(dest_dir).map_err(VmError::io(dest_dir))?;
-        let file = dest_dir.join(deb_file_name(name, version));
-        if file.exists() {
+        if let Some(file) = find_deb(dest_dir, name, version) {
             return Ok(file);
         }
         eprintln!("tracecheck-vm: downloading {name} {version}");
@@ -153,19 +189,33 @@ impl PrivateApt {
             target: self.target.name().into(),
             detail: e.to_string(),
         })?;
-        if !file.exists() {
-            return Err(VmError::CorruptCache {
-                path: file,
-                detail: "apt-get download succeeded but the .deb is not where expected".into(),
-            });
-        }
-        Ok(file)
+        find_deb(dest_dir, name, version).ok_or_else(|| VmError::CorruptCache {
+            path: dest_dir.join(deb_file_name(name, version, "amd64")),
+            detail: "apt-get download succeeded but the .deb is not where expected".into(),
+        })
     }
 }
 
 /// The file name `apt-get download` gives a package (epoch colons become `%3a`).
-pub fn deb_file_name(name: &str, version: &str) -> String {
-    format!("{name}_{}_amd64.deb", version.replace(':', "%3a"))
+pub fn deb_file_name(name: &str, version: &str, arch: &str) -> String {
+    format!("{name}_{}_{arch}.deb", version.replace(':', "%3a"))
+}
+
+/// The downloaded `.deb` of `name=version` in `dir`, amd64 or `all`.
+fn find_deb(dir: &Path, name: &str, version: &str) -> Option<PathBuf> {
+    ["amd64", "all"]
+        .iter()
+        .map(|a| dir.join(deb_file_name(name, version, a)))
+        .find(|f| f.exists())
+}
+
+/// Finds `linux-headers-*-common` in `apt-cache depends` output.
+pub fn parse_headers_common_dependency(text: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("Depends:"))
+        .map(|d| d.trim().trim_start_matches('|').trim())
+        .find(|d| d.starts_with("linux-headers-") && d.ends_with("-common"))
+        .map(str::to_owned)
 }
 
 /// Finds `linux-image-*` in `apt-cache depends` output.
@@ -221,6 +271,29 @@ mod tests {
             version: "6.12.57-1".into(),
         };
         assert_eq!(p.kver(), "6.12.57+deb13-amd64");
-        assert_eq!(deb_file_name("a", "1:2.0-1"), "a_1%3a2.0-1_amd64.deb");
+        assert_eq!(
+            deb_file_name("a", "1:2.0-1", "amd64"),
+            "a_1%3a2.0-1_amd64.deb"
+        );
+        assert_eq!(p.headers().name, "linux-headers-6.12.57+deb13-amd64");
+        assert_eq!(p.headers().version, "6.12.57-1");
+    }
+
+    #[test]
+    fn finds_the_common_headers_dependency() {
+        let bookworm = "linux-headers-6.1.0-56-amd64\n  Depends: linux-headers-6.1.0-56-common\n  Depends: linux-kbuild-6.1\n  Depends: linux-compiler-gcc-12-x86\n";
+        assert_eq!(
+            parse_headers_common_dependency(bookworm).as_deref(),
+            Some("linux-headers-6.1.0-56-common")
+        );
+        let trixie = "linux-headers-6.12.118+deb13-amd64\n  Depends: linux-base\n  Depends: linux-headers-6.12.118+deb13-common\n |Depends: linux-image-6.12.118+deb13-amd64\n";
+        assert_eq!(
+            parse_headers_common_dependency(trixie).as_deref(),
+            Some("linux-headers-6.12.118+deb13-common")
+        );
+        assert_eq!(
+            parse_headers_common_dependency("x\n  Depends: gcc-14\n"),
+            None
+        );
     }
 }

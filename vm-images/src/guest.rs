@@ -265,6 +265,23 @@ fn console_lines(raw: &str) -> Vec<String> {
         .collect()
 }
 
+/// The kernel headers the guest sees: each `linux-headers-*` directory of
+/// the image's unpacked headers, at `/usr/src/NAME` (host path, guest path).
+fn headers_shares(image: &Image) -> Result<Vec<(PathBuf, String)>, VmError> {
+    let Some(dir) = &image.headers_dir else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).map_err(VmError::io(dir))?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("linux-headers-") && !name.contains(char::is_whitespace) {
+            out.push((entry.path(), format!("/usr/src/{name}")));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Boots a fresh VM, runs `spec.command`, and reports what happened.
 pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     spec.validate()?;
@@ -298,6 +315,15 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
         },
     ];
     let mut mounts = format!("out rw {GUEST_OUT_DIR}\n");
+    for (i, (host, guest)) in headers_shares(&spec.image)?.into_iter().enumerate() {
+        let tag = format!("khdr{i}");
+        mounts.push_str(&format!("{tag} ro {guest}\n"));
+        exports.push(Export {
+            tag,
+            host,
+            writable: false,
+        });
+    }
     for (i, s) in spec.shares.iter().enumerate() {
         let tag = format!("share{i}");
         mounts.push_str(&format!(
@@ -530,6 +556,8 @@ mod tests {
             vmlinux: "/nonexistent".into(),
             initramfs: "/nonexistent".into(),
             modules_dir: "/nonexistent".into(),
+            headers_packages: Vec::new(),
+            headers_dir: None,
         };
         let mut s = GuestSpec::new(&img, Accel::Tcg, "true");
         s.shares.push(Share {

@@ -1,7 +1,11 @@
 //! Bootable images: one function, [`build_image`], resolves a target's current
 //! kernel package through a private apt state, downloads and unpacks it, cuts
-//! out the uncompressed vmlinux and builds the initramfs. Results are cached
-//! under a content key (kernel package + version + every initramfs input), so
+//! out the uncompressed vmlinux and builds the initramfs. It also fetches the
+//! kernel's headers packages (`linux-headers-KVER` and its `-common`, same
+//! version) so bcc can compile in the guest: unpacked into the cache, shared
+//! read-only at `/usr/src/linux-headers-*`, with `lib/modules/KVER/{build,source}`
+//! pointing there. Results are cached under a content key (kernel and headers
+//! packages + versions + every initramfs input), so
 //! a second call costs a hash and a few stats; progress goes to stderr.
 
 use std::fs;
@@ -17,7 +21,7 @@ use crate::initramfs::InitramfsInputs;
 use crate::{kernel, KernelTarget, VmError};
 
 /// Bump when the image layout or the way it is built changes.
-const FORMAT_VERSION: &str = "tracecheck-vm image v1";
+const FORMAT_VERSION: &str = "tracecheck-vm image v2 (headers)";
 
 /// Default cache directory; override with `TRACECHECK_VM_CACHE` or [`BuildOptions`].
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/tracecheck/vm";
@@ -68,6 +72,14 @@ pub struct Image {
     pub initramfs: PathBuf,
     /// The guest kernel's `lib/modules/KVER` (with `modules.dep`), shared into the guest.
     pub modules_dir: PathBuf,
+    /// The headers packages (`linux-headers-KVER`, `linux-headers-*-common`) as `name=version`.
+    #[serde(default)]
+    pub headers_packages: Vec<String>,
+    /// The unpacked headers' `usr/src`: each `linux-headers-*` directory in it
+    /// is shared read-only at `/usr/src/NAME` in the guest (where the
+    /// `build`/`source` links in `modules_dir` point). None: no headers.
+    #[serde(default)]
+    pub headers_dir: Option<PathBuf>,
 }
 
 /// Holds an exclusive `flock` on the cache while building.
@@ -92,17 +104,23 @@ impl CacheLock {
 pub fn content_key(
     target: KernelTarget,
     pkg: &KernelPackage,
+    headers: &[KernelPackage],
     inputs: &InitramfsInputs,
 ) -> Result<String, VmError> {
     let mut h = Sha256::new();
-    for part in [
+    let mut parts = vec![
         FORMAT_VERSION,
         target.name(),
         &pkg.name,
         &pkg.version,
         &inputs.kver,
         &inputs.script,
-    ] {
+    ];
+    for p in headers {
+        parts.push(&p.name);
+        parts.push(&p.version);
+    }
+    for part in parts {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -146,8 +164,32 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
             .join("kernels")
             .join(format!("{}_{}", pkg.name, pkg.version)),
     )?;
+    let t_headers = std::time::Instant::now();
+    let headers_pkgs = apt.resolve_headers(&pkg)?;
+    let mut headers_debs = Vec::new();
+    for h in &headers_pkgs {
+        headers_debs.push(apt.download(&h.name, &h.version, &cache.join("debs"))?);
+    }
+    let headers = kernel::unpack_headers(
+        &headers_debs,
+        pkg.kver(),
+        &cache.join("headers").join(format!(
+            "{}_{}",
+            headers_pkgs[0].name, headers_pkgs[0].version
+        )),
+    )?;
+    kernel::link_headers(&unpacked.modules_dir(), &headers)?;
+    eprintln!(
+        "tracecheck-vm: {target}: headers {} ready in {:.1?}",
+        headers_pkgs
+            .iter()
+            .map(|h| format!("{}={}", h.name, h.version))
+            .collect::<Vec<_>>()
+            .join(" "),
+        t_headers.elapsed()
+    );
     let inputs = InitramfsInputs::gather(&unpacked.root, pkg.kver(), &opts.busybox)?;
-    let key = content_key(target, &pkg, &inputs)?;
+    let key = content_key(target, &pkg, &headers_pkgs, &inputs)?;
     let dir = cache
         .join("images")
         .join(format!("{}-{}", target.name(), &key[..16]));
@@ -157,7 +199,10 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
             path: manifest.clone(),
             detail: e.to_string(),
         })?;
-        if img.vmlinux.exists() && img.initramfs.exists() {
+        if img.vmlinux.exists()
+            && img.initramfs.exists()
+            && img.headers_dir.as_ref().is_some_and(|d| d.is_dir())
+        {
             eprintln!("tracecheck-vm: {target}: cached image {}", dir.display());
             return Ok(img);
         }
@@ -183,6 +228,11 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
         vmlinux: dir.join("vmlinux"),
         initramfs: dir.join("initramfs.cpio"),
         modules_dir: unpacked.modules_dir(),
+        headers_packages: headers_pkgs
+            .iter()
+            .map(|h| format!("{}={}", h.name, h.version))
+            .collect(),
+        headers_dir: Some(headers.src_dir()),
     };
     let json = serde_json::to_string_pretty(&img).expect("image serialises");
     fs::write(tmp.join("image.json"), json).map_err(VmError::io(tmp.join("image.json")))?;
@@ -220,34 +270,29 @@ mod tests {
             script: script.into(),
         };
         let t = KernelTarget::Debian61;
-        let k0 = content_key(t, &pkg, &inputs("a")).unwrap();
-        assert_eq!(k0, content_key(t, &pkg, &inputs("a")).unwrap(), "stable");
+        let hdrs = vec![pkg.headers()];
+        let key = |pkg: &KernelPackage, i: &InitramfsInputs| content_key(t, pkg, &hdrs, i);
+        let k0 = key(&pkg, &inputs("a")).unwrap();
+        let newer_headers = vec![KernelPackage {
+            version: "6.1.1-3".into(),
+            ..pkg.headers()
+        }];
         assert_ne!(
             k0,
-            content_key(t, &pkg, &inputs("b")).unwrap(),
-            "init script"
+            content_key(t, &pkg, &newer_headers, &inputs("a")).unwrap(),
+            "headers version"
         );
+        assert_eq!(k0, key(&pkg, &inputs("a")).unwrap(), "stable");
+        assert_ne!(k0, key(&pkg, &inputs("b")).unwrap(), "init script");
         let newer = KernelPackage {
             version: "6.1.1-2".into(),
             ..pkg.clone()
         };
-        assert_ne!(
-            k0,
-            content_key(t, &newer, &inputs("a")).unwrap(),
-            "package version"
-        );
+        assert_ne!(k0, key(&newer, &inputs("a")).unwrap(), "package version");
         fs::write(&bb, b"bb2").unwrap();
-        assert_ne!(
-            k0,
-            content_key(t, &pkg, &inputs("a")).unwrap(),
-            "busybox contents"
-        );
+        assert_ne!(k0, key(&pkg, &inputs("a")).unwrap(), "busybox contents");
         fs::write(&bb, b"bb1").unwrap();
         fs::write(&m, b"module grew").unwrap();
-        assert_ne!(
-            k0,
-            content_key(t, &pkg, &inputs("a")).unwrap(),
-            "module size"
-        );
+        assert_ne!(k0, key(&pkg, &inputs("a")).unwrap(), "module size");
     }
 }
