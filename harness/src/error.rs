@@ -40,6 +40,12 @@ pub enum HarnessError {
     Other(String),
 }
 
+impl From<tracecheck_workloads::scratch_disk::DiskError> for HarnessError {
+    fn from(e: tracecheck_workloads::scratch_disk::DiskError) -> Self {
+        HarnessError::Scratch(e.0)
+    }
+}
+
 impl HarnessError {
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> HarnessError {
         let what = what.into();

@@ -10,9 +10,11 @@
 
 pub mod cache;
 pub mod cli;
+pub mod diskstats;
 pub mod error;
 pub mod ops;
 pub mod scratch;
+pub mod scratch_disk;
 pub mod size;
 pub mod truths;
 pub mod workload;

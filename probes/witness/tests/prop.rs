@@ -414,7 +414,7 @@ fn run_case(disk: &ScratchDisk, case: u64, procs: &[Workload], t: &Totals) -> Re
 #[test]
 fn witness_matches_diskstats_and_direct_processes_for_random_concurrent_mixes() {
     let started = Instant::now();
-    let disk = ScratchDisk::with_block_size("prop", 256, Some(4096)).expect("scratch disk");
+    let disk = ScratchDisk::new("prop", 256).expect("scratch disk");
     let cases = match std::env::var("PROPTEST_CASES") {
         Ok(_) => Config::default().cases,
         Err(_) => CASES,

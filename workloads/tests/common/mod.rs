@@ -1,7 +1,7 @@
-//! A real scratch disk for the integration tests: a file in /dev/shm on a
-//! direct-I/O loop device, ext4 made without lazy init and with 4 KiB
-//! blocks, mounted noatime in a temporary directory; torn down by Drop even
-//! when a test fails. Plus /proc/diskstats reading and the binary runner.
+//! The integration tests' view of tracecheck's own scratch disk (a direct-I/O
+//! loop device over /dev/shm, ext4 with 4 KiB blocks and no lazy init,
+//! mounted noatime; torn down by Drop even when a test fails), its
+//! diskstats, and the binary runner.
 
 #![allow(dead_code)]
 
@@ -19,72 +19,38 @@ pub fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn sh(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "{cmd} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
+/// The scratch disk tracecheck itself uses (tracecheck_workloads::
+/// scratch_disk), with the names these tests read: `mnt`, `name`, `dev`.
 pub struct ScratchDisk {
-    image: PathBuf,
-    pub loopdev: Option<String>,
+    disk: tracecheck_workloads::scratch_disk::ScratchDisk,
     pub mnt: PathBuf,
-    mounted: bool,
     pub name: String,
     pub dev: String,
 }
 
 impl ScratchDisk {
-    pub fn new(tag: &str, mib: u64) -> ScratchDisk {
-        let id = format!("tcw-test-{tag}-{}", std::process::id());
-        let mut d = ScratchDisk {
-            image: PathBuf::from(format!("/dev/shm/{id}.img")),
-            loopdev: None,
-            mnt: std::env::temp_dir().join(&id),
-            mounted: false,
-            name: String::new(),
-            dev: String::new(),
-        };
-        let f = std::fs::File::create(&d.image).expect("create backing file in /dev/shm");
-        f.set_len(mib << 20).expect("size backing file");
-        drop(f);
-        let img = d.image.to_string_lossy().to_string();
-        let dev = sh("losetup", &["--direct-io=on", "-f", "--show", &img]).expect("losetup");
-        d.loopdev = Some(dev.clone());
-        sh(
-            "mkfs.ext4",
-            &[
-                "-q",
-                "-F",
-                "-b",
-                "4096",
-                "-E",
-                "lazy_itable_init=0,lazy_journal_init=0",
-                &dev,
-            ],
-        )
-        .expect("mkfs");
-        std::fs::create_dir_all(&d.mnt).expect("mkdir mountpoint");
-        let mnt = d.mnt.to_string_lossy().to_string();
-        sh("mount", &["-o", "noatime", &dev, &mnt]).expect("mount");
-        d.mounted = true;
-        d.name = dev.trim_start_matches("/dev/").to_string();
-        d.dev = sh("cat", &[&format!("/sys/block/{}/dev", d.name)]).expect("dev number");
-        // ext4 prefetches block bitmaps right after mount: wait for quiet.
-        d.settle(false);
-        d
+    /// `_tag` is kept for the callers' readability; the disk's own name is
+    /// unique per process and call.
+    pub fn new(_tag: &str, mib: u64) -> ScratchDisk {
+        let disk = tracecheck_workloads::scratch_disk::ScratchDisk::create(mib)
+            .expect("scratch disk (run as root)");
+        ScratchDisk {
+            mnt: disk.mountpoint.clone(),
+            name: disk.name.clone(),
+            dev: disk.dev_string(),
+            disk,
+        }
     }
 
     pub fn stats(&self) -> DiskStats {
-        DiskStats::read(&self.name)
+        let c = self.disk.counters().expect("diskstats");
+        DiskStats {
+            read_ios: c.reads,
+            read_bytes: c.sectors_read * 512,
+            write_ios: c.writes,
+            write_bytes: c.sectors_written * 512,
+            in_flight: c.in_flight,
+        }
     }
 
     /// Wait until the device has nothing in flight and its counters have
@@ -111,19 +77,6 @@ impl ScratchDisk {
     }
 }
 
-impl Drop for ScratchDisk {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = sh("umount", &[&self.mnt.to_string_lossy()]);
-        }
-        let _ = std::fs::remove_dir(&self.mnt);
-        if let Some(dev) = &self.loopdev {
-            let _ = sh("losetup", &["-d", dev]);
-        }
-        let _ = std::fs::remove_file(&self.image);
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DiskStats {
     pub read_ios: u64,
@@ -134,25 +87,6 @@ pub struct DiskStats {
 }
 
 impl DiskStats {
-    pub fn read(name: &str) -> DiskStats {
-        let text = std::fs::read_to_string("/proc/diskstats").expect("/proc/diskstats");
-        let f: Vec<u64> = text
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .find(|v| v.get(2) == Some(&name))
-            .unwrap_or_else(|| panic!("{name} not in /proc/diskstats"))[3..]
-            .iter()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        DiskStats {
-            read_ios: f[0],
-            read_bytes: f[2] * 512,
-            write_ios: f[4],
-            write_bytes: f[6] * 512,
-            in_flight: f[8],
-        }
-    }
-
     pub fn delta(&self, before: &DiskStats) -> DiskStats {
         DiskStats {
             read_ios: self.read_ios - before.read_ios,

@@ -1,6 +1,5 @@
-//! A real scratch disk for the witness tests: an ext4 filesystem on a
-//! direct-I/O loop device over a file in /dev/shm, torn down by Drop even
-//! when a test fails; /proc/diskstats reading; waiting for in-flight I/O.
+//! The witness tests' view of tracecheck's own scratch disk and its
+//! /proc/diskstats counters; waiting for in-flight I/O.
 
 #![allow(dead_code)]
 
@@ -24,78 +23,32 @@ pub fn run(cmd: &str, args: &[&str]) -> Result<Output, String> {
     Ok(out)
 }
 
-/// An ext4 filesystem on a loop device, mounted under /tmp.
+/// tracecheck's own scratch disk (tracecheck_workloads::scratch_disk: an
+/// ext4 with 4 KiB blocks and no lazy init on a direct-I/O loop device over
+/// /dev/shm, mounted noatime without bitmap prefetch; torn down by Drop even
+/// when a test fails), with the names these tests read.
 pub struct ScratchDisk {
-    pub backing: PathBuf,
+    disk: tracecheck_workloads::scratch_disk::ScratchDisk,
     pub loopdev: String,
     pub name: String,
     pub mnt: PathBuf,
     pub major: u32,
     pub minor: u32,
-    mounted: bool,
 }
 
 impl ScratchDisk {
-    pub fn new(tag: &str, mib: u64) -> Result<ScratchDisk, String> {
-        ScratchDisk::with_block_size(tag, mib, None)
-    }
-
-    /// With `block` bytes per filesystem block (mke2fs picks 1 KiB below
-    /// 512 MiB; tracecheck's workloads insist on 4 KiB).
-    pub fn with_block_size(tag: &str, mib: u64, block: Option<u32>) -> Result<ScratchDisk, String> {
-        let id = format!("tcw-{tag}-{}", std::process::id());
-        let backing = PathBuf::from(format!("/dev/shm/{id}.img"));
-        let mnt = std::env::temp_dir().join(&id);
-        let f = fs::File::create(&backing).map_err(|e| format!("{}: {e}", backing.display()))?;
-        f.set_len(mib << 20)
-            .map_err(|e| format!("{}: {e}", backing.display()))?;
-        let out = run(
-            "losetup",
-            &["--direct-io=on", "-f", "--show", &backing.to_string_lossy()],
-        );
-        let loopdev = match out {
-            Ok(o) => String::from_utf8_lossy(&o.stdout).trim().to_string(),
-            Err(e) => {
-                let _ = fs::remove_file(&backing);
-                return Err(e);
-            }
-        };
-        let name = loopdev.trim_start_matches("/dev/").to_string();
-        let mut disk = ScratchDisk {
-            backing,
-            loopdev,
-            name,
-            mnt,
-            major: 0,
-            minor: 0,
-            mounted: false,
-        };
-        let dev = fs::read_to_string(format!("/sys/block/{}/dev", disk.name))
+    /// `_tag` is for the callers' readability; the disk's name is unique.
+    pub fn new(_tag: &str, mib: u64) -> Result<ScratchDisk, String> {
+        let disk = tracecheck_workloads::scratch_disk::ScratchDisk::create(mib)
             .map_err(|e| e.to_string())?;
-        let (ma, mi) = dev.trim().split_once(':').ok_or("bad dev file")?;
-        disk.major = ma.parse().map_err(|_| "bad major")?;
-        disk.minor = mi.parse().map_err(|_| "bad minor")?;
-        let block = block.map(|b| b.to_string());
-        let mut mkfs = vec!["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0"];
-        if let Some(b) = &block {
-            mkfs.extend(["-b", b]);
-        }
-        mkfs.push(&disk.loopdev);
-        run("mkfs.ext4", &mkfs)?;
-        fs::create_dir_all(&disk.mnt).map_err(|e| e.to_string())?;
-        // No ext4lazyinit reads later: neither inode-table zeroing nor
-        // block-bitmap prefetch (which the witness caught reading 3 KiB).
-        run(
-            "mount",
-            &[
-                "-o",
-                "noatime,noinit_itable,no_prefetch_block_bitmaps",
-                &disk.loopdev,
-                &disk.mnt.to_string_lossy(),
-            ],
-        )?;
-        disk.mounted = true;
-        Ok(disk)
+        Ok(ScratchDisk {
+            loopdev: disk.device.to_string_lossy().into_owned(),
+            name: disk.name.clone(),
+            mnt: disk.mountpoint.clone(),
+            major: disk.major,
+            minor: disk.minor,
+            disk,
+        })
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -131,16 +84,10 @@ impl ScratchDisk {
     pub fn diskstats(&self) -> Result<DiskStats, String> {
         DiskStats::read(self.major, self.minor)
     }
-}
 
-impl Drop for ScratchDisk {
-    fn drop(&mut self) {
-        if self.mounted {
-            let _ = run("umount", &[&self.mnt.to_string_lossy()]);
-        }
-        let _ = run("losetup", &["-d", &self.loopdev]);
-        let _ = fs::remove_file(&self.backing);
-        let _ = fs::remove_dir(&self.mnt);
+    /// The underlying disk.
+    pub fn disk(&self) -> &tracecheck_workloads::scratch_disk::ScratchDisk {
+        &self.disk
     }
 }
 
@@ -158,24 +105,17 @@ pub struct DiskStats {
 
 impl DiskStats {
     pub fn read(major: u32, minor: u32) -> Result<DiskStats, String> {
-        let s = fs::read_to_string("/proc/diskstats").map_err(|e| e.to_string())?;
-        for line in s.lines() {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() < 14 || f[0] != major.to_string() || f[1] != minor.to_string() {
-                continue;
-            }
-            let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-            return Ok(DiskStats {
-                reads: n(3),
-                read_sectors: n(5),
-                writes: n(7),
-                write_sectors: n(9),
-                discards: n(14),
-                discard_sectors: n(16),
-                flushes: n(18),
-            });
-        }
-        Err(format!("{major}:{minor} not in /proc/diskstats"))
+        let c = tracecheck_workloads::diskstats::DiskCounters::read(major, minor)
+            .map_err(|e| e.to_string())?;
+        Ok(DiskStats {
+            reads: c.reads,
+            read_sectors: c.sectors_read,
+            writes: c.writes,
+            write_sectors: c.sectors_written,
+            discards: c.discards,
+            discard_sectors: c.sectors_discarded,
+            flushes: c.flushes,
+        })
     }
 
     pub fn since(&self, e: &DiskStats) -> DiskStats {

@@ -1,0 +1,300 @@
+//! The host scratch disk: a loop device over a file in /dev/shm with its own
+//! ext4, mounted `noatime`, so that its /proc/diskstats line is exactly the
+//! workload's I/O plus the filesystem's own metadata and journal.
+//!
+//! Why these choices (measured, see shared/FINDINGS.md):
+//! - the backing file lives in /dev/shm so the loop device's own reads and
+//!   writes never touch a real disk and never block on one;
+//! - `--direct-io=on` keeps a second copy of the data out of the page cache;
+//! - `lazy_itable_init=0,lazy_journal_init=0` stop ext4's background
+//!   zeroing thread, which would otherwise write during checks;
+//! - `noatime` stops reads from dirtying inodes (and so from journal writes);
+//! - `no_prefetch_block_bitmaps` stops ext4 reading bitmaps after mount.
+//!
+//! Everything is torn down in `Drop`, also when a check fails or the user
+//! presses Ctrl-C (the runner returns through the guard).
+
+use crate::diskstats::DiskCounters;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Why the scratch disk could not be made, measured or torn down; the
+/// message names the device, file or command.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DiskError(pub String);
+
+impl DiskError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DiskError {
+        let what = what.into();
+        move |e| DiskError(format!("{what}: {e}"))
+    }
+}
+
+pub struct ScratchDisk {
+    /// The loop device's backing file; `None` on an existing device.
+    backing: Option<PathBuf>,
+    /// `/dev/loopN` (or the existing device, e.g. `/dev/vdb` in a guest)
+    pub device: PathBuf,
+    /// `loopN`
+    pub name: String,
+    pub major: u32,
+    pub minor: u32,
+    pub mountpoint: PathBuf,
+    attached: bool,
+    mounted: bool,
+}
+
+/// How long settling took, for the report.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Settled {
+    pub waited_ms: u64,
+    /// False when the bound ran out with I/O still in flight.
+    pub quiet: bool,
+}
+
+pub const DEFAULT_SIZE_MIB: u64 = 256;
+
+/// Run an external setup command, turning failure into a clear error with
+/// its stderr. We use util-linux's losetup and e2fsprogs' mkfs.ext4: both
+/// are the reference implementations of what they do and are on every
+/// Debian system.
+fn run(cmd: &mut Command) -> Result<String, DiskError> {
+    let shown = format!("{cmd:?}").replace('"', "");
+    let out = cmd.output().map_err(|e| {
+        DiskError(format!(
+            "cannot run {shown}: {e} (is util-linux/e2fsprogs installed?)"
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(DiskError(format!(
+            "{shown} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+impl ScratchDisk {
+    /// Create, format and mount a fresh scratch disk of `size_mib` MiB.
+    pub fn create(size_mib: u64) -> Result<ScratchDisk, DiskError> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(DiskError(
+                "making a loop device and mounting it needs root; run tracecheck as root".into(),
+            ));
+        }
+        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let backing = PathBuf::from("/dev/shm").join(format!("{tag}.img"));
+        let f = std::fs::File::create(&backing)
+            .map_err(|e| DiskError(format!("cannot create {}: {e}", backing.display())))?;
+        f.set_len(size_mib << 20)
+            .map_err(|e| DiskError(format!("cannot size {}: {e}", backing.display())))?;
+        drop(f);
+        let mut disk = ScratchDisk {
+            backing: Some(backing),
+            device: PathBuf::new(),
+            name: String::new(),
+            major: 0,
+            minor: 0,
+            mountpoint: std::env::temp_dir().join(&tag),
+            attached: false,
+            mounted: false,
+        };
+        let dev = run(Command::new("losetup")
+            .args(["--direct-io=on", "-f", "--show"])
+            .arg(disk.backing.as_deref().expect("loop backing")))?;
+        disk.device = PathBuf::from(&dev);
+        disk.attached = true;
+        disk.format_and_mount()?;
+        Ok(disk)
+    }
+
+    /// Format and mount an existing block device (a guest's dedicated
+    /// scratch disk) the same way as a loop device. Everything on it is
+    /// lost. `Drop` unmounts it and leaves the device itself alone.
+    pub fn on_device(device: &Path) -> Result<ScratchDisk, DiskError> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(DiskError(
+                "formatting and mounting a scratch device needs root; run tracecheck as root"
+                    .into(),
+            ));
+        }
+        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let mut disk = ScratchDisk {
+            backing: None,
+            device: device.to_owned(),
+            name: String::new(),
+            major: 0,
+            minor: 0,
+            mountpoint: std::env::temp_dir().join(&tag),
+            attached: false,
+            mounted: false,
+        };
+        disk.format_and_mount()?;
+        Ok(disk)
+    }
+
+    /// Shared by both constructors: learn the device's numbers, make the
+    /// filesystem, mount it, let it settle.
+    fn format_and_mount(&mut self) -> Result<(), DiskError> {
+        let dev = self.device.display().to_string();
+        self.name = self
+            .device
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let meta = std::fs::metadata(&self.device)
+            .map_err(|e| DiskError(format!("cannot stat {dev}: {e}")))?;
+        if !std::os::unix::fs::FileTypeExt::is_block_device(&meta.file_type()) {
+            return Err(DiskError(format!("{dev} is not a block device")));
+        }
+        let rdev = meta.rdev();
+        self.major = rustix::fs::major(rdev);
+        self.minor = rustix::fs::minor(rdev);
+        run(Command::new("mkfs.ext4")
+            .args([
+                "-q",
+                "-F",
+                "-b",
+                "4096",
+                "-E",
+                "lazy_itable_init=0,lazy_journal_init=0",
+            ])
+            .arg(&self.device))?;
+        std::fs::create_dir_all(&self.mountpoint)
+            .map_err(|e| DiskError(format!("cannot create {}: {e}", self.mountpoint.display())))?;
+        nix::mount::mount(
+            Some(self.device.as_path()),
+            self.mountpoint.as_path(),
+            Some("ext4"),
+            nix::mount::MsFlags::MS_NOATIME,
+            // ext4 otherwise reads every block bitmap right after mount, in
+            // the background, which could land inside a measurement.
+            Some("no_prefetch_block_bitmaps"),
+        )
+        .map_err(|e| {
+            DiskError(format!(
+                "cannot mount {} on {}: {e}",
+                self.device.display(),
+                self.mountpoint.display()
+            ))
+        })?;
+        self.mounted = true;
+        // Let the fresh filesystem's own start-up writes (superblock, journal
+        // superblock) finish before anyone measures.
+        self.settle(Duration::from_secs(10))?;
+        Ok(())
+    }
+
+    /// `MAJ:MIN` as /proc/diskstats and userspace tools print it.
+    pub fn dev_string(&self) -> String {
+        format!("{}:{}", self.major, self.minor)
+    }
+
+    pub fn counters(&self) -> Result<DiskCounters, DiskError> {
+        DiskCounters::read(self.major, self.minor)
+            .map_err(DiskError::io(format!("diskstats of {}", self.name)))
+    }
+
+    /// A fresh empty directory on the scratch filesystem for one check.
+    pub fn fresh_dir(&self, name: &str) -> Result<PathBuf, DiskError> {
+        let d = self.mountpoint.join(name);
+        std::fs::create_dir_all(&d).map_err(DiskError::io(format!("create {}", d.display())))?;
+        Ok(d)
+    }
+
+    /// Push everything dirty on the scratch filesystem to the device
+    /// (syncfs: data through the flusher threads, then a journal commit by
+    /// jbd2) and wait, at most `bound`, until nothing is in flight and the
+    /// counters stop moving.
+    pub fn settle(&self, bound: Duration) -> Result<Settled, DiskError> {
+        let start = Instant::now();
+        let dir = std::fs::File::open(&self.mountpoint)
+            .map_err(DiskError::io(format!("open {}", self.mountpoint.display())))?;
+        rustix::fs::syncfs(&dir)
+            .map_err(|e| DiskError(format!("syncfs {}: {e}", self.mountpoint.display())))?;
+        let mut last = self.counters()?;
+        loop {
+            std::thread::sleep(Duration::from_millis(50));
+            let now = self.counters()?;
+            if now.in_flight == 0 && now == last {
+                return Ok(Settled {
+                    waited_ms: start.elapsed().as_millis() as u64,
+                    quiet: true,
+                });
+            }
+            if start.elapsed() >= bound {
+                return Ok(Settled {
+                    waited_ms: start.elapsed().as_millis() as u64,
+                    quiet: false,
+                });
+            }
+            last = now;
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.mountpoint
+    }
+}
+
+impl Drop for ScratchDisk {
+    fn drop(&mut self) {
+        // Best effort, in reverse order of creation. A lazy unmount still
+        // detaches if a stray process holds a file open.
+        if self.mounted {
+            if nix::mount::umount(self.mountpoint.as_path()).is_err() {
+                let _ = nix::mount::umount2(
+                    self.mountpoint.as_path(),
+                    nix::mount::MntFlags::MNT_DETACH,
+                );
+            }
+            let _ = std::fs::remove_dir(&self.mountpoint);
+        }
+        if self.attached {
+            let _ = Command::new("losetup").arg("-d").arg(&self.device).output();
+        }
+        if let Some(b) = &self.backing {
+            let _ = std::fs::remove_file(b);
+        }
+    }
+}
+
+/// The block device named by `--scratch-device`: a path (`/dev/vdb`), or
+/// `serial:NAME` for the virtio disk whose `/sys/block/vd*/serial` is NAME
+/// (the PCI order of a guest's disks is not their naming order).
+pub fn resolve_device(spec: &str) -> Result<PathBuf, DiskError> {
+    let Some(serial) = spec.strip_prefix("serial:") else {
+        return Ok(PathBuf::from(spec));
+    };
+    let mut seen = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/sys/block") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Ok(s) = std::fs::read_to_string(e.path().join("serial")) else {
+                continue;
+            };
+            if s.trim() == serial {
+                return Ok(PathBuf::from("/dev").join(name));
+            }
+            seen.push(format!("{name}={}", s.trim()));
+        }
+    }
+    Err(DiskError(format!(
+        "no block device with serial `{serial}` (serials seen: {})",
+        if seen.is_empty() {
+            "none".to_string()
+        } else {
+            seen.join(", ")
+        }
+    )))
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
