@@ -346,6 +346,37 @@ pub fn judge(
     verdicts
 }
 
+/// Verdicts for claims whose check never measured anything (the tool did
+/// not start or attach, or its guest died): `judge` shapes them, one per
+/// claim and direction, against empty evidence, and `tool` says why.
+pub fn judge_unmeasured(claims: &[&Claim], workload: &str, tool: &ToolRecord) -> Vec<Verdict> {
+    let truth = GroundTruth {
+        workload: workload.to_string(),
+        comm: String::new(),
+        pids: vec![],
+        params: Default::default(),
+        truths: vec![],
+        needs_writeback: false,
+        elapsed_ns: 0,
+    };
+    let subject = Subject {
+        comm: String::new(),
+        pids: vec![],
+        dev_major: 0,
+        dev_minor: 0,
+        dev_name: String::new(),
+    };
+    let ev = Evidence {
+        truth: &truth,
+        unestablished: &[],
+        subject: &subject,
+    };
+    claims
+        .iter()
+        .flat_map(|c| judge(c, Err("not run"), tool, &ev))
+        .collect()
+}
+
 fn with_stderr(mut s: String, tool: &ToolRecord) -> String {
     // The commonest reason a tool cannot attach on this kind of host.
     if tool.stderr_tail.iter().any(|l| {

@@ -525,32 +525,7 @@ fn finish_failed(
     t0: Instant,
     mut timings: Timings,
 ) -> CheckRecord {
-    let empty = GroundTruth {
-        workload: plan.name.to_string(),
-        comm: record.comm.clone(),
-        pids: vec![],
-        params: Default::default(),
-        truths: vec![],
-        needs_writeback: false,
-        elapsed_ns: 0,
-    };
-    let subject = Subject {
-        comm: record.comm.clone(),
-        pids: vec![],
-        dev_major: 0,
-        dev_minor: 0,
-        dev_name: String::new(),
-    };
-    let ev = Evidence {
-        truth: &empty,
-        unestablished: &[],
-        subject: &subject,
-    };
-    for c in claims {
-        record
-            .verdicts
-            .extend(judge(c, Err("not run"), &tool_rec, &ev));
-    }
+    record.verdicts = crate::compare::judge_unmeasured(claims, plan.name, &tool_rec);
     timings.total_ms = t0.elapsed().as_millis() as u64;
     record.tool_run = tool_rec;
     record.timings = timings;

@@ -103,10 +103,6 @@ impl Truth {
         self.lo == self.hi
     }
 
-    pub fn contains(&self, v: u64) -> bool {
-        (self.lo..=self.hi).contains(&v)
-    }
-
     /// A representative value (the midpoint) for ratios in diagnoses.
     pub fn mid(&self) -> u64 {
         self.lo + (self.hi - self.lo) / 2

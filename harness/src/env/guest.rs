@@ -12,7 +12,7 @@
 //! hung", a guest that never booted or vanished an ERROR naming that. The
 //! run then goes on with the next check in a fresh guest.
 
-use crate::compare::{judge, Evidence, Subject};
+use crate::compare::judge_unmeasured;
 use crate::error::HarnessError;
 use crate::runner::{for_each_check, tracecheck_exe, CheckRecord, Event, Limits};
 use crate::select::Plan;
@@ -23,7 +23,6 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tracecheck_model::GroundTruth;
 use tracecheck_vm::{
     build_image, choose_accel, run_guest, Accel, BuildOptions, GuestOutcome, GuestSpec, HangReason,
     Image, KernelTarget, Outcome, Share,
@@ -321,39 +320,15 @@ impl GuestRunner {
             stderr_tail: tail(&lines(&out.stderr), SERIAL_TAIL),
             ..ToolRecord::default()
         };
-        let truth = GroundTruth {
-            workload: plan.name.to_string(),
-            comm: String::new(),
-            pids: vec![],
-            params: Default::default(),
-            truths: vec![],
-            needs_writeback: false,
-            elapsed_ns: 0,
-        };
-        let subject = Subject {
-            comm: String::new(),
-            pids: vec![],
-            dev_major: 0,
-            dev_minor: 0,
-            dev_name: String::new(),
-        };
-        let ev = Evidence {
-            truth: &truth,
-            unestablished: &[],
-            subject: &subject,
-        };
-        let mut verdicts = Vec::new();
-        for c in claims {
-            // `judge` shapes the verdicts (directions resolved) as for any
-            // tool that did not run; the guest's fate replaces the reason.
-            for mut v in judge(c, Err("not run"), &tool_rec, &ev) {
-                v.status = crate::verdict::Status::Error;
-                v.diagnosis = Some(Diagnosis {
-                    finding,
-                    sentence: sentence.clone(),
-                });
-                verdicts.push(v);
-            }
+        // The verdicts are shaped as for any tool that did not run (one per
+        // claim and direction); the guest's fate replaces the reason.
+        let mut verdicts = judge_unmeasured(claims, plan.name, &tool_rec);
+        for v in &mut verdicts {
+            v.status = crate::verdict::Status::Error;
+            v.diagnosis = Some(Diagnosis {
+                finding,
+                sentence: sentence.clone(),
+            });
         }
         let mut rec = CheckRecord::unmeasured(
             &spec.name,
