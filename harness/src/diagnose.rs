@@ -135,8 +135,8 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                 let kernel = pick(&c.ev.truth.truths, c.metric, &Who::Kernel).filter(|k| k.hi > 0);
                 let later = match (seen, kernel) {
                     (Some(w), _) if c.per_process => format!(
-                        "; tracecheck's witness saw the data reach the disk later, {}, not from this process",
-                        w.why.replace(" (block_bio_queue, submitter's context)", "")
+                        "; not by this process: tracecheck's witness saw the data reach the disk later, as {}",
+                        w.why
                     ),
                     (None, Some(k)) if c.per_process => format!(
                         "; the disk writes ({} B) were done later by kernel threads (writeback flushers, jbd2), not by this process",
