@@ -15,6 +15,7 @@ mod config;
 mod error;
 mod layout;
 mod report;
+mod request_flags;
 mod truth;
 mod witness;
 
@@ -24,5 +25,6 @@ pub use report::{
     DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds, Stage, Submitter,
     SyscallCounts, WitnessReport,
 };
+pub use request_flags::{FlagSource, RequestFlags};
 pub use truth::Attribution;
 pub use witness::Witness;

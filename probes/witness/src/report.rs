@@ -2,6 +2,7 @@
 //! stage and stat group, per-task tables, per-program event counts and
 //! every event it could not record.
 
+use crate::request_flags::RequestFlags;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -201,6 +202,10 @@ pub struct WitnessReport {
     /// Events the kernel did not run a program for, by tracepoint
     /// (bpf_prog_info.recursion_misses).
     pub missed_by_program: BTreeMap<String, u64>,
+    /// The request-flag bits the completion counts were read with, and
+    /// where they came from (the kernel's BTF, or the macro-era default).
+    #[serde(default)]
+    pub request_flags: Option<RequestFlags>,
 }
 
 impl WitnessReport {
@@ -337,6 +342,7 @@ impl WitnessReport {
             lost: self.lost.saturating_sub(earlier.lost),
             lost_by_map: minus_map(&self.lost_by_map, &earlier.lost_by_map),
             missed_by_program: minus_map(&self.missed_by_program, &earlier.missed_by_program),
+            request_flags: self.request_flags,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::report::{
     DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds, Stage, Submitter,
     SyscallCounts, WitnessReport,
 };
+use crate::request_flags::RequestFlags;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, MapHandle};
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ pub struct Witness {
     pids: MapHandle,
     /// Each attached program: its tracepoint, kernel program id, link.
     links: Vec<(&'static str, u32, Link)>,
+    /// The RQF_* bits the programs were loaded with.
+    request_flags: RequestFlags,
 }
 
 impl std::fmt::Debug for Witness {
@@ -48,6 +51,7 @@ impl Witness {
         let dev = format!("{}:{}", config.dev_major, config.dev_minor);
         let kdev = config.kernel_dev()?;
         let (prefix, prefix_len) = config.comm_prefix_bytes()?;
+        let request_flags = RequestFlags::of_running_kernel();
 
         let mut storage = MaybeUninit::uninit();
         let open = WitnessSkelBuilder::default()
@@ -59,6 +63,8 @@ impl Witness {
         let mut open = open;
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.target_dev = kdev;
+            ro.rqf_io_stat_mask = request_flags.io_stat_mask();
+            ro.rqf_flush_seq_mask = request_flags.flush_seq_mask();
             ro.filter_tasks = config.filters_tasks();
             ro.comm_prefix_len = prefix_len;
             for (d, s) in ro.comm_prefix.iter_mut().zip(prefix) {
@@ -89,6 +95,7 @@ impl Witness {
             syscalls: handle(&skel.maps.syscalls, "syscalls")?,
             pids: handle(&skel.maps.pids, "pids")?,
             links: Vec::new(),
+            request_flags,
             config,
         };
         if w.counters.value_size() as usize != layout::COUNTERS_SIZE {
@@ -252,6 +259,7 @@ impl Witness {
             lost,
             lost_by_map,
             missed_by_program,
+            request_flags: Some(self.request_flags),
         })
     }
 

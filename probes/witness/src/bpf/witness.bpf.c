@@ -33,6 +33,13 @@ const volatile __u32 target_dev = 0;
 const volatile bool filter_tasks = false;
 const volatile __u32 comm_prefix_len = 0;
 const volatile char comm_prefix[WITNESS_COMM_LEN] = {};
+/* struct request.rq_flags masks of RQF_IO_STAT and RQF_FLUSH_SEQ, found by
+ * user space in the kernel's BTF (request_flags.rs): their bit numbers
+ * change between kernels and 6.12 keeps them in an anonymous enum, which
+ * CO-RE cannot match by name. 0 would count nothing, so loading without
+ * them is a visible failure, never a silent miscount. */
+const volatile __u32 rqf_io_stat_mask = 0;
+const volatile __u32 rqf_flush_seq_mask = 0;
 
 /* One entry per CPU holding every counter: a program looks it up once. */
 struct {
@@ -158,22 +165,6 @@ static __always_inline __u32 op_group(__u32 opf)
 	if (op == REQ_OP_DISCARD)
 		return G_DISCARD;
 	return (op & 1) ? G_WRITE : G_READ;
-}
-
-static __always_inline __u32 rqf_io_stat(void)
-{
-	/* enum rqf_flags exists from 6.5; before it RQF_IO_STAT was bit 13. */
-	if (bpf_core_enum_value_exists(enum rqf_flags, __RQF_IO_STAT))
-		return 1U << bpf_core_enum_value(enum rqf_flags, __RQF_IO_STAT);
-	return 1U << 13;
-}
-
-static __always_inline __u32 rqf_flush_seq(void)
-{
-	/* Before enum rqf_flags, RQF_FLUSH_SEQ was bit 4. */
-	if (bpf_core_enum_value_exists(enum rqf_flags, __RQF_FLUSH_SEQ))
-		return 1U << bpf_core_enum_value(enum rqf_flags, __RQF_FLUSH_SEQ);
-	return 1U << 4;
 }
 
 static __always_inline void task_key_now(struct task_key *k)
@@ -385,8 +376,8 @@ int BPF_PROG(rq_complete, struct request *rq, blk_status_t error, unsigned int n
 	flags = BPF_CORE_READ(rq, rq_flags);
 	data_len = BPF_CORE_READ(rq, __data_len);
 	has_bio = BPF_CORE_READ(rq, bio) != NULL;
-	io_stat = flags & rqf_io_stat();
-	flush_seq = flags & rqf_flush_seq();
+	io_stat = flags & rqf_io_stat_mask;
+	flush_seq = flags & rqf_flush_seq_mask;
 	g = op_group(opf);
 
 	if ((opf & REQ_OP_MASK_) == REQ_OP_FLUSH)
