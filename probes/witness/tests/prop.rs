@@ -463,3 +463,74 @@ fn witness_matches_diskstats_and_direct_processes_for_random_concurrent_mixes() 
         panic!("{e}");
     }
 }
+
+/// Guest runs of the property: cases per kernel. TCG emulation makes a
+/// case ~10x slower than on the host, so fewer; set
+/// `TRACECHECK_GUEST_PROP_CASES` for a longer run.
+const GUEST_CASES: u32 = 32;
+
+/// The same property on each Debian kernel the README offers, in a QEMU
+/// guest on its virtio scratch disk: this test binary runs the host test
+/// above there (the witness's completion counting depends on the kernel's
+/// request-flag layout, which differs between 6.1 and 6.12;
+/// docs/kernel-facts.md). One guest at a time.
+#[test]
+fn witness_matches_diskstats_in_debian_guests() {
+    use tracecheck_vm::{
+        build_image, choose_accel, run_guest, runner, BuildOptions, GuestSpec, KernelTarget,
+        Outcome,
+    };
+    let exe = std::env::current_exe().expect("test binary path");
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cases = std::env::var("TRACECHECK_GUEST_PROP_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(GUEST_CASES);
+    let opts = BuildOptions::default();
+    for target in KernelTarget::ALL {
+        let image = build_image(*target, &opts).expect("guest image");
+        let accel = choose_accel(&image, &opts.cache_dir).expect("accelerator");
+        let env: Vec<(String, String)> = [
+            ("PROPTEST_CASES", cases.to_string()),
+            (common::SCRATCH_DEVICE_ENV, "serial:scratch".to_string()),
+            ("RUST_BACKTRACE", "1".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let script = runner::runner_script(
+            &manifest.to_string_lossy(),
+            &env,
+            &exe.to_string_lossy(),
+            &[
+                "--exact".into(),
+                "witness_matches_diskstats_and_direct_processes_for_random_concurrent_mixes".into(),
+                "--nocapture".into(),
+            ],
+        );
+        let mut gs = GuestSpec::new(&image, accel, script);
+        gs.scratch_disk_bytes = Some(256 << 20);
+        gs.shares = runner::shares_for(&[exe.clone(), manifest.clone()], &[]).expect("shares");
+        gs.run_timeout = Duration::from_secs(60 + 30 * u64::from(cases));
+        let started = Instant::now();
+        let out = run_guest(&gs).expect("start the guest");
+        let stderr = &out.stderr;
+        eprintln!(
+            "{target} ({}): {:?} in {:.1} s\n{stderr}",
+            image.kver,
+            out.outcome,
+            started.elapsed().as_secs_f64()
+        );
+        assert!(
+            matches!(out.outcome, Outcome::Exited { code: 0 }),
+            "{target}: {:?}\n{}\nconsole:\n{}",
+            out.outcome,
+            out.stdout,
+            out.last_serial_lines(30).join("\n")
+        );
+        assert!(
+            stderr.contains(&format!("{cases} passing cases")),
+            "{target}: the guest ran a different number of cases:\n{stderr}"
+        );
+    }
+}

@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// A block device to use as the scratch disk instead of a new loop device
+/// (any `--scratch-device` form: a path or `serial:NAME`).
+pub const SCRATCH_DEVICE_ENV: &str = "TRACECHECK_SCRATCH_DEVICE";
+
 pub fn run(cmd: &str, args: &[&str]) -> Result<Output, String> {
     let out = Command::new(cmd)
         .args(args)
@@ -38,9 +42,17 @@ pub struct ScratchDisk {
 
 impl ScratchDisk {
     /// `_tag` is for the callers' readability; the disk's name is unique.
+    /// With [`SCRATCH_DEVICE_ENV`] set (`/dev/vdb`, or `serial:scratch` in a
+    /// tracecheck guest) that device is formatted and used instead of a
+    /// new loop device: the guest runs of the property test use the
+    /// guest's virtio disk, whose completion path is the one under test.
     pub fn new(_tag: &str, mib: u64) -> Result<ScratchDisk, String> {
-        let disk = tracecheck_workloads::scratch_disk::ScratchDisk::create(mib)
-            .map_err(|e| e.to_string())?;
+        use tracecheck_workloads::scratch_disk::{resolve_device, ScratchDisk as Disk};
+        let disk = match std::env::var(SCRATCH_DEVICE_ENV) {
+            Ok(spec) => resolve_device(&spec).and_then(|d| Disk::on_device(&d)),
+            Err(_) => Disk::create(mib),
+        }
+        .map_err(|e| e.to_string())?;
         Ok(ScratchDisk {
             loopdev: disk.device.to_string_lossy().into_owned(),
             name: disk.name.clone(),
