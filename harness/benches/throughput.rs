@@ -13,9 +13,10 @@
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
-use tracecheck::env::scratch::ScratchDisk;
-use tracecheck::runner::{self, Limits};
+use tracecheck::env::host::HostEnvironment;
+use tracecheck::env::{check_spec, Limits};
 use tracecheck::spec::ToolSpec;
+use tracecheck_workloads::scratch_disk::ScratchDisk;
 use tracecheck_workloads::Workload;
 
 const SIZE: u64 = 256 << 20;
@@ -104,6 +105,7 @@ fn main() {
     }
     tracecheck::env::host::ensure_tracefs().expect("tracefs");
     let never = AtomicBool::new(false);
+    let env = HostEnvironment::on_disk(disk, Limits::default());
     let mut fractions = Vec::new();
     println!("\nharness overhead per check (bio-bytes on direct-read, {ROUNDS} checks):");
     println!(
@@ -111,8 +113,7 @@ fn main() {
         "total", "tool start", "workload", "harness", "fraction"
     );
     for _ in 0..ROUNDS {
-        let recs = runner::check_spec(&spec, &disk, &Limits::default(), &never, &mut |_| {})
-            .expect("check");
+        let recs = check_spec(&env, &spec, None, &never, &mut |_| {}).expect("check");
         let t = &recs[0].timings;
         let f = t.harness_ms() as f64 / t.total_ms as f64;
         fractions.push(f);

@@ -61,7 +61,7 @@ pub struct RunOpts {
     pub record: Option<PathBuf>,
 
     /// Size of the scratch disk in MiB.
-    #[arg(long, default_value_t = crate::env::scratch::DEFAULT_SIZE_MIB, value_name = "MIB")]
+    #[arg(long, default_value_t = tracecheck_workloads::scratch_disk::DEFAULT_SIZE_MIB, value_name = "MIB")]
     pub scratch_size: u64,
 
     /// Longest wait for writeback to settle after a workload (e.g. 60s).
@@ -95,6 +95,12 @@ pub struct RunOpts {
     /// Used by tracecheck inside its guests.
     #[arg(long, value_name = "PATH", hide = true, conflicts_with = "vm")]
     pub scratch_device: Option<String>,
+
+    /// How reports name where the checks ran, instead of `host (kernel
+    /// X)`. Used by tracecheck inside its guests, which are told which
+    /// guest they are.
+    #[arg(long, value_name = "LABEL", hide = true, conflicts_with = "vm")]
+    pub environment: Option<String>,
 }
 
 fn parse_target(s: &str) -> Result<tracecheck_vm::KernelTarget, String> {

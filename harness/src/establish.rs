@@ -7,10 +7,18 @@
 //! where they do not, the check says "tracecheck cannot establish the truth
 //! here" instead of judging the tool.
 
-use crate::compare::Unestablished;
-use crate::env::diskstats::DiskDelta;
 use crate::units::{num, range};
+use serde::{Deserialize, Serialize};
 use tracecheck_model::{Direction, GroundTruth, Layer, Metric, Quantity, Source, Truth, Who};
+use tracecheck_workloads::diskstats::DiskDelta;
+
+/// A layer/direction whose truth tracecheck could not establish: the
+/// workload's design and /proc/diskstats disagree beyond explained bounds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Unestablished {
+    pub metric: Metric,
+    pub why: String,
+}
 
 /// Add the device's truths to `gt` and cross-check them with the design.
 pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec<Unestablished> {
@@ -23,9 +31,9 @@ pub fn establish(gt: &mut GroundTruth, delta: &DiskDelta, dev_name: &str) -> Vec
             Direction::Read => (delta.read_bytes, delta.read_ios),
             Direction::Write => (delta.write_bytes, delta.write_ios),
         };
-        let disk_b = Metric::new(Layer::Disk, Some(dir), Quantity::Bytes);
-        let disk_n = Metric::new(Layer::Disk, Some(dir), Quantity::Ops);
-        let block_b = Metric::new(Layer::Block, Some(dir), Quantity::Bytes);
+        let disk_b = Metric::fixed(Layer::Disk, dir, Quantity::Bytes);
+        let disk_n = Metric::fixed(Layer::Disk, dir, Quantity::Ops);
+        let block_b = Metric::fixed(Layer::Block, dir, Quantity::Bytes);
         gt.truths.push(Truth::exact(
             disk_b,
             Who::Device,
@@ -255,12 +263,14 @@ mod tests {
         };
         let u = establish(&mut g, &d, "loop9");
         assert!(u.is_empty());
-        let t = crate::compare::pick(&g.truths, m("disk.read_bytes"), &Who::Workload).unwrap();
+        let t =
+            crate::judge::evidence::pick(&g.truths, m("disk.read_bytes"), &Who::Workload).unwrap();
         assert_eq!(
             (t.lo, t.hi, t.source),
             ((16 << 20) + 4096, (16 << 20) + 4096, Source::Diskstats)
         );
-        let b = crate::compare::pick(&g.truths, m("block.read_bytes"), &Who::Workload).unwrap();
+        let b =
+            crate::judge::evidence::pick(&g.truths, m("block.read_bytes"), &Who::Workload).unwrap();
         assert_eq!(b.lo, (16 << 20) + 4096);
     }
 
@@ -362,10 +372,11 @@ mod tests {
             ..Default::default()
         };
         assert!(establish(&mut g, &d, "loop9").is_empty());
-        let t = crate::compare::pick(&g.truths, m("disk.write_bytes"), &Who::Workload).unwrap();
+        let t =
+            crate::judge::evidence::pick(&g.truths, m("disk.write_bytes"), &Who::Workload).unwrap();
         assert_eq!((t.lo, t.source), (0, Source::Design));
         assert_eq!(
-            crate::compare::pick(&g.truths, m("block.write_bytes"), &Who::Workload)
+            crate::judge::evidence::pick(&g.truths, m("block.write_bytes"), &Who::Workload)
                 .unwrap()
                 .hi,
             0

@@ -3,13 +3,12 @@
 //! these together.
 
 pub mod cli;
-pub mod compare;
-pub mod diagnose;
 pub mod env;
 pub mod error;
 pub mod establish;
+pub mod judge;
+pub mod record;
 pub mod report;
-pub mod runner;
 pub mod select;
 pub mod spec;
 pub mod tool;

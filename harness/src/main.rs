@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tracecheck::cli::{Cli, Command, RunOpts};
-use tracecheck::env::guest::GuestRunner;
-use tracecheck::env::scratch::{self, ScratchDisk};
+use tracecheck::env::guest::GuestEnvironment;
+use tracecheck::env::host::HostEnvironment;
+use tracecheck::env::{check_spec, Environment, Event, Limits};
 use tracecheck::error::HarnessError;
+use tracecheck::record::CheckRecord;
 use tracecheck::report;
-use tracecheck::runner::{self, CheckRecord, Event, Limits};
 use tracecheck::spec::{self, ToolSpec};
 
 fn main() {
@@ -131,36 +132,31 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 records.push(r.clone());
             }
         };
-        let only = opts.workload.as_deref();
-        if let Some(target) = opts.vm {
+        let env: Box<dyn Environment> = match opts.vm {
             // Every check in a fresh guest; verdicts come from the guest.
-            let guests = GuestRunner::prepare(
+            Some(target) => Box::new(GuestEnvironment::prepare(
                 target,
                 opts.vm_cache.as_deref(),
                 opts.scratch_size,
                 &limits,
                 opts.quiet,
-            )?;
-            for spec in &specs {
-                guests.check_spec(spec, only, &interrupted, &mut on_event)?;
-            }
-            return Ok(());
-        }
-        tracecheck::env::host::ensure_tracefs()?;
-        let disk = match &opts.scratch_device {
-            Some(d) => ScratchDisk::on_device(&scratch::resolve_device(d)?)?,
-            None => {
-                if !opts.quiet {
-                    eprintln!(
-                        "tracecheck: making a {} MiB scratch disk...",
-                        opts.scratch_size
-                    );
-                }
-                ScratchDisk::create(opts.scratch_size)?
-            }
+            )?),
+            None => Box::new(HostEnvironment::prepare(
+                opts.scratch_device.as_deref(),
+                opts.scratch_size,
+                limits,
+                opts.environment.clone(),
+                opts.quiet,
+            )?),
         };
         for spec in &specs {
-            runner::check_spec_only(spec, only, &disk, &limits, &interrupted, &mut on_event)?;
+            check_spec(
+                env.as_ref(),
+                spec,
+                opts.workload.as_deref(),
+                &interrupted,
+                &mut on_event,
+            )?;
         }
         Ok(())
     })();

@@ -2,11 +2,13 @@
 //! with every number that went into each verdict. Progress goes to stderr;
 //! results go to stdout.
 
-use crate::runner::{worst, CheckRecord, Event};
+use crate::env::Event;
+use crate::record::{worst, CheckRecord};
 use crate::units::{num, range};
 use crate::verdict::{Finding, Status};
 use serde::Serialize;
 use std::io::Write;
+use tracecheck_model::Direction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -189,14 +191,10 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
                     .map(|t| format!("{} {} ({})", range(t.lo, t.hi), v.unit, t.source.as_str()))
                     .unwrap_or_else(|| "-".into());
                 let claim: String = v.claim.chars().take(claim_w).collect();
-                let wl = if v.metric.contains("read") || v.metric.contains("write") {
-                    format!(
-                        "{} [{}]",
-                        r.workload,
-                        if v.metric.contains("read") { "r" } else { "w" }
-                    )
-                } else {
-                    r.workload.clone()
+                let wl = match v.metric.fixed_direction() {
+                    Some(Direction::Read) => format!("{} [r]", r.workload),
+                    Some(Direction::Write) => format!("{} [w]", r.workload),
+                    None => r.workload.clone(),
                 };
                 o += &format!(
                     "  {:<claim_w$}  {:<26}  {}  {:>16}  {}\n",
@@ -286,15 +284,15 @@ fn wrap(s: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::{judge, Evidence, Subject};
-    use crate::env::diskstats::DiskDelta;
-    use crate::runner::Timings;
+    use crate::judge::{judge, Evidence, Subject};
+    use crate::record::Timings;
+    use crate::record::ToolRecord;
     use crate::spec::{Claim, KeyKind, Tolerance};
-    use crate::tool::ToolRecord;
     use std::collections::BTreeMap;
     use tracecheck_model::{
         GroundTruth, MapEntry, Metric, ParsedMap, Source, ToolOutput, Truth, Value, Who,
     };
+    use tracecheck_workloads::diskstats::DiskDelta;
 
     /// The table a user reads for the disktop case, from fixed numbers.
     #[test]
@@ -365,9 +363,11 @@ mod tests {
             Ok(&out),
             &tool,
             &Evidence {
+                workload: "cached-reread",
                 truth: &gt,
                 unestablished: &[],
                 subject: &subject,
+                advice: None,
             },
         );
         let rec = CheckRecord {
@@ -385,7 +385,7 @@ mod tests {
                 flushes: 1,
                 ..Default::default()
             }),
-            settle: Some(crate::env::scratch::Settled {
+            settle: Some(tracecheck_workloads::scratch_disk::Settled {
                 waited_ms: 50,
                 quiet: true,
             }),

@@ -338,9 +338,7 @@ impl ToolSpec {
                 })?;
                 keys.push(kind);
             }
-            if metric.direction.is_none()
-                && metric.layer != tracecheck_model::Layer::Process
-                && metric.name() != "syscall.open_calls"
+            if metric.direction == tracecheck_model::Directed::FromKey
                 && !keys.contains(&KeyKind::Direction)
             {
                 return Err(sp(&c.metric, format!(

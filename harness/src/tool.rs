@@ -5,10 +5,11 @@
 //! Failures here (did not start, never ready, ignored SIGINT) are recorded
 //! as facts for a verdict, never as harness errors.
 
+use crate::record::{ToolFailure, ToolRecord};
 use crate::spec::{Ready, Stop, ToolSpec};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -22,59 +23,6 @@ const STDERR_TAIL: usize = 15;
 enum Line {
     Out(String),
     Err(String),
-}
-
-/// Why the tool could not be checked; each becomes an ERROR verdict for
-/// the tool (not for tracecheck).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ToolFailure {
-    /// exec failed (missing binary, permission).
-    DidNotStart { error: String },
-    /// The tool exited before it printed its readiness signal.
-    ExitedBeforeReady { status: String },
-    /// No readiness signal within the spec's `ready_timeout`.
-    NeverReady { waited_ms: u64 },
-}
-
-impl ToolFailure {
-    pub fn describe(&self, tool: &str) -> String {
-        match self {
-            ToolFailure::DidNotStart { error } => format!("{tool} did not start: {error}"),
-            ToolFailure::ExitedBeforeReady { status } => {
-                format!("{tool} exited ({status}) before it was ready: it never attached")
-            }
-            ToolFailure::NeverReady { waited_ms } => format!(
-                "{tool} never became ready: no readiness signal in {:.1} s (see `ready` in the spec)",
-                *waited_ms as f64 / 1000.0
-            ),
-        }
-    }
-}
-
-/// How the tool ended.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StopRecord {
-    /// Signals sent, in order (`SIGINT`, `SIGINT`, `SIGTERM`, `SIGKILL`).
-    pub signals: Vec<String>,
-    /// Exit status in words (`exit 0`, `killed by SIGKILL`).
-    pub status: String,
-    pub exit_code: Option<i32>,
-    /// True when the first stop signal was not enough.
-    pub escalated: bool,
-    /// Time from the first stop signal to exit.
-    pub stop_ms: u64,
-}
-
-/// Everything recorded about one run of the tool.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ToolRecord {
-    pub command: Vec<String>,
-    pub ready_ms: Option<u64>,
-    pub failure: Option<ToolFailure>,
-    pub stop: StopRecord,
-    pub stdout: String,
-    pub stderr_tail: Vec<String>,
 }
 
 pub struct RunningTool {

@@ -2,7 +2,7 @@
 //! A failed claim is a normal result, not an error.
 
 use serde::{Deserialize, Serialize};
-use tracecheck_model::{Source, Truth};
+use tracecheck_model::{Metric, Source, Truth};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -84,7 +84,7 @@ impl From<&Truth> for TruthUsed {
 pub struct Verdict {
     pub claim: String,
     /// Metric with its direction resolved (`disk.read_bytes`).
-    pub metric: String,
+    pub metric: Metric,
     pub unit: String,
     pub workload: String,
     pub status: Status,

@@ -8,6 +8,6 @@ pub mod metric;
 pub mod output;
 pub mod truth;
 
-pub use metric::{Direction, Layer, Metric, Quantity};
+pub use metric::{Directed, Direction, Layer, Metric, Quantity};
 pub use output::{Bucket, MapEntry, ParsedMap, ToolOutput, Value};
 pub use truth::{GroundTruth, Source, Truth, Who};

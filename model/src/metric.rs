@@ -106,12 +106,22 @@ pub enum Quantity {
     Ops,
 }
 
-/// One entry of the vocabulary. `direction` is `None` for names that take
-/// the direction from a key (`disk.bytes`) or have none (`process.execs`).
+/// Whether a metric has a direction, and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Directed {
+    /// Fixed by the name (`disk.read_bytes`).
+    Fixed(Direction),
+    /// Taken from each entry's `direction` key (`disk.bytes`).
+    FromKey,
+    /// The quantity has no direction (`syscall.open_calls`, `process.execs`).
+    Undirected,
+}
+
+/// One entry of the vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Metric {
     pub layer: Layer,
-    pub direction: Option<Direction>,
+    pub direction: Directed,
     pub quantity: Quantity,
 }
 
@@ -196,7 +206,7 @@ pub const VOCABULARY: &[(&str, &str)] = &[
 ];
 
 impl Metric {
-    pub const fn new(layer: Layer, direction: Option<Direction>, quantity: Quantity) -> Metric {
+    pub const fn new(layer: Layer, direction: Directed, quantity: Quantity) -> Metric {
         Metric {
             layer,
             direction,
@@ -204,34 +214,42 @@ impl Metric {
         }
     }
 
+    /// A metric whose name fixes direction `d`.
+    pub const fn fixed(layer: Layer, d: Direction, quantity: Quantity) -> Metric {
+        Metric::new(layer, Directed::Fixed(d), quantity)
+    }
+
     /// Parse a vocabulary name. Unknown names return `None`; callers report
     /// them with [`Metric::closest`] as a hint.
     pub fn parse(name: &str) -> Option<Metric> {
-        use Direction::*;
         use Layer::*;
         use Quantity::*;
+        const R: Directed = Directed::Fixed(Direction::Read);
+        const W: Directed = Directed::Fixed(Direction::Write);
+        const K: Directed = Directed::FromKey;
+        const U: Directed = Directed::Undirected;
         let m = match name {
-            "syscall.read_bytes" => Metric::new(Syscall, Some(Read), Bytes),
-            "syscall.write_bytes" => Metric::new(Syscall, Some(Write), Bytes),
-            "syscall.read_calls" => Metric::new(Syscall, Some(Read), Ops),
-            "syscall.write_calls" => Metric::new(Syscall, Some(Write), Ops),
-            "syscall.bytes" => Metric::new(Syscall, None, Bytes),
-            "syscall.open_calls" => Metric::new(Syscall, None, Ops),
-            "vfs.read_bytes" => Metric::new(Vfs, Some(Read), Bytes),
-            "vfs.write_bytes" => Metric::new(Vfs, Some(Write), Bytes),
-            "pagecache.read_misses" => Metric::new(Pagecache, Some(Read), Ops),
-            "block.read_bytes" => Metric::new(Block, Some(Read), Bytes),
-            "block.write_bytes" => Metric::new(Block, Some(Write), Bytes),
-            "block.read_ios" => Metric::new(Block, Some(Read), Ops),
-            "block.write_ios" => Metric::new(Block, Some(Write), Ops),
-            "block.bytes" => Metric::new(Block, None, Bytes),
-            "disk.read_bytes" => Metric::new(Disk, Some(Read), Bytes),
-            "disk.write_bytes" => Metric::new(Disk, Some(Write), Bytes),
-            "disk.read_ios" => Metric::new(Disk, Some(Read), Ops),
-            "disk.write_ios" => Metric::new(Disk, Some(Write), Ops),
-            "disk.bytes" => Metric::new(Disk, None, Bytes),
-            "disk.ios" => Metric::new(Disk, None, Ops),
-            "process.execs" => Metric::new(Process, None, Ops),
+            "syscall.read_bytes" => Metric::new(Syscall, R, Bytes),
+            "syscall.write_bytes" => Metric::new(Syscall, W, Bytes),
+            "syscall.read_calls" => Metric::new(Syscall, R, Ops),
+            "syscall.write_calls" => Metric::new(Syscall, W, Ops),
+            "syscall.bytes" => Metric::new(Syscall, K, Bytes),
+            "syscall.open_calls" => Metric::new(Syscall, U, Ops),
+            "vfs.read_bytes" => Metric::new(Vfs, R, Bytes),
+            "vfs.write_bytes" => Metric::new(Vfs, W, Bytes),
+            "pagecache.read_misses" => Metric::new(Pagecache, R, Ops),
+            "block.read_bytes" => Metric::new(Block, R, Bytes),
+            "block.write_bytes" => Metric::new(Block, W, Bytes),
+            "block.read_ios" => Metric::new(Block, R, Ops),
+            "block.write_ios" => Metric::new(Block, W, Ops),
+            "block.bytes" => Metric::new(Block, K, Bytes),
+            "disk.read_bytes" => Metric::new(Disk, R, Bytes),
+            "disk.write_bytes" => Metric::new(Disk, W, Bytes),
+            "disk.read_ios" => Metric::new(Disk, R, Ops),
+            "disk.write_ios" => Metric::new(Disk, W, Ops),
+            "disk.bytes" => Metric::new(Disk, K, Bytes),
+            "disk.ios" => Metric::new(Disk, K, Ops),
+            "process.execs" => Metric::new(Process, U, Ops),
             _ => return None,
         };
         Some(m)
@@ -246,14 +264,21 @@ impl Metric {
             .unwrap_or("unnamed")
     }
 
-    /// The same metric with a direction filled in (for direction-keyed names).
+    /// The metric's direction when its name fixes one.
+    pub fn fixed_direction(&self) -> Option<Direction> {
+        match self.direction {
+            Directed::Fixed(d) => Some(d),
+            Directed::FromKey | Directed::Undirected => None,
+        }
+    }
+
+    /// The same metric in direction `d` (a direction-keyed name resolved,
+    /// or a fixed one turned around); undirected metrics stay as they are.
     pub fn with_direction(self, d: Direction) -> Metric {
-        match (self.layer, self.quantity) {
-            // open calls and execs have no direction.
-            (Layer::Syscall, Quantity::Ops) if self.direction.is_none() => self,
-            (Layer::Process, _) => self,
-            _ => Metric {
-                direction: Some(d),
+        match self.direction {
+            Directed::Undirected => self,
+            Directed::Fixed(_) | Directed::FromKey => Metric {
+                direction: Directed::Fixed(d),
                 ..self
             },
         }
@@ -367,6 +392,10 @@ mod tests {
             m.with_direction(Direction::Write).name(),
             "disk.write_bytes"
         );
+        let opens = Metric::parse("syscall.open_calls").unwrap();
+        assert_eq!(opens.direction, Directed::Undirected);
+        assert_eq!(opens.with_direction(Direction::Read), opens);
+        assert_eq!(m.direction, Directed::FromKey);
         let s = Metric::parse("syscall.read_bytes").unwrap();
         assert_eq!(s.at_layer(Layer::Disk).unwrap().name(), "disk.read_bytes");
         assert_eq!(s.at_layer(Layer::Process), None);

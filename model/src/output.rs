@@ -83,14 +83,18 @@ impl ParsedMap {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutput {
     pub maps: Vec<ParsedMap>,
-    /// Lines the parser did not understand and skipped (banners, warnings),
-    /// kept so the report can show them when a claim finds no data.
+    /// What the tool printed that is not map output (banners, warnings,
+    /// printf text, maps with string values), line by line in printed
+    /// order. Nothing in the report reads them and the check record does
+    /// not store them (it keeps the tool's whole stdout instead); they are
+    /// kept so that callers and tests can see what a parser passed over.
     pub unparsed: Vec<String>,
 }
 
 impl ToolOutput {
-    /// All printings of a map merged (bpftrace prints a map once per
-    /// `print()` and again at exit; claims read the last one).
+    /// The last printing of the map named `name` (bpftrace prints a map
+    /// once per `print()` and again at exit; claims read the last one).
+    /// Earlier printings stay in [`ToolOutput::maps`]; nothing is merged.
     pub fn map(&self, name: &str) -> Option<&ParsedMap> {
         self.maps.iter().rev().find(|m| m.name == name)
     }

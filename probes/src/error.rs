@@ -1,7 +1,8 @@
-//! The errors of this crate: output that starts like map output but cannot
-//! be read ([`ParseError`]), and an unknown format name ([`UnknownFormat`]).
-
-use crate::format::OutputFormat;
+//! [`ParseError`]: output that starts like map output but cannot be read.
+//!
+//! It names its format by the format's name rather than by
+//! [`OutputFormat`](crate::OutputFormat), so that this module, which every
+//! parser imports, imports nothing from the crate.
 
 /// A line of tool output that looks like map output but is malformed.
 /// Mismatched numbers are not errors; this means tracecheck could not read
@@ -9,8 +10,9 @@ use crate::format::OutputFormat;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{format} output, line {line}: expected {expected}, found `{text}`")]
 pub struct ParseError {
-    /// Which parser was reading.
-    pub format: OutputFormat,
+    /// Name of the format whose parser was reading, as in
+    /// [`OutputFormat::NAMES`](crate::OutputFormat::NAMES).
+    pub format: &'static str,
     /// 1-based line number in the text given to the parser.
     pub line: usize,
     /// The offending line as printed (the first line of a multi-line key).
@@ -21,7 +23,7 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(
-        format: OutputFormat,
+        format: &'static str,
         line: usize,
         text: &str,
         expected: impl Into<String>,
@@ -33,11 +35,4 @@ impl ParseError {
             expected: expected.into(),
         }
     }
-}
-
-/// A format name that is not one of [`OutputFormat::NAMES`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown output format `{given}`; expected one of: bpftrace, bpftrace-json")]
-pub struct UnknownFormat {
-    pub given: String,
 }

@@ -1,75 +1,28 @@
-//! [`OutputFormat`]: the names a tool spec uses to say how its tool prints,
-//! so the harness can pick the parser from a spec file.
+//! [`Format`]: the interface every output format implements. Each format
+//! lives in its own file under `formats/` and is one entry of the registry
+//! there, [`formats::ALL`](crate::formats::ALL).
 
-use crate::error::UnknownFormat;
-use serde::{Deserialize, Serialize};
-use std::fmt;
-use std::str::FromStr;
+use crate::error::ParseError;
+use tracecheck_model::ToolOutput;
 
-/// How a tool prints its results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum OutputFormat {
-    /// bpftrace's default text output (`@x[key]: 5`, histogram blocks).
-    #[serde(rename = "bpftrace")]
-    BpftraceText,
-    /// `bpftrace -f json`: one JSON object per line.
-    #[serde(rename = "bpftrace-json")]
-    BpftraceJson,
-}
-
-impl OutputFormat {
-    /// Every format name, as written in spec files.
-    pub const NAMES: &'static [&'static str] = &["bpftrace", "bpftrace-json"];
-
-    /// The name written in spec files (inverse of [`FromStr`]).
-    pub fn name(self) -> &'static str {
-        match self {
-            OutputFormat::BpftraceText => "bpftrace",
-            OutputFormat::BpftraceJson => "bpftrace-json",
-        }
-    }
-}
-
-impl fmt::Display for OutputFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for OutputFormat {
-    type Err = UnknownFormat;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "bpftrace" => Ok(OutputFormat::BpftraceText),
-            "bpftrace-json" => Ok(OutputFormat::BpftraceJson),
-            _ => Err(UnknownFormat {
-                given: s.to_string(),
-            }),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_round_trip_through_from_str_and_serde() {
-        for name in OutputFormat::NAMES {
-            let f: OutputFormat = name.parse().unwrap();
-            assert_eq!(f.name(), *name);
-            let json = serde_json::to_string(&f).unwrap();
-            assert_eq!(json, format!("\"{name}\""));
-            assert_eq!(serde_json::from_str::<OutputFormat>(&json).unwrap(), f);
-        }
-    }
-
-    #[test]
-    fn unknown_names_are_rejected_with_the_list() {
-        let e = "json".parse::<OutputFormat>().unwrap_err();
-        assert_eq!(e.given, "json");
-        assert!(e.to_string().contains("bpftrace-json"));
-        assert!(serde_json::from_str::<OutputFormat>("\"BpftraceText\"").is_err());
-    }
+/// One way a tool prints its results: the name a spec file uses for it, a
+/// one-line description, and the parser that reads it.
+///
+/// A plain struct of constants rather than a trait, so that the registry's
+/// names can be read at compile time ([`OutputFormat::NAMES`] is a `const`).
+///
+/// [`OutputFormat::NAMES`]: crate::OutputFormat::NAMES
+#[derive(Debug)]
+pub(crate) struct Format {
+    /// The name written in spec files (`format = "bpftrace-json"`); unique
+    /// among the registered formats.
+    pub name: &'static str,
+    /// What the tool prints in this format, in one line.
+    pub describe: &'static str,
+    /// Read everything the tool printed. A pure function, text in and maps
+    /// out: entries kept as printed, duplicates included; lines that are
+    /// not map output kept in order in [`ToolOutput::unparsed`]; a line
+    /// that starts like map output but cannot be read is a [`ParseError`]
+    /// naming this format and the line.
+    pub parse: fn(&str) -> Result<ToolOutput, ParseError>,
 }

@@ -8,25 +8,34 @@
 //! [`tracecheck_model::ParsedMap::sum_by`]'s job. Lines that are not map
 //! output (banners, warnings, printf) are kept in order in
 //! [`ToolOutput::unparsed`]. A line that starts like map output but cannot
-//! be read is a [`ParseError`] naming the line.
+//! be read is a [`ParseError`] naming the format and the line.
+//!
+//! # The format interface, and how to add a format
+//!
+//! A format is one `Format` value (`src/format.rs`): its spec-file `name`,
+//! a one-line `describe`, and a `parse` function keeping the contract above.
+//! Each format is one file under `src/formats/` with its rules and unit
+//! tests; the list `formats::ALL` in `src/formats/mod.rs` is the registry
+//! from which [`OutputFormat`]'s names, `FromStr`, `Display`, serde names
+//! and [`parse`] dispatch all derive. To add one (bcc tables, SystemTap):
+//! write `src/formats/NAME.rs` with a `pub(crate) const FORMAT: Format`,
+//! add `mod NAME;` and `NAME::FORMAT` to `src/formats/mod.rs`, and snapshot
+//! real captures under `tests/` as `tests/fixtures.rs` does for bpftrace.
 
-mod bpftrace_json;
-mod bpftrace_text;
 mod error;
 mod format;
+mod formats;
 mod keys;
 mod number;
+mod output_format;
 
-pub use bpftrace_json::parse_bpftrace_json;
-pub use bpftrace_text::parse_bpftrace_text;
-pub use error::{ParseError, UnknownFormat};
-pub use format::OutputFormat;
+pub use error::ParseError;
+pub use formats::bpftrace_json::parse_bpftrace_json;
+pub use formats::bpftrace_text::parse_bpftrace_text;
+pub use output_format::{OutputFormat, UnknownFormat};
 pub use tracecheck_model::ToolOutput;
 
 /// Parse `text` as printed by a tool in `format`.
 pub fn parse(format: OutputFormat, text: &str) -> Result<ToolOutput, ParseError> {
-    match format {
-        OutputFormat::BpftraceText => parse_bpftrace_text(text),
-        OutputFormat::BpftraceJson => parse_bpftrace_json(text),
-    }
+    format.parse(text)
 }

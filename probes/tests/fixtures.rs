@@ -220,3 +220,24 @@ fn kprobe_warning_keeps_every_non_map_line_in_order() {
     assert_eq!(out.maps.len(), 1);
     assert_eq!(out.maps[0].entries[0].keys, ["dd"]);
 }
+
+/// `parse` picks the parser named by the format.
+#[test]
+fn parse_dispatches_on_the_format() {
+    let txt = fixture("forms.txt");
+    let jsonl = fixture("forms.jsonl");
+    assert_eq!(
+        parse(OutputFormat::BpftraceText, &txt).unwrap(),
+        text("forms")
+    );
+    assert_eq!(
+        parse(OutputFormat::BpftraceJson, &jsonl).unwrap(),
+        json("forms")
+    );
+    let by_name = |name: &str, t: &str| parse(name.parse().unwrap(), t).unwrap();
+    assert_eq!(by_name("bpftrace-json", &jsonl), json("forms"));
+    assert!(parse(OutputFormat::BpftraceJson, &txt)
+        .unwrap()
+        .maps
+        .is_empty());
+}

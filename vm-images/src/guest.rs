@@ -118,6 +118,10 @@ pub enum HangReason {
     WallTimeout,
     /// Nothing was printed for [`GuestSpec::silence_timeout`].
     Silent,
+    /// A task stayed blocked inside the kernel past the guest's hung-task
+    /// timeout, and the watchdog (`hung_task_panic`) stopped the kernel;
+    /// [`GuestOutcome::panic_lines`] has its report.
+    HungTask,
 }
 
 /// What became of the guest.
@@ -125,7 +129,8 @@ pub enum HangReason {
 pub enum Outcome {
     /// The command finished with this exit code.
     Exited { code: i32 },
-    /// The kernel panicked (or oopsed: `oops=panic`); see [`GuestOutcome::panic_lines`].
+    /// The kernel panicked (or oopsed: `oops=panic`), not for a hung task;
+    /// see [`GuestOutcome::panic_lines`].
     KernelPanic,
     /// The command did not finish in time; the VM was killed.
     Hung { reason: HangReason },
@@ -171,6 +176,24 @@ const PANIC_PATTERNS: &[&str] = &[
     "sysrq: Trigger a crash",
     "blocked for more than",
 ];
+
+/// Console lines that mean the hung-task watchdog fired.
+const HUNG_TASK_PATTERNS: &[&str] = &["blocked for more than", "hung_task"];
+
+/// What a panic on the console means: a hang when the hung-task watchdog
+/// caused it, a crash otherwise.
+pub fn panic_outcome(panic_lines: &[String]) -> Outcome {
+    if panic_lines
+        .iter()
+        .any(|l| HUNG_TASK_PATTERNS.iter().any(|p| l.contains(p)))
+    {
+        Outcome::Hung {
+            reason: HangReason::HungTask,
+        }
+    } else {
+        Outcome::KernelPanic
+    }
+}
 
 /// Console lines from the first crash line on.
 pub fn panic_lines(serial: &[String]) -> Vec<String> {
@@ -431,7 +454,8 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
         }
         if let Some(p) = panic_seen {
             if exit_code.is_none() && now - p > Duration::from_secs(5) {
-                verdict = Some(Outcome::KernelPanic);
+                verdict = Some(Outcome::KernelPanic); // refined below
+
                 break;
             }
         }
@@ -481,8 +505,9 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     let exit_code = exit_code.or_else(|| serial.iter().find_map(|l| parse_exit_marker(l)));
     let outcome = match (verdict, exit_code) {
         (_, Some(code)) => Outcome::Exited { code },
+        (Some(Outcome::KernelPanic), None) => panic_outcome(&panics),
         (Some(v), None) => v,
-        (None, None) if !panics.is_empty() => Outcome::KernelPanic,
+        (None, None) if !panics.is_empty() => panic_outcome(&panics),
         (None, None) => {
             let status = qemu_status.map_or_else(|| "killed".to_owned(), |s| s.to_string());
             if let Some(l) = serial.iter().find(|l| l.contains(INIT_FAIL_MARKER)) {

@@ -265,7 +265,7 @@ fn kernel_panic_is_an_outcome_with_the_panic_text() {
 }
 
 #[test]
-fn task_stuck_in_the_kernel_becomes_a_hung_task_panic() {
+fn task_stuck_in_the_kernel_is_a_hang_found_by_the_watchdog() {
     // A writer to a frozen filesystem sleeps uninterruptibly: khungtaskd panics after 5 s.
     let mut s = spec(
         "mkfs.ext4 -q /dev/vda && mkdir /tmp/m && mount /dev/vda /tmp/m && fsfreeze -f /tmp/m && \
@@ -276,7 +276,9 @@ fn task_stuck_in_the_kernel_becomes_a_hung_task_panic() {
     let out = run(s);
     assert_eq!(
         out.outcome,
-        Outcome::KernelPanic,
+        Outcome::Hung {
+            reason: HangReason::HungTask
+        },
         "serial: {:?}",
         out.last_serial_lines(20)
     );

@@ -6,7 +6,7 @@
 
 use crate::ops::Counts;
 use crate::workload::{Workload, PAGE};
-use tracecheck_model::{Direction, Layer, Metric, Quantity, Source, Truth, Who};
+use tracecheck_model::{Directed, Direction, Layer, Metric, Quantity, Source, Truth, Who};
 
 /// Facts about the device and the run the bounds depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ const JOURNAL_BLOCKS_PER_COMMIT: u64 = 5;
 const JOURNAL_BLOCKS_MIN: u64 = 3;
 
 fn metric(layer: Layer, dir: Direction, q: Quantity) -> Metric {
-    Metric::new(layer, Some(dir), q)
+    Metric::fixed(layer, dir, q)
 }
 
 /// Upper bound on the commits that carry the workload's metadata: jbd2
@@ -168,7 +168,9 @@ fn exact(
     why: String,
 ) {
     out.push(Truth::exact(
-        Metric::new(layer, dir, q),
+        // A truth without a direction is about an undirected quantity
+        // (openat() calls, execs).
+        Metric::new(layer, dir.map_or(Directed::Undirected, Directed::Fixed), q),
         Who::Workload,
         v,
         src,

@@ -2,9 +2,10 @@
 //! spec × one workload) boots a fresh guest on a Debian distribution kernel
 //! and runs this same `tracecheck` binary there as an agent,
 //! `tracecheck check SPEC --workload W --scratch-device serial:scratch
-//! --format json`, on the guest's own dedicated virtio scratch disk. The
-//! verdicts are the guest's own run of the same comparison code; the host
-//! only reads its JSON back and names the environment.
+//! --environment LABEL --format json`, on the guest's own dedicated virtio
+//! scratch disk: a host environment inside the guest, told which guest it
+//! is. The verdicts and records are the guest's own; the host only reads
+//! its JSON back.
 //!
 //! What happens to the guest is a fact about the tool, never a harness
 //! failure: a kernel panic or oops becomes an ERROR verdict "the tool
@@ -12,12 +13,12 @@
 //! hung", a guest that never booted or vanished an ERROR naming that. The
 //! run then goes on with the next check in a fresh guest.
 
-use crate::compare::judge_unmeasured;
+use super::{tracecheck_exe, Environment, Event, Limits};
 use crate::error::HarnessError;
-use crate::runner::{for_each_check, tracecheck_exe, CheckRecord, Event, Limits};
-use crate::select::Plan;
-use crate::spec::{Claim, ToolSpec};
-use crate::tool::ToolRecord;
+use crate::judge;
+use crate::record::{CheckRecord, ToolRecord};
+use crate::select::Check;
+use crate::spec::ToolSpec;
 use crate::verdict::{Diagnosis, Finding};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -37,7 +38,7 @@ const PANIC_LINES: usize = 25;
 const GUEST_TMPFS: &[&str] = &["/tmp", "/var/tmp", "/run", "/root"];
 
 /// Boots one guest per check on one kernel target.
-pub struct GuestRunner {
+pub struct GuestEnvironment {
     pub target: KernelTarget,
     pub image: Image,
     pub accel: Accel,
@@ -57,7 +58,7 @@ struct GuestReport {
     checks: Vec<CheckRecord>,
 }
 
-impl GuestRunner {
+impl GuestEnvironment {
     /// Find or build the target's image (the first use downloads its
     /// kernel packages) and choose the accelerator.
     pub fn prepare(
@@ -66,7 +67,7 @@ impl GuestRunner {
         scratch_mib: u64,
         limits: &Limits,
         quiet: bool,
-    ) -> Result<GuestRunner, HarnessError> {
+    ) -> Result<GuestEnvironment, HarnessError> {
         let mut opts = BuildOptions::default();
         if let Some(d) = cache_dir {
             opts.cache_dir = d.to_owned();
@@ -83,7 +84,7 @@ impl GuestRunner {
         let image = build_image(target, &opts).map_err(|e| vm_err("cannot build the image", e))?;
         let accel = choose_accel(&image, &opts.cache_dir)
             .map_err(|e| vm_err("cannot choose an accelerator", e))?;
-        Ok(GuestRunner {
+        Ok(GuestEnvironment {
             target,
             image,
             accel,
@@ -103,51 +104,16 @@ impl GuestRunner {
         }
     }
 
-    /// `guest debian-6.1 (kernel 6.1.0-56-amd64, TCG)`
-    pub fn environment(&self) -> String {
-        format!(
-            "guest {} (kernel {}, {})",
-            self.target,
-            self.image.kver,
-            self.accel_word()
-        )
-    }
-
-    /// Every check of `spec` (or only the one on `only`), each in a fresh guest.
-    pub fn check_spec(
-        &self,
-        spec: &ToolSpec,
-        only: Option<&str>,
-        interrupted: &AtomicBool,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Vec<CheckRecord>, HarnessError> {
-        for_each_check(
-            spec,
-            only,
-            interrupted,
-            on_event,
-            |plan, claims, on_event| {
-                let phase = format!("booting {} guest ({})", self.target, self.accel_word());
-                on_event(Event::Phase(&phase));
-                let rec = self.check_one(spec, plan, claims)?;
-                // A Ctrl-C during the guest takes effect once it returns.
-                if interrupted.load(Ordering::Relaxed) {
-                    return Err(HarnessError::Interrupted);
-                }
-                Ok(rec)
-            },
-        )
-    }
-
     /// The guest's shell command: this binary as the agent for one workload.
     pub fn command(&self, spec_path: &Path, workload: &str) -> String {
         let settle_ms = self.settle.as_millis();
         format!(
-            "exec {} check {} --workload {} --scratch-device serial:scratch \
+            "exec {} check {} --workload {} --scratch-device serial:scratch --environment {} \
              --format json --record /dev/null -q --scratch-size {} --settle-timeout {settle_ms}ms",
             sh_quote(&self.exe.display().to_string()),
             sh_quote(&spec_path.display().to_string()),
             sh_quote(workload),
+            sh_quote(&self.describe()),
             self.scratch_mib
         )
     }
@@ -176,17 +142,16 @@ impl GuestRunner {
             .collect()
     }
 
-    fn check_one(
-        &self,
-        spec: &ToolSpec,
-        plan: &Plan,
-        claims: &[&Claim],
-    ) -> Result<CheckRecord, HarnessError> {
+    fn boot_for(&self, spec: &ToolSpec, check: &Check<'_>) -> Result<CheckRecord, HarnessError> {
         let spec_path = spec
             .path
             .canonicalize()
             .unwrap_or_else(|_| spec.path.clone());
-        let mut gs = GuestSpec::new(&self.image, self.accel, self.command(&spec_path, plan.name));
+        let mut gs = GuestSpec::new(
+            &self.image,
+            self.accel,
+            self.command(&spec_path, check.plan.name),
+        );
         gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
         gs.shares = self.shares(&spec_path);
         gs.boot_timeout = self.boot_timeout;
@@ -202,23 +167,20 @@ impl GuestRunner {
                 out.boot_to_command.unwrap_or_default().as_secs_f64()
             );
         }
-        Ok(self.record_from(spec, plan, claims, &out, gs.run_timeout))
+        Ok(self.record_from(spec, check, &out, gs.run_timeout))
     }
 
     /// Turn what the guest did into the check's record.
     fn record_from(
         &self,
         spec: &ToolSpec,
-        plan: &Plan,
-        claims: &[&Claim],
+        check: &Check<'_>,
         out: &GuestOutcome,
         run_timeout: Duration,
     ) -> CheckRecord {
         let (finding, sentence) = match &out.outcome {
             Outcome::Exited { code } => {
-                if let Some(rec) = parse_report(&out.stdout, plan.name) {
-                    let mut rec = rec;
-                    rec.environment = self.environment();
+                if let Some(rec) = parse_report(&out.stdout, check.plan.name) {
                     return rec;
                 }
                 (
@@ -233,10 +195,12 @@ impl GuestRunner {
                     ),
                 )
             }
-            Outcome::KernelPanic if out.panic_lines.iter().any(|l| l.contains("hung_task") || l.contains("blocked for more than")) => {
+            Outcome::Hung {
+                reason: HangReason::HungTask,
+            } => {
                 // The guest runs with hung_task_panic: a task stuck inside
-                // the kernel becomes a panic within seconds, so a hang is
-                // found without waiting for the wall-clock timeout.
+                // the kernel is found within seconds, without waiting for
+                // the wall-clock timeout.
                 let panic: Vec<String> = out.panic_lines.iter().take(PANIC_LINES).cloned().collect();
                 (
                     Finding::GuestHung,
@@ -275,6 +239,7 @@ impl GuestRunner {
                                 run_timeout.as_secs()
                             ),
                             HangReason::Silent => "no output for too long".to_string(),
+                            HangReason::HungTask => unreachable!("matched above"),
                         }
                     ),
                     "the last console lines:",
@@ -301,18 +266,16 @@ impl GuestRunner {
                 ),
             ),
         };
-        self.failed_record(spec, plan, claims, out, finding, sentence)
+        self.failed_record(spec, check, out, Diagnosis { finding, sentence })
     }
 
-    /// An ERROR verdict with `finding` for every claim of the check.
+    /// An ERROR verdict saying `why` for every claim of the check.
     fn failed_record(
         &self,
         spec: &ToolSpec,
-        plan: &Plan,
-        claims: &[&Claim],
+        check: &Check<'_>,
         out: &GuestOutcome,
-        finding: Finding,
-        sentence: String,
+        why: Diagnosis,
     ) -> CheckRecord {
         let tool_rec = ToolRecord {
             command: spec.command.clone(),
@@ -320,21 +283,12 @@ impl GuestRunner {
             stderr_tail: tail(&lines(&out.stderr), SERIAL_TAIL),
             ..ToolRecord::default()
         };
-        // The verdicts are shaped as for any tool that did not run (one per
-        // claim and direction); the guest's fate replaces the reason.
-        let mut verdicts = judge_unmeasured(claims, plan.name, &tool_rec);
-        for v in &mut verdicts {
-            v.status = crate::verdict::Status::Error;
-            v.diagnosis = Some(Diagnosis {
-                finding,
-                sentence: sentence.clone(),
-            });
-        }
+        let verdicts = judge::unmeasured(&check.claims, check.plan.name, &tool_rec, &why);
         let mut rec = CheckRecord::unmeasured(
             &spec.name,
             &spec.path,
-            plan.name,
-            self.environment(),
+            check.plan.name,
+            self.describe(),
             "scratch (guest virtio disk)".to_string(),
             "",
         );
@@ -342,6 +296,35 @@ impl GuestRunner {
         rec.verdicts = verdicts;
         rec.timings.total_ms = out.total.as_millis() as u64;
         rec
+    }
+}
+
+impl Environment for GuestEnvironment {
+    /// `guest debian-6.1 (kernel 6.1.0-56-amd64, TCG)`
+    fn describe(&self) -> String {
+        format!(
+            "guest {} (kernel {}, {})",
+            self.target,
+            self.image.kver,
+            self.accel_word()
+        )
+    }
+
+    fn run_check(
+        &self,
+        spec: &ToolSpec,
+        check: &Check<'_>,
+        interrupted: &AtomicBool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<CheckRecord, HarnessError> {
+        let phase = format!("booting {} guest ({})", self.target, self.accel_word());
+        on_event(Event::Phase(&phase));
+        let rec = self.boot_for(spec, check)?;
+        // A Ctrl-C during the guest takes effect once it returns.
+        if interrupted.load(Ordering::Relaxed) {
+            return Err(HarnessError::Interrupted);
+        }
+        Ok(rec)
     }
 }
 

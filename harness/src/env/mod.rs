@@ -1,7 +1,121 @@
-//! Where a check runs: the host's own scratch block device, or disposable
-//! QEMU guests on distribution kernels. Declares modules only.
+//! Where checks run. An [`Environment`] is prepared once (a scratch disk on
+//! this machine, or a guest image), then runs one check at a time and
+//! describes itself; [`check_spec`] is the loop every environment shares.
+//!
+//! - [`host`]: this machine's kernel, on a scratch block device;
+//! - [`guest`]: disposable QEMU guests on Debian kernels, each running this
+//!   same binary as a host-environment agent on the guest's own disk.
 
-pub mod diskstats;
 pub mod guest;
 pub mod host;
-pub mod scratch;
+
+use crate::error::HarnessError;
+use crate::record::CheckRecord;
+use crate::select::{checks_for, Check};
+use crate::spec::ToolSpec;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Limits for one check.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// How long writeback and completions may take to settle.
+    pub settle: Duration,
+    /// How long one workload phase may run.
+    pub workload: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            settle: Duration::from_secs(60),
+            workload: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Progress, for the reporter.
+pub enum Event<'a> {
+    CheckStart {
+        index: usize,
+        total: usize,
+        tool: &'a str,
+        workload: &'a str,
+    },
+    Phase(&'a str),
+    CheckDone(&'a CheckRecord),
+}
+
+/// A place checks run in.
+pub trait Environment {
+    /// One line naming it, as reports show it: `host (kernel 6.18.44)`,
+    /// `guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)`.
+    fn describe(&self) -> String;
+
+    /// Run one check (one workload, the spec's claims on it). What happens
+    /// to the tool (did not start, crashed the kernel, hung) is a verdict
+    /// in the record; `Err` is for tracecheck's own failures and Ctrl-C.
+    fn run_check(
+        &self,
+        spec: &ToolSpec,
+        check: &Check<'_>,
+        interrupted: &AtomicBool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<CheckRecord, HarnessError>;
+}
+
+/// Every check of `spec` (or only the one on workload `only`) in `env`:
+/// announce each, run it, report it done. Stops at Ctrl-C between checks;
+/// finished checks have already been reported through `on_event`.
+pub fn check_spec(
+    env: &dyn Environment,
+    spec: &ToolSpec,
+    only: Option<&str>,
+    interrupted: &AtomicBool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<CheckRecord>, HarnessError> {
+    let checks = checks_for(spec, only)?;
+    let total = checks.len();
+    let mut records = Vec::new();
+    for (index, check) in checks.iter().enumerate() {
+        if interrupted.load(Ordering::Relaxed) {
+            return Err(HarnessError::Interrupted);
+        }
+        on_event(Event::CheckStart {
+            index,
+            total,
+            tool: &spec.name,
+            workload: check.plan.name,
+        });
+        let rec = env.run_check(spec, check, interrupted, on_event)?;
+        on_event(Event::CheckDone(&rec));
+        records.push(rec);
+    }
+    Ok(records)
+}
+
+/// The `tracecheck` binary: the workload generator on the host, the agent
+/// in a guest. This process when it is `tracecheck`, otherwise (a bench or
+/// test harness linking the library) the `tracecheck` binary beside it or
+/// one directory up (cargo's `deps/`), or `$TRACECHECK_BIN`. Never the
+/// calling program itself, which would start another copy of whatever it is.
+pub fn tracecheck_exe() -> Result<PathBuf, HarnessError> {
+    if let Some(p) = std::env::var_os("TRACECHECK_BIN") {
+        return Ok(p.into());
+    }
+    let me = std::env::current_exe().map_err(HarnessError::io("locate the running binary"))?;
+    if me.file_name().is_some_and(|n| n == "tracecheck") {
+        return Ok(me);
+    }
+    let dir = me.parent().unwrap_or(Path::new("."));
+    [dir.join("tracecheck"), dir.join("../tracecheck")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            HarnessError::Other(format!(
+                "cannot find the tracecheck binary next to {} (build it, or set TRACECHECK_BIN)",
+                me.display()
+            ))
+        })
+}

@@ -32,7 +32,7 @@ pub fn is_kernel_submitter(comm: &str) -> bool {
 }
 
 fn metric(layer: Layer, d: Direction, q: Quantity) -> Metric {
-    Metric::new(layer, Some(d), q)
+    Metric::fixed(layer, d, q)
 }
 
 /// Exact unless `lost` events were dropped, then a lower bound.

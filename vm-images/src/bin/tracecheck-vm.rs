@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use tracecheck_vm::{
-    build_image, choose_accel, run_guest, runner, Accel, BuildOptions, GuestSpec, KernelTarget,
-    Outcome, Share,
+    build_image, choose_accel, run_guest, runner, Accel, BuildOptions, GuestSpec, HangReason,
+    KernelTarget, Outcome, Share,
 };
 
 #[derive(Parser)]
@@ -245,8 +245,11 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
                     let (what, code) = match other {
                         Outcome::Hung { reason } => (
                             format!(
-                                "{bin} hung in the guest ({reason:?}: --timeout-secs {timeout_secs}{}); the VM was killed",
-                                silence_secs.map_or(String::new(), |s| format!(", --silence-secs {s}"))
+                                "{bin} hung in the guest ({}); the VM was killed",
+                                match reason {
+                                    HangReason::HungTask => "a task stayed blocked in the kernel; the hung-task watchdog stopped it".to_string(),
+                                    _ => format!("{reason:?}: --timeout-secs {timeout_secs}{}", silence_secs.map_or(String::new(), |s| format!(", --silence-secs {s}"))),
+                                }
                             ),
                             71,
                         ),

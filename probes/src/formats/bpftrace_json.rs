@@ -20,11 +20,19 @@
 //! - Maps whose values are strings or tuples go to `unparsed` whole.
 
 use crate::error::ParseError;
-use crate::format::OutputFormat;
+use crate::format::Format;
+use crate::keys::split_keys;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
 use tracecheck_model::{Bucket, MapEntry, ParsedMap, ToolOutput, Value};
+
+/// This format in the registry.
+pub(crate) const FORMAT: Format = Format {
+    name: "bpftrace-json",
+    describe: "`bpftrace -f json`: one JSON object per line",
+    parse: parse_bpftrace_json,
+};
 
 /// Parse `bpftrace -f json` output; errors name the 1-based line.
 pub fn parse_bpftrace_json(text: &str) -> Result<ToolOutput, ParseError> {
@@ -39,44 +47,51 @@ pub fn parse_bpftrace_json(text: &str) -> Result<ToolOutput, ParseError> {
             out.unparsed.push(line.to_string());
             continue;
         }
-        let fail =
-            |expected: &str| ParseError::new(OutputFormat::BpftraceJson, i + 1, line, expected);
-        let obj: Json = serde_json::from_str(t).map_err(|_| fail("one JSON object per line"))?;
-        let (ty, data) = match (obj.get("type"), obj.get("data")) {
-            (Some(Json::Str(ty)), Some(data)) => (ty.as_str(), data),
-            _ => return Err(fail("an object with a string `type` and a `data` field")),
-        };
-        let kind = match ty {
-            "map" => Kind::Map,
-            "hist" => Kind::Hist,
-            "stats" => Kind::Stats,
-            "printf" => {
-                let Json::Str(s) = data else {
-                    return Err(fail("printf `data` to be a string"));
-                };
-                let s = s.strip_suffix('\n').unwrap_or(s);
-                out.unparsed.extend(s.split('\n').map(str::to_string));
-                continue;
-            }
-            _ => {
-                out.unparsed.push(line.to_string());
-                continue;
-            }
-        };
-        let Json::Obj(maps) = data else {
-            return Err(fail("`data` to be an object naming the map"));
-        };
-        for (name, value) in maps {
-            if !name.starts_with('@') {
-                return Err(fail("map names starting with `@` in `data`"));
-            }
-            match read_map(kind, name, value).map_err(&fail)? {
-                Some(m) => out.maps.push(m),
-                None => out.unparsed.push(line.to_string()),
-            }
-        }
+        read_object(line, t, &mut out)
+            .map_err(|expected| ParseError::new(FORMAT.name, i + 1, line, expected))?;
     }
     Ok(out)
+}
+
+/// One line holding a JSON object (`line` as printed, `t` trimmed): its
+/// maps go to `out.maps`, printf text and other types to `out.unparsed`.
+/// Errors say what was expected.
+fn read_object(line: &str, t: &str, out: &mut ToolOutput) -> Result<(), &'static str> {
+    let obj: Json = serde_json::from_str(t).map_err(|_| "one JSON object per line")?;
+    let (ty, data) = match (obj.get("type"), obj.get("data")) {
+        (Some(Json::Str(ty)), Some(data)) => (ty.as_str(), data),
+        _ => return Err("an object with a string `type` and a `data` field"),
+    };
+    let kind = match ty {
+        "map" => Kind::Map,
+        "hist" => Kind::Hist,
+        "stats" => Kind::Stats,
+        "printf" => {
+            let Json::Str(s) = data else {
+                return Err("printf `data` to be a string");
+            };
+            let s = s.strip_suffix('\n').unwrap_or(s);
+            out.unparsed.extend(s.split('\n').map(str::to_string));
+            return Ok(());
+        }
+        _ => {
+            out.unparsed.push(line.to_string());
+            return Ok(());
+        }
+    };
+    let Json::Obj(maps) = data else {
+        return Err("`data` to be an object naming the map");
+    };
+    for (name, value) in maps {
+        if !name.starts_with('@') {
+            return Err("map names starting with `@` in `data`");
+        }
+        match read_map(kind, name, value)? {
+            Some(m) => out.maps.push(m),
+            None => out.unparsed.push(line.to_string()),
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -101,7 +116,7 @@ fn read_map(kind: Kind, name: &str, value: &Json) -> Result<Option<ParsedMap>, &
             for (k, v) in pairs {
                 match read_value(kind, v)? {
                     Some(value) => entries.push(MapEntry {
-                        keys: crate::keys::split_keys(k, ","),
+                        keys: split_keys(k, ","),
                         value,
                     }),
                     None => return Ok(None),

@@ -5,9 +5,10 @@
 //! Hypotheses are tried from the most specific to the least; the first that
 //! explains the number within the claim's tolerance wins.
 
-use crate::compare::{pick, who_for, Evidence, Reading};
+use super::evidence::{pick, who_for, Evidence};
+use super::reading::Reading;
+use crate::record::ToolRecord;
 use crate::spec::Claim;
-use crate::tool::ToolRecord;
 use crate::units::{num, range};
 use crate::verdict::{Diagnosis, Finding};
 use tracecheck_model::{Direction, Layer, Metric, Truth, Who};
@@ -41,7 +42,7 @@ impl Context<'_> {
     fn what(&self) -> String {
         let m = self.metric;
         let dir = m
-            .direction
+            .fixed_direction()
             .map(|d| format!("{} ", d.as_str()))
             .unwrap_or_default();
         match m.layer {
@@ -66,7 +67,7 @@ impl Context<'_> {
             if self.per_process {
                 format!("the workload ({})", self.ev.subject.comm)
             } else {
-                format!("the {} workload", self.ev.truth.workload)
+                format!("the {} workload", self.ev.workload)
             },
             range(t.lo, t.hi),
             self.metric.unit(),
@@ -114,7 +115,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             m.unit(),
             t.source.as_str()
         );
-        let dir = c.metric.direction;
+        let dir = c.metric.fixed_direction();
         let below = matches!(c.metric.layer, Layer::Disk | Layer::Block);
         let (finding, tail) = match (below, layer, dir) {
             (true, Layer::Syscall | Layer::Vfs, Some(Direction::Read)) if t.hi == 0 => (
@@ -189,7 +190,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     }
 
     // 4. The other direction.
-    if let Some(dir) = c.metric.direction {
+    if let Some(dir) = c.metric.fixed_direction() {
         let opp = c.metric.with_direction(dir.opposite());
         if let Some(t) = c.truth_at(opp).filter(|t| t.hi > 0 && c.within(v, t)) {
             return d(
@@ -290,9 +291,9 @@ fn is_irq_context(comm: &str) -> bool {
 mod tests {
     //! Each finding, from a hand-built truth and tool output. The numbers
     //! are those of the 16 MiB workloads the harness runs.
-    use crate::compare::{judge, Evidence, Subject};
+    use crate::judge::{judge, Evidence, Subject};
+    use crate::record::ToolRecord;
     use crate::spec::{Claim, KeyKind, Tolerance};
-    use crate::tool::ToolRecord;
     use crate::verdict::{Finding, Status, Verdict};
     use std::collections::BTreeMap;
     use tracecheck_model::{
@@ -433,9 +434,11 @@ mod tests {
             dev_name: "loop3".into(),
         };
         let ev = Evidence {
+            workload: &gt.workload,
             truth: gt,
             unestablished: &[],
             subject: &subject,
+            advice: None,
         };
         judge(
             c,
@@ -553,8 +556,14 @@ mod tests {
             &c,
             &out(&[(&["tcw-aaaaaa", "R"], S as i64)]),
         );
-        let read = v.iter().find(|v| v.metric == "disk.read_bytes").unwrap();
-        let write = v.iter().find(|v| v.metric == "disk.write_bytes").unwrap();
+        let read = v
+            .iter()
+            .find(|v| v.metric.name() == "disk.read_bytes")
+            .unwrap();
+        let write = v
+            .iter()
+            .find(|v| v.metric.name() == "disk.write_bytes")
+            .unwrap();
         assert_eq!(finding(read), Finding::WrongDirection);
         assert_eq!(finding(write), Finding::WrongDirection);
     }
@@ -570,7 +579,10 @@ mod tests {
             &claim("disk.bytes", &[KeyKind::Comm, KeyKind::Direction]),
             &o,
         );
-        let read = v.iter().find(|v| v.metric == "disk.read_bytes").unwrap();
+        let read = v
+            .iter()
+            .find(|v| v.metric.name() == "disk.read_bytes")
+            .unwrap();
         assert_eq!(read.status, Status::Pass);
         assert!(
             read.notes

@@ -19,9 +19,17 @@
 //!   be one.
 
 use crate::error::ParseError;
-use crate::format::OutputFormat;
+use crate::format::Format;
+use crate::keys::split_keys;
 use crate::number::{looks_numeric, parse_int, parse_suffixed, parse_uint};
 use tracecheck_model::{Bucket, MapEntry, ParsedMap, ToolOutput, Value};
+
+/// This format in the registry.
+pub(crate) const FORMAT: Format = Format {
+    name: "bpftrace",
+    describe: "bpftrace's default text output (`@x[key]: 5`, histogram blocks)",
+    parse: parse_bpftrace_text,
+};
 
 /// The most lines one multi-line (stack) key may span before the parser
 /// gives up on finding its closing `]:`.
@@ -48,48 +56,60 @@ pub fn parse_bpftrace_text(text: &str) -> Result<ToolOutput, ParseError> {
             continue;
         }
         blank_run = 0;
-        let Some(name_len) = map_name_len(line) else {
-            st.close();
-            st.out.unparsed.push(line.to_string());
-            i += 1;
-            continue;
-        };
-        let start = i;
-        let (logical, used) = gather(&lines, i, name_len)?;
-        i += used;
-        let name = &line[..name_len];
-        let (key, value) = split_key_value(&logical[name_len..]);
-        let keys = key
-            .map(|k| crate::keys::split_keys(k, ", "))
-            .unwrap_or_default();
-        let value = value.trim();
-        let value = if value.is_empty() {
-            let (buckets, used) = parse_buckets(&lines, i)?;
-            i += used;
-            Value::Histogram(buckets)
-        } else if let Some(v) = parse_int(value) {
-            Value::Scalar(v)
-        } else if value.starts_with("count ") {
-            parse_stats(value).ok_or_else(|| {
-                err(
-                    start,
-                    line,
-                    "a stats() value such as `count 3, average 5, total 15`",
-                )
-            })?
-        } else if looks_numeric(value) {
-            return Err(err(start, line, "an integer value after `:`"));
-        } else {
-            // A string or tuple value: nothing to compare, but keep it.
-            st.out
-                .unparsed
-                .extend(lines[start..i].iter().map(|l| l.to_string()));
-            continue;
-        };
-        st.push(name, MapEntry { keys, value });
+        match map_name_len(line) {
+            Some(name_len) => i = read_entry(&lines, i, name_len, &mut st)?,
+            None => {
+                st.close();
+                st.out.unparsed.push(line.to_string());
+                i += 1;
+            }
+        }
     }
     st.close();
     Ok(st.out)
+}
+
+/// The map entry whose first line is `lines[start]` (its map name
+/// `name_len` bytes long), with its stack-key lines and, for a histogram,
+/// its bucket lines. Pushes it to `st`, or its lines to `unparsed` when its
+/// value is text. Returns the index of the first line after it.
+fn read_entry(
+    lines: &[&str],
+    start: usize,
+    name_len: usize,
+    st: &mut State,
+) -> Result<usize, ParseError> {
+    let line = lines[start];
+    let (logical, used) = gather(lines, start, name_len)?;
+    let mut end = start + used;
+    let (key, value) = split_key_value(&logical[name_len..]);
+    let keys = key.map(|k| split_keys(k, ", ")).unwrap_or_default();
+    let value = value.trim();
+    let value = if value.is_empty() {
+        let (buckets, used) = parse_buckets(lines, end)?;
+        end += used;
+        Value::Histogram(buckets)
+    } else if let Some(v) = parse_int(value) {
+        Value::Scalar(v)
+    } else if value.starts_with("count ") {
+        parse_stats(value).ok_or_else(|| {
+            err(
+                start,
+                line,
+                "a stats() value such as `count 3, average 5, total 15`",
+            )
+        })?
+    } else if looks_numeric(value) {
+        return Err(err(start, line, "an integer value after `:`"));
+    } else {
+        // A string or tuple value: nothing to compare, but keep it.
+        st.out
+            .unparsed
+            .extend(lines[start..end].iter().map(|l| l.to_string()));
+        return Ok(end);
+    };
+    st.push(&line[..name_len], MapEntry { keys, value });
+    Ok(end)
 }
 
 #[derive(Default)]
@@ -125,7 +145,7 @@ impl State {
 }
 
 fn err(index: usize, text: &str, expected: &str) -> ParseError {
-    ParseError::new(OutputFormat::BpftraceText, index + 1, text, expected)
+    ParseError::new(FORMAT.name, index + 1, text, expected)
 }
 
 /// Length of the map name (`@`, `@bytes`) when `line` starts like map

@@ -1,0 +1,81 @@
+//! What a judgement is made from: who the check was about ([`Subject`]),
+//! the established truths and the ones tracecheck could not establish
+//! ([`Evidence`]), and how the best truth for a metric is picked.
+
+use crate::establish::Unestablished;
+use tracecheck_model::{GroundTruth, Layer, Metric, Source, Truth, Who};
+
+/// Who and what the check is about: the workload's processes and the
+/// scratch device.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub comm: String,
+    pub pids: Vec<u32>,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    pub dev_name: String,
+}
+
+impl Subject {
+    /// Does a printed device key name the scratch device? Tools print it as
+    /// `7:3`, `loop3`, the kernel's dev_t (`major << 20 | minor`, what block
+    /// tracepoints carry), or the userspace encoding (`major << 8 | minor`
+    /// for small numbers).
+    pub fn is_device(&self, key: &str) -> bool {
+        let k = key.trim().trim_matches('"');
+        if k == self.dev_name
+            || k == format!("{}:{}", self.dev_major, self.dev_minor)
+            || k == format!("{},{}", self.dev_major, self.dev_minor)
+        {
+            return true;
+        }
+        match k.parse::<u64>() {
+            Ok(n) => {
+                let (ma, mi) = (self.dev_major as u64, self.dev_minor as u64);
+                n == (ma << 20 | mi) || n == ((mi & 0xff) | (ma << 8) | ((mi & !0xff) << 12))
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Everything known about one workload run.
+pub struct Evidence<'a> {
+    /// The workload plan's name, as reports show it.
+    pub workload: &'a str,
+    pub truth: &'a GroundTruth,
+    pub unestablished: &'a [Unestablished],
+    pub subject: &'a Subject,
+    /// What the environment the check ran in advises when the tool failed
+    /// there (true in that environment only), e.g. where kprobes exist.
+    pub advice: Option<&'a str>,
+}
+
+/// Preference among sources for the same quantity: what was counted beats
+/// what was measured beats what was designed.
+fn rank(s: Source) -> u8 {
+    match s {
+        Source::Workload => 0,
+        Source::Diskstats => 1,
+        Source::Witness => 2,
+        Source::Design => 3,
+    }
+}
+
+/// The best truth for `metric` charged to `who`.
+pub fn pick<'t>(truths: &'t [Truth], metric: Metric, who: &Who) -> Option<&'t Truth> {
+    truths
+        .iter()
+        .filter(|t| t.metric == metric && &t.who == who)
+        .min_by_key(|t| rank(t.source))
+}
+
+/// Who a claim's number is charged to at `layer`: the workload's processes
+/// when the claim is keyed per process, otherwise the whole device for the
+/// disk and block layers.
+pub fn who_for(layer: Layer, per_process: bool) -> Who {
+    match layer {
+        Layer::Disk | Layer::Block if !per_process => Who::Device,
+        _ => Who::Workload,
+    }
+}

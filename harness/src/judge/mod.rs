@@ -1,0 +1,208 @@
+//! The judge: one claim, the tool's parsed output and the evidence of one
+//! workload run in; verdicts out. Pure: no I/O, no printing, and no
+//! knowledge of where the check ran. Advice that depends on the
+//! environment (such as "use `--vm`") arrives in the evidence, from the
+//! environment that knows it is true.
+//!
+//! - [`evidence`]: who the check was about, the truths, picking the best one;
+//! - [`reading`]: the claim's map read out of the tool's output;
+//! - [`diagnose`]: for a failed claim, what the number does match.
+
+mod diagnose;
+pub mod evidence;
+pub mod reading;
+
+use crate::record::ToolRecord;
+use crate::spec::{Claim, KeyKind};
+use crate::verdict::{Diagnosis, Finding, Status, TruthUsed, Verdict};
+use diagnose::{diagnose, Context};
+use evidence::{pick, who_for};
+pub use evidence::{Evidence, Subject};
+use reading::read_map;
+use tracecheck_model::{Directed, Direction, Metric, ToolOutput};
+
+/// The metrics a claim is judged on: its own, or one per direction when it
+/// reads the direction from a key.
+fn judged_metrics(claim: &Claim) -> Vec<(Metric, Option<Direction>)> {
+    match claim.metric.direction {
+        Directed::Fixed(d) => vec![(claim.metric, Some(d))],
+        Directed::FromKey => [Direction::Read, Direction::Write]
+            .into_iter()
+            .map(|d| (claim.metric.with_direction(d), Some(d)))
+            .collect(),
+        Directed::Undirected => vec![(claim.metric, None)],
+    }
+}
+
+/// A verdict with nothing decided yet: ERROR until judged.
+fn blank(claim: &Claim, metric: Metric, workload: &str, tool: &ToolRecord) -> Verdict {
+    let mut notes = Vec::new();
+    if tool.stop.escalated {
+        notes.push(format!(
+            "the tool did not stop on its first {}; sent {} ({})",
+            tool.stop
+                .signals
+                .first()
+                .map(String::as_str)
+                .unwrap_or("signal"),
+            tool.stop.signals.join(", then "),
+            tool.stop.status
+        ));
+    }
+    Verdict {
+        claim: claim.name.clone(),
+        metric,
+        unit: metric.unit().to_string(),
+        workload: workload.to_string(),
+        status: Status::Error,
+        reported: None,
+        truth: None,
+        accepted: None,
+        tolerance: claim.tolerance.to_string(),
+        diagnosis: None,
+        others: Vec::new(),
+        notes,
+    }
+}
+
+/// The diagnosis for a tool that could not be judged: `sentence`, the
+/// environment's `advice` if it has one, and the end of the tool's stderr.
+pub fn tool_failed(sentence: String, tool: &ToolRecord, advice: Option<&str>) -> Diagnosis {
+    let mut s = sentence;
+    if let Some(a) = advice {
+        s.push_str("\n  hint: ");
+        s.push_str(a);
+    }
+    if !tool.stderr_tail.is_empty() {
+        s.push_str("\n  its stderr ended with:");
+        for l in &tool.stderr_tail {
+            s.push_str("\n    ");
+            s.push_str(l);
+        }
+    }
+    Diagnosis {
+        finding: Finding::ToolFailed,
+        sentence: s,
+    }
+}
+
+/// Verdicts for claims whose check measured nothing (the tool did not
+/// start or attach, or its guest died): one ERROR per claim and judged
+/// metric, each with `why`.
+pub fn unmeasured(
+    claims: &[&Claim],
+    workload: &str,
+    tool: &ToolRecord,
+    why: &Diagnosis,
+) -> Vec<Verdict> {
+    claims
+        .iter()
+        .flat_map(|c| {
+            judged_metrics(c).into_iter().map(|(metric, _)| Verdict {
+                diagnosis: Some(why.clone()),
+                ..blank(c, metric, workload, tool)
+            })
+        })
+        .collect()
+}
+
+/// Judge one claim against one workload run.
+pub fn judge(
+    claim: &Claim,
+    output: Result<&ToolOutput, &str>,
+    tool: &ToolRecord,
+    ev: &Evidence<'_>,
+) -> Vec<Verdict> {
+    let per_process = claim.has_key(KeyKind::Comm) || claim.has_key(KeyKind::Pid);
+    let mut verdicts = Vec::new();
+    for (metric, dir) in judged_metrics(claim) {
+        let mut v = blank(claim, metric, ev.workload, tool);
+        if let Some(f) = &tool.failure {
+            v.diagnosis = Some(tool_failed(f.describe(&tool.command[0]), tool, ev.advice));
+            verdicts.push(v);
+            continue;
+        }
+        let out = match output {
+            Ok(o) => o,
+            Err(e) => {
+                v.diagnosis = Some(tool_failed(
+                    format!("the tool printed output tracecheck cannot parse: {e}"),
+                    tool,
+                    None,
+                ));
+                verdicts.push(v);
+                continue;
+            }
+        };
+        let who = who_for(metric.layer, per_process);
+        if let Some(u) = ev.unestablished.iter().find(|u| u.metric == metric) {
+            v.diagnosis = Some(Diagnosis {
+                finding: Finding::TruthUnknown,
+                sentence: format!("tracecheck cannot establish the truth here: {}", u.why),
+            });
+            verdicts.push(v);
+            continue;
+        }
+        let Some(truth) = pick(&ev.truth.truths, metric, &who) else {
+            v.status = Status::Skip;
+            v.notes.push(format!(
+                "no ground truth for {} on the {} workload",
+                metric.name(),
+                ev.workload
+            ));
+            verdicts.push(v);
+            continue;
+        };
+        let reading = match read_map(claim, out, dir, ev.subject) {
+            Ok(r) => r,
+            Err(e) => {
+                v.diagnosis = Some(Diagnosis {
+                    finding: Finding::ToolFailed,
+                    sentence: e,
+                });
+                verdicts.push(v);
+                continue;
+            }
+        };
+        if reading.duplicates > 0 {
+            v.notes.push(format!(
+                "{} printed {} duplicate key line(s); their values were summed",
+                claim.map, reading.duplicates
+            ));
+        }
+        if !reading.bad_direction_keys.is_empty() {
+            v.notes.push(format!(
+                "keys that name no direction were left out: {}",
+                reading.bad_direction_keys.join(", ")
+            ));
+        }
+        let accepted = claim.tolerance.widen(truth.lo, truth.hi);
+        v.reported = Some(reading.reported);
+        v.truth = Some(TruthUsed::from(truth));
+        v.accepted = Some(accepted);
+        let mut others: Vec<(String, u64)> = reading
+            .others
+            .iter()
+            .map(|(k, n)| (k.clone(), *n))
+            .collect();
+        others.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v.others = others;
+        if (accepted.0..=accepted.1).contains(&reading.reported) {
+            v.status = Status::Pass;
+        } else {
+            v.status = Status::Fail;
+            let ctx = Context {
+                claim,
+                metric,
+                per_process,
+                truth,
+                reading: &reading,
+                ev,
+                tool,
+            };
+            v.diagnosis = Some(diagnose(&ctx));
+        }
+        verdicts.push(v);
+    }
+    verdicts
+}

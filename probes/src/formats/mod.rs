@@ -1,0 +1,14 @@
+//! The registry: every output format tracecheck can read, one file each.
+//! [`OutputFormat`](crate::OutputFormat)'s names, parsing, printing, serde
+//! names and [`parse`](crate::parse) dispatch are all taken from [`ALL`].
+
+pub(crate) mod bpftrace_json;
+pub(crate) mod bpftrace_text;
+
+use crate::format::Format;
+
+/// Every registered format, in the order [`OutputFormat::NAMES`] lists
+/// them. Names must be unique (a test checks).
+///
+/// [`OutputFormat::NAMES`]: crate::OutputFormat::NAMES
+pub(crate) const ALL: &[Format] = &[bpftrace_text::FORMAT, bpftrace_json::FORMAT];
