@@ -55,7 +55,8 @@ impl RunningTool {
         unsafe {
             cmd.pre_exec(|| {
                 // A child of a non-interactive shell can inherit SIGINT as
-                // ignored, and then never sees our stop signal (FINDINGS).
+                // ignored, and then never sees our stop signal
+                // (docs/kernel-facts.md, "Stopping a tool").
                 for s in [
                     Signal::SIGINT,
                     Signal::SIGTERM,

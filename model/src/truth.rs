@@ -122,13 +122,15 @@ pub struct GroundTruth {
     pub params: BTreeMap<String, serde_json::Value>,
     pub truths: Vec<Truth>,
     /// True when part of the disk truth is written after the workload exits
-    /// (buffered writes without fsync): the harness must wait for writeback.
+    /// (buffered writes without fsync). Informational: the harness settles
+    /// writeback after every workload, whatever this says.
     pub needs_writeback: bool,
     pub elapsed_ns: u64,
 }
 
 impl GroundTruth {
-    /// Truths for a metric charged to `who`, most exact source first.
+    /// Truths for a metric charged to `who`, in the order they were stated
+    /// (no ranking: the judge picks among them by source).
     pub fn find<'a>(
         &'a self,
         metric: Metric,

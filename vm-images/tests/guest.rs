@@ -197,8 +197,8 @@ fn kprobe_attaches_in_the_guest() {
 
 /// bcc compiles its C with clang against the guest kernel's headers (the
 /// image's `linux-headers-*`, behind `/lib/modules/KVER/{build,source}`) and
-/// attaches a kprobe that counts. ~10 s of compile under TCG here (FINDINGS
-/// measured 60-80 s on a slower host); bounded at 6 min.
+/// attaches a kprobe that counts. ~10 s of compile under TCG here (60-80 s
+/// was measured on a slower host); bounded at 6 min.
 #[test]
 fn bcc_compiles_against_the_guest_headers_and_attaches_a_kprobe() {
     let mut s = spec(

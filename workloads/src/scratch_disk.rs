@@ -2,7 +2,7 @@
 //! ext4, mounted `noatime`, so that its /proc/diskstats line is exactly the
 //! workload's I/O plus the filesystem's own metadata and journal.
 //!
-//! Why these choices (measured, see shared/FINDINGS.md):
+//! Why these choices (measured; docs/kernel-facts.md, "The scratch disk"):
 //! - the backing file lives in /dev/shm so the loop device's own reads and
 //!   writes never touch a real disk and never block on one;
 //! - `--direct-io=on` keeps a second copy of the data out of the page cache;

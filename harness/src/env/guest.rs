@@ -13,11 +13,11 @@
 //! hung", a guest that never booted or vanished an ERROR naming that. The
 //! run then goes on with the next check in a fresh guest.
 
+use super::Check;
 use super::{tracecheck_exe, Environment, Event, Limits};
 use crate::error::HarnessError;
 use crate::judge;
 use crate::record::{CheckRecord, ToolRecord};
-use crate::select::Check;
 use crate::spec::ToolSpec;
 use crate::verdict::{Diagnosis, Finding};
 use serde::Deserialize;

@@ -7,12 +7,13 @@
 //! parse, establish the truth, judge every claim. Emits events; never
 //! prints.
 
+use super::Check;
 use super::{tracecheck_exe, Environment, Event, Limits};
 use crate::error::HarnessError;
 use crate::establish::{cross_check_witness, establish, Unestablished};
 use crate::judge::{self, Evidence, Subject};
 use crate::record::{CheckRecord, Timings, ToolRecord};
-use crate::select::{Check, Plan};
+use crate::select::Plan;
 use crate::spec::ToolSpec;
 use crate::tool::RunningTool;
 use std::os::unix::process::CommandExt;

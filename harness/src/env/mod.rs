@@ -11,8 +11,8 @@ pub mod host;
 
 use crate::error::HarnessError;
 use crate::record::CheckRecord;
-use crate::select::{checks_for, Check};
-use crate::spec::ToolSpec;
+use crate::select::{for_metric, Plan};
+use crate::spec::{Claim, ToolSpec};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -45,6 +45,57 @@ pub enum Event<'a> {
     },
     Phase(&'a str),
     CheckDone(&'a CheckRecord),
+}
+
+/// One check: a workload plan and the spec's claims judged on it.
+#[derive(Debug)]
+pub struct Check<'s> {
+    pub plan: &'static Plan,
+    pub claims: Vec<&'s Claim>,
+}
+
+/// The checks a spec needs: each workload plan once, with the claims that
+/// run on it, in the order the claims name them.
+pub fn checks_of(spec: &ToolSpec) -> Vec<Check<'_>> {
+    let mut out: Vec<Check<'_>> = Vec::new();
+    for c in &spec.claims {
+        let plans = if c.workloads.is_empty() {
+            for_metric(c.metric)
+        } else {
+            c.workloads.clone()
+        };
+        for p in plans {
+            match out.iter_mut().find(|k| k.plan.name == p.name) {
+                Some(k) => k.claims.push(c),
+                None => out.push(Check {
+                    plan: p,
+                    claims: vec![c],
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// [`checks_of`], kept to the one on workload `only` (`--workload`).
+pub fn checks_for<'s>(
+    spec: &'s ToolSpec,
+    only: Option<&str>,
+) -> Result<Vec<Check<'s>>, HarnessError> {
+    let checks = checks_of(spec);
+    let Some(name) = only else {
+        return Ok(checks);
+    };
+    let names: Vec<&str> = checks.iter().map(|k| k.plan.name).collect();
+    let kept: Vec<_> = checks.into_iter().filter(|k| k.plan.name == name).collect();
+    if kept.is_empty() {
+        return Err(HarnessError::Other(format!(
+            "{} has no check on workload `{name}`; its workloads are: {}",
+            spec.path.display(),
+            names.join(", ")
+        )));
+    }
+    Ok(kept)
 }
 
 /// A place checks run in.
