@@ -128,7 +128,7 @@ pub fn judge(
                 v.diagnosis = Some(tool_failed(
                     format!("the tool printed output tracecheck cannot parse: {e}"),
                     tool,
-                    None,
+                    ev.advice,
                 ));
                 verdicts.push(v);
                 continue;

@@ -57,11 +57,17 @@ pub enum FlagSource {
 impl RequestFlags {
     /// The flags of the running kernel (`/sys/kernel/btf/vmlinux`), or the
     /// macro-era bits when its BTF cannot be read or has no enumerators.
+    /// Read once per process: the kernel does not change under it, and
+    /// every witness start (one per check) would otherwise parse all of
+    /// the kernel's BTF again.
     pub fn of_running_kernel() -> RequestFlags {
-        Btf::from_vmlinux()
-            .ok()
-            .and_then(|btf| RequestFlags::from_btf(&btf))
-            .unwrap_or_else(RequestFlags::macro_era)
+        static FLAGS: std::sync::OnceLock<RequestFlags> = std::sync::OnceLock::new();
+        *FLAGS.get_or_init(|| {
+            Btf::from_vmlinux()
+                .ok()
+                .and_then(|btf| RequestFlags::from_btf(&btf))
+                .unwrap_or_else(RequestFlags::macro_era)
+        })
     }
 
     /// The bit numbers named in `btf`, if both enumerators are there.
