@@ -133,6 +133,10 @@ pub enum Command {
     Metrics,
     /// List the workloads and what each one tells apart.
     Workloads,
+    /// Print the separation table (docs/separation.md): for every metric and
+    /// every quantity a wrong script could report instead, the default
+    /// workload that tells the two apart and by how much.
+    Separation,
     /// Validate spec files without running anything.
     Validate {
         #[arg(required = true, value_name = "SPEC")]

@@ -237,6 +237,7 @@ mod tests {
             pids: vec![1],
             params: BTreeMap::new(),
             truths,
+            tallies: Default::default(),
             needs_writeback: false,
             elapsed_ns: 0,
         }

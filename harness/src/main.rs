@@ -27,14 +27,17 @@ fn main() {
         Command::Workloads => {
             for p in tracecheck::select::PLANS {
                 println!(
-                    "{:<24} {}\n{:<24} tc-workload {} {}",
+                    "{:<24} {}\n{:<24} tracecheck workload run {}",
                     p.name,
                     p.purpose,
                     "",
-                    p.kind,
-                    p.args.join(" ")
+                    p.workload.to_args().join(" ")
                 );
             }
+            0
+        }
+        Command::Separation => {
+            print!("{}", tracecheck::select::separation_markdown());
             0
         }
         Command::Validate { specs } => match load_specs(&specs) {

@@ -304,6 +304,7 @@ mod tests {
             comm: "tcw-aaaaaa".into(),
             pids: vec![1],
             params: BTreeMap::new(),
+            tallies: Default::default(),
             truths: vec![
                 Truth::exact(
                     m("syscall.read_bytes"),

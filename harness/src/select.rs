@@ -2,33 +2,86 @@
 //!
 //! A number that is right on one workload can be wrong on another: a script
 //! that counts read() bytes is right about disk reads for O_DIRECT and off
-//! by 21× for cached re-reads. So each claim runs on every workload where
-//! the layers it could be confused with disagree.
+//! by 21× for cached re-reads. The neighbour model
+//! (`tracecheck_model::neighbour`) lists, for every metric, the quantities a
+//! script could report by mistake; each plan's design
+//! (`tracecheck_workloads::design`) says what those quantities are on it.
+//! A metric's default workloads are the fewest plans that leave no
+//! neighbour within reach of the tolerance ([`for_metric`]), and
+//! [`separation_table`] is the proof, kept in docs/separation.md.
 
-use tracecheck_model::{Directed, Direction, Layer, Metric};
+use tracecheck_model::neighbour::{self, Mistake, Separation};
+use tracecheck_model::{Directed, Direction, GroundTruth, Metric, Who};
+use tracecheck_workloads::{design, Workload};
 
-/// One workload invocation with its default parameters, as `tc-workload`
-/// command-line arguments (see `tracecheck workload --help`).
+/// One workload with its parameters, under the name reports show.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    /// Name shown in reports.
+    /// Name shown in reports and accepted by `--workload`.
     pub name: &'static str,
-    /// The `tc-workload` subcommand.
-    pub kind: &'static str,
-    pub args: &'static [&'static str],
-    /// Why this workload is in the set, for `--help` and the docs.
+    pub workload: Workload,
+    /// Why this workload is in the set, for `tracecheck workloads`.
     pub purpose: &'static str,
 }
 
+const M: u64 = 1 << 20;
+
 pub const PLANS: &[Plan] = &[
-    Plan { name: "direct-read", kind: "direct-read", args: &["--size", "16M", "--request", "1M"], purpose: "O_DIRECT reads: read() bytes = disk bytes, all in the reader's context" },
-    Plan { name: "cached-reread", kind: "cached-reread", args: &["--size", "16M", "--passes", "21", "--request", "128k"], purpose: "one cold read, 20 re-reads from the page cache: read() bytes = 21× disk bytes (the disktop case)" },
-    Plan { name: "mmap-read", kind: "mmap-read", args: &["--size", "16M"], purpose: "page faults on a cold mapping: disk reads with no read() calls" },
-    Plan { name: "direct-write", kind: "direct-write", args: &["--size", "16M", "--request", "1M"], purpose: "O_DIRECT writes: write() bytes = disk bytes, submitted by the writer" },
-    Plan { name: "buffered-write-fsync", kind: "buffered-write", args: &["--size", "16M", "--request", "1M", "--fsync"], purpose: "buffered writes then fsync: data submitted by the writer, journal by jbd2" },
-    Plan { name: "buffered-write-nofsync", kind: "buffered-write", args: &["--size", "16M", "--request", "1M"], purpose: "buffered writes, exit before writeback: disk writes belong to the kernel's flushers, later" },
-    Plan { name: "opens", kind: "opens", args: &["--count", "1000"], purpose: "exactly 1000 openat() calls" },
-    Plan { name: "execs", kind: "execs", args: &["--count", "50"], purpose: "exactly 50 execve() calls" },
+    Plan {
+        name: "direct-read",
+        workload: Workload::DirectRead { size: 16 * M, request: M },
+        purpose: "O_DIRECT reads: read() bytes = disk bytes, all in the reader's context; each 1 MiB call is one bio \
+                  and 8 device requests",
+    },
+    Plan {
+        name: "cached-reread",
+        workload: Workload::CachedReread { size: 16 * M, passes: 21, request: 3 * M },
+        purpose: "one cold read, 20 re-reads from the page cache (read() bytes = 21× disk bytes, the disktop case); \
+                  passes rotate read, readv, pread64, preadv2 and read to EOF, so the last call of a pass is short \
+                  and one returns 0",
+    },
+    Plan {
+        name: "mmap-read",
+        workload: Workload::MmapRead { size: 16 * M },
+        purpose: "page faults on a cold mapping: disk reads with no read() calls",
+    },
+    Plan {
+        name: "direct-write",
+        workload: Workload::DirectWrite { size: 16 * M, request: M },
+        purpose: "O_DIRECT writes: write() bytes = disk bytes, submitted by the writer",
+    },
+    Plan {
+        name: "buffered-write-fsync",
+        workload: Workload::BufferedWrite { size: 16 * M, request: M, fsync: true, passes: 1 },
+        purpose: "buffered writes then fsync: data submitted by the writer, journal by jbd2",
+    },
+    Plan {
+        name: "buffered-write-nofsync",
+        workload: Workload::BufferedWrite { size: 16 * M, request: M, fsync: false, passes: 1 },
+        purpose: "buffered writes, exit before writeback: disk writes belong to the kernel's flushers, later",
+    },
+    Plan {
+        name: "buffered-rewrite-fsync",
+        workload: Workload::BufferedWrite { size: 16 * M, request: M, fsync: true, passes: 3 },
+        purpose: "three buffered overwrites of the same 16 MiB, then fsync: write() bytes = 3× disk bytes",
+    },
+    Plan {
+        name: "direct-mixed",
+        workload: Workload::DirectMixed { read: 8 * M, write: 24 * M, request: 2 * M },
+        purpose: "O_DIRECT reads and writes interleaved by one process, 2 MiB a call (two bios, 16 requests): a \
+                  read counter that also counts writes reports 4× the truth",
+    },
+    Plan {
+        name: "opens",
+        workload: Workload::Opens { count: 1000 },
+        purpose: "exactly 1000 opens: 600 openat(), 200 open(), 200 openat2()",
+    },
+    Plan {
+        name: "execs",
+        workload: Workload::Execs { count: 50 },
+        purpose: "exactly 50 execs (40 execve(), 10 execveat()), plus 10 failed exec attempts and 10 forks that \
+                  exec nothing",
+    },
 ];
 
 pub fn plan(name: &str) -> Option<&'static Plan> {
@@ -39,52 +92,314 @@ pub fn names() -> Vec<&'static str> {
     PLANS.iter().map(|p| p.name).collect()
 }
 
-/// The default workload set for a metric.
-pub fn for_metric(m: Metric) -> Vec<&'static Plan> {
-    let names: &[&str] = match (m.layer, m.direction) {
-        (Layer::Process, _) => &["execs"],
-        (Layer::Syscall, Directed::Undirected) => &["opens"],
-        (_, Directed::Fixed(Direction::Read)) => &["direct-read", "cached-reread", "mmap-read"],
-        (_, Directed::Fixed(Direction::Write)) => &[
-            "direct-write",
-            "buffered-write-fsync",
-            "buffered-write-nofsync",
+/// Who a claim's number is charged to: the workload's processes when the
+/// claim is keyed per process, otherwise the device for the disk and
+/// block layers.
+fn scope(m: Metric, per_process: bool) -> Who {
+    if per_process {
+        Who::Workload
+    } else {
+        neighbour::scopes(m)
+            .last()
+            .cloned()
+            .unwrap_or(Who::Workload)
+    }
+}
+
+/// The directions a metric is judged in.
+fn resolved(m: Metric) -> Vec<Metric> {
+    match m.direction {
+        Directed::FromKey => vec![
+            m.with_direction(Direction::Read),
+            m.with_direction(Direction::Write),
         ],
-        (_, Directed::FromKey | Directed::Undirected) => &[
-            "direct-read",
-            "cached-reread",
-            "mmap-read",
-            "direct-write",
-            "buffered-write-fsync",
-            "buffered-write-nofsync",
-        ],
-    };
-    names.iter().filter_map(|n| plan(n)).collect()
+        _ => vec![m],
+    }
+}
+
+/// One row of the separation table: a metric (direction resolved), who it
+/// is charged to, one neighbour, and the plan that separates them most.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub metric: Metric,
+    pub who: Who,
+    pub mistake: Mistake,
+    /// The separating plan with the truth, the neighbour's value and their
+    /// separation; `None` when no plan separates them.
+    pub best: Option<(&'static Plan, (u64, u64), (u64, u64), Separation)>,
+}
+
+/// The tolerance the table is built for: the default claim tolerance.
+pub const TABLE_TOLERANCE: f64 = 0.01;
+
+fn designs() -> Vec<(&'static Plan, GroundTruth)> {
+    PLANS
+        .iter()
+        .map(|p| (p, design::ground_truth(&p.workload)))
+        .collect()
+}
+
+/// How far `mistake` is from the truth of `m` for `who` on one design.
+fn separation_on(
+    gt: &GroundTruth,
+    m: Metric,
+    who: &Who,
+    mistake: Mistake,
+) -> Option<((u64, u64), (u64, u64), Separation)> {
+    let truth = gt.best(m, who).map(|t| (t.lo, t.hi))?;
+    let value = mistake.value(m, who, gt)?;
+    let sep = Separation::between(truth, value);
+    sep.separates(TABLE_TOLERANCE)
+        .then_some((truth, value, sep))
+}
+
+/// Does a separation also name the mistake? A wrong number of 0 is "reported
+/// nothing", which matches no neighbour, so a workload where the neighbour
+/// is 0 catches the script but cannot say why, unless 0 is the mistake's
+/// own mark.
+fn names_it(mistake: Mistake, value: (u64, u64)) -> bool {
+    value.1 > 0 || mistake.zero_is_its_mark()
+}
+
+/// The plans among `plans` that separate `mistake` from `m` for `who`:
+/// those that also name it if any do, otherwise those that catch it.
+fn separating<'p>(
+    plans: &'p [(&'static Plan, GroundTruth)],
+    m: Metric,
+    who: &Who,
+    mistake: Mistake,
+) -> Vec<(&'static Plan, (u64, u64), (u64, u64), Separation)> {
+    let all: Vec<_> = plans
+        .iter()
+        .filter_map(|(p, gt)| {
+            let (t, v, s) = separation_on(gt, m, who, mistake)?;
+            Some((*p, t, v, s))
+        })
+        .collect();
+    let naming: Vec<_> = all
+        .iter()
+        .filter(|c| names_it(mistake, c.2))
+        .cloned()
+        .collect();
+    if naming.is_empty() {
+        all
+    } else {
+        naming
+    }
+}
+
+/// The cells of metric `m` charged to `who`, each with the plan among
+/// `plans` that separates it most (naming it where one can).
+fn cells_among(m: Metric, who: &Who, plans: &[(&'static Plan, GroundTruth)]) -> Vec<Cell> {
+    let mut out = Vec::new();
+    for rm in resolved(m) {
+        for mistake in neighbour::neighbours(rm, who) {
+            let best = separating(plans, rm, who, mistake)
+                .into_iter()
+                .max_by(|a, b| a.3 .0.total_cmp(&b.3 .0));
+            out.push(Cell {
+                metric: rm,
+                who: who.clone(),
+                mistake,
+                best,
+            });
+        }
+    }
+    out
+}
+
+/// The default workload set for a claim on `m`: the fewest plans (greedy
+/// set cover, ties to the earlier plan) under which every neighbour of
+/// every judged direction is separated from the truth (by a plan that also
+/// names it, where one can), in plan order; plus, for a direction no
+/// chosen plan exercises, the first plan where its truth is not 0.
+pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
+    let who = scope(m, per_process);
+    let all = designs();
+    // Each neighbour with the plans that separate it.
+    let mut left: Vec<Vec<&'static Plan>> = resolved(m)
+        .into_iter()
+        .flat_map(|rm| {
+            neighbour::neighbours(rm, &who)
+                .into_iter()
+                .map(move |x| (rm, x))
+        })
+        .map(|(rm, x)| {
+            separating(&all, rm, &who, x)
+                .into_iter()
+                .map(|c| c.0)
+                .collect::<Vec<_>>()
+        })
+        .filter(|ps| !ps.is_empty())
+        .collect();
+    let mut chosen: Vec<&'static Plan> = Vec::new();
+    while !left.is_empty() {
+        // The plan in the most remaining sets; the earliest on a tie.
+        let Some(best) = PLANS
+            .iter()
+            .filter(|p| !chosen.contains(p))
+            .map(|p| (p, left.iter().filter(|ps| ps.contains(&p)).count()))
+            .fold(None::<(&'static Plan, usize)>, |acc, (p, n)| match acc {
+                Some((_, m)) if m >= n => acc,
+                _ => Some((p, n)),
+            })
+            .filter(|(_, n)| *n > 0)
+        else {
+            break;
+        };
+        left.retain(|ps| !ps.contains(&best.0));
+        chosen.push(best.0);
+    }
+    for rm in resolved(m) {
+        let exercised = |p: &Plan| {
+            all.iter()
+                .any(|(q, gt)| *q == p && gt.best(rm, &who).is_some_and(|t| t.lo > 0))
+        };
+        if !chosen.iter().any(|p| exercised(p)) {
+            if let Some(p) = PLANS.iter().find(|p| exercised(p)) {
+                chosen.push(p);
+            }
+        }
+    }
+    PLANS.iter().filter(|p| chosen.contains(p)).collect()
+}
+
+/// Every metric × scope × neighbour, each with the default plan that
+/// separates it most (docs/separation.md).
+pub fn separation_table() -> Vec<Cell> {
+    let all = designs();
+    let mut out = Vec::new();
+    for m in neighbour::resolved_metrics() {
+        for who in neighbour::scopes(m) {
+            let per_process = *who == Who::Workload;
+            let defaults: Vec<_> = for_metric(m, per_process)
+                .into_iter()
+                .filter_map(|p| all.iter().find(|(q, _)| *q == p).cloned())
+                .collect();
+            out.extend(cells_among(m, who, &defaults));
+        }
+    }
+    out
+}
+
+fn range(r: (u64, u64)) -> String {
+    if r.0 == r.1 {
+        crate::units::num(r.0)
+    } else {
+        format!("{}–{}", crate::units::num(r.0), crate::units::num(r.1))
+    }
+}
+
+/// docs/separation.md, as `tracecheck separation` prints it.
+pub fn separation_markdown() -> String {
+    let mut s = String::from(
+        "# Separation: every metric against every neighbour\n\n\
+         Generated by `tracecheck separation`; a test fails when this file differs from its output or a cell is \
+         empty.\n\n\
+         For each metric a claim can name (direction resolved), charged to the workload's processes (`workload`, \
+         claims keyed by comm or pid) or to the whole scratch device (`device`), and each quantity a wrong script \
+         could report instead (the neighbour model, `model/src/neighbour.rs`): the default workload where the two \
+         differ most, their values by the workload's design on the nominal scratch disk \
+         (`workloads/src/design.rs`), and the ratio between the nearest ends of the two ranges. A claim with the \
+         default 1% tolerance needs a ratio of at least 1.10 (10× the tolerance); ∞ means one of the two is 0.\n\n\
+         A metric's default workloads are the fewest that separate all of its rows (`harness/src/select.rs`); \
+         `tracecheck workloads` lists them.\n\n",
+    );
+    let mut current: Option<(Metric, Who)> = None;
+    for c in separation_table() {
+        if current.as_ref() != Some(&(c.metric, c.who.clone())) {
+            let per_process = c.who == Who::Workload;
+            let defaults: Vec<_> = for_metric(c.metric, per_process)
+                .iter()
+                .map(|p| p.name)
+                .collect();
+            s.push_str(&format!(
+                "\n## `{}` charged to {}\n\ndefault workloads: {}\n\n\
+                 | neighbour | workload | truth | neighbour's value | ratio |\n|---|---|---|---|---|\n",
+                c.metric.name(),
+                who_word(&c.who),
+                defaults.join(", ")
+            ));
+            current = Some((c.metric, c.who.clone()));
+        }
+        match &c.best {
+            Some((p, t, v, sep)) => s.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                c.mistake.describe(),
+                p.name,
+                range(*t),
+                range(*v),
+                sep
+            )),
+            None => s.push_str(&format!("| {} | **none** | | | |\n", c.mistake.describe())),
+        }
+    }
+    s
+}
+
+fn who_word(w: &Who) -> &'static str {
+    match w {
+        Who::Workload => "the workload",
+        Who::Device => "the device",
+        Who::Kernel => "kernel threads",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn disk_read_claims_run_on_the_three_read_workloads() {
-        let got: Vec<_> = for_metric(Metric::parse("disk.read_bytes").unwrap())
+    fn names_for(m: &str, per_process: bool) -> Vec<&'static str> {
+        for_metric(Metric::parse(m).unwrap(), per_process)
             .iter()
             .map(|p| p.name)
-            .collect();
-        assert_eq!(got, ["direct-read", "cached-reread", "mmap-read"]);
+            .collect()
     }
 
     #[test]
-    fn direction_keyed_claims_run_on_both_directions() {
-        assert_eq!(for_metric(Metric::parse("disk.bytes").unwrap()).len(), 6);
-        assert_eq!(
-            for_metric(Metric::parse("process.execs").unwrap())[0].name,
-            "execs"
+    fn disk_read_claims_include_writes_and_cache_hits() {
+        let got = names_for("disk.read_bytes", true);
+        // A read counter must see writes (bcc#4871) and cached re-reads
+        // (disktop) and page faults.
+        assert!(
+            got.iter().any(|n| plan(n)
+                .unwrap()
+                .workload
+                .to_args()
+                .iter()
+                .any(|a| a.contains("write"))),
+            "{got:?}"
         );
-        assert_eq!(
-            for_metric(Metric::parse("syscall.open_calls").unwrap())[0].name,
-            "opens"
+        assert!(got.contains(&"cached-reread"), "{got:?}");
+        assert!(got.contains(&"mmap-read"), "{got:?}");
+    }
+
+    #[test]
+    fn every_cell_of_the_table_is_separated() {
+        let empty: Vec<String> = separation_table()
+            .iter()
+            .filter(|c| c.best.is_none())
+            .map(|c| format!("{} ({:?}): {}", c.metric, c.who, c.mistake.describe()))
+            .collect();
+        assert!(
+            empty.is_empty(),
+            "no default workload separates:\n{}",
+            empty.join("\n")
         );
+    }
+
+    #[test]
+    fn docs_separation_md_is_current() {
+        let doc = include_str!("../../docs/separation.md");
+        assert!(
+            doc == separation_markdown(),
+            "docs/separation.md is stale: regenerate it with `tracecheck separation > docs/separation.md`"
+        );
+    }
+
+    #[test]
+    fn process_and_open_claims_run_on_their_workloads() {
+        assert_eq!(names_for("process.execs", true), ["execs"]);
+        assert_eq!(names_for("syscall.open_calls", true), ["opens"]);
     }
 }

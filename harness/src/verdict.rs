@@ -42,6 +42,28 @@ pub enum Finding {
     DoubleCounting,
     WrongDirection,
     OtherTasks,
+    /// Reads and writes added up under one direction (bcc#4871).
+    BothDirections,
+    /// Bios counted where the claim counts device requests, or the reverse.
+    BiosNotRequests,
+    RequestsNotBios,
+    /// The length asked for, not the bytes a call returned.
+    RequestedNotReturned,
+    /// Only some calls of a system-call family (read but not readv...).
+    PartOfCallFamily,
+    /// Exec attempts (failed ones included), forks, or execve() without
+    /// execveat() counted as execs.
+    ExecAttempts,
+    ForksNotExecs,
+    MissesExecveat,
+    /// Every page-cache insertion (writes too) counted as a read miss.
+    AllPageInsertions,
+    /// Every page read (cache hits too) counted as a miss.
+    PageAccesses,
+    /// Only I/O inside read() calls: page faults missed.
+    MissesFaults,
+    /// Writeback charged to the task that dirtied the pages.
+    ChargesDirtier,
     Unexplained,
     ToolFailed,
     TruthUnknown,

@@ -5,9 +5,11 @@
 //! Nothing here does I/O; it is data and the rules that define it.
 
 pub mod metric;
+pub mod neighbour;
 pub mod output;
 pub mod truth;
 
 pub use metric::{Directed, Direction, Layer, Metric, Quantity};
+pub use neighbour::{Mistake, Separation};
 pub use output::{Bucket, MapEntry, ParsedMap, ToolOutput, Value};
-pub use truth::{GroundTruth, Source, Truth, Who};
+pub use truth::{CallTally, GroundTruth, Source, Tallies, Truth, Who};

@@ -40,6 +40,17 @@ pub enum Source {
 }
 
 impl Source {
+    /// Preference among sources for the same quantity: what was counted
+    /// beats what was measured beats what was designed.
+    pub fn rank(self) -> u8 {
+        match self {
+            Source::Workload => 0,
+            Source::Diskstats => 1,
+            Source::Witness => 2,
+            Source::Design => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Workload => "workload",
@@ -121,6 +132,10 @@ pub struct GroundTruth {
     /// Parameters as given, for the report.
     pub params: BTreeMap<String, serde_json::Value>,
     pub truths: Vec<Truth>,
+    /// Exact tallies kept beside the truths, from which the quantities a
+    /// wrong script would report are computed (see [`crate::neighbour`]).
+    #[serde(default)]
+    pub tallies: Tallies,
     /// True when part of the disk truth is written after the workload exits
     /// (buffered writes without fsync). Informational: the harness settles
     /// writeback after every workload, whatever this says.
@@ -128,7 +143,70 @@ pub struct GroundTruth {
     pub elapsed_ns: u64,
 }
 
+/// What one system call of a family did, as the workload counted it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallTally {
+    /// Calls made (every call, including one returning 0 at end of file).
+    pub calls: u64,
+    /// Bytes the calls returned (transferred).
+    pub bytes: u64,
+    /// Bytes the calls asked for (their length arguments).
+    pub requested: u64,
+}
+
+/// Exact counts the workload kept beyond its truths: per system call name,
+/// and of its processes. Empty for workloads that have nothing to add.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tallies {
+    /// By system call name (`read`, `readv`, `pread64`, `openat2`, ...).
+    #[serde(default)]
+    pub syscalls: BTreeMap<String, CallTally>,
+    /// fork() calls made under the workload's comm.
+    #[serde(default)]
+    pub forks: u64,
+    /// execve()/execveat() calls made, failed ones included.
+    #[serde(default)]
+    pub exec_attempts: u64,
+    /// Successful execs made through execveat() (the rest used execve()).
+    #[serde(default)]
+    pub execveat: u64,
+    /// Pages inserted into the page cache by writes (not read misses).
+    #[serde(default)]
+    pub pagecache_write_inserts: u64,
+    /// Bytes read from disk by page faults rather than inside read() calls.
+    #[serde(default)]
+    pub fault_read_bytes: u64,
+}
+
+impl Tallies {
+    /// One call's tally (zero when the workload never made it).
+    pub fn call(&self, name: &str) -> CallTally {
+        self.syscalls.get(name).copied().unwrap_or_default()
+    }
+
+    /// The sum over `names`.
+    pub fn sum(&self, names: &[&str]) -> CallTally {
+        names.iter().fold(CallTally::default(), |a, n| {
+            let t = self.call(n);
+            CallTally {
+                calls: a.calls + t.calls,
+                bytes: a.bytes + t.bytes,
+                requested: a.requested + t.requested,
+            }
+        })
+    }
+}
+
 impl GroundTruth {
+    /// The best truth for `metric` charged to `who`: counted beats
+    /// measured beats designed.
+    pub fn best(&self, metric: Metric, who: &Who) -> Option<&Truth> {
+        self.truths
+            .iter()
+            .filter(|t| t.metric == metric && &t.who == who)
+            .min_by_key(|t| t.source.rank())
+    }
+
     /// Truths for a metric charged to `who`, in the order they were stated
     /// (no ranking: the judge picks among them by source).
     pub fn find<'a>(

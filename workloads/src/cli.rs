@@ -78,7 +78,8 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
-    /// Buffered write() overwriting a prepared file in place; --fsync at the end.
+    /// Buffered writes (write, pwrite64, writev, pwritev2 in turn) overwriting a
+    /// prepared file in place --passes times; --fsync at the end.
     BufferedWrite {
         #[arg(long, value_parser = parse_size)]
         size: u64,
@@ -86,6 +87,19 @@ enum KindCmd {
         request: u64,
         #[arg(long)]
         fsync: bool,
+        #[arg(long, default_value_t = 1)]
+        passes: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// O_DIRECT reads of --read bytes and writes of --write bytes to one file, interleaved.
+    DirectMixed {
+        #[arg(long, value_parser = parse_size)]
+        read: u64,
+        #[arg(long, value_parser = parse_size)]
+        write: u64,
+        #[arg(long, value_parser = parse_size)]
+        request: u64,
         #[command(flatten)]
         common: Common,
     },
@@ -96,14 +110,15 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
-    /// --count openat()+close() of a prepared file.
+    /// --count opens (openat, open, openat2) + close() of a prepared file.
     Opens {
         #[arg(long)]
         count: u64,
         #[command(flatten)]
         common: Common,
     },
-    /// --count fork()+execve() of /bin/true through a symlink named like the comm.
+    /// --count execs of /bin/true through a symlink named like the comm (every fifth
+    /// by execveat, each followed by a failed exec and a fork without exec).
     Execs {
         #[arg(long)]
         count: u64,
@@ -178,12 +193,27 @@ where
             size,
             request,
             fsync,
+            passes,
             common,
         } => (
             Workload::BufferedWrite {
                 size,
                 request,
                 fsync,
+                passes,
+            },
+            common,
+        ),
+        KindCmd::DirectMixed {
+            read,
+            write,
+            request,
+            common,
+        } => (
+            Workload::DirectMixed {
+                read,
+                write,
+                request,
             },
             common,
         ),
@@ -338,11 +368,18 @@ mod tests {
                 size: 8192,
                 request: 4096,
                 fsync: true,
+                passes: 3,
+            },
+            Workload::DirectMixed {
+                read: 8 << 20,
+                write: 24 << 20,
+                request: 1 << 20,
             },
             Workload::BufferedWrite {
                 size: 8192,
                 request: 4096,
                 fsync: false,
+                passes: 1,
             },
             Workload::MmapRead { size: 1 << 20 },
             Workload::Opens { count: 100 },

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod design;
 pub mod diskstats;
 pub mod error;
 pub mod ops;
@@ -73,7 +74,10 @@ impl Workload {
         let fs = scratch::inspect(dir, expect_dev)?;
         let need_cold = matches!(
             self,
-            Workload::DirectRead { .. } | Workload::CachedReread { .. } | Workload::MmapRead { .. }
+            Workload::DirectRead { .. }
+                | Workload::CachedReread { .. }
+                | Workload::MmapRead { .. }
+                | Workload::DirectMixed { .. }
         );
         ops::check_input(self, dir, need_cold)?;
         let dirty = DirtyLimits::read();
@@ -82,6 +86,13 @@ impl Workload {
             _ => None,
         };
         let path = self.input_path(dir).unwrap_or_default();
+        // O_DIRECT calls split into a bio per extent they cross.
+        let extents = match self {
+            Workload::DirectRead { .. }
+            | Workload::DirectWrite { .. }
+            | Workload::DirectMixed { .. } => scratch::extents(&path)?.max(1),
+            _ => 1,
+        };
 
         let cname =
             CString::new(comm).map_err(|_| WorkloadError::param("comm", "contains a NUL byte"))?;
@@ -101,7 +112,13 @@ impl Workload {
                 size,
                 request,
                 fsync,
-            } => ops::buffered_write(&path, size, request, fsync),
+                passes,
+            } => ops::buffered_write(&path, size, request, fsync, passes),
+            Workload::DirectMixed {
+                read,
+                write,
+                request,
+            } => ops::direct_mixed(&path, read, write, request),
             Workload::MmapRead { size } => ops::mmap_read(&path, size),
             Workload::Opens { count } => ops::opens(&path, count),
             Workload::Execs { count } => match &link {
@@ -122,6 +139,8 @@ impl Workload {
             dirty.fsync_owns(self.size().unwrap_or(0), elapsed_ns);
         let facts = Facts {
             max_request_bytes: fs.max_request_bytes,
+            max_segments: fs.max_segments,
+            extents,
             commit_interval_ns: fs.commit_interval_s.saturating_mul(1_000_000_000),
             elapsed_ns,
             fsync_owns_data,
@@ -141,11 +160,14 @@ impl Workload {
             pids,
             params,
             truths: truths::truths(self, &counts, comm, &facts),
+            tallies: truths::tallies(self, &counts),
             // Writes leave the mtime commit (and without fsync the data)
             // to jbd2 and the flushers after the process exits.
             needs_writeback: matches!(
                 self,
-                Workload::DirectWrite { .. } | Workload::BufferedWrite { .. }
+                Workload::DirectWrite { .. }
+                    | Workload::BufferedWrite { .. }
+                    | Workload::DirectMixed { .. }
             ),
             elapsed_ns,
         })

@@ -9,9 +9,11 @@ use crate::workload::{Workload, PAGE};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use rustix::mm::{MapFlags, ProtFlags};
+use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use tracecheck_model::{CallTally, Tallies};
 
 /// What the measured phase did, counted call by call.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -25,6 +27,57 @@ pub struct Counts {
     pub child_pids: Vec<u32>,
     /// Sum of the bytes an mmap-read touched, so the reads cannot be elided.
     pub checksum: u64,
+    /// Each read, write and open call by name.
+    pub by_call: BTreeMap<&'static str, CallTally>,
+    /// fork() calls made (for execs, and children that exec nothing).
+    pub forks: u64,
+    /// execve()/execveat() calls made, failed ones included.
+    pub exec_attempts: u64,
+    /// Successful execs made through execveat().
+    pub execveat: u64,
+}
+
+impl Counts {
+    fn tally(&mut self, call: &'static str, asked: u64, got: u64) {
+        let t = self.by_call.entry(call).or_default();
+        t.calls += 1;
+        t.bytes += got;
+        t.requested += asked;
+    }
+
+    /// One read-family call that asked for `asked` bytes and got `got`.
+    fn read(&mut self, call: &'static str, asked: usize, got: usize) {
+        self.read_calls += 1;
+        self.read_bytes += got as u64;
+        self.tally(call, asked as u64, got as u64);
+    }
+
+    fn wrote(&mut self, call: &'static str, asked: usize, got: usize) {
+        self.write_calls += 1;
+        self.write_bytes += got as u64;
+        self.tally(call, asked as u64, got as u64);
+    }
+
+    fn opened(&mut self, call: &'static str) {
+        self.open_calls += 1;
+        self.tally(call, 0, 0);
+    }
+
+    /// The per-call and process tallies in the model's terms.
+    pub fn tallies(&self) -> Tallies {
+        Tallies {
+            syscalls: self
+                .by_call
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            forks: self.forks,
+            exec_attempts: self.exec_attempts,
+            execveat: self.execveat,
+            pagecache_write_inserts: 0,
+            fault_read_bytes: 0,
+        }
+    }
 }
 
 fn open(path: &Path, flags: OFlags, counts: Option<&mut Counts>) -> Result<OwnedFd, WorkloadError> {
@@ -39,7 +92,7 @@ fn open(path: &Path, flags: OFlags, counts: Option<&mut Counts>) -> Result<Owned
     )
     .map_err(|e| WorkloadError::io("openat", path, e))?;
     if let Some(c) = counts {
-        c.open_calls += 1;
+        c.opened("openat");
     }
     Ok(fd)
 }
@@ -189,87 +242,170 @@ pub fn direct(path: &Path, size: u64, request: u64, write: bool) -> Result<Count
         let want = (size - off).min(request) as usize;
         let b = &mut buf.as_mut()[..want];
         let n = if write {
-            c.write_calls += 1;
-            rustix::io::pwrite(&fd, b, off)
-                .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?
+            let n = rustix::io::pwrite(&fd, b, off)
+                .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
+            c.wrote("pwrite64", want, n);
+            n
         } else {
-            c.read_calls += 1;
-            rustix::io::pread(&fd, b, off)
-                .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?
+            let n = rustix::io::pread(&fd, b, off)
+                .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
+            c.read("pread64", want, n);
+            n
         };
         if n == 0 {
             return Err(eof(path, off));
-        }
-        if write {
-            c.write_bytes += n as u64;
-        } else {
-            c.read_bytes += n as u64;
         }
         off += n as u64;
     }
     Ok(c)
 }
 
-/// `passes` sequential passes of read() over the file, rewinding with lseek.
+/// The read-family call each pass of `cached-reread` uses, in turn: a
+/// script that traces one of them sees only its passes.
+pub const REREAD_CALLS: [&str; 4] = ["read", "readv", "pread64", "preadv2"];
+
+/// The write-family call each call of `buffered-write` uses, in turn.
+pub const WRITE_CALLS: [&str; 4] = ["write", "pwrite64", "writev", "pwritev2"];
+
+/// `passes` sequential passes over the file, pass `p` with
+/// `REREAD_CALLS[p % 4]`, each asking for `request` bytes until a call
+/// returns 0 at end of file, as real programs read: the last data call may
+/// be short and the final call returns nothing.
 pub fn cached_reread(
     path: &Path,
     size: u64,
     passes: u64,
     request: u64,
 ) -> Result<Counts, WorkloadError> {
+    use rustix::io::{IoSliceMut, ReadWriteFlags};
     let mut c = Counts::default();
     let mut buf = vec![0u8; usize_of("request", request)?];
+    let want = buf.len();
     let fd = open(path, OFlags::RDONLY, Some(&mut c))?;
     for pass in 0..passes {
-        if pass > 0 {
+        let call = REREAD_CALLS[(pass % 4) as usize];
+        if pass > 0 && matches!(call, "read" | "readv") {
             rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))
                 .map_err(|e| WorkloadError::io("lseek", path, e))?;
         }
         let mut done = 0u64;
-        // Reads stop at the known size: no extra read() to see EOF.
-        while done < size {
-            let want = (size - done).min(request) as usize;
-            c.read_calls += 1;
-            let n = rustix::io::read(&fd, &mut buf[..want])
-                .map_err(|e| WorkloadError::io("read", path, e))?;
+        loop {
+            let r = match call {
+                "read" => rustix::io::read(&fd, &mut buf[..]),
+                "readv" => rustix::io::readv(&fd, &mut [IoSliceMut::new(&mut buf[..])]),
+                "pread64" => rustix::io::pread(&fd, &mut buf[..], done),
+                _ => rustix::io::preadv2(
+                    &fd,
+                    &mut [IoSliceMut::new(&mut buf[..])],
+                    done,
+                    ReadWriteFlags::empty(),
+                ),
+            };
+            let n = r.map_err(|e| WorkloadError::io(call, path, e))?;
+            c.read(call, want, n);
             if n == 0 {
-                return Err(eof(path, done));
+                break;
             }
-            c.read_bytes += n as u64;
             done += n as u64;
+        }
+        if done != size {
+            return Err(eof(path, done));
         }
     }
     Ok(c)
 }
 
-/// Buffered write() of the whole file in place, then fsync() if asked.
+/// `passes` buffered overwrites of the whole file in place, call `i` with
+/// `WRITE_CALLS[i % 4]`, then fsync() if asked.
 pub fn buffered_write(
     path: &Path,
     size: u64,
     request: u64,
     fsync: bool,
+    passes: u64,
 ) -> Result<Counts, WorkloadError> {
+    use rustix::io::{IoSlice, ReadWriteFlags};
     let mut c = Counts::default();
     let buf = vec![0x3cu8; usize_of("request", request)?];
     let fd = open(path, OFlags::WRONLY, Some(&mut c))?;
-    let mut done = 0u64;
-    while done < size {
-        let want = (size - done).min(request) as usize;
-        c.write_calls += 1;
-        let n = rustix::io::write(&fd, &buf[..want])
-            .map_err(|e| WorkloadError::io("write", path, e))?;
-        if n == 0 {
-            return Err(WorkloadError::io(
-                "write",
-                path,
-                std::io::Error::other("wrote 0 bytes"),
-            ));
+    // Where the file offset is: write() and writev() move it, the
+    // positional calls do not.
+    let mut pos = 0u64;
+    let mut i = 0usize;
+    for _ in 0..passes {
+        let mut done = 0u64;
+        while done < size {
+            let want = (size - done).min(request) as usize;
+            let b = &buf[..want];
+            let call = WRITE_CALLS[i % 4];
+            i += 1;
+            if matches!(call, "write" | "writev") && pos != done {
+                rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(done))
+                    .map_err(|e| WorkloadError::io("lseek", path, e))?;
+                pos = done;
+            }
+            let r = match call {
+                "write" => rustix::io::write(&fd, b),
+                "writev" => rustix::io::writev(&fd, &[IoSlice::new(b)]),
+                "pwrite64" => rustix::io::pwrite(&fd, b, done),
+                _ => rustix::io::pwritev2(&fd, &[IoSlice::new(b)], done, ReadWriteFlags::empty()),
+            };
+            let n = r.map_err(|e| WorkloadError::io(call, path, e))?;
+            c.wrote(call, want, n);
+            if n == 0 {
+                return Err(WorkloadError::io(
+                    call,
+                    path,
+                    std::io::Error::other("wrote 0 bytes"),
+                ));
+            }
+            if matches!(call, "write" | "writev") {
+                pos += n as u64;
+            }
+            done += n as u64;
         }
-        c.write_bytes += n as u64;
-        done += n as u64;
     }
     if fsync {
         rustix::fs::fsync(&fd).map_err(|e| WorkloadError::io("fsync", path, e))?;
+    }
+    Ok(c)
+}
+
+/// O_DIRECT reads of the first `read` bytes and O_DIRECT writes over the
+/// `write` bytes after them, interleaved in proportion, `request` bytes a
+/// call: both directions in flight from one process.
+pub fn direct_mixed(
+    path: &Path,
+    read: u64,
+    write: u64,
+    request: u64,
+) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let mut buf = Anon::new(usize_of("request", request)?)?;
+    let fd = open(path, OFlags::RDWR | OFlags::DIRECT, Some(&mut c))?;
+    let (mut r, mut w) = (0u64, 0u64);
+    while r < read || w < write {
+        // Whichever side is further behind its share goes next.
+        let do_read = w >= write || (r < read && r * write <= w * read);
+        let want = request as usize;
+        let b = &mut buf.as_mut()[..want];
+        if do_read {
+            let n = rustix::io::pread(&fd, b, r)
+                .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
+            c.read("pread64", want, n);
+            if n == 0 {
+                return Err(eof(path, r));
+            }
+            r += n as u64;
+        } else {
+            let n = rustix::io::pwrite(&fd, b, read + w)
+                .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
+            c.wrote("pwrite64", want, n);
+            if n == 0 {
+                return Err(eof(path, read + w));
+            }
+            w += n as u64;
+        }
     }
     Ok(c)
 }
@@ -304,11 +440,36 @@ pub fn mmap_read(path: &Path, size: u64) -> Result<Counts, WorkloadError> {
     Ok(c)
 }
 
-/// `count` openat()+close() of the prepared file.
+/// Which open-family call the `i`th open of `opens` uses: three in five
+/// openat(), one open(), one openat2().
+pub fn open_call(i: u64) -> &'static str {
+    match i % 5 {
+        3 => "open",
+        4 => "openat2",
+        _ => "openat",
+    }
+}
+
+/// `count` opens + close() of the prepared file, by [`open_call`].
 pub fn opens(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
     let mut c = Counts::default();
-    for _ in 0..count {
-        drop(open(path, OFlags::RDONLY, Some(&mut c))?);
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    for i in 0..count {
+        let call = open_call(i);
+        let fd = match call {
+            "open" => rustix::fs::open(path, flags, Mode::empty()),
+            "openat2" => rustix::fs::openat2(
+                rustix::fs::CWD,
+                path,
+                flags,
+                Mode::empty(),
+                rustix::fs::ResolveFlags::empty(),
+            ),
+            _ => rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty()),
+        }
+        .map_err(|e| WorkloadError::io(call, path, e))?;
+        c.opened(call);
+        drop(fd);
     }
     Ok(c)
 }
@@ -354,17 +515,51 @@ impl Drop for ExecLink {
     }
 }
 
-/// `count` fork()+execve() of the symlink, one at a time, each reaped.
+/// What one child of `execs` does after fork().
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Child {
+    /// execve() of the symlink.
+    Execve,
+    /// execveat(AT_FDCWD, symlink): the same exec by the other call.
+    Execveat,
+    /// execve() of a path that does not exist: an attempt that fails.
+    FailedExec,
+    /// _exit(0) without exec.
+    NoExec,
+}
+
+/// The children of `execs --count N`, in order: N execs (every fifth
+/// through execveat), and after every fifth one a failed exec attempt
+/// and a fork that execs nothing, so that exec attempts, forks and
+/// execve() alone each differ from the execs made.
+pub fn exec_children(count: u64) -> Vec<Child> {
+    let mut out = Vec::new();
+    for i in 0..count {
+        if i % 5 == 4 {
+            out.extend([Child::Execveat, Child::FailedExec, Child::NoExec]);
+        } else {
+            out.push(Child::Execve);
+        }
+    }
+    out
+}
+
+/// The children of [`exec_children`], one at a time, each reaped and its
+/// exit status checked: 0 for execs and the fork, 127 for the failed exec.
 pub fn execs(link: &Path, count: u64) -> Result<Counts, WorkloadError> {
     let mut c = Counts::default();
     let cpath = CString::new(link.as_os_str().as_bytes())
         .map_err(|_| WorkloadError::param("comm", "contains a NUL byte"))?;
-    // Built before fork: the child only calls execve and _exit.
+    let mut missing = link.as_os_str().as_bytes().to_vec();
+    missing.extend_from_slice(b".missing");
+    let missing =
+        CString::new(missing).map_err(|_| WorkloadError::param("comm", "contains a NUL byte"))?;
+    // Built before fork: the child only calls execve/execveat and _exit.
     let argv = [cpath.as_ptr(), std::ptr::null()];
     let envp = [std::ptr::null::<libc::c_char>()];
-    for _ in 0..count {
-        // SAFETY: the child calls only async-signal-safe execve/_exit on
-        // data prepared before the fork.
+    for child in exec_children(count) {
+        // SAFETY: the child calls only async-signal-safe execve, execveat
+        // (a raw syscall) and _exit on data prepared before the fork.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(WorkloadError::io(
@@ -376,9 +571,31 @@ pub fn execs(link: &Path, count: u64) -> Result<Counts, WorkloadError> {
         if pid == 0 {
             // SAFETY: argv and envp are NULL-terminated arrays of valid C strings.
             unsafe {
-                libc::execve(cpath.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                match child {
+                    Child::Execve => {
+                        libc::execve(cpath.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    }
+                    Child::Execveat => {
+                        libc::syscall(
+                            libc::SYS_execveat,
+                            libc::AT_FDCWD,
+                            cpath.as_ptr(),
+                            argv.as_ptr(),
+                            envp.as_ptr(),
+                            0,
+                        );
+                    }
+                    Child::FailedExec => {
+                        libc::execve(missing.as_ptr(), argv.as_ptr(), envp.as_ptr());
+                    }
+                    Child::NoExec => libc::_exit(0),
+                }
                 libc::_exit(127);
             }
+        }
+        c.forks += 1;
+        if child != Child::NoExec {
+            c.exec_attempts += 1;
         }
         c.child_pids.push(pid as u32);
         let p = rustix::process::Pid::from_raw(pid)
@@ -391,22 +608,31 @@ pub fn execs(link: &Path, count: u64) -> Result<Counts, WorkloadError> {
                 Err(e) => return Err(WorkloadError::io("waitpid for", link, e)),
             }
         };
+        let expected = if child == Child::FailedExec { 127 } else { 0 };
         match status.exit_status() {
-            Some(0) => c.execs += 1,
+            Some(s) if s == expected => match child {
+                Child::Execve => c.execs += 1,
+                Child::Execveat => {
+                    c.execs += 1;
+                    c.execveat += 1;
+                }
+                Child::FailedExec | Child::NoExec => {}
+            },
             Some(127) => {
                 return Err(WorkloadError::Child {
                     pid: pid as u32,
                     path: link.into(),
-                    reason: "execve failed (exit 127)".into(),
+                    reason: format!("{child:?}: the exec failed (exit 127)"),
                 })
             }
-            other => {
-                return Err(WorkloadError::Child {
-                    pid: pid as u32,
-                    path: link.into(),
-                    reason: format!("ended with {other:?}, raw status {:#x}", status.as_raw()),
-                })
-            }
+            other => return Err(WorkloadError::Child {
+                pid: pid as u32,
+                path: link.into(),
+                reason: format!(
+                    "{child:?}: ended with {other:?} (expected exit {expected}), raw status {:#x}",
+                    status.as_raw()
+                ),
+            }),
         }
     }
     Ok(c)

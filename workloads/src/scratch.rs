@@ -26,6 +26,9 @@ pub struct ScratchFs {
     pub dev_name: String,
     /// queue/max_sectors_kb in bytes: no request is larger.
     pub max_request_bytes: u64,
+    /// queue/max_segments: a request holds at most this many segments, so
+    /// at least this many pages' worth when pages are not contiguous.
+    pub max_segments: u64,
     /// ext4 `commit=` in seconds: jbd2 commits a running transaction at
     /// least this often.
     pub commit_interval_s: u64,
@@ -164,6 +167,7 @@ pub fn inspect(dir: &Path, expect_dev: Option<(u32, u32)>) -> Result<ScratchFs, 
         dev,
         dev_name,
         max_request_bytes: max_kb.max(4) * 1024,
+        max_segments: read_u64(&queue.join("max_segments")).unwrap_or(1).max(1),
         commit_interval_s: commit_interval_s.max(1),
     })
 }
@@ -224,4 +228,45 @@ mod tests {
         assert!(parse_dev("a:1").is_err());
         assert!(parse_dev("1:").is_err());
     }
+}
+
+/// How many extents the filesystem maps `path` to (FIEMAP with no extent
+/// array: the kernel only counts them). An O_DIRECT call that crosses an
+/// extent boundary is split into one bio per extent, so this bounds the
+/// extra bios and requests a workload's calls can make. `FIEMAP_FLAG_SYNC`
+/// flushes delayed allocation first, so the count is the final one.
+///
+/// Hand-written: neither rustix nor nix wraps FS_IOC_FIEMAP.
+pub fn extents(path: &Path) -> Result<u64, WorkloadError> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    #[derive(Default)]
+    struct Fiemap {
+        fm_start: u64,
+        fm_length: u64,
+        fm_flags: u32,
+        fm_mapped_extents: u32,
+        fm_extent_count: u32,
+        fm_reserved: u32,
+    }
+    // _IOWR('f', 11, struct fiemap), struct fiemap without extents: 32 bytes.
+    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
+    const FIEMAP_FLAG_SYNC: u32 = 1;
+    let f = std::fs::File::open(path).map_err(|e| WorkloadError::io("open", path, e))?;
+    let mut fm = Fiemap {
+        fm_length: u64::MAX,
+        fm_flags: FIEMAP_FLAG_SYNC,
+        ..Default::default()
+    };
+    // SAFETY: fm is a valid struct fiemap with fm_extent_count = 0, so the
+    // kernel writes only its header.
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FIEMAP, &mut fm as *mut Fiemap) };
+    if r < 0 {
+        return Err(WorkloadError::io(
+            "ioctl(FS_IOC_FIEMAP)",
+            path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(u64::from(fm.fm_mapped_extents))
 }

@@ -78,6 +78,9 @@ fn run(cmd: &mut Command) -> Result<String, DiskError> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// The scratch device's largest request, in KiB (see `limit_requests`).
+pub const MAX_SECTORS_KB: u64 = 128;
+
 impl ScratchDisk {
     /// Create, format and mount a fresh scratch disk of `size_mib` MiB.
     pub fn create(size_mib: u64) -> Result<ScratchDisk, DiskError> {
@@ -154,6 +157,7 @@ impl ScratchDisk {
         let rdev = meta.rdev();
         self.major = rustix::fs::major(rdev);
         self.minor = rustix::fs::minor(rdev);
+        self.limit_requests()?;
         run(Command::new("mkfs.ext4")
             .args([
                 "-q",
@@ -187,6 +191,23 @@ impl ScratchDisk {
         // superblock) finish before anyone measures.
         self.settle(Duration::from_secs(10))?;
         Ok(())
+    }
+
+    /// Cap requests at [`MAX_SECTORS_KB`], so that a 1 MiB O_DIRECT call
+    /// (one bio) becomes 8 device requests: bios, requests, calls, pages
+    /// and sectors then all differ, and a script counting one of them for
+    /// another cannot pass (docs/separation.md).
+    fn limit_requests(&self) -> Result<(), DiskError> {
+        let q = PathBuf::from(format!(
+            "/sys/dev/block/{}:{}/queue/max_sectors_kb",
+            self.major, self.minor
+        ));
+        std::fs::write(&q, MAX_SECTORS_KB.to_string()).map_err(|e| {
+            DiskError(format!(
+                "cannot set {} to {MAX_SECTORS_KB}: {e}",
+                q.display()
+            ))
+        })
     }
 
     /// `MAJ:MIN` as /proc/diskstats and userspace tools print it.

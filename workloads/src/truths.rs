@@ -13,6 +13,11 @@ use tracecheck_model::{Directed, Direction, Layer, Metric, Quantity, Source, Tru
 pub struct Facts {
     /// queue/max_sectors_kb in bytes: no request is larger.
     pub max_request_bytes: u64,
+    /// queue/max_segments: requests of scattered pages hold no more pages.
+    pub max_segments: u64,
+    /// Extents of the input file (FIEMAP): each boundary an O_DIRECT call
+    /// crosses splits it into one more bio, and so one more request.
+    pub extents: u64,
     /// ext4 `commit=` interval.
     pub commit_interval_ns: u64,
     /// Duration of the measured phase.
@@ -60,6 +65,10 @@ struct Side {
     w_ios: (u64, u64),
     k_ios: (u64, u64),
     dev_ios: (u64, u64),
+    /// Bios submitted (before splits and merges).
+    w_bios: (u64, u64),
+    k_bios: (u64, u64),
+    why_bios: String,
     why_w: String,
     why_k: String,
     why_ios: String,
@@ -74,6 +83,9 @@ impl Side {
             w_ios: (0, 0),
             k_ios: (0, 0),
             dev_ios: (0, 0),
+            w_bios: (0, 0),
+            k_bios: (0, 0),
+            why_bios: why.into(),
             why_w: why.into(),
             why_k: why.into(),
             why_ios: why.into(),
@@ -98,6 +110,15 @@ impl Side {
         out.push(b(Who::Kernel, Layer::Disk, self.k_bytes, &self.why_k));
         out.push(b(
             Who::Device,
+            Layer::Block,
+            self.dev_bytes,
+            &format!(
+                "whole scratch device, every bio: {} / {}",
+                self.why_w, self.why_k
+            ),
+        ));
+        out.push(b(
+            Who::Device,
             Layer::Disk,
             self.dev_bytes,
             &format!("whole scratch device: {} / {}", self.why_w, self.why_k),
@@ -115,6 +136,19 @@ impl Side {
         out.push(i(Who::Workload, self.w_ios));
         out.push(i(Who::Kernel, self.k_ios));
         out.push(i(Who::Device, self.dev_ios));
+        let bios = |who: Who, (lo, hi): (u64, u64)| {
+            Truth::bounded(
+                metric(Layer::Block, dir, Ops),
+                who,
+                lo,
+                hi,
+                Source::Design,
+                format!("{}; {ASSUME}", self.why_bios),
+            )
+        };
+        out.push(bios(Who::Workload, self.w_bios));
+        out.push(bios(Who::Kernel, self.k_bios));
+        out.push(bios(Who::Device, add(self.w_bios, self.k_bios)));
     }
 }
 
@@ -126,6 +160,43 @@ fn ios(bytes: u64, per_call: u64, max_req: u64) -> (u64, u64) {
     let calls = bytes.checked_div(per_call).unwrap_or(0);
     (calls * per_call.div_ceil(max_req.max(PAGE)), bytes / PAGE)
 }
+
+/// Requests of O_DIRECT calls of `per_call` bytes from a page-aligned
+/// buffer: each call is one bio (up to 256 pages, one bio_vec each), one
+/// more for each extent boundary it crosses, split into requests of at
+/// most max_sectors_kb and of at most max_segments scattered pages. So at
+/// least ceil(per_call / max_sectors) per call and at most
+/// ceil(per_call / min(max_sectors, max_segments pages)) per call plus one
+/// per extent boundary of the file (the calls wait for each other, so
+/// nothing merges across calls).
+fn direct_ios(bytes: u64, per_call: u64, f: &Facts) -> (u64, u64) {
+    let calls = bytes.checked_div(per_call).unwrap_or(0);
+    let max = f.max_request_bytes.max(PAGE);
+    let min_full = max.min(f.max_segments.max(1) * PAGE);
+    (
+        calls * per_call.div_ceil(max),
+        calls * per_call.div_ceil(min_full) + f.extents.saturating_sub(1),
+    )
+}
+
+/// Bios of O_DIRECT calls: one per call of up to 1 MiB (256 pages), one
+/// more for each extent boundary of the file a call crosses.
+fn direct_bios(bytes: u64, per_call: u64, f: &Facts) -> (u64, u64) {
+    let calls = bytes.checked_div(per_call).unwrap_or(0);
+    let per = per_call.div_ceil(256 * PAGE);
+    (calls * per, calls * per + f.extents.saturating_sub(1))
+}
+
+/// Bios of buffered I/O over `bytes`: at least one per largest bio (256
+/// pages), at most one per page.
+fn page_bios(bytes: u64) -> (u64, u64) {
+    (bytes.div_ceil(256 * PAGE), bytes / PAGE)
+}
+
+const WHY_DIRECT_BIOS: &str = "each O_DIRECT call of up to 1 MiB from a page-aligned buffer is one bio (256 pages, one \
+     bio_vec each), two where it crosses an extent boundary; bios are counted before splits and merges";
+const WHY_PAGE_BIOS: &str =
+    "readahead and writeback build bios of up to 256 pages; at most one per page";
 
 fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
     (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
@@ -178,6 +249,76 @@ fn exact(
     ));
 }
 
+/// The read side of O_DIRECT reads of `size` bytes, `request` a call.
+fn direct_read_side(size: u64, request: u64, f: &Facts) -> Side {
+    let io = direct_ios(size, request, f);
+    let max = f.max_request_bytes;
+    Side {
+        w_bytes: (size, size),
+        k_bytes: (0, 0),
+        dev_bytes: (size, size),
+        w_ios: io,
+        k_ios: (0, 0),
+        dev_ios: io,
+        w_bios: direct_bios(size, request, f),
+        k_bios: (0, 0),
+        why_bios: WHY_DIRECT_BIOS.into(),
+        why_w: format!(
+            "O_DIRECT reads exactly the {size} bytes asked for, submitted by the caller; the inode and extent \
+             map are cached since prepare wrote the file, so no metadata reads"
+        ),
+        why_k: "the kernel submits nothing on the workload's behalf for O_DIRECT reads".into(),
+        why_ios: format!(
+            "each pread of {request} B waits for completion, so it is >= ceil({request}/{max}) requests \
+             (max_sectors_kb) of its own, more only if max_segments ({}) scattered pages fill a request \
+             first, plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP)",
+            f.max_segments, f.extents
+        ),
+    }
+}
+
+/// The write side of O_DIRECT overwrites of `size` bytes, `request` a
+/// call, with the journal commit of the mtime update.
+fn direct_write_side(size: u64, request: u64, f: &Facts) -> Side {
+    let (jb, jr, jwhy) = journal(f);
+    let io = direct_ios(size, request, f);
+    let bios = direct_bios(size, request, f);
+    let max = f.max_request_bytes;
+    Side {
+        w_bytes: (size, size),
+        k_bytes: jb,
+        dev_bytes: add((size, size), jb),
+        w_ios: io,
+        k_ios: jr,
+        dev_ios: add(io, jr),
+        w_bios: bios,
+        k_bios: jr,
+        why_bios: format!("data: {WHY_DIRECT_BIOS}; journal: one bio per block"),
+        why_w: format!(
+            "O_DIRECT writes exactly the {size} bytes given, submitted by the caller before pwrite returns"
+        ),
+        why_k: jwhy,
+        why_ios: format!(
+            "data: each pwrite of {request} B completes before the next, >= ceil({request}/{max}) requests each, \
+             plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP); journal: >= 2 \
+             requests (log blocks, then the commit block), <= one per block",
+            f.extents
+        ),
+    }
+}
+
+/// The tallies of a run: the workload's per-call counts, and the pages a
+/// buffered overwrite inserts into the page cache without reading them.
+pub fn tallies(w: &Workload, c: &Counts) -> tracecheck_model::Tallies {
+    let mut t = c.tallies();
+    match *w {
+        Workload::BufferedWrite { size, .. } => t.pagecache_write_inserts = size / PAGE,
+        Workload::MmapRead { size } => t.fault_read_bytes = size,
+        _ => {}
+    }
+    t
+}
+
 /// All truths of one run.
 pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
     use Direction::*;
@@ -191,12 +332,16 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
     if !matches!(w, Workload::Execs { .. }) {
         let (rc, wc) = (c.read_calls, c.write_calls);
         let call = match w {
-            Workload::DirectRead { .. } | Workload::DirectWrite { .. } => {
-                "pread64/pwrite64 with O_DIRECT"
-            }
+            Workload::DirectRead { .. }
+            | Workload::DirectWrite { .. }
+            | Workload::DirectMixed { .. } => "pread64/pwrite64 with O_DIRECT",
             Workload::MmapRead { .. } => "none: mmap page faults are not read calls",
             Workload::Opens { .. } => "none",
-            _ => "read/write",
+            Workload::CachedReread { .. } => {
+                "read, readv, pread64, preadv2, one per pass in turn, each pass until a call returns 0 at end of \
+                 file (that call counts)"
+            }
+            _ => "write, pwrite64, writev, pwritev2 in turn",
         };
         exact(
             &mut out,
@@ -241,7 +386,7 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Ops,
             c.open_calls,
             Source::Workload,
-            format!("openat() calls; {scope}"),
+            format!("open(), openat() and openat2() calls; {scope}"),
         );
         exact(
             &mut out,
@@ -285,48 +430,22 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
     match *w {
         Workload::DirectRead { size, request } => {
             misses(0, "O_DIRECT bypasses the page cache", &mut out);
-            let io = ios(size, request, max);
-            Side {
-                w_bytes: (size, size),
-                k_bytes: (0, 0),
-                dev_bytes: (size, size),
-                w_ios: io,
-                k_ios: (0, 0),
-                dev_ios: io,
-                why_w: format!(
-                    "O_DIRECT reads exactly the {size} bytes asked for, submitted by the caller; the inode and extent \
-                     map are cached since prepare wrote the file, so no metadata reads"
-                ),
-                why_k: "the kernel submits nothing on the workload's behalf for O_DIRECT reads".into(),
-                why_ios: format!(
-                    "each pread of {request} B waits for completion, so it is >= ceil({request}/{max}) requests \
-                     (max_sectors_kb) of its own; at most one request per 4 KiB page (a 1 MiB read from an anonymous \
-                     buffer is split by max_segments into 2)"
-                ),
-            }
-            .push(Read, &mut out);
+            direct_read_side(size, request, f).push(Read, &mut out);
             no_writes().push(Write, &mut out);
         }
         Workload::DirectWrite { size, request } => {
             misses(0, "O_DIRECT bypasses the page cache", &mut out);
             no_reads().push(Read, &mut out);
-            let (jb, jr, jwhy) = journal(f);
-            let io = ios(size, request, max);
-            Side {
-                w_bytes: (size, size),
-                k_bytes: jb,
-                dev_bytes: add((size, size), jb),
-                w_ios: io,
-                k_ios: jr,
-                dev_ios: add(io, jr),
-                why_w: format!("O_DIRECT writes exactly the {size} bytes given, submitted by the caller before pwrite returns"),
-                why_k: jwhy,
-                why_ios: format!(
-                    "data: each pwrite of {request} B completes before the next, >= ceil({request}/{max}) requests each, \
-                     <= one per 4 KiB page; journal: >= 2 requests (log blocks, then the commit block), <= one per block"
-                ),
-            }
-            .push(Write, &mut out);
+            direct_write_side(size, request, f).push(Write, &mut out);
+        }
+        Workload::DirectMixed {
+            read,
+            write,
+            request,
+        } => {
+            misses(0, "O_DIRECT bypasses the page cache", &mut out);
+            direct_read_side(read, request, f).push(Read, &mut out);
+            direct_write_side(write, request, f).push(Write, &mut out);
         }
         Workload::CachedReread { size, passes, .. } => {
             misses(
@@ -353,6 +472,9 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 ),
                 why_k: "readahead, sync or async, runs in the reader's context".into(),
                 why_ios: format!("readahead windows: >= ceil({size}/{max}) requests (max_sectors_kb), <= one per 4 KiB page"),
+                w_bios: page_bios(size),
+                k_bios: (0, 0),
+                why_bios: WHY_PAGE_BIOS.into(),
             }
             .push(Read, &mut out);
             no_writes().push(Write, &mut out);
@@ -378,11 +500,19 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 ),
                 why_k: "fault read-around runs in the faulting task".into(),
                 why_ios: format!("read-around windows: >= ceil({size}/{max}) requests, <= one per 4 KiB page"),
+                w_bios: page_bios(size),
+                k_bios: (0, 0),
+                why_bios: WHY_PAGE_BIOS.into(),
             }
             .push(Read, &mut out);
             no_writes().push(Write, &mut out);
         }
-        Workload::BufferedWrite { size, fsync, .. } => {
+        Workload::BufferedWrite {
+            size,
+            fsync,
+            passes,
+            ..
+        } => {
             misses(
                 0,
                 "whole-page overwrites never read: write_begin inserts each page without reading it (a tool counting \
@@ -392,6 +522,15 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             no_reads().push(Read, &mut out);
             let (jb, jr, jwhy) = journal(f);
             let data_io = ios(size, size, max);
+            let data_bios = page_bios(size);
+            // Rewrites of a page still dirty cost nothing more at the disk;
+            // only when writeback may have started during the run can a
+            // page be written, dirtied again and written again.
+            let again = if f.fsync_owns_data {
+                0
+            } else {
+                (passes - 1) * size
+            };
             let side = if fsync && f.fsync_owns_data {
                 Side {
                     w_bytes: (size, size),
@@ -400,8 +539,12 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                     w_ios: data_io,
                     k_ios: jr,
                     dev_ios: add(data_io, jr),
+                    w_bios: data_bios,
+                    k_bios: jr,
+                    why_bios: format!("data: {WHY_PAGE_BIOS}; journal: one bio per block"),
                     why_w: format!(
-                        "fsync() writes back all {size} dirty bytes in the caller's context ({})",
+                        "fsync() writes back all {size} dirty bytes in the caller's context ({}); the {passes} \
+                         pass(es) rewrote pages still dirty, which the disk sees once",
                         f.fsync_reason
                     ),
                     why_k: format!("{jwhy}; fsync waits for that commit, but jbd2 submits it"),
@@ -410,12 +553,15 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 }
             } else if fsync {
                 Side {
-                    w_bytes: (0, size),
-                    k_bytes: (jb.0, size + jb.1),
-                    dev_bytes: add((size, size), jb),
-                    w_ios: (0, data_io.1),
-                    k_ios: (jr.0, data_io.1 + jr.1),
-                    dev_ios: add(data_io, jr),
+                    w_bytes: (0, size + again),
+                    k_bytes: (jb.0, size + again + jb.1),
+                    dev_bytes: add((size, size + again), jb),
+                    w_ios: (0, data_io.1 * passes),
+                    k_ios: (jr.0, data_io.1 * passes + jr.1),
+                    dev_ios: add((data_io.0, data_io.1 * passes), jr),
+                    w_bios: (0, data_bios.1 * passes),
+                    k_bios: (jr.0, data_bios.1 * passes + jr.1),
+                    why_bios: format!("data: {WHY_PAGE_BIOS}; journal: one bio per block"),
                     why_w: format!(
                         "fsync() writes back whatever the flushers have not yet written ({}), in the caller's context",
                         f.fsync_reason
@@ -427,11 +573,14 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             } else {
                 Side {
                     w_bytes: (0, 0),
-                    k_bytes: add((size, size), jb),
-                    dev_bytes: add((size, size), jb),
+                    k_bytes: add((size, size + again), jb),
+                    dev_bytes: add((size, size + again), jb),
                     w_ios: (0, 0),
-                    k_ios: add(data_io, jr),
-                    dev_ios: add(data_io, jr),
+                    k_ios: add((data_io.0, data_io.1 * passes), jr),
+                    dev_ios: add((data_io.0, data_io.1 * passes), jr),
+                    w_bios: (0, 0),
+                    k_bios: add((data_bios.0, data_bios.1 * passes), jr),
+                    why_bios: format!("data: {WHY_PAGE_BIOS}; journal: one bio per block"),
                     why_w: "write() only dirties the page cache and the writer exits before writeback: it submits no \
                             block I/O (balance_dirty_pages throttles writers but leaves writeback to the flushers)"
                         .into(),
@@ -495,6 +644,8 @@ mod tests {
     fn facts() -> Facts {
         Facts {
             max_request_bytes: 1280 * 1024,
+            max_segments: 128,
+            extents: 1,
             commit_interval_ns: 5_000_000_000,
             elapsed_ns: 200_000_000,
             fsync_owns_data: true,
@@ -528,7 +679,11 @@ mod tests {
         assert_eq!(find(&t, "disk.read_bytes", Who::Device), (16 * M, 16 * M));
         assert_eq!(find(&t, "disk.read_bytes", Who::Workload), (16 * M, 16 * M));
         assert_eq!(find(&t, "disk.write_bytes", Who::Device), (0, 0));
-        assert_eq!(find(&t, "disk.read_ios", Who::Device), (16, 4096));
+        // 1 MiB calls: >= 1 request each (max 1280 KiB); <= 2 (128 scattered
+        // pages fill a request at 512 KiB); the file is one extent, so no
+        // call crosses a boundary and each is exactly one bio.
+        assert_eq!(find(&t, "disk.read_ios", Who::Device), (16, 32));
+        assert_eq!(find(&t, "block.read_ios", Who::Workload), (16, 16));
         assert_eq!(find(&t, "syscall.read_calls", Who::Workload), (16, 16));
         assert_eq!(find(&t, "pagecache.read_misses", Who::Workload), (0, 0));
         assert_eq!(find(&t, "vfs.read_bytes", Who::Workload), (16 * M, 16 * M));
@@ -587,6 +742,7 @@ mod tests {
             size: 8 * M,
             request: M,
             fsync: false,
+            passes: 1,
         };
         let t = truths(
             &w,
@@ -614,6 +770,7 @@ mod tests {
             size: 8 * M,
             request: M,
             fsync: true,
+            passes: 1,
         };
         let c = Counts {
             write_calls: 8,
@@ -685,11 +842,13 @@ mod tests {
                 size: 4 * M,
                 request: M,
                 fsync: true,
+                passes: 1,
             },
             Workload::BufferedWrite {
                 size: 4 * M,
                 request: M,
                 fsync: false,
+                passes: 1,
             },
             Workload::MmapRead { size: 4 * M },
             Workload::Opens { count: 5 },
@@ -709,6 +868,7 @@ mod tests {
                 pids: vec![1],
                 params: w.params(),
                 truths: t,
+                tallies: Default::default(),
                 needs_writeback: false,
                 elapsed_ns: 1,
             };

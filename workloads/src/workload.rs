@@ -21,19 +21,26 @@ pub enum Workload {
     /// O_DIRECT pwrite64() of `request` bytes overwriting in place a file of
     /// `size` bytes that `prepare` wrote fully.
     DirectWrite { size: u64, request: u64 },
-    /// One cold pass then `passes - 1` cached passes of buffered read().
+    /// One cold pass then `passes - 1` cached passes of buffered reads, each
+    /// pass with the next call of read, readv, pread64, preadv2, asking for
+    /// `request` bytes until a call returns 0 at end of file.
     CachedReread {
         size: u64,
         passes: u64,
         request: u64,
     },
-    /// Buffered write() overwriting in place a prepared file of `size`
-    /// bytes, then fsync() when `fsync`.
+    /// `passes` buffered overwrites in place of a prepared file of `size`
+    /// bytes (calls rotating write, pwrite64, writev, pwritev2), then
+    /// fsync() when `fsync`.
     BufferedWrite {
         size: u64,
         request: u64,
         fsync: bool,
+        passes: u64,
     },
+    /// O_DIRECT reads of `read` bytes and O_DIRECT writes of `write` bytes
+    /// to one prepared file, interleaved, `request` bytes a call.
+    DirectMixed { read: u64, write: u64, request: u64 },
     /// mmap() a cold file and read one byte of every 4 KiB page.
     MmapRead { size: u64 },
     /// `count` openat() + close() of one prepared file.
@@ -49,6 +56,7 @@ pub const KINDS: &[&str] = &[
     "direct-write",
     "cached-reread",
     "buffered-write",
+    "direct-mixed",
     "mmap-read",
     "opens",
     "execs",
@@ -62,6 +70,7 @@ impl Workload {
             Workload::DirectWrite { .. } => "direct-write",
             Workload::CachedReread { .. } => "cached-reread",
             Workload::BufferedWrite { .. } => "buffered-write",
+            Workload::DirectMixed { .. } => "direct-mixed",
             Workload::MmapRead { .. } => "mmap-read",
             Workload::Opens { .. } => "opens",
             Workload::Execs { .. } => "execs",
@@ -76,6 +85,7 @@ impl Workload {
             | Workload::CachedReread { size, .. }
             | Workload::BufferedWrite { size, .. }
             | Workload::MmapRead { size } => Some(size),
+            Workload::DirectMixed { read, write, .. } => Some(read + write),
             Workload::Opens { .. } => Some(0),
             Workload::Execs { .. } => None,
         }
@@ -119,6 +129,18 @@ impl Workload {
                 paged("request", request, "O_DIRECT needs block-aligned lengths")?;
                 divides(size, request)
             }
+            Workload::DirectMixed {
+                read,
+                write,
+                request,
+            } => {
+                pos("read", read)?;
+                pos("write", write)?;
+                pos("request", request)?;
+                paged("request", request, "O_DIRECT needs block-aligned lengths")?;
+                divides(read, request)?;
+                divides(write, request)
+            }
             Workload::CachedReread {
                 size,
                 passes,
@@ -128,13 +150,19 @@ impl Workload {
                 pos("passes", passes)?;
                 pos("request", request)?;
                 // A partial last page would make page-cache and disk truths
-                // depend on EOF handling; whole pages keep them exact.
-                paged("size", size, "the file must end on a page boundary")?;
-                divides(size, request)
+                // depend on EOF handling; whole pages keep them exact. The
+                // request need not divide the size: reads go on to EOF.
+                paged("size", size, "the file must end on a page boundary")
             }
-            Workload::BufferedWrite { size, request, .. } => {
+            Workload::BufferedWrite {
+                size,
+                request,
+                passes,
+                ..
+            } => {
                 pos("size", size)?;
                 pos("request", request)?;
+                pos("passes", passes)?;
                 // A partial-page write into a cold page must read it first;
                 // whole-page writes never read.
                 paged(
@@ -173,10 +201,21 @@ impl Workload {
                 size,
                 request,
                 fsync,
+                passes,
             } => {
                 m.insert("size".into(), size.into());
                 m.insert("request".into(), request.into());
                 m.insert("fsync".into(), fsync.into());
+                m.insert("passes".into(), passes.into());
+            }
+            Workload::DirectMixed {
+                read,
+                write,
+                request,
+            } => {
+                m.insert("read".into(), read.into());
+                m.insert("write".into(), write.into());
+                m.insert("request".into(), request.into());
             }
             Workload::MmapRead { size } => {
                 m.insert("size".into(), size.into());
@@ -211,8 +250,25 @@ impl Workload {
                 push("passes", passes.to_string());
                 push("request", format_size(request));
             }
-            Workload::BufferedWrite { size, request, .. } => {
+            Workload::BufferedWrite {
+                size,
+                request,
+                passes,
+                ..
+            } => {
                 push("size", format_size(size));
+                push("request", format_size(request));
+                if passes != 1 {
+                    push("passes", passes.to_string());
+                }
+            }
+            Workload::DirectMixed {
+                read,
+                write,
+                request,
+            } => {
+                push("read", format_size(read));
+                push("write", format_size(write));
                 push("request", format_size(request));
             }
             Workload::MmapRead { size } => push("size", format_size(size)),
@@ -303,7 +359,8 @@ mod tests {
         assert!(err(Workload::BufferedWrite {
             size: 8192,
             request: 0,
-            fsync: true
+            fsync: true,
+            passes: 1,
         })
         .starts_with("invalid --request"));
     }
@@ -330,6 +387,7 @@ mod tests {
             size: 1 << 20,
             request: 512,
             fsync: false,
+            passes: 1,
         });
         assert!(e.contains("partial-page"), "{e}");
         assert!(err(Workload::MmapRead { size: 5000 }).contains("page boundary"));
@@ -364,6 +422,7 @@ mod tests {
             size: 16 << 20,
             request: 1 << 20,
             fsync: true,
+            passes: 1,
         };
         assert_eq!(
             w.to_args(),

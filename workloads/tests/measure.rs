@@ -32,11 +32,13 @@ fn sixteen_mib_table() {
             size: 16 * M,
             request: M,
             fsync: true,
+            passes: 1,
         },
         Workload::BufferedWrite {
             size: 16 * M,
             request: M,
             fsync: false,
+            passes: 1,
         },
         Workload::MmapRead { size: 16 * M },
         Workload::Opens { count: 1000 },

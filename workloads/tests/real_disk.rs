@@ -76,6 +76,7 @@ fn buffered_write_with_fsync_is_charged_to_the_writer() {
         size: 4 * M,
         request: M,
         fsync: true,
+        passes: 1,
     };
     let (t, d) = run(&w, "tcw-bwsync");
     check_device(&t, &d);
@@ -91,6 +92,7 @@ fn buffered_write_without_fsync_belongs_to_the_kernel() {
         size: 4 * M,
         request: M,
         fsync: false,
+        passes: 1,
     };
     let (t, d) = run(&w, "tcw-bwlazy");
     check_device(&t, &d);

@@ -109,6 +109,7 @@ fn syscall_truths_match_bpftrace() {
             size: 1 << 20,
             request: 128 << 10,
             fsync: true,
+            passes: 1,
         },
         Workload::Execs { count: 10 },
     ];

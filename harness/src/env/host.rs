@@ -437,8 +437,7 @@ fn workload_command(
     let mut cmd = Command::new(tracecheck_exe()?);
     cmd.arg("workload")
         .arg(phase)
-        .arg(plan.kind)
-        .args(plan.args)
+        .args(plan.workload.to_args())
         .arg("--dir")
         .arg(dir)
         .args(extra);

@@ -12,7 +12,7 @@ pub mod host;
 use crate::error::HarnessError;
 use crate::record::CheckRecord;
 use crate::select::{for_metric, Plan};
-use crate::spec::{Claim, ToolSpec};
+use crate::spec::{Claim, KeyKind, ToolSpec};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -60,7 +60,10 @@ pub fn checks_of(spec: &ToolSpec) -> Vec<Check<'_>> {
     let mut out: Vec<Check<'_>> = Vec::new();
     for c in &spec.claims {
         let plans = if c.workloads.is_empty() {
-            for_metric(c.metric)
+            for_metric(
+                c.metric,
+                c.has_key(KeyKind::Comm) || c.has_key(KeyKind::Pid),
+            )
         } else {
             c.workloads.clone()
         };

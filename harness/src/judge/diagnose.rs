@@ -27,7 +27,12 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     fn within(&self, v: u64, t: &Truth) -> bool {
-        let (lo, hi) = self.claim.tolerance.widen(t.lo, t.hi);
+        self.within_range(v, t.lo, t.hi)
+    }
+
+    /// Is `v` within the claim's tolerance of `lo..=hi`?
+    pub fn within_range(&self, v: u64, lo: u64, hi: u64) -> bool {
+        let (lo, hi) = self.claim.tolerance.widen(lo, hi);
         (lo..=hi).contains(&v)
     }
 
@@ -91,6 +96,10 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         sentence: format!("{open}; {tail}"),
     };
 
+    // 0. A zero, or a count within 1 of it, matches no other layer: it is
+    // "reported nothing" unless its cause is direct (below).
+    let nothing = v <= 1;
+
     // 1. Another layer's truth.
     for layer in [
         Layer::Syscall,
@@ -106,7 +115,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             continue;
         };
         let Some(t) = c.truth_at(m) else { continue };
-        if !c.within(v, t) {
+        if nothing || !c.within(v, t) {
             continue;
         }
         let at = format!(
@@ -118,10 +127,6 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         let dir = c.metric.fixed_direction();
         let below = matches!(c.metric.layer, Layer::Disk | Layer::Block);
         let (finding, tail) = match (below, layer, dir) {
-            (true, Layer::Syscall | Layer::Vfs, Some(Direction::Read)) if t.hi == 0 => (
-                Finding::CountsCacheHitsAsDisk,
-                format!("this equals the bytes returned by read() ({at}): the script sees read() calls, not the disk, and this workload reads through mmap page faults, which make no read() calls"),
-            ),
             (true, Layer::Syscall | Layer::Vfs, Some(Direction::Read)) => (
                 Finding::CountsCacheHitsAsDisk,
                 format!("this equals the bytes returned by read() ({at}): the script counts page-cache hits as disk I/O"),
@@ -135,11 +140,11 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                     .and_then(|b| c.ev.truth.truths.iter().find(|t| t.metric == b && t.who == Who::Kernel && t.source == tracecheck_model::Source::Witness && t.lo > 0));
                 let kernel = pick(&c.ev.truth.truths, c.metric, &Who::Kernel).filter(|k| k.hi > 0);
                 let later = match (seen, kernel) {
-                    (Some(w), _) if c.per_process => format!(
+                    (Some(w), _) if c.per_process && c.truth.hi == 0 => format!(
                         "; not by this process: tracecheck's witness saw the data reach the disk later, as {}",
                         w.why
                     ),
-                    (None, Some(k)) if c.per_process => format!(
+                    (None, Some(k)) if c.per_process && c.truth.hi == 0 => format!(
                         "; the disk writes ({} B) were done later by kernel threads (writeback flushers, jbd2), not by this process",
                         range(k.lo, k.hi)
                     ),
@@ -156,6 +161,11 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             ),
             _ => (Finding::OtherLayer, format!("this equals the truth at {} ({at})", layer.describe())),
         };
+        return d(finding, tail);
+    }
+
+    // 1b. Part of a system-call family (read and readv, not pread64).
+    if let Some((finding, tail)) = super::mistakes::part_of_family(c) {
         return d(finding, tail);
     }
 
@@ -214,6 +224,11 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         }
     }
 
+    // 4b. The other mistakes of the neighbour model.
+    if let Some((finding, tail)) = super::mistakes::by_model(c) {
+        return d(finding, tail);
+    }
+
     // 5. Charged to other tasks.
     if c.per_process && v < c.truth.lo {
         let missing = c.truth.lo - v;
@@ -245,8 +260,13 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         }
     }
 
+    // 5b. Nothing for a workload that read only through page faults.
+    if let Some((finding, tail)) = super::mistakes::missed_faults(c) {
+        return d(finding, tail);
+    }
+
     // 6. Nothing at all.
-    if v == 0 {
+    if nothing {
         let why = if !c.reading.map_printed {
             format!("{} was never printed: its probes may not have attached, or they fire on events this workload does not cause", c.claim.map)
         } else {
@@ -312,6 +332,7 @@ mod tests {
             comm: "tcw-aaaaaa".into(),
             pids: vec![4242],
             params: BTreeMap::new(),
+            tallies: Default::default(),
             truths: vec![
                 Truth::exact(
                     m("syscall.read_bytes"),

@@ -3,7 +3,7 @@
 //! ([`Evidence`]), and how the best truth for a metric is picked.
 
 use crate::establish::Unestablished;
-use tracecheck_model::{GroundTruth, Layer, Metric, Source, Truth, Who};
+use tracecheck_model::{GroundTruth, Layer, Metric, Truth, Who};
 
 /// Who and what the check is about: the workload's processes and the
 /// scratch device.
@@ -51,23 +51,12 @@ pub struct Evidence<'a> {
     pub advice: Option<&'a str>,
 }
 
-/// Preference among sources for the same quantity: what was counted beats
-/// what was measured beats what was designed.
-fn rank(s: Source) -> u8 {
-    match s {
-        Source::Workload => 0,
-        Source::Diskstats => 1,
-        Source::Witness => 2,
-        Source::Design => 3,
-    }
-}
-
 /// The best truth for `metric` charged to `who`.
 pub fn pick<'t>(truths: &'t [Truth], metric: Metric, who: &Who) -> Option<&'t Truth> {
     truths
         .iter()
         .filter(|t| t.metric == metric && &t.who == who)
-        .min_by_key(|t| rank(t.source))
+        .min_by_key(|t| t.source.rank())
 }
 
 /// Who a claim's number is charged to at `layer`: the workload's processes

@@ -10,6 +10,7 @@
 
 mod diagnose;
 pub mod evidence;
+mod mistakes;
 pub mod reading;
 
 use crate::record::ToolRecord;

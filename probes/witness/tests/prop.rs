@@ -80,7 +80,7 @@ fn is_direct(w: &Workload) -> Option<IoGroup> {
 /// most 128 segments, 512 KiB, so the larger ones are split).
 fn workload() -> impl Strategy<Value = Workload> {
     let request_pages = prop_oneof![1u64..=16, 17u64..=128, 129u64..=384];
-    (0u8..6, request_pages, 1u64..=16, 1u64..=3).prop_map(|(kind, rp, n, passes)| {
+    (0u8..7, request_pages, 1u64..=16, 1u64..=3).prop_map(|(kind, rp, n, passes)| {
         let n = n.min((MAX_PAGES / rp).max(1));
         let (size, request) = (rp * n * PAGE, rp * PAGE);
         match kind {
@@ -90,18 +90,25 @@ fn workload() -> impl Strategy<Value = Workload> {
                 size,
                 request,
                 fsync: false,
+                passes,
             },
             3 => Workload::BufferedWrite {
                 size,
                 request,
                 fsync: true,
+                passes,
             },
             4 => Workload::CachedReread {
                 size,
                 passes,
                 request,
             },
-            _ => Workload::MmapRead { size },
+            5 => Workload::MmapRead { size },
+            _ => Workload::DirectMixed {
+                read: size,
+                write: size,
+                request,
+            },
         }
     })
 }

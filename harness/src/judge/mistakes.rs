@@ -1,0 +1,183 @@
+//! Diagnoses from the neighbour model (`tracecheck_model::neighbour`): a
+//! failed number held against what each plausible mistake would have
+//! reported on this very run, computed from the run's own truths and
+//! tallies, and against every part of a system-call family.
+
+use super::diagnose::Context;
+use super::evidence::who_for;
+use crate::units::{num, range};
+use crate::verdict::Finding;
+use tracecheck_model::neighbour::{self, Mistake, OPEN_CALLS, READ_CALLS, WRITE_CALLS};
+use tracecheck_model::{Direction, Layer, Quantity};
+
+/// The calls of the family the claim's direction belongs to, with what
+/// each did on this run (only those the workload made).
+fn family(c: &Context<'_>) -> Vec<(&'static str, u64)> {
+    let names: &[&'static str] = match c.metric.fixed_direction() {
+        Some(Direction::Read) => READ_CALLS,
+        Some(Direction::Write) => WRITE_CALLS,
+        None if c.metric.layer == Layer::Syscall => OPEN_CALLS,
+        None => return Vec::new(),
+    };
+    let t = &c.ev.truth.tallies;
+    names
+        .iter()
+        .map(|n| (*n, t.call(n)))
+        .filter(|(_, t)| t.calls > 0)
+        .map(|(n, t)| {
+            // A disk or block claim that counts system calls counts bytes.
+            let v = match c.metric.quantity {
+                Quantity::Ops if c.metric.layer == Layer::Syscall => t.calls,
+                _ => t.bytes,
+            };
+            (n, v)
+        })
+        .collect()
+}
+
+/// The reported number as the sum over some, not all, of the family's
+/// calls: "the script traces read() and readv() only".
+pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
+    let v = c.reading.reported;
+    let fam = family(c);
+    if fam.len() < 2 || v <= 1 {
+        return None;
+    }
+    let n = fam.len();
+    for mask in 1..(1u32 << n) - 1 {
+        let sum: u64 = (0..n)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| fam[i].1)
+            .sum();
+        if sum == 0 || !c.within_range(v, sum, sum) {
+            continue;
+        }
+        let pick = |inside: bool| {
+            (0..n)
+                .filter(|i| (mask & (1 << i) != 0) == inside)
+                .map(|i| format!("{}()", fam[i].0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let what = match (c.metric.layer, c.metric.quantity) {
+            (Layer::Syscall, Quantity::Ops) => "the calls made to",
+            (_, _) => "the bytes through",
+        };
+        let below = if matches!(c.metric.layer, Layer::Disk | Layer::Block) {
+            ", and it counts system-call bytes (page-cache hits included), not disk I/O"
+        } else {
+            ""
+        };
+        return Some((
+            Finding::PartOfCallFamily,
+            format!(
+                "this equals {what} {} alone ({} from the workload, which also used {}): the script traces only part of \
+                 the system-call family{below}",
+                pick(true),
+                num(sum),
+                pick(false)
+            ),
+        ));
+    }
+    None
+}
+
+/// What each mistake of the model the earlier steps do not cover says, in
+/// words, with the value it would have reported here.
+fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, String)> {
+    let at = format!("{} {unit}", range(value.0, value.1));
+    let s = |f: Finding, tail: &str| Some((f, format!("this equals {tail} ({at})")));
+    match m {
+        Mistake::BothDirections => s(
+            Finding::BothDirections,
+            "reads and writes added up: the script counts every I/O in this direction, whatever its direction \
+             (the bcc#4871 bug class)",
+        ),
+        Mistake::Bios => s(
+            Finding::BiosNotRequests,
+            "the bios submitted: the script counts bios (block_bio_queue) where the claim counts device requests \
+             (block_rq_complete); one bio can be split into several requests, and several merged into one",
+        ),
+        Mistake::Requests => s(
+            Finding::RequestsNotBios,
+            "the device requests completed: the script counts requests where the claim counts bios submitted",
+        ),
+        Mistake::Requested => s(
+            Finding::RequestedNotReturned,
+            "the bytes the calls asked for: the script sums the length argument (at sys_enter) instead of the \
+             bytes returned (sys_exit's ret), so short reads at end of file and calls returning 0 count in full",
+        ),
+        Mistake::ExecAttempts => s(
+            Finding::ExecAttempts,
+            "the exec attempts, failed ones included: the script counts sys_enter_execve, not successful execs \
+             (sched_process_exec)",
+        ),
+        Mistake::Forks => s(
+            Finding::ForksNotExecs,
+            "the fork() calls: the script counts new processes (fork or sched_process_fork), not execs",
+        ),
+        Mistake::ExecveOnly => s(
+            Finding::MissesExecveat,
+            "the execs made through execve() alone: the script misses execveat()",
+        ),
+        Mistake::AllInsertions => s(
+            Finding::AllPageInsertions,
+            "every page-cache insertion, writes included: the script counts mm_filemap_add_to_page_cache for \
+             writes too, which insert pages without reading them",
+        ),
+        Mistake::PageAccesses => s(
+            Finding::PageAccesses,
+            "every page the workload read, cache hits included: the script counts page accesses, not misses",
+        ),
+        Mistake::DirtierCharged => s(
+            Finding::ChargesDirtier,
+            "the writeback of the pages this process dirtied: the script charges the flushers' writes to the task \
+             that dirtied the pages, but this process submitted none of them",
+        ),
+        // Covered by the layer, unit, twice, direction and other-task steps.
+        _ => None,
+    }
+}
+
+/// The first mistake of the model whose value on this run the reported
+/// number matches (a zero matches none of them).
+pub fn by_model(c: &Context<'_>) -> Option<(Finding, String)> {
+    let v = c.reading.reported;
+    if v <= 1 {
+        return None;
+    }
+    let who = who_for(c.metric.layer, c.per_process);
+    for m in neighbour::neighbours(c.metric, &who) {
+        let Some(value) = m.value(c.metric, &who, c.ev.truth) else {
+            continue;
+        };
+        if value.1 <= 1 || !c.within_range(v, value.0, value.1) {
+            continue;
+        }
+        if let Some(found) = sentence(m, value, c.metric.unit()) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+/// A zero whose cause is direct: the workload read only through page
+/// faults, and the tool did print its map (so it ran and attached).
+pub fn missed_faults(c: &Context<'_>) -> Option<(Finding, String)> {
+    let faults = c.ev.truth.tallies.fault_read_bytes;
+    if c.reading.reported > 1 || faults == 0 || !c.reading.map_printed {
+        return None;
+    }
+    if c.metric.fixed_direction() != Some(Direction::Read) {
+        return None;
+    }
+    Some((
+        Finding::MissesFaults,
+        format!(
+            "this workload read its {} B through mmap page faults, which make no read() calls, and the script \
+             printed its map but nothing for the workload: it sees only I/O inside read() calls (as disktop.stp's \
+             vfs probes), not page faults",
+            num(faults)
+        ),
+    ))
+}

@@ -1,0 +1,187 @@
+//! What each workload does by design, without running it: the calls it
+//! will make ([`counts`]) and the truths that follow on a nominal scratch
+//! disk ([`ground_truth`]). The separation table (docs/separation.md) and
+//! the choice of a metric's default workloads are computed from these; a
+//! test holds real runs to the same counts.
+
+use crate::ops::{self, Counts, REREAD_CALLS, WRITE_CALLS};
+use crate::truths::{self, Facts};
+use crate::workload::Workload;
+use std::collections::BTreeMap;
+use tracecheck_model::GroundTruth;
+
+/// The facts of the harness's scratch disk as it makes it: requests capped
+/// at 128 KiB, a loop device's 128 segments, one extent per input file,
+/// ext4's 5 s commit interval, a
+/// run well under a second, fsync() owning the data.
+pub fn nominal_facts() -> Facts {
+    Facts {
+        max_request_bytes: crate::scratch_disk::MAX_SECTORS_KB * 1024,
+        max_segments: 128,
+        // A 16 MiB file written in one go into a fresh ext4 gets one
+        // extent (ext4 extents hold up to 128 MiB); real runs count theirs.
+        extents: 1,
+        commit_interval_ns: 5_000_000_000,
+        elapsed_ns: 500_000_000,
+        fsync_owns_data: true,
+        fsync_reason: "nominal: a short run under the dirty thresholds".into(),
+    }
+}
+
+/// The calls `w` makes, exactly as the workload will count them.
+pub fn counts(w: &Workload) -> Counts {
+    let mut c = Counts::default();
+    let call = |c: &mut Counts, name: &'static str, read: bool, asked: u64, got: u64| {
+        let t = c.by_call.entry(name).or_default();
+        t.calls += 1;
+        t.bytes += got;
+        t.requested += asked;
+        if read {
+            c.read_calls += 1;
+            c.read_bytes += got;
+        } else {
+            c.write_calls += 1;
+            c.write_bytes += got;
+        }
+    };
+    let open = |c: &mut Counts, name: &'static str| {
+        c.open_calls += 1;
+        c.by_call.entry(name).or_default().calls += 1;
+    };
+    match *w {
+        Workload::DirectRead { size, request } => {
+            open(&mut c, "openat");
+            for _ in 0..size / request {
+                call(&mut c, "pread64", true, request, request);
+            }
+        }
+        Workload::DirectWrite { size, request } => {
+            open(&mut c, "openat");
+            for _ in 0..size / request {
+                call(&mut c, "pwrite64", false, request, request);
+            }
+        }
+        Workload::DirectMixed {
+            read,
+            write,
+            request,
+        } => {
+            open(&mut c, "openat");
+            for _ in 0..read / request {
+                call(&mut c, "pread64", true, request, request);
+            }
+            for _ in 0..write / request {
+                call(&mut c, "pwrite64", false, request, request);
+            }
+        }
+        Workload::CachedReread {
+            size,
+            passes,
+            request,
+        } => {
+            open(&mut c, "openat");
+            for p in 0..passes {
+                let name = REREAD_CALLS[(p % 4) as usize];
+                let mut left = size;
+                loop {
+                    let got = left.min(request);
+                    call(&mut c, name, true, request, got);
+                    if got == 0 {
+                        break;
+                    }
+                    left -= got;
+                }
+            }
+        }
+        Workload::BufferedWrite {
+            size,
+            request,
+            passes,
+            ..
+        } => {
+            open(&mut c, "openat");
+            for i in 0..passes * (size / request) {
+                call(
+                    &mut c,
+                    WRITE_CALLS[(i % 4) as usize],
+                    false,
+                    request,
+                    request,
+                );
+            }
+        }
+        Workload::MmapRead { .. } => open(&mut c, "openat"),
+        Workload::Opens { count } => (0..count).for_each(|i| open(&mut c, ops::open_call(i))),
+        Workload::Execs { count } => {
+            for child in ops::exec_children(count) {
+                c.forks += 1;
+                match child {
+                    ops::Child::Execve => c.execs += 1,
+                    ops::Child::Execveat => {
+                        c.execs += 1;
+                        c.execveat += 1;
+                    }
+                    ops::Child::FailedExec | ops::Child::NoExec => {}
+                }
+                if child != ops::Child::NoExec {
+                    c.exec_attempts += 1;
+                }
+            }
+        }
+    }
+    c
+}
+
+/// The ground truth a run of `w` would report by design on the nominal
+/// scratch disk (before diskstats and the witness pin what they measure).
+pub fn ground_truth(w: &Workload) -> GroundTruth {
+    let c = counts(w);
+    let comm = "tcw-design";
+    GroundTruth {
+        workload: w.kind().to_string(),
+        comm: comm.into(),
+        pids: vec![1],
+        params: BTreeMap::new(),
+        truths: truths::truths(w, &c, comm, &nominal_facts()),
+        tallies: truths::tallies(w, &c),
+        needs_writeback: false,
+        elapsed_ns: nominal_facts().elapsed_ns,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rereads_go_to_eof_and_rotate_calls() {
+        let c = counts(&Workload::CachedReread {
+            size: 16 << 20,
+            passes: 21,
+            request: 3 << 20,
+        });
+        // 5 full calls, one short (1 MiB), one returning 0, per pass.
+        assert_eq!(c.read_calls, 21 * 7);
+        assert_eq!(c.read_bytes, 21 * (16 << 20));
+        assert_eq!(c.by_call["read"].calls, 6 * 7);
+        assert_eq!(c.by_call["readv"].requested, 5 * 7 * (3 << 20));
+    }
+
+    #[test]
+    fn execs_make_attempts_forks_and_execveats_that_differ() {
+        let c = counts(&Workload::Execs { count: 50 });
+        assert_eq!(
+            (c.execs, c.execveat, c.exec_attempts, c.forks),
+            (50, 10, 60, 70)
+        );
+    }
+
+    #[test]
+    fn opens_mix_the_family() {
+        let c = counts(&Workload::Opens { count: 1000 });
+        assert_eq!(c.open_calls, 1000);
+        assert_eq!(c.by_call["openat"].calls, 600);
+        assert_eq!(c.by_call["open"].calls, 200);
+        assert_eq!(c.by_call["openat2"].calls, 200);
+    }
+}
