@@ -79,8 +79,8 @@ pub const PLANS: &[Plan] = &[
     Plan {
         name: "execs",
         workload: Workload::Execs { count: 50 },
-        purpose: "exactly 50 execs (40 execve(), 10 execveat()), plus 10 failed exec attempts and 10 forks that \
-                  exec nothing",
+        purpose: "exactly 50 execs (40 execve(), 10 execveat()), plus 20 failed execve() attempts and 10 forks \
+                  that exec nothing",
     },
 ];
 
@@ -153,34 +153,41 @@ fn separation_on(
         .then_some((truth, value, sep))
 }
 
-/// Does a separation also name the mistake? A wrong number of 0 is "reported
-/// nothing", which matches no neighbour, so a workload where the neighbour
-/// is 0 catches the script but cannot say why, unless 0 is the mistake's
-/// own mark.
-fn names_it(mistake: Mistake, value: (u64, u64)) -> bool {
-    value.1 > 0 || mistake.zero_is_its_mark()
+/// Does a plan also name the mistake, not only catch it? Its wrong number
+/// must not be 0 (a script that reports nothing matches no neighbour),
+/// unless 0 is the mistake's own mark, and no other neighbour may come
+/// within reach of it on the same plan: otherwise the judge could not say
+/// which of the two the script made.
+fn names_it(gt: &GroundTruth, m: Metric, who: &Who, mistake: Mistake, value: (u64, u64)) -> bool {
+    if value.1 == 0 && !mistake.zero_is_its_mark() {
+        return false;
+    }
+    neighbour::neighbours(m, who)
+        .into_iter()
+        .filter(|other| other.class() != mistake.class())
+        .filter_map(|other| other.value(m, who, gt))
+        .all(|v| Separation::between(value, v).separates(TABLE_TOLERANCE))
 }
 
 /// The plans among `plans` that separate `mistake` from `m` for `who`:
 /// those that also name it if any do, otherwise those that catch it.
-fn separating<'p>(
-    plans: &'p [(&'static Plan, GroundTruth)],
+fn separating(
+    plans: &[(&'static Plan, GroundTruth)],
     m: Metric,
     who: &Who,
     mistake: Mistake,
 ) -> Vec<(&'static Plan, (u64, u64), (u64, u64), Separation)> {
-    let all: Vec<_> = plans
-        .iter()
-        .filter_map(|(p, gt)| {
-            let (t, v, s) = separation_on(gt, m, who, mistake)?;
-            Some((*p, t, v, s))
-        })
-        .collect();
-    let naming: Vec<_> = all
-        .iter()
-        .filter(|c| names_it(mistake, c.2))
-        .cloned()
-        .collect();
+    let mut all = Vec::new();
+    let mut naming = Vec::new();
+    for (p, gt) in plans {
+        let Some((t, v, s)) = separation_on(gt, m, who, mistake) else {
+            continue;
+        };
+        if names_it(gt, m, who, mistake, v) {
+            naming.push((*p, t, v, s));
+        }
+        all.push((*p, t, v, s));
+    }
     if naming.is_empty() {
         all
     } else {

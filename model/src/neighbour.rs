@@ -129,6 +129,20 @@ impl Mistake {
     }
 }
 
+impl Mistake {
+    /// Mistakes the judge names with one finding: the system-call and VFS
+    /// layers (bytes through read(), page-cache hits included: equal on
+    /// every workload, and one diagnosis), and the calls of one family
+    /// (one finding, "only part of the family", with the calls named).
+    pub fn class(&self) -> String {
+        match self {
+            Mistake::Layer(Layer::Syscall | Layer::Vfs) => "above-the-cache".into(),
+            Mistake::OnlyCall(_) => "part-of-family".into(),
+            other => other.key(),
+        }
+    }
+}
+
 impl fmt::Display for Mistake {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.key())

@@ -172,7 +172,7 @@ mod tests {
         let c = counts(&Workload::Execs { count: 50 });
         assert_eq!(
             (c.execs, c.execveat, c.exec_attempts, c.forks),
-            (50, 10, 60, 70)
+            (50, 10, 70, 80)
         );
     }
 

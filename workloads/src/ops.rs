@@ -529,14 +529,20 @@ pub enum Child {
 }
 
 /// The children of `execs --count N`, in order: N execs (every fifth
-/// through execveat), and after every fifth one a failed exec attempt
-/// and a fork that execs nothing, so that exec attempts, forks and
-/// execve() alone each differ from the execs made.
+/// through execveat), and after every fifth one two failed exec attempts
+/// and a fork that execs nothing, so that exec attempts, execve() entries
+/// (failed ones included), forks and execve() alone each differ from the
+/// execs made.
 pub fn exec_children(count: u64) -> Vec<Child> {
     let mut out = Vec::new();
     for i in 0..count {
         if i % 5 == 4 {
-            out.extend([Child::Execveat, Child::FailedExec, Child::NoExec]);
+            out.extend([
+                Child::Execveat,
+                Child::FailedExec,
+                Child::FailedExec,
+                Child::NoExec,
+            ]);
         } else {
             out.push(Child::Execve);
         }
@@ -625,14 +631,16 @@ pub fn execs(link: &Path, count: u64) -> Result<Counts, WorkloadError> {
                     reason: format!("{child:?}: the exec failed (exit 127)"),
                 })
             }
-            other => return Err(WorkloadError::Child {
-                pid: pid as u32,
-                path: link.into(),
-                reason: format!(
+            other => {
+                return Err(WorkloadError::Child {
+                    pid: pid as u32,
+                    path: link.into(),
+                    reason: format!(
                     "{child:?}: ended with {other:?} (expected exit {expected}), raw status {:#x}",
                     status.as_raw()
                 ),
-            }),
+                })
+            }
         }
     }
     Ok(c)

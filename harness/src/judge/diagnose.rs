@@ -100,6 +100,12 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     // "reported nothing" unless its cause is direct (below).
     let nothing = v <= 1;
 
+    // 0b. Exactly twice an exact truth is direct evidence of double
+    // counting; it wins over a layer whose truth is only a range.
+    if c.truth.lo == c.truth.hi && c.truth.hi > 1 && c.within(v, &scaled(c.truth, 2)) {
+        return d(Finding::DoubleCounting, twice_sentence(v, c.truth));
+    }
+
     // 1. Another layer's truth.
     for layer in [
         Layer::Syscall,
@@ -155,6 +161,14 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                     format!("this equals the bytes passed to write() ({at}): the script counts writes into the page cache as disk writes{later}"),
                 )
             }
+            (true, Layer::Block, _) if c.metric.quantity == tracecheck_model::Quantity::Ops => (
+                Finding::BiosNotRequests,
+                format!("this equals the bios submitted ({at}): the script counts bios (block_bio_queue) where the claim counts device requests (block_rq_complete); one bio can be split into several requests, and several merged into one"),
+            ),
+            (true, Layer::Disk, _) if c.metric.quantity == tracecheck_model::Quantity::Ops => (
+                Finding::RequestsNotBios,
+                format!("this equals the device requests completed ({at}): the script counts requests where the claim counts bios submitted"),
+            ),
             (false, Layer::Disk | Layer::Block, _) => (
                 Finding::CountsDiskNotSyscalls,
                 format!("this equals what the disk did ({at}): the script counts disk I/O, not what the process asked for"),
@@ -193,10 +207,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 
     // 3. Twice the truth.
     if c.truth.hi > 0 && v > 0 && c.within(v, &scaled(c.truth, 2)) {
-        return d(
-            Finding::DoubleCounting,
-            format!("this is {:.2}× the truth: the script counts each I/O twice (e.g. both at issue and at completion, or both the bio and the request)", v as f64 / c.truth.mid().max(1) as f64),
-        );
+        return d(Finding::DoubleCounting, twice_sentence(v, c.truth));
     }
 
     // 4. The other direction.
@@ -250,6 +261,10 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                 .any(|(k, _)| k.starts_with("kworker/") && k.ends_with('H'))
             {
                 "the script takes comm/pid where the request was dispatched (a kworker), not where it was submitted"
+            } else if let Some((finding, tail)) = super::mistakes::missed_faults(c) {
+                // Unrelated tasks that happened to do I/O are weaker
+                // evidence than a workload that read only through faults.
+                return d(finding, tail);
             } else {
                 "the script charges the I/O to tasks other than the one that caused it"
             };
@@ -289,6 +304,13 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
     d(Finding::Unexplained, format!("{ratio:.3}× the truth, which matches no layer, unit, direction or attribution tracecheck knows"))
+}
+
+fn twice_sentence(v: u64, t: &Truth) -> String {
+    format!(
+        "this is {:.2}× the truth: the script counts each event twice (e.g. both at entry and at exit, at issue and at completion, or both the bio and the request)",
+        v as f64 / t.mid().max(1) as f64
+    )
 }
 
 fn scaled(t: &Truth, f: u64) -> Truth {

@@ -134,6 +134,14 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             "the writeback of the pages this process dirtied: the script charges the flushers' writes to the task \
              that dirtied the pages, but this process submitted none of them",
         ),
+        Mistake::Sectors | Mistake::Pages | Mistake::Kib => Some((
+            Finding::UnitFactor,
+            format!(
+                "this equals the workload's bytes in {} ({at}): the script sums sizes where the claim counts \
+                 operations",
+                m.describe()
+            ),
+        )),
         // Covered by the layer, unit, twice, direction and other-task steps.
         _ => None,
     }
@@ -161,11 +169,20 @@ pub fn by_model(c: &Context<'_>) -> Option<(Finding, String)> {
     None
 }
 
+/// Did the tool say some of its probes failed to attach?
+pub fn attach_failed(c: &Context<'_>) -> bool {
+    c.tool.stderr_tail.iter().any(|l| {
+        let l = l.to_lowercase();
+        l.contains("attach")
+            && (l.contains("fail") || l.contains("could not") || l.contains("error"))
+    })
+}
+
 /// A zero whose cause is direct: the workload read only through page
-/// faults, and the tool did print its map (so it ran and attached).
+/// faults, and nothing says the tool's probes failed to attach.
 pub fn missed_faults(c: &Context<'_>) -> Option<(Finding, String)> {
     let faults = c.ev.truth.tallies.fault_read_bytes;
-    if c.reading.reported > 1 || faults == 0 || !c.reading.map_printed {
+    if c.reading.reported > 1 || faults == 0 || attach_failed(c) {
         return None;
     }
     if c.metric.fixed_direction() != Some(Direction::Read) {
@@ -175,8 +192,8 @@ pub fn missed_faults(c: &Context<'_>) -> Option<(Finding, String)> {
         Finding::MissesFaults,
         format!(
             "this workload read its {} B through mmap page faults, which make no read() calls, and the script \
-             printed its map but nothing for the workload: it sees only I/O inside read() calls (as disktop.stp's \
-             vfs probes), not page faults",
+             reported nothing for it (with no sign of a probe that failed to attach): it sees only I/O inside \
+             read() calls (as disktop.stp's vfs probes), not page faults",
             num(faults)
         ),
     ))

@@ -1,0 +1,123 @@
+//! tracecheck's own mutation corpus (expectations/mutants): every script
+//! there carries one known bug and must FAIL with the diagnosis its
+//! `expect.toml` names; every script in expectations/correct must PASS on
+//! all its default workloads, and each mutant names the correct script that
+//! fixes it. Real bpftrace, real loop devices: one `tracecheck check` run
+//! over the whole corpus.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn dirs(under: &str) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join(under))
+        .unwrap_or_else(|e| panic!("{under}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("spec.toml").is_file())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every verdict of one run over `specs`, by spec directory name:
+/// (workload, status, finding).
+fn run(specs: &[PathBuf]) -> BTreeMap<String, Vec<(String, String, String)>> {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("check")
+        .args(specs)
+        .args(["--format", "json", "--color", "never"])
+        .output()
+        .expect("run tracecheck");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "no JSON report ({e}); stderr:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let mut by: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    for c in report["checks"].as_array().expect("checks") {
+        let spec = Path::new(c["spec"].as_str().expect("spec path"));
+        let name = spec
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for v in c["verdicts"].as_array().expect("verdicts") {
+            by.entry(name.clone()).or_default().push((
+                v["workload"].as_str().unwrap_or("").to_string(),
+                v["status"].as_str().unwrap_or("").to_string(),
+                v["diagnosis"]["finding"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    by
+}
+
+fn expected(dir: &Path) -> (String, PathBuf) {
+    let text = std::fs::read_to_string(dir.join("expect.toml"))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let t: toml::Table = text
+        .parse()
+        .unwrap_or_else(|e| panic!("{}/expect.toml: {e}", dir.display()));
+    let finding = t["finding"].as_str().expect("finding").to_string();
+    let fix = dir.join(t["fix"].as_str().expect("fix"));
+    (finding, fix)
+}
+
+#[test]
+fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
+    let mutants = dirs("expectations/mutants");
+    let correct = dirs("expectations/correct");
+    assert!(mutants.len() >= 25, "{} mutants", mutants.len());
+    let all: Vec<PathBuf> = mutants.iter().chain(&correct).cloned().collect();
+    let by = run(&all);
+
+    let (mut right, mut wrong, mut missed, mut false_alarms) = (0, 0, 0, 0);
+    let mut problems = Vec::new();
+    for m in &mutants {
+        let name = m.file_name().unwrap().to_string_lossy().into_owned();
+        let (finding, fix) = expected(m);
+        assert!(
+            fix.join("spec.toml").is_file(),
+            "{name}: its fix {} has no spec.toml",
+            fix.display()
+        );
+        let vs = by.get(&name).cloned().unwrap_or_default();
+        let errors: Vec<_> = vs.iter().filter(|v| v.1 == "ERROR").collect();
+        let fails: Vec<_> = vs.iter().filter(|v| v.1 == "FAIL").collect();
+        if !errors.is_empty() {
+            problems.push(format!("{name}: ERROR verdicts {errors:?}"));
+        }
+        if fails.is_empty() {
+            missed += 1;
+            problems.push(format!("{name}: MISSED (every verdict passed: {vs:?})"));
+        } else if fails.iter().any(|v| v.2 == finding) {
+            right += 1;
+        } else {
+            wrong += 1;
+            problems.push(format!(
+                "{name}: caught with a wrong cause, expected {finding}: {fails:?}"
+            ));
+        }
+    }
+    for c in &correct {
+        let name = c.file_name().unwrap().to_string_lossy().into_owned();
+        let vs = by.get(&name).cloned().unwrap_or_default();
+        if vs.is_empty() || vs.iter().any(|v| v.1 != "PASS") {
+            false_alarms += 1;
+            problems.push(format!("{name} (correct): {vs:?}"));
+        }
+    }
+    println!(
+        "| mutants | caught, right cause | caught, wrong cause | missed | correct scripts | false alarms |\n\
+         |---|---|---|---|---|---|\n| {} | {right} | {wrong} | {missed} | {} | {false_alarms} |",
+        mutants.len(),
+        correct.len()
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
