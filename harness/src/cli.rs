@@ -86,7 +86,8 @@ pub struct RunOpts {
     #[arg(long, value_name = "DIR", requires = "vm")]
     pub vm_cache: Option<PathBuf>,
 
-    /// Only the check on this workload (see `tracecheck workloads`).
+    /// Only the check on this workload (see `tracecheck workloads`); a workload
+    /// outside the spec's defaults runs every claim on it.
     #[arg(long, value_name = "NAME")]
     pub workload: Option<String>,
 

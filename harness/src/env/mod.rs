@@ -92,10 +92,18 @@ pub fn checks_for<'s>(
     let names: Vec<&str> = checks.iter().map(|k| k.plan.name).collect();
     let kept: Vec<_> = checks.into_iter().filter(|k| k.plan.name == name).collect();
     if kept.is_empty() {
+        // A plan outside the spec's defaults: every claim runs on it.
+        if let Some(plan) = crate::select::plan(name) {
+            return Ok(vec![Check {
+                plan,
+                claims: spec.claims.iter().collect(),
+            }]);
+        }
         return Err(HarnessError::Other(format!(
-            "{} has no check on workload `{name}`; its workloads are: {}",
+            "{} has no check on workload `{name}`, and no workload has that name; its workloads are: {} (all: {})",
             spec.path.display(),
-            names.join(", ")
+            names.join(", "),
+            crate::select::names().join(", ")
         )));
     }
     Ok(kept)
