@@ -117,6 +117,13 @@ fn resolved(m: Metric) -> Vec<Metric> {
     }
 }
 
+/// A truth's or a neighbour's bounds.
+pub type Range = (u64, u64);
+
+/// A separating plan, the truth and the neighbour's value on it, and how
+/// far apart they are.
+pub type Separated = (&'static Plan, Range, Range, Separation);
+
 /// One row of the separation table: a metric (direction resolved), who it
 /// is charged to, one neighbour, and the plan that separates them most.
 #[derive(Debug, Clone)]
@@ -126,7 +133,7 @@ pub struct Cell {
     pub mistake: Mistake,
     /// The separating plan with the truth, the neighbour's value and their
     /// separation; `None` when no plan separates them.
-    pub best: Option<(&'static Plan, (u64, u64), (u64, u64), Separation)>,
+    pub best: Option<Separated>,
 }
 
 /// The tolerance the table is built for: the default claim tolerance.
@@ -145,7 +152,7 @@ fn separation_on(
     m: Metric,
     who: &Who,
     mistake: Mistake,
-) -> Option<((u64, u64), (u64, u64), Separation)> {
+) -> Option<(Range, Range, Separation)> {
     let truth = gt.best(m, who).map(|t| (t.lo, t.hi))?;
     let value = mistake.value(m, who, gt)?;
     let sep = Separation::between(truth, value);
@@ -176,7 +183,7 @@ fn separating(
     m: Metric,
     who: &Who,
     mistake: Mistake,
-) -> Vec<(&'static Plan, (u64, u64), (u64, u64), Separation)> {
+) -> Vec<Separated> {
     let mut all = Vec::new();
     let mut naming = Vec::new();
     for (p, gt) in plans {

@@ -183,6 +183,47 @@ pub(crate) fn read_u64(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// How many extents the filesystem maps `path` to (FIEMAP with no extent
+/// array: the kernel only counts them). An O_DIRECT call that crosses an
+/// extent boundary is split into one bio per extent, so this bounds the
+/// extra bios and requests a workload's calls can make. `FIEMAP_FLAG_SYNC`
+/// flushes delayed allocation first, so the count is the final one.
+///
+/// Hand-written: neither rustix nor nix wraps FS_IOC_FIEMAP.
+pub fn extents(path: &Path) -> Result<u64, WorkloadError> {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    #[derive(Default)]
+    struct Fiemap {
+        fm_start: u64,
+        fm_length: u64,
+        fm_flags: u32,
+        fm_mapped_extents: u32,
+        fm_extent_count: u32,
+        fm_reserved: u32,
+    }
+    // _IOWR('f', 11, struct fiemap), struct fiemap without extents: 32 bytes.
+    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
+    const FIEMAP_FLAG_SYNC: u32 = 1;
+    let f = std::fs::File::open(path).map_err(|e| WorkloadError::io("open", path, e))?;
+    let mut fm = Fiemap {
+        fm_length: u64::MAX,
+        fm_flags: FIEMAP_FLAG_SYNC,
+        ..Default::default()
+    };
+    // SAFETY: fm is a valid struct fiemap with fm_extent_count = 0, so the
+    // kernel writes only its header.
+    let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FIEMAP, &mut fm as *mut Fiemap) };
+    if r < 0 {
+        return Err(WorkloadError::io(
+            "ioctl(FS_IOC_FIEMAP)",
+            path,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(u64::from(fm.fm_mapped_extents))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,45 +269,4 @@ mod tests {
         assert!(parse_dev("a:1").is_err());
         assert!(parse_dev("1:").is_err());
     }
-}
-
-/// How many extents the filesystem maps `path` to (FIEMAP with no extent
-/// array: the kernel only counts them). An O_DIRECT call that crosses an
-/// extent boundary is split into one bio per extent, so this bounds the
-/// extra bios and requests a workload's calls can make. `FIEMAP_FLAG_SYNC`
-/// flushes delayed allocation first, so the count is the final one.
-///
-/// Hand-written: neither rustix nor nix wraps FS_IOC_FIEMAP.
-pub fn extents(path: &Path) -> Result<u64, WorkloadError> {
-    use std::os::fd::AsRawFd;
-    #[repr(C)]
-    #[derive(Default)]
-    struct Fiemap {
-        fm_start: u64,
-        fm_length: u64,
-        fm_flags: u32,
-        fm_mapped_extents: u32,
-        fm_extent_count: u32,
-        fm_reserved: u32,
-    }
-    // _IOWR('f', 11, struct fiemap), struct fiemap without extents: 32 bytes.
-    const FS_IOC_FIEMAP: libc::c_ulong = 0xC020_660B;
-    const FIEMAP_FLAG_SYNC: u32 = 1;
-    let f = std::fs::File::open(path).map_err(|e| WorkloadError::io("open", path, e))?;
-    let mut fm = Fiemap {
-        fm_length: u64::MAX,
-        fm_flags: FIEMAP_FLAG_SYNC,
-        ..Default::default()
-    };
-    // SAFETY: fm is a valid struct fiemap with fm_extent_count = 0, so the
-    // kernel writes only its header.
-    let r = unsafe { libc::ioctl(f.as_raw_fd(), FS_IOC_FIEMAP, &mut fm as *mut Fiemap) };
-    if r < 0 {
-        return Err(WorkloadError::io(
-            "ioctl(FS_IOC_FIEMAP)",
-            path,
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(u64::from(fm.fm_mapped_extents))
 }

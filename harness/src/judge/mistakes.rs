@@ -3,7 +3,7 @@
 //! reported on this very run, computed from the run's own truths and
 //! tallies, and against every part of a system-call family.
 
-use super::diagnose::Context;
+use super::context::Context;
 use super::evidence::who_for;
 use crate::units::{num, range};
 use crate::verdict::Finding;

@@ -8,6 +8,7 @@
 //! - [`reading`]: the claim's map read out of the tool's output;
 //! - [`diagnose`]: for a failed claim, what the number does match.
 
+mod context;
 mod diagnose;
 pub mod evidence;
 mod mistakes;
@@ -16,7 +17,8 @@ pub mod reading;
 use crate::record::ToolRecord;
 use crate::spec::{Claim, KeyKind};
 use crate::verdict::{Diagnosis, Finding, Status, TruthUsed, Verdict};
-use diagnose::{diagnose, Context};
+use context::Context;
+use diagnose::diagnose;
 use evidence::{pick, who_for};
 pub use evidence::{Evidence, Subject};
 use reading::read_map;

@@ -1,0 +1,85 @@
+//! What a failed claim is diagnosed from: the claim, its metric with the
+//! direction resolved, the truth it failed against, the tool's reading and
+//! the run's evidence, with the helpers every diagnosis step shares.
+
+use super::evidence::{pick, who_for, Evidence};
+use super::reading::Reading;
+use crate::record::ToolRecord;
+use crate::spec::Claim;
+use crate::units::{num, range};
+use tracecheck_model::{Layer, Metric, Truth};
+
+pub struct Context<'a> {
+    pub claim: &'a Claim,
+    /// The claim's metric with its direction resolved.
+    pub metric: Metric,
+    pub per_process: bool,
+    /// The truth the claim failed against.
+    pub truth: &'a Truth,
+    pub reading: &'a Reading,
+    pub ev: &'a Evidence<'a>,
+    pub tool: &'a ToolRecord,
+}
+
+impl Context<'_> {
+    pub fn within(&self, v: u64, t: &Truth) -> bool {
+        self.within_range(v, t.lo, t.hi)
+    }
+
+    /// Is `v` within the claim's tolerance of `lo..=hi`?
+    pub fn within_range(&self, v: u64, lo: u64, hi: u64) -> bool {
+        let (lo, hi) = self.claim.tolerance.widen(lo, hi);
+        (lo..=hi).contains(&v)
+    }
+
+    pub fn truth_at(&self, m: Metric) -> Option<&Truth> {
+        pick(
+            &self.ev.truth.truths,
+            m,
+            &who_for(m.layer, self.per_process),
+        )
+    }
+
+    pub fn what(&self) -> String {
+        let m = self.metric;
+        let dir = m
+            .fixed_direction()
+            .map(|d| format!("{} ", d.as_str()))
+            .unwrap_or_default();
+        match m.layer {
+            Layer::Disk => format!("disk {dir}{}", noun(m)),
+            Layer::Block => format!("block-layer {dir}{}", noun(m)),
+            Layer::Syscall => format!("system-call {dir}{}", noun(m)),
+            Layer::Vfs => format!("VFS {dir}{}", noun(m)),
+            Layer::Pagecache => "page-cache misses".to_string(),
+            Layer::Process => "execs".to_string(),
+        }
+    }
+
+    /// "reports 352,321,536 B of disk read bytes for tcw-1a2b3c, whose disk
+    /// read 16,777,216 B (diskstats)"
+    pub fn opening(&self) -> String {
+        let t = self.truth;
+        format!(
+            "reports {} {} of {} for {}, where the truth is {} {} ({})",
+            num(self.reading.reported),
+            self.metric.unit(),
+            self.what(),
+            if self.per_process {
+                format!("the workload ({})", self.ev.subject.comm)
+            } else {
+                format!("the {} workload", self.ev.workload)
+            },
+            range(t.lo, t.hi),
+            self.metric.unit(),
+            t.source.as_str()
+        )
+    }
+}
+
+fn noun(m: Metric) -> &'static str {
+    match m.quantity {
+        tracecheck_model::Quantity::Bytes => "bytes",
+        tracecheck_model::Quantity::Ops => "operations",
+    }
+}
