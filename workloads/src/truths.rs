@@ -123,32 +123,37 @@ impl Side {
             self.dev_bytes,
             &format!("whole scratch device: {} / {}", self.why_w, self.why_k),
         ));
-        let i = |who: Who, (lo, hi): (u64, u64)| {
+        // Device requests (disk) and bios submitted (block), by who.
+        let ops = |layer: Layer, why: &str, who: Who, (lo, hi): (u64, u64)| {
             Truth::bounded(
-                metric(Layer::Disk, dir, Ops),
+                metric(layer, dir, Ops),
                 who,
                 lo,
                 hi,
                 Source::Design,
-                format!("{}; {ASSUME}", self.why_ios),
+                format!("{why}; {ASSUME}"),
             )
         };
-        out.push(i(Who::Workload, self.w_ios));
-        out.push(i(Who::Kernel, self.k_ios));
-        out.push(i(Who::Device, self.dev_ios));
-        let bios = |who: Who, (lo, hi): (u64, u64)| {
-            Truth::bounded(
-                metric(Layer::Block, dir, Ops),
-                who,
-                lo,
-                hi,
-                Source::Design,
-                format!("{}; {ASSUME}", self.why_bios),
-            )
-        };
-        out.push(bios(Who::Workload, self.w_bios));
-        out.push(bios(Who::Kernel, self.k_bios));
-        out.push(bios(Who::Device, add(self.w_bios, self.k_bios)));
+        for (layer, why, w, k, dev) in [
+            (
+                Layer::Disk,
+                &self.why_ios,
+                self.w_ios,
+                self.k_ios,
+                self.dev_ios,
+            ),
+            (
+                Layer::Block,
+                &self.why_bios,
+                self.w_bios,
+                self.k_bios,
+                add(self.w_bios, self.k_bios),
+            ),
+        ] {
+            out.push(ops(layer, why, Who::Workload, w));
+            out.push(ops(layer, why, Who::Kernel, k));
+            out.push(ops(layer, why, Who::Device, dev));
+        }
     }
 }
 
