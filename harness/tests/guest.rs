@@ -146,6 +146,10 @@ fn kprobe_disktop_counts_cache_hits_as_disk_reads_in_a_guest() {
         v["diagnosis"]["finding"], "counts_cache_hits_as_disk",
         "{v:#}"
     );
+    // kretprobe:vfs_read, like disktop.stp's vfs.read, never sees readv()
+    // or preadv2(), which go through vfs_readv: the diagnosis says so.
+    let sentence = v["diagnosis"]["sentence"].as_str().unwrap_or("");
+    assert!(sentence.contains("readv()"), "{sentence}");
 }
 
 #[test]

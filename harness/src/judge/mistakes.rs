@@ -63,13 +63,21 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
             (Layer::Syscall, Quantity::Ops) => "the calls made to",
             (_, _) => "the bytes through",
         };
-        let below = if matches!(c.metric.layer, Layer::Disk | Layer::Block) {
-            ", and it counts system-call bytes (page-cache hits included), not disk I/O"
-        } else {
-            ""
+        // Below the page cache the layer is the bigger mistake: the finding
+        // names it, and the sentence adds the calls the script misses.
+        let (finding, below) = match (c.metric.layer, c.metric.fixed_direction()) {
+            (Layer::Disk | Layer::Block, Some(Direction::Read)) => (
+                Finding::CountsCacheHitsAsDisk,
+                "; and it counts system-call bytes, page-cache hits included, as disk I/O",
+            ),
+            (Layer::Disk | Layer::Block, _) => (
+                Finding::CountsPageCacheWritesAsDisk,
+                "; and it counts bytes written into the page cache as disk writes",
+            ),
+            _ => (Finding::PartOfCallFamily, ""),
         };
         return Some((
-            Finding::PartOfCallFamily,
+            finding,
             format!(
                 "this equals {what} {} alone ({} from the workload, which also used {}): the script traces only part of \
                  the system-call family{below}",
