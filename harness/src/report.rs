@@ -369,6 +369,7 @@ mod tests {
                 unestablished: &[],
                 subject: &subject,
                 advice: None,
+                known_stderr: &[],
             },
         );
         let rec = CheckRecord {

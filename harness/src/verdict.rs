@@ -34,6 +34,9 @@ impl Status {
 #[serde(rename_all = "snake_case")]
 pub enum Finding {
     ReportedNothing,
+    /// The claim's map never appeared, and the tool printed lines the
+    /// parser could not read instead.
+    UnparsedOutput,
     CountsCacheHitsAsDisk,
     CountsPageCacheWritesAsDisk,
     CountsDiskNotSyscalls,

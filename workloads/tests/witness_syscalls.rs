@@ -1,8 +1,9 @@
 //! The counted syscall truths against an independent witness: bpftrace on
 //! the syscall and sched tracepoints, filtered by the workload's comm.
-//! Pins that the workload issues openat() (not the legacy open(2) rustix
-//! uses on x86_64), read() for buffered reads, pread64() for O_DIRECT, and
-//! that exec'd children carry the comm.
+//! Pins the calls each workload makes, by name, against its own per-call
+//! tally: the open family mix, one read-family call per re-read pass, the
+//! write-family rotation, pread64() for O_DIRECT, execve() and execveat()
+//! (failed attempts included), and that exec'd children carry the comm.
 
 mod common;
 
@@ -20,16 +21,49 @@ const COMM: &str = "tcw-witness";
 /// race itself.
 fn script() -> String {
     let f = format!("/comm == \"{COMM}\"/");
+    let mut probes = String::new();
+    for c in CALLS {
+        probes.push_str(&format!(
+            "tracepoint:syscalls:sys_enter_{c} {f} {{ @{c}++; }}\n"
+        ));
+    }
+    let fmt: Vec<String> = CALLS.iter().map(|c| format!("{c}=%d")).collect();
+    let args: Vec<String> = CALLS.iter().map(|c| format!("@{c}")).collect();
+    let clears: String = CALLS.iter().map(|c| format!("clear(@{c}); ")).collect();
     format!(
         "BEGIN {{ printf(\"ready\\n\"); }}
-         tracepoint:syscalls:sys_enter_openat {f} {{ @openat++; }}
-         tracepoint:syscalls:sys_enter_open {f} {{ @open++; }}
-         tracepoint:syscalls:sys_enter_read {f} {{ @read++; }}
-         tracepoint:syscalls:sys_enter_pread64 {f} {{ @pread64++; }}
-         tracepoint:syscalls:sys_enter_write {f} {{ @write++; }}
+         {probes}
          tracepoint:sched:sched_process_exec {f} {{ @exec++; }}
-         END {{ printf(\"openat=%d open=%d read=%d pread64=%d write=%d exec=%d\\n\", @openat, @open, @read, @pread64, @write, @exec); clear(@openat); clear(@open); clear(@read); clear(@pread64); clear(@write); clear(@exec); }}"
+         END {{ printf(\"{} exec=%d\\n\", {}, @exec); {clears} clear(@exec); }}",
+        fmt.join(" "),
+        args.join(", ")
     )
+}
+
+/// The system calls the witness counts, in the order its summary prints them.
+const CALLS: &[&str] = &[
+    "openat", "open", "openat2", "read", "readv", "pread64", "preadv2", "write", "writev",
+    "pwrite64", "pwritev2", "execve", "execveat",
+];
+
+/// The witness's counts by name, from its summary line.
+fn counts(summary: &str) -> std::collections::BTreeMap<String, u64> {
+    summary
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(u64::MAX)))
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+/// The workload's own per-call tally, as the same map.
+fn tallied(t: &tracecheck_model::GroundTruth) -> std::collections::BTreeMap<String, u64> {
+    t.tallies
+        .syscalls
+        .iter()
+        .map(|(k, v)| (k.clone(), v.calls))
+        .filter(|(_, v)| *v > 0)
+        .collect()
 }
 
 /// Run `w` (already prepared) under bpftrace; return the witness's counts.
@@ -80,17 +114,17 @@ fn witness(disk: &ScratchDisk, w: &Workload) -> (tracecheck_model::GroundTruth, 
     let text = reader.join().unwrap_or_default();
     let summary = text
         .lines()
-        .find(|l| l.starts_with("openat="))
+        .find(|l| l.starts_with("openat=") && l.contains(" exec="))
         .unwrap_or_else(|| panic!("no summary in {text:?}"));
     (truth, summary.to_string())
 }
 
 #[test]
 fn syscall_truths_match_bpftrace() {
-    if Command::new("bpftrace").arg("--version").output().is_err() {
-        eprintln!("bpftrace not installed: skipping");
-        return;
-    }
+    assert!(
+        Command::new("bpftrace").arg("--version").output().is_ok(),
+        "bpftrace is not installed: run ci/install-deps.sh"
+    );
     let _s = serial();
     let disk = ScratchDisk::new("witness", 64);
     let dir = path_of(&disk.mnt);
@@ -121,20 +155,53 @@ fn syscall_truths_match_bpftrace() {
             .status
             .success());
     }
+    let want = |pairs: &[(&str, u64)]| -> std::collections::BTreeMap<String, u64> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    };
     let (t, s) = witness(&disk, &ws[0]);
     assert_eq!(bound(&t, "syscall.open_calls", W), (300, 300));
-    assert_eq!(s, "openat=300 open=0 read=0 pread64=0 write=0 exec=0");
+    // Three in five opens are openat(), one open(), one openat2().
+    let seen = want(&[("openat", 180), ("open", 60), ("openat2", 60)]);
+    assert_eq!(counts(&s), seen, "{s}");
+    assert_eq!(tallied(&t), seen);
+
+    // Three passes of read, readv, pread64, each 16 full calls and one at EOF.
     let (t, s) = witness(&disk, &ws[1]);
-    assert_eq!(bound(&t, "syscall.read_calls", W), (48, 48));
-    assert_eq!(s, "openat=1 open=0 read=48 pread64=0 write=0 exec=0");
+    assert_eq!(bound(&t, "syscall.read_calls", W), (51, 51));
+    let seen = want(&[("openat", 1), ("read", 17), ("readv", 17), ("pread64", 17)]);
+    assert_eq!(tallied(&t), seen);
+    assert_eq!(counts(&s), seen, "{s}");
+
     let (t, s) = witness(&disk, &ws[2]);
     assert_eq!(bound(&t, "syscall.read_calls", W), (4, 4));
-    assert_eq!(s, "openat=1 open=0 read=0 pread64=4 write=0 exec=0");
+    assert_eq!(counts(&s), want(&[("openat", 1), ("pread64", 4)]), "{s}");
+
+    // Eight writes rotating write, pwrite64, writev, pwritev2.
     let (t, s) = witness(&disk, &ws[3]);
     assert_eq!(bound(&t, "syscall.write_calls", W), (8, 8));
-    assert_eq!(s, "openat=1 open=0 read=0 pread64=0 write=8 exec=0");
-    // Children exec'd through the comm-named symlink run as the comm.
+    let seen = want(&[
+        ("openat", 1),
+        ("write", 2),
+        ("pwrite64", 2),
+        ("writev", 2),
+        ("pwritev2", 2),
+    ]);
+    assert_eq!(tallied(&t), seen);
+    assert_eq!(counts(&s), seen, "{s}");
+
+    // Children exec'd through the comm-named symlink run as the comm: 10
+    // execs (8 execve, 2 execveat), plus 4 failed execve() attempts.
     let (t, s) = witness(&disk, &ws[4]);
     assert_eq!(bound(&t, "process.execs", W), (10, 10));
-    assert!(s.ends_with("exec=10"), "{s}");
+    // (/bin/true's own loader opens and reads under the comm too: only
+    // the exec calls are compared.)
+    let execs: std::collections::BTreeMap<String, u64> = counts(&s)
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("exec"))
+        .collect();
+    assert_eq!(
+        execs,
+        want(&[("execve", 12), ("execveat", 2), ("exec", 10)]),
+        "{s}"
+    );
 }

@@ -201,6 +201,7 @@ impl Environment for HostEnvironment {
             unestablished: &unestablished,
             subject: &subject,
             advice: advice.as_deref(),
+            known_stderr: &check.known_stderr,
         };
         let parsed = tracecheck_probes::parse(spec.format, &tool_rec.stdout);
         let parsed = parsed.as_ref().map_err(|e| e.to_string());

@@ -52,6 +52,9 @@ pub enum Event<'a> {
 pub struct Check<'s> {
     pub plan: &'static Plan,
     pub claims: Vec<&'s Claim>,
+    /// Lines the tool wrote to stderr on earlier checks of this run whose
+    /// claims all passed: its start-up noise, not evidence of a failure.
+    pub known_stderr: Vec<String>,
 }
 
 /// The checks a spec needs: each workload plan once, with the claims that
@@ -73,6 +76,7 @@ pub fn checks_of(spec: &ToolSpec) -> Vec<Check<'_>> {
                 None => out.push(Check {
                     plan: p,
                     claims: vec![c],
+                    known_stderr: Vec::new(),
                 }),
             }
         }
@@ -97,6 +101,7 @@ pub fn checks_for<'s>(
             return Ok(vec![Check {
                 plan,
                 claims: spec.claims.iter().collect(),
+                known_stderr: Vec::new(),
             }]);
         }
         return Err(HarnessError::Other(format!(
@@ -139,8 +144,18 @@ pub fn check_spec(
 ) -> Result<Vec<CheckRecord>, HarnessError> {
     let checks = checks_for(spec, only)?;
     let total = checks.len();
-    let mut records = Vec::new();
-    for (index, check) in checks.iter().enumerate() {
+    let mut records: Vec<CheckRecord> = Vec::new();
+    for (index, mut check) in checks.into_iter().enumerate() {
+        check.known_stderr = records
+            .iter()
+            .filter(|r| {
+                !r.verdicts.is_empty()
+                    && r.verdicts
+                        .iter()
+                        .all(|v| v.status == crate::verdict::Status::Pass)
+            })
+            .flat_map(|r| r.tool_run.stderr_tail.iter().cloned())
+            .collect();
         if interrupted.load(Ordering::Relaxed) {
             return Err(HarnessError::Interrupted);
         }
@@ -150,7 +165,7 @@ pub fn check_spec(
             tool: &spec.name,
             workload: check.plan.name,
         });
-        let rec = env.run_check(spec, check, interrupted, on_event)?;
+        let rec = env.run_check(spec, &check, interrupted, on_event)?;
         on_event(Event::CheckDone(&rec));
         records.push(rec);
     }

@@ -19,6 +19,8 @@ pub struct Context<'a> {
     pub reading: &'a Reading,
     pub ev: &'a Evidence<'a>,
     pub tool: &'a ToolRecord,
+    /// What the parser passed over in the tool's stdout.
+    pub unparsed: &'a [String],
 }
 
 impl Context<'_> {

@@ -205,15 +205,20 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 
     // 6. Nothing at all.
     if nothing {
+        if let Some(tail) = garbage(c) {
+            return d(Finding::UnparsedOutput, tail);
+        }
         let why = if !c.reading.map_printed {
             format!("{} was never printed: its probes may not have attached, or they fire on events this workload does not cause", c.claim.map)
         } else {
             format!("{} has no entry for the workload", c.claim.map)
         };
+        // What the tool said on its passing checks too is no evidence.
         let warn = c
             .tool
             .stderr_tail
             .iter()
+            .filter(|l| !c.ev.known_stderr.contains(l))
             .find(|l| {
                 l.contains("WARNING") || l.contains("ERROR") || l.to_lowercase().contains("fail")
             })
@@ -227,6 +232,43 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
     d(Finding::Unexplained, format!("{ratio:.3}× the truth, which matches no layer, unit, direction or attribution tracecheck knows"))
+}
+
+/// More than this many unparsed lines, with the claim's map missing, is
+/// output of its own kind: a banner or two is not.
+const GARBAGE_LINES: usize = 5;
+
+/// The tool printed plenty, but nothing the parser could read as the
+/// claim's map: say how much, and show a sample.
+fn garbage(c: &Context<'_>) -> Option<String> {
+    if c.reading.map_printed || c.unparsed.len() <= GARBAGE_LINES {
+        return None;
+    }
+    let bytes: usize = c.unparsed.iter().map(|l| l.len() + 1).sum();
+    let sample: Vec<String> = c
+        .unparsed
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .take(3)
+        .map(|l| {
+            let l = l.trim();
+            match l.char_indices().nth(80) {
+                Some((i, _)) => format!("{}…", &l[..i]),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    Some(format!(
+        "it never printed {} but printed {} line(s) ({} B) the spec's output format does not read, e.g. {}",
+        c.claim.map,
+        num(c.unparsed.len() as u64),
+        num(bytes as u64),
+        sample
+            .iter()
+            .map(|l| format!("`{l}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 fn twice_sentence(v: u64, t: &Truth) -> String {
@@ -405,6 +447,7 @@ mod tests {
             unestablished: &[],
             subject: &subject,
             advice: None,
+            known_stderr: &[],
         };
         judge(
             c,
@@ -420,6 +463,64 @@ mod tests {
     fn finding(v: &Verdict) -> Finding {
         assert_eq!(v.status, Status::Fail, "{v:?}");
         v.diagnosis.as_ref().unwrap().finding
+    }
+
+    #[test]
+    fn garbage_instead_of_the_map_is_its_own_finding() {
+        let mut o = out(&[]);
+        o.maps.clear();
+        o.unparsed = (0..400)
+            .map(|i| format!("\u{1}\u{2}garbage {i} zzzz"))
+            .collect();
+        let v = run(
+            &cached_reread(),
+            &claim("disk.read_bytes", &[KeyKind::Comm]),
+            &o,
+        );
+        assert_eq!(finding(&v[0]), Finding::UnparsedOutput);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(s.contains("400 line(s)") && s.contains("garbage 0"), "{s}");
+    }
+
+    #[test]
+    fn stderr_seen_on_passing_checks_is_not_quoted() {
+        let gt = cached_reread();
+        let c = claim("disk.read_bytes", &[KeyKind::Comm]);
+        let o = out(&[(&["other"], 5)]);
+        let subject = Subject {
+            comm: gt.comm.clone(),
+            pids: gt.pids.clone(),
+            dev_major: 7,
+            dev_minor: 3,
+            dev_name: "loop3".into(),
+        };
+        let noise = "ERROR: couldn't set RLIMIT_MEMLOCK".to_string();
+        let tool = ToolRecord {
+            command: vec!["bpftrace".into()],
+            stderr_tail: vec![noise.clone()],
+            ..Default::default()
+        };
+        let said = |known: &[String]| {
+            let ev = Evidence {
+                workload: &gt.workload,
+                truth: &gt,
+                unestablished: &[],
+                subject: &subject,
+                advice: None,
+                known_stderr: known,
+            };
+            let v = judge(&c, Ok(&o), &tool, &ev);
+            v[0].diagnosis
+                .as_ref()
+                .unwrap()
+                .sentence
+                .contains("the tool said")
+        };
+        assert!(said(&[]), "a new warning is quoted");
+        assert!(
+            !said(&[noise]),
+            "a warning its passing checks also printed is not"
+        );
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub struct Evidence<'a> {
     /// What the environment the check ran in advises when the tool failed
     /// there (true in that environment only), e.g. where kprobes exist.
     pub advice: Option<&'a str>,
+    /// The tool's stderr lines from its passing checks: not evidence.
+    pub known_stderr: &'a [String],
 }
 
 /// The best truth for `metric` charged to `who`.

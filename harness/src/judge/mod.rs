@@ -202,6 +202,7 @@ pub fn judge(
                 reading: &reading,
                 ev,
                 tool,
+                unparsed: &out.unparsed,
             };
             v.diagnosis = Some(diagnose(&ctx));
         }
