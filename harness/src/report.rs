@@ -209,6 +209,11 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
                         o += &format!("      {line}\n");
                     }
                 }
+                if let Some(f) = &v.fix {
+                    for line in wrap(&format!("to measure it: {f}"), 100) {
+                        o += &format!("      {}\n", style.dim(&line));
+                    }
+                }
                 for n in &v.notes {
                     o += &format!("      {}\n", style.dim(&format!("note: {n}")));
                 }

@@ -120,6 +120,10 @@ pub struct Verdict {
     pub accepted: Option<(u64, u64)>,
     pub tolerance: String,
     pub diagnosis: Option<Diagnosis>,
+    /// For a failed claim: what would measure the claimed quantity right
+    /// (probe, field, key), and the correct script that proves it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     /// Other keys' values (other processes, other devices), largest first.
     pub others: Vec<(String, u64)>,
     /// Facts worth knowing (duplicate keys summed, escalated stop...).

@@ -25,8 +25,8 @@ fn dirs(under: &str) -> Vec<PathBuf> {
 }
 
 /// Every verdict of one run over `specs`, by spec directory name:
-/// (workload, status, finding).
-fn run(specs: &[PathBuf]) -> BTreeMap<String, Vec<(String, String, String)>> {
+/// (workload, status, finding, suggested fix).
+fn run(specs: &[PathBuf]) -> BTreeMap<String, Vec<(String, String, String, String)>> {
     let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("check")
         .args(specs)
@@ -39,7 +39,7 @@ fn run(specs: &[PathBuf]) -> BTreeMap<String, Vec<(String, String, String)>> {
             String::from_utf8_lossy(&out.stderr)
         )
     });
-    let mut by: BTreeMap<String, Vec<(String, String, String)>> = BTreeMap::new();
+    let mut by: BTreeMap<String, Vec<(String, String, String, String)>> = BTreeMap::new();
     for c in report["checks"].as_array().expect("checks") {
         let spec = Path::new(c["spec"].as_str().expect("spec path"));
         let name = spec
@@ -52,6 +52,7 @@ fn run(specs: &[PathBuf]) -> BTreeMap<String, Vec<(String, String, String)>> {
                 v["workload"].as_str().unwrap_or("").to_string(),
                 v["status"].as_str().unwrap_or("").to_string(),
                 v["diagnosis"]["finding"].as_str().unwrap_or("").to_string(),
+                v["fix"].as_str().unwrap_or("").to_string(),
             ));
         }
     }
@@ -90,6 +91,19 @@ fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
         let vs = by.get(&name).cloned().unwrap_or_default();
         let errors: Vec<_> = vs.iter().filter(|v| v.1 == "ERROR").collect();
         let fails: Vec<_> = vs.iter().filter(|v| v.1 == "FAIL").collect();
+        // The fix a failure suggests is the corrected script beside it.
+        let fix_name = fix.file_name().unwrap().to_string_lossy().into_owned();
+        for v in &fails {
+            if let Some(i) = v.3.find("expectations/correct/") {
+                let named = v.3[i + "expectations/correct/".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("");
+                if named != fix_name {
+                    problems.push(format!("{name}: the diagnosis suggests {named}, the corpus fixes it with {fix_name}"));
+                }
+            }
+        }
         if !errors.is_empty() {
             problems.push(format!("{name}: ERROR verdicts {errors:?}"));
         }

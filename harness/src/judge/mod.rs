@@ -11,6 +11,7 @@
 mod context;
 mod diagnose;
 pub mod evidence;
+mod fix;
 mod mistakes;
 pub mod reading;
 
@@ -63,6 +64,7 @@ fn blank(claim: &Claim, metric: Metric, workload: &str, tool: &ToolRecord) -> Ve
         accepted: None,
         tolerance: claim.tolerance.to_string(),
         diagnosis: None,
+        fix: None,
         others: Vec::new(),
         notes,
     }
@@ -205,6 +207,7 @@ pub fn judge(
                 unparsed: &out.unparsed,
             };
             v.diagnosis = Some(diagnose(&ctx));
+            v.fix = Some(fix::suggestion(metric, per_process));
         }
         verdicts.push(v);
     }

@@ -1,0 +1,118 @@
+//! What would measure a claim's quantity right on a kernel with
+//! tracepoints: the probe and field, and the key to use. Every suggestion
+//! that names a script in `expectations/correct/` is proven there: the
+//! mutation corpus test runs that script and requires it to pass.
+
+use tracecheck_model::{Direction, Layer, Metric, Quantity};
+
+/// How to measure `m` (direction resolved), charged per process or to the
+/// device.
+pub fn suggestion(m: Metric, per_process: bool) -> String {
+    let dir = m.fixed_direction();
+    let rwbs = match dir {
+        Some(Direction::Read) => " for rwbs starting with R",
+        Some(Direction::Write) => " for rwbs starting with W (or FW, a preflush write)",
+        None => "",
+    };
+    let family = match dir {
+        Some(Direction::Read) => "read, pread64, readv, preadv2",
+        _ => "write, pwrite64, writev, pwritev2",
+    };
+    let word = dir.map(Direction::as_str).unwrap_or("read");
+    let (how, proof) = match (m.layer, m.quantity, per_process) {
+        (Layer::Disk | Layer::Block, Quantity::Bytes, true) => (
+            format!(
+                "tracepoint:block:block_bio_queue's nr_sector × 512{rwbs}, keyed by comm or pid there (the \
+                 submitter's context; at completion the CPU runs whatever task it had)"
+            ),
+            Some(format!("disk-{word}-bytes")),
+        ),
+        (Layer::Disk, Quantity::Bytes, false) => (
+            format!(
+                "tracepoint:block:block_rq_complete's nr_sector × 512{rwbs}, keyed by dev (what diskstats counts)"
+            ),
+            None,
+        ),
+        (Layer::Disk, Quantity::Ops, false) => (
+            format!(
+                "count() of tracepoint:block:block_rq_complete with nr_sector > 0{rwbs}, keyed by dev and rwbs \
+                 (requests, not bios; flush-only completions carry no data and diskstats does not count them as I/O)"
+            ),
+            Some("device-ios".to_string()),
+        ),
+        (Layer::Disk, Quantity::Ops, true) => (
+            "requests per submitter need bios tied to the requests they end up in: record comm at \
+             tracepoint:block:block_bio_queue by sector, and count at tracepoint:block:block_rq_issue for the \
+             request's sector (tracecheck's witness does this)"
+                .to_string(),
+            None,
+        ),
+        (Layer::Block, Quantity::Bytes, false) => (
+            format!("tracepoint:block:block_bio_queue's nr_sector × 512{rwbs}, keyed by dev"),
+            None,
+        ),
+        (Layer::Block, Quantity::Ops, _) => (
+            format!(
+                "count() of tracepoint:block:block_bio_queue{rwbs}, keyed by comm or dev (bios, before splits and \
+                 merges)"
+            ),
+            None,
+        ),
+        (Layer::Syscall, Quantity::Bytes, _) | (Layer::Vfs, Quantity::Bytes, _) => (
+            format!(
+                "args->ret of tracepoint:syscalls:sys_exit_{{{family}}} where ret > 0, keyed by comm (the bytes \
+                 returned, every call of the family; vfs_read itself needs a kprobe)"
+            ),
+            Some(format!("syscall-{word}-bytes")),
+        ),
+        (Layer::Syscall, Quantity::Ops, _) if dir.is_some() => (
+            format!("count() of tracepoint:syscalls:sys_enter_{{{family}}}, keyed by comm"),
+            (dir == Some(Direction::Read)).then(|| "syscall-read-calls".to_string()),
+        ),
+        (Layer::Syscall, Quantity::Ops, _) => (
+            "count() of tracepoint:syscalls:sys_enter_{open, openat, openat2}, keyed by comm".to_string(),
+            Some("open-calls".to_string()),
+        ),
+        (Layer::Pagecache, _, _) => (
+            "count() of tracepoint:filemap:mm_filemap_add_to_page_cache while the task is inside a read-family \
+             call or a page fault (writes insert pages too), keyed by comm"
+                .to_string(),
+            None,
+        ),
+        (Layer::Process, _, _) => (
+            "count() of tracepoint:sched:sched_process_exec, keyed by comm (successful execs only, execve and \
+             execveat alike)"
+                .to_string(),
+            Some("execs".to_string()),
+        ),
+        _ => ("no tracepoint measures this directly".to_string(), None),
+    };
+    match proof {
+        Some(p) => format!("{how}; expectations/correct/{p} does this and passes"),
+        None => how,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A suggestion that names a correct script names one that exists (the
+    /// mutation corpus test proves it passes).
+    #[test]
+    fn named_correct_scripts_exist() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for m in tracecheck_model::neighbour::resolved_metrics() {
+            for per_process in [true, false] {
+                let s = suggestion(m, per_process);
+                if let Some(i) = s.find("expectations/correct/") {
+                    let name = s[i..].split_whitespace().next().unwrap();
+                    assert!(
+                        root.join(name).join("spec.toml").is_file(),
+                        "{m}: {name} does not exist"
+                    );
+                }
+            }
+        }
+    }
+}
