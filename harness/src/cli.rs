@@ -86,6 +86,12 @@ pub struct RunOpts {
     #[arg(long, value_name = "DIR", requires = "vm")]
     pub vm_cache: Option<PathBuf>,
 
+    /// Run each check N times; a verdict that changes between runs is FLAKY
+    /// (exit 1), with every run's status and number in a note. Each run is
+    /// also in the record file.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub repeat: u64,
+
     /// Only the check on this workload (see `tracecheck workloads`); a workload
     /// outside the spec's defaults runs every claim on it.
     #[arg(long, value_name = "NAME")]

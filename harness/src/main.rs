@@ -130,9 +130,14 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
             report::progress(&ev, opts.quiet);
             // Keep each check as it finishes, so an interrupted or failed
             // run still reports everything it measured.
-            if let Event::CheckDone(r) = ev {
-                recorder.write(r);
-                records.push(r.clone());
+            match ev {
+                Event::CheckDone(r) => {
+                    recorder.write(r);
+                    records.push(r.clone());
+                }
+                // Every run of a repeated check is recorded too.
+                Event::RunDone { record, .. } => recorder.write(record),
+                _ => {}
             }
         };
         let env: Box<dyn Environment> = match opts.vm {
@@ -157,6 +162,7 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 env.as_ref(),
                 spec,
                 opts.workload.as_deref(),
+                opts.repeat as usize,
                 &interrupted,
                 &mut on_event,
             )?;

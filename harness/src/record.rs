@@ -140,11 +140,114 @@ impl CheckRecord {
     }
 }
 
+/// The runs of one check (`--repeat`) as one record: the last run's, with
+/// every verdict whose status changed between runs marked FLAKY and the
+/// runs' statuses and numbers in a note.
+pub fn merge_repeats(mut runs: Vec<CheckRecord>) -> CheckRecord {
+    let mut last = runs.pop().expect("at least one run");
+    if runs.is_empty() {
+        return last;
+    }
+    let n = runs.len() + 1;
+    for (i, v) in last.verdicts.iter_mut().enumerate() {
+        let mut seen: Vec<(Status, Option<u64>)> = runs
+            .iter()
+            .map(|r| {
+                r.verdicts
+                    .get(i)
+                    .filter(|o| o.claim == v.claim && o.metric == v.metric)
+                    .map(|o| (o.status, o.reported))
+                    .unwrap_or((Status::Error, None))
+            })
+            .collect();
+        seen.push((v.status, v.reported));
+        if seen.iter().all(|s| s.0 == seen[0].0) {
+            v.notes.push(format!("{} in all {n} runs", v.status.word()));
+            continue;
+        }
+        let list: Vec<String> = seen
+            .iter()
+            .enumerate()
+            .map(|(k, (s, r))| match r {
+                Some(r) => format!("run {}: {} ({})", k + 1, s.word(), crate::units::num(*r)),
+                None => format!("run {}: {}", k + 1, s.word()),
+            })
+            .collect();
+        v.notes.push(format!(
+            "the verdict changed between runs: {}",
+            list.join(", ")
+        ));
+        v.status = Status::Flaky;
+    }
+    last
+}
+
 pub fn worst(it: impl Iterator<Item = Status>) -> Status {
     it.fold(Status::Pass, |a, b| match (a, b) {
         (Status::Error, _) | (_, Status::Error) => Status::Error,
+        (Status::Flaky, _) | (_, Status::Flaky) => Status::Flaky,
         (Status::Fail, _) | (_, Status::Fail) => Status::Fail,
         (Status::Skip, x) | (x, Status::Skip) => x,
         _ => Status::Pass,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::Verdict;
+    use tracecheck_model::Metric;
+
+    fn run(statuses: &[(Status, u64)]) -> CheckRecord {
+        let mut r =
+            CheckRecord::unmeasured("t", Path::new("s"), "w", "host".into(), "loop0".into(), "c");
+        r.verdicts = statuses
+            .iter()
+            .enumerate()
+            .map(|(i, (s, n))| Verdict {
+                claim: format!("claim {i}"),
+                metric: Metric::parse("disk.read_bytes").unwrap(),
+                unit: "B".into(),
+                workload: "w".into(),
+                status: *s,
+                reported: Some(*n),
+                truth: None,
+                accepted: None,
+                tolerance: "1%".into(),
+                diagnosis: None,
+                fix: None,
+                others: vec![],
+                notes: vec![],
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn a_verdict_that_changes_between_runs_is_flaky_with_every_number() {
+        let merged = merge_repeats(vec![
+            run(&[(Status::Pass, 100), (Status::Fail, 7)]),
+            run(&[(Status::Fail, 150), (Status::Fail, 7)]),
+            run(&[(Status::Pass, 101), (Status::Fail, 7)]),
+        ]);
+        assert_eq!(merged.verdicts[0].status, Status::Flaky);
+        let note = merged.verdicts[0].notes.last().unwrap();
+        assert!(
+            note.contains("run 2: FAIL (150)") && note.contains("run 3: PASS (101)"),
+            "{note}"
+        );
+        assert_eq!(merged.verdicts[1].status, Status::Fail);
+        assert_eq!(
+            merged.verdicts[1].notes.last().unwrap(),
+            "FAIL in all 3 runs"
+        );
+        assert_eq!(merged.worst(), Status::Flaky);
+    }
+
+    #[test]
+    fn one_run_is_left_as_it_is() {
+        let merged = merge_repeats(vec![run(&[(Status::Pass, 1)])]);
+        assert_eq!(merged.verdicts[0].status, Status::Pass);
+        assert!(merged.verdicts[0].notes.is_empty());
+    }
 }

@@ -52,6 +52,7 @@ impl Style {
             Status::Fail => "31;1",
             Status::Error => "35;1",
             Status::Skip => "33",
+            Status::Flaky => "33;1",
         };
         format!("\x1b[{code}m{w}\x1b[0m")
     }
@@ -82,6 +83,13 @@ pub fn progress(ev: &Event<'_>, quiet: bool) {
             writeln!(e, "[{}/{}] {tool} on {workload}", index + 1, total)
         }
         Event::Phase(p) => writeln!(e, "      {p}..."),
+        Event::RunDone { run, of, record } => writeln!(
+            e,
+            "      run {}/{of}: {} in {:.1} s",
+            run + 1,
+            record.worst().word(),
+            record.timings.total_ms as f64 / 1000.0
+        ),
         Event::CheckDone(r) => writeln!(
             e,
             "      {} in {:.1} s (tool ready after {:.1} s)",
@@ -105,7 +113,7 @@ pub fn exit_code(records: &[CheckRecord]) -> i32 {
         2
     } else if vs
         .clone()
-        .any(|v| matches!(v.status, Status::Fail | Status::Error))
+        .any(|v| matches!(v.status, Status::Fail | Status::Error | Status::Flaky))
     {
         1
     } else {
@@ -126,6 +134,9 @@ pub struct Summary {
     pub fail: usize,
     pub error: usize,
     pub skip: usize,
+    /// Verdicts that changed between `--repeat` runs.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flaky: usize,
     pub exit_code: i32,
 }
 
@@ -140,9 +151,14 @@ pub fn summary(records: &[CheckRecord]) -> Summary {
             Status::Fail => s.fail += 1,
             Status::Error => s.error += 1,
             Status::Skip => s.skip += 1,
+            Status::Flaky => s.flaky += 1,
         }
     }
     s
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub fn json(records: &[CheckRecord]) -> String {
@@ -252,8 +268,13 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
             .iter()
             .flat_map(|r| r.verdicts.iter().map(|v| v.status)),
     );
+    let flaky = if s.flaky > 0 {
+        format!(", {} flaky", s.flaky)
+    } else {
+        String::new()
+    };
     o += &format!(
-        "{}: {} passed, {} failed, {} errors, {} skipped\n",
+        "{}: {} passed, {} failed, {} errors, {} skipped{flaky}\n",
         style.status(overall).trim_end(),
         s.pass,
         s.fail,

@@ -402,6 +402,27 @@ mod tests {
         );
     }
 
+    /// Every metric has a default workload whose truth is not 0 and is
+    /// exact or nearly so (within 5%): a claim is held to a number, not
+    /// only to a range.
+    #[test]
+    fn every_metric_has_a_tight_truth_among_its_defaults() {
+        let mut loose = Vec::new();
+        for m in neighbour::resolved_metrics() {
+            for who in neighbour::scopes(m) {
+                let tight = for_metric(m, *who == Who::Workload).iter().any(|p| {
+                    design::ground_truth(&p.workload)
+                        .best(m, who)
+                        .is_some_and(|t| t.lo > 0 && t.hi * 100 <= t.lo * 105)
+                });
+                if !tight {
+                    loose.push(format!("{m} ({who:?})"));
+                }
+            }
+        }
+        assert!(loose.is_empty(), "no tight truth: {}", loose.join(", "));
+    }
+
     #[test]
     fn docs_separation_md_is_current() {
         let doc = include_str!("../../docs/separation.md");

@@ -16,6 +16,8 @@ pub enum Status {
     Error,
     /// No truth exists for this metric on this workload.
     Skip,
+    /// With `--repeat`, the verdict changed between runs of the same check.
+    Flaky,
 }
 
 impl Status {
@@ -25,6 +27,7 @@ impl Status {
             Status::Fail => "FAIL",
             Status::Error => "ERROR",
             Status::Skip => "SKIP",
+            Status::Flaky => "FLAKY",
         }
     }
 }

@@ -330,3 +330,35 @@ fn histogram_sample_counts_are_request_counts() {
         );
     }
 }
+
+#[test]
+fn repeated_checks_give_the_same_verdict_every_time() {
+    let (code, report, stderr) = check(
+        &root().join("expectations/examples/disktop/spec.toml"),
+        &["--repeat", "3"],
+    );
+    assert_eq!(code, 1, "the port fails, and not by chance: {stderr}");
+    assert!(
+        report["summary"].get("flaky").is_none(),
+        "{:#}",
+        report["summary"]
+    );
+    for c in report["checks"].as_array().unwrap() {
+        for v in c["verdicts"].as_array().unwrap() {
+            let notes: Vec<&str> = v["notes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert!(
+                notes.iter().any(|n| n.ends_with("in all 3 runs")),
+                "{} on {}: {notes:?}",
+                v["claim"],
+                v["workload"]
+            );
+        }
+    }
+    // Each run is recorded: progress names them.
+    assert!(stderr.contains("run 3/3"), "{stderr}");
+}

@@ -44,6 +44,13 @@ pub enum Event<'a> {
         workload: &'a str,
     },
     Phase(&'a str),
+    /// With `--repeat`: one run of a check (recorded, not reported alone).
+    RunDone {
+        run: usize,
+        of: usize,
+        record: &'a CheckRecord,
+    },
+    /// A check's final record (with `--repeat`, the runs merged).
     CheckDone(&'a CheckRecord),
 }
 
@@ -139,6 +146,7 @@ pub fn check_spec(
     env: &dyn Environment,
     spec: &ToolSpec,
     only: Option<&str>,
+    repeat: usize,
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<CheckRecord>, HarnessError> {
@@ -165,7 +173,23 @@ pub fn check_spec(
             tool: &spec.name,
             workload: check.plan.name,
         });
-        let rec = env.run_check(spec, &check, interrupted, on_event)?;
+        let repeat = repeat.max(1);
+        let mut runs = Vec::with_capacity(repeat);
+        for run in 0..repeat {
+            if run > 0 && interrupted.load(Ordering::Relaxed) {
+                return Err(HarnessError::Interrupted);
+            }
+            let rec = env.run_check(spec, &check, interrupted, on_event)?;
+            if repeat > 1 {
+                on_event(Event::RunDone {
+                    run,
+                    of: repeat,
+                    record: &rec,
+                });
+            }
+            runs.push(rec);
+        }
+        let rec = crate::record::merge_repeats(runs);
         on_event(Event::CheckDone(&rec));
         records.push(rec);
     }
