@@ -51,6 +51,12 @@ pub const PLANS: &[Plan] = &[
         purpose: "O_DIRECT writes: write() bytes = disk bytes, submitted by the writer",
     },
     Plan {
+        name: "direct-write-small",
+        workload: Workload::DirectWrite { size: 16 * M, request: 16 << 10 },
+        purpose: "1024 O_DIRECT writes of 16 KiB: one bio and one request each, so the journal's few blocks are \
+                  under 2% of a device-wide count",
+    },
+    Plan {
         name: "buffered-write-fsync",
         workload: Workload::BufferedWrite { size: 16 * M, request: M, fsync: true, passes: 1 },
         purpose: "buffered writes then fsync: data submitted by the writer, journal by jbd2",
@@ -226,7 +232,8 @@ fn cells_among(m: Metric, who: &Who, plans: &[(&'static Plan, GroundTruth)]) -> 
 /// set cover, ties to the earlier plan) under which every neighbour of
 /// every judged direction is separated from the truth (by a plan that also
 /// names it, where one can), in plan order; plus, for a direction no
-/// chosen plan exercises, the first plan where its truth is not 0.
+/// chosen plan exercises, the first plan where its truth is not 0, and for
+/// one with no tight truth (within 5%), the first plan that has one.
 pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
     let who = scope(m, per_process);
     let all = designs();
@@ -271,6 +278,23 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
         };
         if !chosen.iter().any(|p| exercised(p)) {
             if let Some(p) = PLANS.iter().find(|p| exercised(p)) {
+                chosen.push(p);
+            }
+        }
+    }
+    // And a workload where each judged direction's truth is tight (within
+    // 5%): a claim is held to a number, not only to a range.
+    for rm in resolved(m) {
+        let tight = |p: &Plan| {
+            all.iter().any(|(q, gt)| {
+                *q == p
+                    && gt
+                        .best(rm, &who)
+                        .is_some_and(|t| t.lo > 0 && t.hi * 100 <= t.lo * 105)
+            })
+        };
+        if !chosen.iter().any(|p| tight(p)) {
+            if let Some(p) = PLANS.iter().find(|p| tight(p)) {
                 chosen.push(p);
             }
         }
@@ -421,6 +445,31 @@ mod tests {
             }
         }
         assert!(loose.is_empty(), "no tight truth: {}", loose.join(", "));
+    }
+
+    /// A truth range wider than 5% says why: its `why` states the bounds
+    /// (at least / at most) and what sets them.
+    #[test]
+    fn wide_truths_explain_their_bounds() {
+        let mut silent = Vec::new();
+        for p in PLANS {
+            for t in design::ground_truth(&p.workload).truths {
+                if t.hi * 100 > t.lo.max(1) * 105 {
+                    let w = t.why.to_lowercase();
+                    let says = [">=", "<=", "at least", "at most", "up to"]
+                        .iter()
+                        .any(|k| w.contains(k));
+                    if !says {
+                        silent.push(format!("{} {} {:?}: {}", p.name, t.metric, t.who, t.why));
+                    }
+                }
+            }
+        }
+        assert!(
+            silent.is_empty(),
+            "wide truths without their bounds:\n{}",
+            silent.join("\n")
+        );
     }
 
     #[test]
