@@ -213,17 +213,39 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         } else {
             format!("{} has no entry for the workload", c.claim.map)
         };
-        // What the tool said on its passing checks too is no evidence.
-        let warn = c
+        // What the tool said on its passing checks too is no evidence; a
+        // probe that did not attach is the best evidence there is.
+        let fresh: Vec<&String> = c
             .tool
             .stderr_tail
             .iter()
             .filter(|l| !c.ev.known_stderr.contains(l))
-            .find(|l| {
-                l.contains("WARNING") || l.contains("ERROR") || l.to_lowercase().contains("fail")
+            .collect();
+        let unattached: Vec<&&String> = fresh
+            .iter()
+            .filter(|l| {
+                let l = l.to_lowercase();
+                l.contains("attach")
+                    && (l.contains("could not") || l.contains("fail") || l.contains("skipping"))
             })
-            .map(|l| format!(" (the tool said: {})", l.trim()))
-            .unwrap_or_default();
+            .collect();
+        let warn = if let Some(first) = unattached.first() {
+            format!(
+                " ({} of its probes did not attach; the tool said: {})",
+                unattached.len(),
+                first.trim()
+            )
+        } else {
+            fresh
+                .iter()
+                .find(|l| {
+                    l.contains("WARNING")
+                        || l.contains("ERROR")
+                        || l.to_lowercase().contains("fail")
+                })
+                .map(|l| format!(" (the tool said: {})", l.trim()))
+                .unwrap_or_default()
+        };
         return d(
             Finding::ReportedNothing,
             format!("it reported nothing: {why}{warn}"),
@@ -480,6 +502,45 @@ mod tests {
         assert_eq!(finding(&v[0]), Finding::UnparsedOutput);
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
         assert!(s.contains("400 line(s)") && s.contains("garbage 0"), "{s}");
+    }
+
+    #[test]
+    fn probes_that_did_not_attach_are_the_evidence_for_nothing() {
+        let gt = cached_reread();
+        let c = claim("disk.read_bytes", &[KeyKind::Comm]);
+        let mut o = out(&[]);
+        o.maps.clear();
+        let subject = Subject {
+            comm: gt.comm.clone(),
+            pids: gt.pids.clone(),
+            dev_major: 7,
+            dev_minor: 3,
+            dev_name: "loop3".into(),
+        };
+        let tool = ToolRecord {
+            command: vec!["bpftrace".into()],
+            stderr_tail: vec![
+                "WARNING: something else".into(),
+                "WARNING: could not attach probe kprobe:blk_account_io_start, skipping.".into(),
+                "WARNING: could not attach probe kprobe:blk_account_io_done, skipping.".into(),
+            ],
+            ..Default::default()
+        };
+        let ev = Evidence {
+            workload: &gt.workload,
+            truth: &gt,
+            unestablished: &[],
+            subject: &subject,
+            advice: None,
+            known_stderr: &[],
+        };
+        let v = judge(&c, Ok(&o), &tool, &ev);
+        assert_eq!(finding(&v[0]), Finding::ReportedNothing);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(
+            s.contains("2 of its probes did not attach") && s.contains("blk_account_io_start"),
+            "{s}"
+        );
     }
 
     #[test]
