@@ -362,3 +362,34 @@ fn repeated_checks_give_the_same_verdict_every_time() {
     // Each run is recorded: progress names them.
     assert!(stderr.contains("run 3/3"), "{stderr}");
 }
+
+#[test]
+fn a_tool_that_never_starts_leaves_no_files_behind() {
+    // Each check prepares a 16 MiB input; without clean-up on the early
+    // return, eight of them would fill a 64 MiB scratch disk.
+    let spec = spec_dir(
+        "never-starts",
+        "[tool]\nname = \"never starts\"\ncommand = [\"false\"]\n\n[[claim]]\nmap = \"@b\"\nmetric = \"disk.read_bytes\"\nkeys = [\"comm\"]\n",
+        None,
+    );
+    let (code, report, stderr) = check(
+        &spec,
+        &[
+            "--workload",
+            "direct-read",
+            "--repeat",
+            "8",
+            "--scratch-size",
+            "64",
+        ],
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(!stderr.contains("No space left"), "{stderr}");
+    let vs = verdicts(&report);
+    assert_eq!(vs.len(), 1, "{vs:?}");
+    assert_eq!(
+        (vs[0].2.as_str(), vs[0].3.as_str()),
+        ("ERROR", "tool_failed"),
+        "{vs:?}"
+    );
+}

@@ -209,7 +209,7 @@ impl Environment for HostEnvironment {
             let out = parsed.as_ref().map(|o| *o).map_err(String::as_str);
             record.verdicts.extend(judge::judge(c, out, &tool_rec, &ev));
         }
-        run.clean_up();
+        drop(run);
         timings.total_ms = t0.elapsed().as_millis() as u64;
         record.ground_truth = Some(gt);
         record.diskstats = Some(delta);
@@ -358,12 +358,6 @@ impl<'a> WorkloadRun<'a> {
         })
     }
 
-    /// Remove the check's files so the next check starts from the same
-    /// state; their deletion is settled before the next measurement.
-    fn clean_up(&self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-
     /// Run a workload phase to completion (bounded), returning its stdout.
     fn run_phase(&self, phase: &str, extra: &[String]) -> Result<String, HarnessError> {
         let err = |msg: String| HarnessError::Workload {
@@ -414,6 +408,15 @@ impl<'a> WorkloadRun<'a> {
             )));
         }
         Ok(stdout)
+    }
+}
+
+/// The check's files go with it, however it ends (a tool that never
+/// started, an error, Ctrl-C), so the scratch disk never fills up over a
+/// run; their deletion is settled before the next measurement.
+impl Drop for WorkloadRun<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
