@@ -92,6 +92,26 @@ impl Side {
         }
     }
 
+    /// A read of `size` bytes that the reader submits itself, all of it
+    /// (O_DIRECT, readahead, fault read-around): the kernel adds nothing.
+    fn read_by_caller(size: u64, ios: (u64, u64), bios: (u64, u64), why: [String; 4]) -> Side {
+        let [why_w, why_k, why_ios, why_bios] = why;
+        Side {
+            w_bytes: (size, size),
+            k_bytes: (0, 0),
+            dev_bytes: (size, size),
+            w_ios: ios,
+            k_ios: (0, 0),
+            dev_ios: ios,
+            w_bios: bios,
+            k_bios: (0, 0),
+            why_bios,
+            why_w,
+            why_k,
+            why_ios,
+        }
+    }
+
     fn push(self, dir: Direction, out: &mut Vec<Truth>) {
         use Quantity::*;
         let b = |who: Who, layer: Layer, (lo, hi): (u64, u64), why: &str| {
@@ -258,28 +278,25 @@ fn exact(
 fn direct_read_side(size: u64, request: u64, f: &Facts) -> Side {
     let io = direct_ios(size, request, f);
     let max = f.max_request_bytes;
-    Side {
-        w_bytes: (size, size),
-        k_bytes: (0, 0),
-        dev_bytes: (size, size),
-        w_ios: io,
-        k_ios: (0, 0),
-        dev_ios: io,
-        w_bios: direct_bios(size, request, f),
-        k_bios: (0, 0),
-        why_bios: WHY_DIRECT_BIOS.into(),
-        why_w: format!(
+    Side::read_by_caller(
+        size,
+        io,
+        direct_bios(size, request, f),
+        [
+            format!(
             "O_DIRECT reads exactly the {size} bytes asked for, submitted by the caller; the inode and extent \
              map are cached since prepare wrote the file, so no metadata reads"
         ),
-        why_k: "the kernel submits nothing on the workload's behalf for O_DIRECT reads".into(),
-        why_ios: format!(
+            "the kernel submits nothing on the workload's behalf for O_DIRECT reads".into(),
+            format!(
             "each pread of {request} B waits for completion, so it is >= ceil({request}/{max}) requests \
              (max_sectors_kb) of its own, more only if max_segments ({}) scattered pages fill a request \
              first, plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP)",
             f.max_segments, f.extents
         ),
-    }
+            WHY_DIRECT_BIOS.into(),
+        ],
+    )
 }
 
 /// The write side of O_DIRECT overwrites of `size` bytes, `request` a
@@ -464,23 +481,20 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 &mut out,
             );
             let io = ios(size, size, max);
-            Side {
-                w_bytes: (size, size),
-                k_bytes: (0, 0),
-                dev_bytes: (size, size),
-                w_ios: io,
-                k_ios: (0, 0),
-                dev_ios: io,
-                why_w: format!(
+            Side::read_by_caller(
+                size,
+                io,
+                page_bios(size),
+                [
+                    format!(
                     "the cold pass reads the file once ({size} B) through readahead, which the reader submits itself and \
                      which stops at EOF; the later passes are page-cache hits and read nothing; metadata is cached"
                 ),
-                why_k: "readahead, sync or async, runs in the reader's context".into(),
-                why_ios: format!("readahead windows: >= ceil({size}/{max}) requests (max_sectors_kb), <= one per 4 KiB page"),
-                w_bios: page_bios(size),
-                k_bios: (0, 0),
-                why_bios: WHY_PAGE_BIOS.into(),
-            }
+                    "readahead, sync or async, runs in the reader's context".into(),
+                    format!("readahead windows: >= ceil({size}/{max}) requests (max_sectors_kb), <= one per 4 KiB page"),
+                    WHY_PAGE_BIOS.into(),
+                ],
+            )
             .push(Read, &mut out);
             no_writes().push(Write, &mut out);
         }
@@ -492,23 +506,20 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 &mut out,
             );
             let io = ios(size, size, max);
-            Side {
-                w_bytes: (size, size),
-                k_bytes: (0, 0),
-                dev_bytes: (size, size),
-                w_ios: io,
-                k_ios: (0, 0),
-                dev_ios: io,
-                why_w: format!(
+            Side::read_by_caller(
+                size,
+                io,
+                page_bios(size),
+                [
+                    format!(
                     "page faults read the whole cold file ({size} B) in the faulting task's context, read-around capped \
                      at EOF; zero read() calls"
                 ),
-                why_k: "fault read-around runs in the faulting task".into(),
-                why_ios: format!("read-around windows: >= ceil({size}/{max}) requests, <= one per 4 KiB page"),
-                w_bios: page_bios(size),
-                k_bios: (0, 0),
-                why_bios: WHY_PAGE_BIOS.into(),
-            }
+                    "fault read-around runs in the faulting task".into(),
+                    format!("read-around windows: >= ceil({size}/{max}) requests, <= one per 4 KiB page"),
+                    WHY_PAGE_BIOS.into(),
+                ],
+            )
             .push(Read, &mut out);
             no_writes().push(Write, &mut out);
         }

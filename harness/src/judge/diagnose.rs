@@ -455,14 +455,18 @@ mod tests {
         }
     }
 
-    fn run(gt: &GroundTruth, c: &Claim, o: &ToolOutput) -> Vec<Verdict> {
-        let subject = Subject {
+    fn subject_of(gt: &GroundTruth) -> Subject {
+        Subject {
             comm: gt.comm.clone(),
             pids: gt.pids.clone(),
             dev_major: 7,
             dev_minor: 3,
             dev_name: "loop3".into(),
-        };
+        }
+    }
+
+    fn run(gt: &GroundTruth, c: &Claim, o: &ToolOutput) -> Vec<Verdict> {
+        let subject = subject_of(&gt);
         let ev = Evidence {
             workload: &gt.workload,
             truth: gt,
@@ -510,13 +514,7 @@ mod tests {
         let c = claim("disk.read_bytes", &[KeyKind::Comm]);
         let mut o = out(&[]);
         o.maps.clear();
-        let subject = Subject {
-            comm: gt.comm.clone(),
-            pids: gt.pids.clone(),
-            dev_major: 7,
-            dev_minor: 3,
-            dev_name: "loop3".into(),
-        };
+        let subject = subject_of(&gt);
         let tool = ToolRecord {
             command: vec!["bpftrace".into()],
             stderr_tail: vec![
@@ -548,13 +546,7 @@ mod tests {
         let gt = cached_reread();
         let c = claim("disk.read_bytes", &[KeyKind::Comm]);
         let o = out(&[(&["other"], 5)]);
-        let subject = Subject {
-            comm: gt.comm.clone(),
-            pids: gt.pids.clone(),
-            dev_major: 7,
-            dev_minor: 3,
-            dev_name: "loop3".into(),
-        };
+        let subject = subject_of(&gt);
         let noise = "ERROR: couldn't set RLIMIT_MEMLOCK".to_string();
         let tool = ToolRecord {
             command: vec!["bpftrace".into()],
