@@ -466,7 +466,7 @@ mod tests {
     }
 
     fn run(gt: &GroundTruth, c: &Claim, o: &ToolOutput) -> Vec<Verdict> {
-        let subject = subject_of(&gt);
+        let subject = subject_of(gt);
         let ev = Evidence {
             workload: &gt.workload,
             truth: gt,
