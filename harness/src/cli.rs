@@ -86,6 +86,11 @@ pub struct RunOpts {
     #[arg(long, value_name = "DIR", requires = "vm")]
     pub vm_cache: Option<PathBuf>,
 
+    /// Also write the verdicts as JUnit XML to FILE (one test case per claim,
+    /// metric and workload; the diagnosis is the failure message).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
     /// Run each check N times; a verdict that changes between runs is FLAKY
     /// (exit 1), with every run's status and number in a note. Each run is
     /// also in the record file.
@@ -135,6 +140,20 @@ pub enum Command {
         examples: PathBuf,
         #[command(flatten)]
         opts: RunOpts,
+    },
+    /// Join the JSON-lines records of several runs (CI shards, or a run and
+    /// its rerun) into one report and one exit status.
+    Merge {
+        /// Record files written by `--record` (JSON lines).
+        #[arg(required = true, value_name = "RECORDS")]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::report::Format,
+        #[arg(long, value_enum, default_value = "auto")]
+        color: ColorChoice,
+        /// Also write the merged verdicts as JUnit XML to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// List the metric vocabulary used in specs.
     Metrics,

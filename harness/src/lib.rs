@@ -7,6 +7,7 @@ pub mod env;
 pub mod error;
 pub mod establish;
 pub mod judge;
+pub mod junit;
 pub mod record;
 pub mod report;
 pub mod select;

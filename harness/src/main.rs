@@ -50,6 +50,12 @@ fn main() {
             Err(e) => fail(&e),
         },
         Command::Check { specs, opts } => run_specs(&specs, &opts),
+        Command::Merge {
+            files,
+            format,
+            color,
+            junit,
+        } => merge(&files, format, color, junit.as_deref()),
         Command::Run { examples, opts } => match example_specs(&examples) {
             Ok(specs) => run_specs(&specs, &opts),
             Err(e) => fail(&e),
@@ -169,18 +175,82 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         }
         Ok(())
     })();
-    let style = report::Style::new(opts.color);
-    if !records.is_empty() {
-        let out = match opts.format {
-            report::Format::Table => report::table(&records, &style),
-            report::Format::Json => report::json(&records),
-        };
-        let _ = std::io::stdout().write_all(out.as_bytes());
+    if let Err(e) = print_report(&records, opts.format, opts.color, opts.junit.as_deref()) {
+        return fail(&e);
     }
     if !opts.quiet || result.is_err() {
         eprintln!("tracecheck: full records in {}", record_path.display());
     }
     match result {
+        Ok(()) => report::exit_code(&records),
+        Err(e) => fail(&e),
+    }
+}
+
+/// The report on stdout (table or JSON), and the JUnit file if asked for.
+fn print_report(
+    records: &[CheckRecord],
+    format: report::Format,
+    color: report::ColorChoice,
+    junit: Option<&Path>,
+) -> Result<(), HarnessError> {
+    if !records.is_empty() {
+        let out = match format {
+            report::Format::Table => report::table(records, &report::Style::new(color)),
+            report::Format::Json => report::json(records),
+        };
+        let _ = std::io::stdout().write_all(out.as_bytes());
+    }
+    if let Some(path) = junit {
+        std::fs::write(path, tracecheck::junit::junit("tracecheck", records))
+            .map_err(HarnessError::io(format!("write {}", path.display())))?;
+    }
+    Ok(())
+}
+
+/// `tracecheck merge`: the final records of several record files (each
+/// repeated run's own record is skipped: its merged record follows it), as
+/// one report with one exit status.
+fn merge(
+    files: &[PathBuf],
+    format: report::Format,
+    color: report::ColorChoice,
+    junit: Option<&Path>,
+) -> i32 {
+    let mut records = Vec::new();
+    for f in files {
+        let text = match std::fs::read_to_string(f) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(&HarnessError::Other(format!(
+                    "cannot read record file {}: {e}",
+                    f.display()
+                )))
+            }
+        };
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<CheckRecord>(line) {
+                Ok(r) if r.repeat_run.is_some() => {}
+                Ok(r) => records.push(r),
+                Err(e) => {
+                    return fail(&HarnessError::Other(format!(
+                        "{}:{}: not a tracecheck check record (one JSON object a line, as --record writes): {e}",
+                        f.display(),
+                        i + 1
+                    )))
+                }
+            }
+        }
+    }
+    if records.is_empty() {
+        return fail(&HarnessError::Other(
+            "the record files hold no finished check".into(),
+        ));
+    }
+    match print_report(&records, format, color, junit) {
         Ok(()) => report::exit_code(&records),
         Err(e) => fail(&e),
     }

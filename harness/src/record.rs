@@ -104,6 +104,10 @@ pub struct CheckRecord {
     pub tool_run: ToolRecord,
     pub verdicts: Vec<Verdict>,
     pub timings: Timings,
+    /// With `--repeat`: which run of the check this is (0-based). The
+    /// check's merged record, which reports read, has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_run: Option<usize>,
 }
 
 impl CheckRecord {
@@ -132,6 +136,7 @@ impl CheckRecord {
             tool_run: ToolRecord::default(),
             verdicts: Vec::new(),
             timings: Timings::default(),
+            repeat_run: None,
         }
     }
 
@@ -145,6 +150,7 @@ impl CheckRecord {
 /// runs' statuses and numbers in a note.
 pub fn merge_repeats(mut runs: Vec<CheckRecord>) -> CheckRecord {
     let mut last = runs.pop().expect("at least one run");
+    last.repeat_run = None;
     if runs.is_empty() {
         return last;
     }

@@ -423,6 +423,7 @@ mod tests {
             tool_run: tool,
             verdicts,
             timings: Timings::default(),
+            repeat_run: None,
         };
         insta::assert_snapshot!(table(&[rec], &Style::new(ColorChoice::Never)));
     }

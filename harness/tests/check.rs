@@ -393,3 +393,65 @@ fn a_tool_that_never_starts_leaves_no_files_behind() {
         "{vs:?}"
     );
 }
+
+#[test]
+fn shard_records_merge_into_one_report_and_junit() {
+    let dir = std::env::temp_dir().join(format!("tracecheck-merge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rec = |n: &str| dir.join(format!("{n}.jsonl"));
+    // Two "shards": the correct script on one workload, the disktop port on
+    // another.
+    for (name, spec, workload) in [
+        ("a", "bio-bytes", "direct-read"),
+        ("b", "disktop", "cached-reread"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+            .arg("check")
+            .arg(root().join("expectations/examples").join(spec))
+            .args(["--workload", workload, "--quiet", "--record"])
+            .arg(rec(name))
+            .output()
+            .unwrap();
+        assert!(out.status.code().is_some(), "{out:?}");
+    }
+    let junit = dir.join("junit.xml");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("merge")
+        .args([rec("a"), rec("b")])
+        .args(["--format", "json", "--junit"])
+        .arg(&junit)
+        .output()
+        .unwrap();
+    // One failed claim among them: the merged run fails as a whole.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["checks"].as_array().unwrap().len(), 2);
+    assert_eq!(report["summary"]["pass"], 2, "{:#}", report["summary"]);
+    assert_eq!(report["summary"]["fail"], 1, "{:#}", report["summary"]);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("tests=\"3\"") && xml.contains("failures=\"1\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("type=\"counts_cache_hits_as_disk\"") && xml.contains("page-cache hits"),
+        "{xml}"
+    );
+
+    // A file that is not a record file is an error naming file and line.
+    std::fs::write(dir.join("bad.jsonl"), "{\"tool\": 3}\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .args(["merge"])
+        .arg(dir.join("bad.jsonl"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad.jsonl:1:"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -179,8 +179,9 @@ pub fn check_spec(
             if run > 0 && interrupted.load(Ordering::Relaxed) {
                 return Err(HarnessError::Interrupted);
             }
-            let rec = env.run_check(spec, &check, interrupted, on_event)?;
+            let mut rec = env.run_check(spec, &check, interrupted, on_event)?;
             if repeat > 1 {
+                rec.repeat_run = Some(run);
                 on_event(Event::RunDone {
                     run,
                     of: repeat,
