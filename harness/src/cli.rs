@@ -91,6 +91,17 @@ pub struct RunOpts {
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
 
+    /// Run only job I of N (e.g. 2/4) of this run's checks: a deterministic
+    /// split, balanced by the checks' costs in --shard-costs. Join the jobs'
+    /// --record files with `tracecheck merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<crate::shard::Shard>,
+
+    /// Record files of an earlier run whose measured check times balance
+    /// --shard (checks they do not hold count as a typical one).
+    #[arg(long, value_name = "RECORDS", requires = "shard")]
+    pub shard_costs: Vec<PathBuf>,
+
     /// Run each check N times; a verdict that changes between runs is FLAKY
     /// (exit 1), with every run's status and number in a note. Each run is
     /// also in the record file.

@@ -11,6 +11,7 @@ pub mod junit;
 pub mod record;
 pub mod report;
 pub mod select;
+pub mod shard;
 pub mod spec;
 pub mod tool;
 pub mod units;

@@ -163,11 +163,18 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 opts.quiet,
             )?),
         };
+        let mine = shard_of(&specs, opts)?;
         for spec in &specs {
+            let keep = |workload: &str| {
+                mine.as_ref().is_none_or(|m| {
+                    m.contains(&(spec.path.display().to_string(), workload.to_string()))
+                })
+            };
             check_spec(
                 env.as_ref(),
                 spec,
                 opts.workload.as_deref(),
+                &keep,
                 opts.repeat as usize,
                 &interrupted,
                 &mut on_event,
@@ -185,6 +192,44 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         Ok(()) => report::exit_code(&records),
         Err(e) => fail(&e),
     }
+}
+
+/// With `--shard I/N`: the (spec, workload) checks this job runs.
+fn shard_of(
+    specs: &[ToolSpec],
+    opts: &RunOpts,
+) -> Result<Option<std::collections::BTreeSet<(String, String)>>, HarnessError> {
+    use tracecheck::shard::{assign, costs_from_records, Item};
+    let Some(shard) = opts.shard else {
+        return Ok(None);
+    };
+    let costs = costs_from_records(&opts.shard_costs)?;
+    let mut items = Vec::new();
+    for s in specs {
+        for c in tracecheck::env::checks_for(s, opts.workload.as_deref())? {
+            items.push(Item {
+                tool: s.name.clone(),
+                spec: s.path.display().to_string(),
+                workload: c.plan.name.to_string(),
+            });
+        }
+    }
+    let jobs = assign(&items, &costs, shard.count);
+    let mine: std::collections::BTreeSet<_> = items
+        .into_iter()
+        .zip(jobs)
+        .filter(|(_, j)| *j + 1 == shard.index)
+        .map(|(it, _)| (it.spec, it.workload))
+        .collect();
+    if !opts.quiet {
+        eprintln!(
+            "tracecheck: shard {}/{}: {} check(s) of this run",
+            shard.index,
+            shard.count,
+            mine.len()
+        );
+    }
+    Ok(Some(mine))
 }
 
 /// The report on stdout (table or JSON), and the JUnit file if asked for.

@@ -455,3 +455,58 @@ fn shard_records_merge_into_one_report_and_junit() {
     assert!(err.contains("bad.jsonl:1:"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shards_split_a_run_without_overlap_and_merge_back() {
+    // The kprobe port errors at once on this kernel: cheap checks to split.
+    let spec = root().join("expectations/examples/disktop-kprobe");
+    let dir = std::env::temp_dir().join(format!("tracecheck-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let workloads = |report: &Value| -> Vec<String> {
+        report["checks"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| c["workload"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (_, whole, _) = check(&spec, &[]);
+    let mut all = workloads(&whole);
+    assert!(all.len() >= 3, "{all:?}");
+    let mut seen = Vec::new();
+    let mut files = Vec::new();
+    for i in 1..=3 {
+        let rec = dir.join(format!("{i}.jsonl"));
+        let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+            .arg("check")
+            .arg(&spec)
+            .args(["--format", "json", "--shard", &format!("{i}/3"), "--record"])
+            .arg(&rec)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(stderr.contains(&format!("shard {i}/3")), "{stderr}");
+        seen.extend(workloads(&report));
+        files.push(rec);
+    }
+    all.sort();
+    seen.sort();
+    assert_eq!(seen, all, "every check in exactly one shard");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("merge")
+        .args(&files)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged["checks"].as_array().unwrap().len(), all.len());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the port's ERRORs fail the merged run"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

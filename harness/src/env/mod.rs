@@ -146,11 +146,15 @@ pub fn check_spec(
     env: &dyn Environment,
     spec: &ToolSpec,
     only: Option<&str>,
+    keep: &dyn Fn(&str) -> bool,
     repeat: usize,
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<CheckRecord>, HarnessError> {
-    let checks = checks_for(spec, only)?;
+    let checks: Vec<Check<'_>> = checks_for(spec, only)?
+        .into_iter()
+        .filter(|c| keep(c.plan.name))
+        .collect();
     let total = checks.len();
     let mut records: Vec<CheckRecord> = Vec::new();
     for (index, mut check) in checks.into_iter().enumerate() {
