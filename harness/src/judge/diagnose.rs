@@ -29,14 +29,26 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         return d(Finding::DoubleCounting, twice_sentence(v, c.truth));
     }
 
-    // 1. Another layer's truth.
-    for layer in [
-        Layer::Syscall,
-        Layer::Vfs,
-        Layer::Disk,
-        Layer::Block,
-        Layer::Pagecache,
-    ] {
+    // 1. Another layer's truth. For counts, bios and requests come first:
+    // where they equal the calls made (one bio per call), counting bios is
+    // the likelier mistake for a script that reads block tracepoints.
+    let layers: &[Layer] = match c.metric.quantity {
+        tracecheck_model::Quantity::Ops => &[
+            Layer::Block,
+            Layer::Disk,
+            Layer::Syscall,
+            Layer::Vfs,
+            Layer::Pagecache,
+        ],
+        tracecheck_model::Quantity::Bytes => &[
+            Layer::Syscall,
+            Layer::Vfs,
+            Layer::Disk,
+            Layer::Block,
+            Layer::Pagecache,
+        ],
+    };
+    for &layer in layers {
         if layer == c.metric.layer {
             continue;
         }
