@@ -11,7 +11,7 @@
 //! [`separation_table`] is the proof, kept in docs/separation.md.
 
 use tracecheck_model::neighbour::{self, Mistake, Separation};
-use tracecheck_model::{Directed, Direction, GroundTruth, Metric, Who};
+use tracecheck_model::{Directed, Direction, GroundTruth, Metric, Truth, Who};
 use tracecheck_workloads::{design, Workload};
 
 /// One workload with its parameters, under the name reports show.
@@ -145,11 +145,16 @@ pub struct Cell {
 /// The tolerance the table is built for: the default claim tolerance.
 pub const TABLE_TOLERANCE: f64 = 0.01;
 
-fn designs() -> Vec<(&'static Plan, GroundTruth)> {
-    PLANS
-        .iter()
-        .map(|p| (p, design::ground_truth(&p.workload)))
-        .collect()
+/// Every plan with its design, computed once: they are constants.
+fn designs() -> &'static [(&'static Plan, GroundTruth)] {
+    static DESIGNS: std::sync::OnceLock<Vec<(&'static Plan, GroundTruth)>> =
+        std::sync::OnceLock::new();
+    DESIGNS.get_or_init(|| {
+        PLANS
+            .iter()
+            .map(|p| (p, design::ground_truth(&p.workload)))
+            .collect()
+    })
 }
 
 /// How far `mistake` is from the truth of `m` for `who` on one design.
@@ -246,7 +251,7 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
                 .map(move |x| (rm, x))
         })
         .map(|(rm, x)| {
-            separating(&all, rm, &who, x)
+            separating(all, rm, &who, x)
                 .into_iter()
                 .map(|c| c.0)
                 .collect::<Vec<_>>()
@@ -271,31 +276,21 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
         left.retain(|ps| !ps.contains(&best.0));
         chosen.push(best.0);
     }
-    for rm in resolved(m) {
-        let exercised = |p: &Plan| {
-            all.iter()
-                .any(|(q, gt)| *q == p && gt.best(rm, &who).is_some_and(|t| t.lo > 0))
-        };
-        if !chosen.iter().any(|p| exercised(p)) {
-            if let Some(p) = PLANS.iter().find(|p| exercised(p)) {
-                chosen.push(p);
-            }
-        }
-    }
-    // And a workload where each judged direction's truth is tight (within
-    // 5%): a claim is held to a number, not only to a range.
-    for rm in resolved(m) {
-        let tight = |p: &Plan| {
-            all.iter().any(|(q, gt)| {
-                *q == p
-                    && gt
-                        .best(rm, &who)
-                        .is_some_and(|t| t.lo > 0 && t.hi * 100 <= t.lo * 105)
-            })
-        };
-        if !chosen.iter().any(|p| tight(p)) {
-            if let Some(p) = PLANS.iter().find(|p| tight(p)) {
-                chosen.push(p);
+    // Each judged direction must see a workload where its truth is not 0
+    // (a claim never exercised cannot pass honestly), and one where it is
+    // tight, within 5% (a claim is held to a number, not only a range).
+    let nonzero = |t: &Truth| t.lo > 0;
+    let tight = |t: &Truth| t.lo > 0 && t.hi * 100 <= t.lo * 105;
+    for wanted in [&nonzero as &dyn Fn(&Truth) -> bool, &tight] {
+        for rm in resolved(m) {
+            let has = |p: &Plan| {
+                all.iter()
+                    .any(|(q, gt)| *q == p && gt.best(rm, &who).is_some_and(wanted))
+            };
+            if !chosen.iter().any(|p| has(p)) {
+                if let Some(p) = PLANS.iter().find(|p| has(p)) {
+                    chosen.push(p);
+                }
             }
         }
     }
@@ -320,12 +315,8 @@ pub fn separation_table() -> Vec<Cell> {
     out
 }
 
-fn range(r: (u64, u64)) -> String {
-    if r.0 == r.1 {
-        crate::units::num(r.0)
-    } else {
-        format!("{}–{}", crate::units::num(r.0), crate::units::num(r.1))
-    }
+fn range(r: Range) -> String {
+    crate::units::range(r.0, r.1)
 }
 
 /// docs/separation.md, as `tracecheck separation` prints it.
