@@ -264,14 +264,12 @@ mod tests {
         };
         let u = establish(&mut g, &d, "loop9");
         assert!(u.is_empty());
-        let t =
-            crate::judge::evidence::pick(&g.truths, m("disk.read_bytes"), &Who::Workload).unwrap();
+        let t = g.best(m("disk.read_bytes"), &Who::Workload).unwrap();
         assert_eq!(
             (t.lo, t.hi, t.source),
             ((16 << 20) + 4096, (16 << 20) + 4096, Source::Diskstats)
         );
-        let b =
-            crate::judge::evidence::pick(&g.truths, m("block.read_bytes"), &Who::Workload).unwrap();
+        let b = g.best(m("block.read_bytes"), &Who::Workload).unwrap();
         assert_eq!(b.lo, (16 << 20) + 4096);
     }
 
@@ -373,13 +371,10 @@ mod tests {
             ..Default::default()
         };
         assert!(establish(&mut g, &d, "loop9").is_empty());
-        let t =
-            crate::judge::evidence::pick(&g.truths, m("disk.write_bytes"), &Who::Workload).unwrap();
+        let t = g.best(m("disk.write_bytes"), &Who::Workload).unwrap();
         assert_eq!((t.lo, t.source), (0, Source::Design));
         assert_eq!(
-            crate::judge::evidence::pick(&g.truths, m("block.write_bytes"), &Who::Workload)
-                .unwrap()
-                .hi,
+            g.best(m("block.write_bytes"), &Who::Workload).unwrap().hi,
             0
         );
     }

@@ -121,6 +121,12 @@ impl Claim {
     pub fn has_key(&self, k: KeyKind) -> bool {
         self.keys.contains(&k)
     }
+
+    /// Keyed by process (comm or pid): its number is the workload's own,
+    /// not the whole device's.
+    pub fn per_process(&self) -> bool {
+        self.has_key(KeyKind::Comm) || self.has_key(KeyKind::Pid)
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ pub mod host;
 use crate::error::HarnessError;
 use crate::record::CheckRecord;
 use crate::select::{for_metric, Plan};
-use crate::spec::{Claim, KeyKind, ToolSpec};
+use crate::spec::{Claim, ToolSpec};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -70,10 +70,7 @@ pub fn checks_of(spec: &ToolSpec) -> Vec<Check<'_>> {
     let mut out: Vec<Check<'_>> = Vec::new();
     for c in &spec.claims {
         let plans = if c.workloads.is_empty() {
-            for_metric(
-                c.metric,
-                c.has_key(KeyKind::Comm) || c.has_key(KeyKind::Pid),
-            )
+            for_metric(c.metric, c.per_process())
         } else {
             c.workloads.clone()
         };

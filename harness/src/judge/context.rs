@@ -2,7 +2,7 @@
 //! direction resolved, the truth it failed against, the tool's reading and
 //! the run's evidence, with the helpers every diagnosis step shares.
 
-use super::evidence::{pick, who_for, Evidence};
+use super::evidence::{who_for, Evidence};
 use super::reading::Reading;
 use crate::record::ToolRecord;
 use crate::spec::Claim;
@@ -35,11 +35,7 @@ impl Context<'_> {
     }
 
     pub fn truth_at(&self, m: Metric) -> Option<&Truth> {
-        pick(
-            &self.ev.truth.truths,
-            m,
-            &who_for(m.layer, self.per_process),
-        )
+        self.ev.truth.best(m, &who_for(m.layer, self.per_process))
     }
 
     pub fn what(&self) -> String {

@@ -6,7 +6,6 @@
 //! explains the number within the claim's tolerance wins.
 
 use super::context::Context;
-use super::evidence::pick;
 use crate::units::{num, range};
 use crate::verdict::{Diagnosis, Finding};
 use tracecheck_model::{Direction, Layer, Truth, Who};
@@ -79,7 +78,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                     .metric
                     .at_layer(Layer::Block)
                     .and_then(|b| c.ev.truth.truths.iter().find(|t| t.metric == b && t.who == Who::Kernel && t.source == tracecheck_model::Source::Witness && t.lo > 0));
-                let kernel = pick(&c.ev.truth.truths, c.metric, &Who::Kernel).filter(|k| k.hi > 0);
+                let kernel = c.ev.truth.best(c.metric, &Who::Kernel).filter(|k| k.hi > 0);
                 let later = match (seen, kernel) {
                     (Some(w), _) if c.per_process && c.truth.hi == 0 => format!(
                         "; not by this process: tracecheck's witness saw the data reach the disk later, as {}",

@@ -3,7 +3,7 @@
 //! ([`Evidence`]), and how the best truth for a metric is picked.
 
 use crate::establish::Unestablished;
-use tracecheck_model::{GroundTruth, Layer, Metric, Truth, Who};
+use tracecheck_model::{GroundTruth, Layer, Who};
 
 /// Who and what the check is about: the workload's processes and the
 /// scratch device.
@@ -51,14 +51,6 @@ pub struct Evidence<'a> {
     pub advice: Option<&'a str>,
     /// The tool's stderr lines from its passing checks: not evidence.
     pub known_stderr: &'a [String],
-}
-
-/// The best truth for `metric` charged to `who`.
-pub fn pick<'t>(truths: &'t [Truth], metric: Metric, who: &Who) -> Option<&'t Truth> {
-    truths
-        .iter()
-        .filter(|t| t.metric == metric && &t.who == who)
-        .min_by_key(|t| t.source.rank())
 }
 
 /// Who a claim's number is charged to at `layer`: the workload's processes

@@ -16,11 +16,11 @@ mod mistakes;
 pub mod reading;
 
 use crate::record::ToolRecord;
-use crate::spec::{Claim, KeyKind};
+use crate::spec::Claim;
 use crate::verdict::{Diagnosis, Finding, Status, TruthUsed, Verdict};
 use context::Context;
 use diagnose::diagnose;
-use evidence::{pick, who_for};
+use evidence::who_for;
 pub use evidence::{Evidence, Subject};
 use reading::read_map;
 use tracecheck_model::{Directed, Direction, Metric, ToolOutput};
@@ -118,7 +118,7 @@ pub fn judge(
     tool: &ToolRecord,
     ev: &Evidence<'_>,
 ) -> Vec<Verdict> {
-    let per_process = claim.has_key(KeyKind::Comm) || claim.has_key(KeyKind::Pid);
+    let per_process = claim.per_process();
     let mut verdicts = Vec::new();
     for (metric, dir) in judged_metrics(claim) {
         let mut v = blank(claim, metric, ev.workload, tool);
@@ -148,7 +148,7 @@ pub fn judge(
             verdicts.push(v);
             continue;
         }
-        let Some(truth) = pick(&ev.truth.truths, metric, &who) else {
+        let Some(truth) = ev.truth.best(metric, &who) else {
             v.status = Status::Skip;
             v.notes.push(format!(
                 "no ground truth for {} on the {} workload",

@@ -60,7 +60,7 @@ pub fn read_map(
             e.keys.join(", ")
         ));
     }
-    let per_process = claim.has_key(KeyKind::Comm) || claim.has_key(KeyKind::Pid);
+    let per_process = claim.per_process();
     let mut bad = Vec::new();
     let (sums, dups) = map.sum_by(|e| {
         if let Some(d) = key_at(claim, e, KeyKind::Device) {
