@@ -226,20 +226,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         };
         // What the tool said on its passing checks too is no evidence; a
         // probe that did not attach is the best evidence there is.
-        let fresh: Vec<&String> = c
-            .tool
-            .stderr_tail
-            .iter()
-            .filter(|l| !c.ev.known_stderr.contains(l))
-            .collect();
-        let unattached: Vec<&&String> = fresh
-            .iter()
-            .filter(|l| {
-                let l = l.to_lowercase();
-                l.contains("attach")
-                    && (l.contains("could not") || l.contains("fail") || l.contains("skipping"))
-            })
-            .collect();
+        let unattached = super::mistakes::unattached(c);
         let warn = if let Some(first) = unattached.first() {
             format!(
                 " ({} of its probes did not attach; the tool said: {})",
@@ -247,8 +234,10 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                 first.trim()
             )
         } else {
-            fresh
+            c.tool
+                .stderr_tail
                 .iter()
+                .filter(|l| !c.ev.known_stderr.contains(l))
                 .find(|l| {
                     l.contains("WARNING")
                         || l.contains("ERROR")

@@ -101,15 +101,6 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             "reads and writes added up: the script counts every I/O in this direction, whatever its direction \
              (the bcc#4871 bug class)",
         ),
-        Mistake::Bios => s(
-            Finding::BiosNotRequests,
-            "the bios submitted: the script counts bios (block_bio_queue) where the claim counts device requests \
-             (block_rq_complete); one bio can be split into several requests, and several merged into one",
-        ),
-        Mistake::Requests => s(
-            Finding::RequestsNotBios,
-            "the device requests completed: the script counts requests where the claim counts bios submitted",
-        ),
         Mistake::Requested => s(
             Finding::RequestedNotReturned,
             "the bytes the calls asked for: the script sums the length argument (at sys_enter) instead of the \
@@ -150,7 +141,8 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
                 m.describe()
             ),
         )),
-        // Covered by the layer, unit, twice, direction and other-task steps.
+        // Covered by the layer (bios and requests included), unit, twice,
+        // direction and other-task steps.
         _ => None,
     }
 }
@@ -177,20 +169,28 @@ pub fn by_model(c: &Context<'_>) -> Option<(Finding, String)> {
     None
 }
 
-/// Did the tool say some of its probes failed to attach?
-pub fn attach_failed(c: &Context<'_>) -> bool {
-    c.tool.stderr_tail.iter().any(|l| {
-        let l = l.to_lowercase();
-        l.contains("attach")
-            && (l.contains("fail") || l.contains("could not") || l.contains("error"))
-    })
+/// The tool's stderr lines that say a probe did not attach, leaving out
+/// lines it also printed on its passing checks (those are no evidence).
+pub fn unattached<'c>(c: &'c Context<'_>) -> Vec<&'c String> {
+    c.tool
+        .stderr_tail
+        .iter()
+        .filter(|l| !c.ev.known_stderr.contains(l))
+        .filter(|l| {
+            let l = l.to_lowercase();
+            l.contains("attach")
+                && ["could not", "fail", "skipping", "error"]
+                    .iter()
+                    .any(|k| l.contains(k))
+        })
+        .collect()
 }
 
 /// A zero whose cause is direct: the workload read only through page
 /// faults, and nothing says the tool's probes failed to attach.
 pub fn missed_faults(c: &Context<'_>) -> Option<(Finding, String)> {
     let faults = c.ev.truth.tallies.fault_read_bytes;
-    if c.reading.reported > 1 || faults == 0 || attach_failed(c) {
+    if c.reading.reported > 1 || faults == 0 || !unattached(c).is_empty() {
         return None;
     }
     if c.metric.fixed_direction() != Some(Direction::Read) {
