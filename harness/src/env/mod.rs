@@ -154,17 +154,10 @@ pub fn check_spec(
         .collect();
     let total = checks.len();
     let mut records: Vec<CheckRecord> = Vec::new();
+    // What the tool printed to stderr on this spec's passing checks so far.
+    let mut known_stderr: Vec<String> = Vec::new();
     for (index, mut check) in checks.into_iter().enumerate() {
-        check.known_stderr = records
-            .iter()
-            .filter(|r| {
-                !r.verdicts.is_empty()
-                    && r.verdicts
-                        .iter()
-                        .all(|v| v.status == crate::verdict::Status::Pass)
-            })
-            .flat_map(|r| r.tool_run.stderr_tail.iter().cloned())
-            .collect();
+        check.known_stderr = known_stderr.clone();
         if interrupted.load(Ordering::Relaxed) {
             return Err(HarnessError::Interrupted);
         }
@@ -193,6 +186,14 @@ pub fn check_spec(
         }
         let rec = crate::record::merge_repeats(runs);
         on_event(Event::CheckDone(&rec));
+        if !rec.verdicts.is_empty()
+            && rec
+                .verdicts
+                .iter()
+                .all(|v| v.status == crate::verdict::Status::Pass)
+        {
+            known_stderr.extend(rec.tool_run.stderr_tail.iter().cloned());
+        }
         records.push(rec);
     }
     Ok(records)
