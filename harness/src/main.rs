@@ -264,30 +264,9 @@ fn merge(
 ) -> i32 {
     let mut records = Vec::new();
     for f in files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => {
-                return fail(&HarnessError::Other(format!(
-                    "cannot read record file {}: {e}",
-                    f.display()
-                )))
-            }
-        };
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<CheckRecord>(line) {
-                Ok(r) if r.repeat_run.is_some() => {}
-                Ok(r) => records.push(r),
-                Err(e) => {
-                    return fail(&HarnessError::Other(format!(
-                        "{}:{}: not a tracecheck check record (one JSON object a line, as --record writes): {e}",
-                        f.display(),
-                        i + 1
-                    )))
-                }
-            }
+        match tracecheck::record::read_checks(f) {
+            Ok(r) => records.extend(r),
+            Err(e) => return fail(&e),
         }
     }
     if records.is_empty() {

@@ -145,6 +145,34 @@ impl CheckRecord {
     }
 }
 
+/// The finished checks in a record file written by `--record` (JSON lines),
+/// in order; each repeated run's own record is left out, since the check's
+/// merged record follows it. A line that is not a check record is an error
+/// naming the file and line.
+pub fn read_checks(path: &Path) -> Result<Vec<CheckRecord>, crate::error::HarnessError> {
+    use crate::error::HarnessError;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        HarnessError::Other(format!("cannot read record file {}: {e}", path.display()))
+    })?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: CheckRecord = serde_json::from_str(line).map_err(|e| {
+            HarnessError::Other(format!(
+                "{}:{}: not a tracecheck check record (one JSON object a line, as --record writes): {e}",
+                path.display(),
+                i + 1
+            ))
+        })?;
+        if r.repeat_run.is_none() {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
 /// The runs of one check (`--repeat`) as one record: the last run's, with
 /// every verdict whose status changed between runs marked FLAKY and the
 /// runs' statuses and numbers in a note.

@@ -5,7 +5,6 @@
 //! schedule, so every job gets the same checks on every machine.
 
 use crate::error::HarnessError;
-use crate::record::CheckRecord;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -49,25 +48,8 @@ pub type Costs = BTreeMap<(String, String), u64>;
 pub fn costs_from_records(files: &[impl AsRef<Path>]) -> Result<Costs, HarnessError> {
     let mut out = Costs::new();
     for f in files {
-        let f = f.as_ref();
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            HarnessError::Other(format!("cannot read cost records {}: {e}", f.display()))
-        })?;
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let r: CheckRecord = serde_json::from_str(line).map_err(|e| {
-                HarnessError::Other(format!(
-                    "{}:{}: not a tracecheck check record: {e}",
-                    f.display(),
-                    i + 1
-                ))
-            })?;
-            if r.repeat_run.is_none() {
-                out.insert((r.tool, r.workload), r.timings.total_ms.max(1));
-            }
+        for r in crate::record::read_checks(f.as_ref())? {
+            out.insert((r.tool, r.workload), r.timings.total_ms.max(1));
         }
     }
     Ok(out)
