@@ -112,6 +112,34 @@ impl Side {
         }
     }
 
+    /// A write of `size` bytes whose data the writer submits itself (O_DIRECT,
+    /// or fsync owning the dirty pages), with the journal's commit of the
+    /// mtime change (`journal`: bytes, requests, why) submitted by jbd2.
+    fn written_by_caller(
+        size: u64,
+        ios: (u64, u64),
+        bios: (u64, u64),
+        journal: ((u64, u64), (u64, u64)),
+        why: [String; 4],
+    ) -> Side {
+        let (jb, jr) = journal;
+        let [why_w, why_k, why_ios, why_bios] = why;
+        Side {
+            w_bytes: (size, size),
+            k_bytes: jb,
+            dev_bytes: add((size, size), jb),
+            w_ios: ios,
+            k_ios: jr,
+            dev_ios: add(ios, jr),
+            w_bios: bios,
+            k_bios: jr,
+            why_bios,
+            why_w,
+            why_k,
+            why_ios,
+        }
+    }
+
     fn push(self, dir: Direction, out: &mut Vec<Truth>) {
         use Quantity::*;
         let b = |who: Who, layer: Layer, (lo, hi): (u64, u64), why: &str| {
@@ -311,27 +339,23 @@ fn direct_write_side(size: u64, request: u64, f: &Facts) -> Side {
     let io = direct_ios(size, request, f);
     let bios = direct_bios(size, request, f);
     let max = f.max_request_bytes;
-    Side {
-        w_bytes: (size, size),
-        k_bytes: jb,
-        dev_bytes: add((size, size), jb),
-        w_ios: io,
-        k_ios: jr,
-        dev_ios: add(io, jr),
-        w_bios: bios,
-        k_bios: jr,
-        why_bios: format!("data: {WHY_DIRECT_BIOS}; journal: one bio per block"),
-        why_w: format!(
-            "O_DIRECT writes exactly the {size} bytes given, submitted by the caller before pwrite returns"
-        ),
-        why_k: jwhy,
-        why_ios: format!(
-            "data: each pwrite of {request} B completes before the next, >= ceil({request}/{max}) requests each, \
-             plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP); journal: >= 2 \
-             requests (log blocks, then the commit block), <= one per block",
-            f.extents
-        ),
-    }
+    Side::written_by_caller(
+        size,
+        io,
+        bios,
+        (jb, jr),
+        [
+            format!("O_DIRECT writes exactly the {size} bytes given, submitted by the caller before pwrite returns"),
+            jwhy,
+            format!(
+                "data: each pwrite of {request} B completes before the next, >= ceil({request}/{max}) requests \
+                 each, plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP); journal: \
+                 >= 2 requests (log blocks, then the commit block), <= one per block",
+                f.extents
+            ),
+            format!("data: {WHY_DIRECT_BIOS}; journal: one bio per block"),
+        ],
+    )
 }
 
 /// The tallies of a run: the workload's per-call counts, and the pages a
@@ -553,25 +577,23 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 (passes - 1) * size
             };
             let side = if fsync && f.fsync_owns_data {
-                Side {
-                    w_bytes: (size, size),
-                    k_bytes: jb,
-                    dev_bytes: add((size, size), jb),
-                    w_ios: data_io,
-                    k_ios: jr,
-                    dev_ios: add(data_io, jr),
-                    w_bios: data_bios,
-                    k_bios: jr,
-                    why_bios: format!("data: {WHY_PAGE_BIOS}; journal: one bio per block"),
-                    why_w: format!(
-                        "fsync() writes back all {size} dirty bytes in the caller's context ({}); the {passes} \
-                         pass(es) rewrote pages still dirty, which the disk sees once",
-                        f.fsync_reason
-                    ),
-                    why_k: format!("{jwhy}; fsync waits for that commit, but jbd2 submits it"),
-                    why_ios: "data: >= ceil(size/max_sectors_kb) requests, <= one per page; journal: >= 2, <= one per block"
-                        .into(),
-                }
+                Side::written_by_caller(
+                    size,
+                    data_io,
+                    data_bios,
+                    (jb, jr),
+                    [
+                        format!(
+                            "fsync() writes back all {size} dirty bytes in the caller's context ({}); the {passes} \
+                             pass(es) rewrote pages still dirty, which the disk sees once",
+                            f.fsync_reason
+                        ),
+                        format!("{jwhy}; fsync waits for that commit, but jbd2 submits it"),
+                        "data: >= ceil(size/max_sectors_kb) requests, <= one per page; journal: >= 2, <= one per block"
+                            .into(),
+                        format!("data: {WHY_PAGE_BIOS}; journal: one bio per block"),
+                    ],
+                )
             } else if fsync {
                 Side {
                     w_bytes: (0, size + again),
