@@ -466,6 +466,17 @@ mod tests {
     }
 
     fn run(gt: &GroundTruth, c: &Claim, o: &ToolOutput) -> Vec<Verdict> {
+        run_with(gt, c, o, &[], &[])
+    }
+
+    /// `run` with the tool's stderr and the lines its passing checks printed.
+    fn run_with(
+        gt: &GroundTruth,
+        c: &Claim,
+        o: &ToolOutput,
+        stderr: &[&str],
+        known_stderr: &[String],
+    ) -> Vec<Verdict> {
         let subject = subject_of(gt);
         let ev = Evidence {
             workload: &gt.workload,
@@ -473,17 +484,14 @@ mod tests {
             unestablished: &[],
             subject: &subject,
             advice: None,
-            known_stderr: &[],
+            known_stderr,
         };
-        judge(
-            c,
-            Ok(o),
-            &ToolRecord {
-                command: vec!["bpftrace".into()],
-                ..Default::default()
-            },
-            &ev,
-        )
+        let tool = ToolRecord {
+            command: vec!["bpftrace".into()],
+            stderr_tail: stderr.iter().map(|l| l.to_string()).collect(),
+            ..Default::default()
+        };
+        judge(c, Ok(o), &tool, &ev)
     }
 
     fn finding(v: &Verdict) -> Finding {
@@ -514,25 +522,12 @@ mod tests {
         let c = claim("disk.read_bytes", &[KeyKind::Comm]);
         let mut o = out(&[]);
         o.maps.clear();
-        let subject = subject_of(&gt);
-        let tool = ToolRecord {
-            command: vec!["bpftrace".into()],
-            stderr_tail: vec![
-                "WARNING: something else".into(),
-                "WARNING: could not attach probe kprobe:blk_account_io_start, skipping.".into(),
-                "WARNING: could not attach probe kprobe:blk_account_io_done, skipping.".into(),
-            ],
-            ..Default::default()
-        };
-        let ev = Evidence {
-            workload: &gt.workload,
-            truth: &gt,
-            unestablished: &[],
-            subject: &subject,
-            advice: None,
-            known_stderr: &[],
-        };
-        let v = judge(&c, Ok(&o), &tool, &ev);
+        let stderr = [
+            "WARNING: something else",
+            "WARNING: could not attach probe kprobe:blk_account_io_start, skipping.",
+            "WARNING: could not attach probe kprobe:blk_account_io_done, skipping.",
+        ];
+        let v = run_with(&gt, &c, &o, &stderr, &[]);
         assert_eq!(finding(&v[0]), Finding::ReportedNothing);
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
         assert!(
@@ -546,24 +541,10 @@ mod tests {
         let gt = cached_reread();
         let c = claim("disk.read_bytes", &[KeyKind::Comm]);
         let o = out(&[(&["other"], 5)]);
-        let subject = subject_of(&gt);
-        let noise = "ERROR: couldn't set RLIMIT_MEMLOCK".to_string();
-        let tool = ToolRecord {
-            command: vec!["bpftrace".into()],
-            stderr_tail: vec![noise.clone()],
-            ..Default::default()
-        };
+        let noise = "ERROR: couldn't set RLIMIT_MEMLOCK";
         let said = |known: &[String]| {
-            let ev = Evidence {
-                workload: &gt.workload,
-                truth: &gt,
-                unestablished: &[],
-                subject: &subject,
-                advice: None,
-                known_stderr: known,
-            };
-            let v = judge(&c, Ok(&o), &tool, &ev);
-            v[0].diagnosis
+            run_with(&gt, &c, &o, &[noise], known)[0]
+                .diagnosis
                 .as_ref()
                 .unwrap()
                 .sentence
@@ -571,7 +552,7 @@ mod tests {
         };
         assert!(said(&[]), "a new warning is quoted");
         assert!(
-            !said(&[noise]),
+            !said(&[noise.to_string()]),
             "a warning its passing checks also printed is not"
         );
     }
