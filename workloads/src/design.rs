@@ -48,32 +48,25 @@ pub fn counts(w: &Workload) -> Counts {
         c.open_calls += 1;
         c.by_call.entry(name).or_default().calls += 1;
     };
+    // O_DIRECT: one open, then whole calls of `request` bytes each (the
+    // order of reads and writes does not change the counts).
+    let direct = |c: &mut Counts, read: u64, write: u64, request: u64| {
+        open(c, "openat");
+        for _ in 0..read / request {
+            call(c, "pread64", true, request, request);
+        }
+        for _ in 0..write / request {
+            call(c, "pwrite64", false, request, request);
+        }
+    };
     match *w {
-        Workload::DirectRead { size, request } => {
-            open(&mut c, "openat");
-            for _ in 0..size / request {
-                call(&mut c, "pread64", true, request, request);
-            }
-        }
-        Workload::DirectWrite { size, request } => {
-            open(&mut c, "openat");
-            for _ in 0..size / request {
-                call(&mut c, "pwrite64", false, request, request);
-            }
-        }
+        Workload::DirectRead { size, request } => direct(&mut c, size, 0, request),
+        Workload::DirectWrite { size, request } => direct(&mut c, 0, size, request),
         Workload::DirectMixed {
             read,
             write,
             request,
-        } => {
-            open(&mut c, "openat");
-            for _ in 0..read / request {
-                call(&mut c, "pread64", true, request, request);
-            }
-            for _ in 0..write / request {
-                call(&mut c, "pwrite64", false, request, request);
-            }
-        }
+        } => direct(&mut c, read, write, request),
         Workload::CachedReread {
             size,
             passes,
