@@ -286,11 +286,20 @@ impl Metric {
 
     /// The same quantity at another layer, if the vocabulary has it.
     pub fn at_layer(self, layer: Layer) -> Option<Metric> {
-        let m = Metric { layer, ..self };
+        Metric { layer, ..self }.in_vocabulary()
+    }
+
+    /// Another quantity at the same layer, if the vocabulary has it.
+    pub fn with_quantity(self, quantity: Quantity) -> Option<Metric> {
+        Metric { quantity, ..self }.in_vocabulary()
+    }
+
+    /// This metric if the vocabulary names it.
+    fn in_vocabulary(self) -> Option<Metric> {
         VOCABULARY
             .iter()
-            .any(|(n, _)| Metric::parse(n) == Some(m))
-            .then_some(m)
+            .any(|(n, _)| Metric::parse(n) == Some(self))
+            .then_some(self)
     }
 
     /// Unit word for reports.

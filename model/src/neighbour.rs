@@ -226,14 +226,6 @@ fn who_at(layer: Layer, who: &Who) -> Who {
     }
 }
 
-fn with_quantity(m: Metric, q: Quantity) -> Option<Metric> {
-    let n = Metric { quantity: q, ..m };
-    crate::metric::VOCABULARY
-        .iter()
-        .any(|(name, _)| Metric::parse(name) == Some(n))
-        .then_some(n)
-}
-
 fn range_of(gt: &GroundTruth, m: Metric, who: &Who) -> Option<(u64, u64)> {
     gt.best(m, who).map(|t| (t.lo, t.hi))
 }
@@ -260,7 +252,7 @@ impl Mistake {
     pub fn value(&self, m: Metric, who: &Who, gt: &GroundTruth) -> Option<(u64, u64)> {
         let truth = || range_of(gt, m, who);
         let bytes_of = || {
-            let b = with_quantity(m, Quantity::Bytes)?;
+            let b = m.with_quantity(Quantity::Bytes)?;
             range_of(gt, b, who)
         };
         let t = &gt.tallies;
