@@ -17,6 +17,16 @@ pub const READ_CALLS: &[&str] = &["read", "pread64", "readv", "preadv2"];
 pub const WRITE_CALLS: &[&str] = &["write", "pwrite64", "writev", "pwritev2"];
 pub const OPEN_CALLS: &[&str] = &["open", "openat", "openat2"];
 
+/// The system-call family of a direction: reads, writes, or (no
+/// direction) opens.
+pub fn call_family(dir: Option<Direction>) -> &'static [&'static str] {
+    match dir {
+        Some(Direction::Read) => READ_CALLS,
+        Some(Direction::Write) => WRITE_CALLS,
+        None => OPEN_CALLS,
+    }
+}
+
 /// One plausible wrong quantity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Mistake {
@@ -207,12 +217,7 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
         }
     }
     if m.layer == Layer::Syscall {
-        let family: &[&'static str] = match dir {
-            Some(Direction::Read) => READ_CALLS,
-            Some(Direction::Write) => WRITE_CALLS,
-            None => OPEN_CALLS,
-        };
-        out.extend(family.iter().map(|c| M::OnlyCall(c)));
+        out.extend(call_family(dir).iter().map(|c| M::OnlyCall(c)));
     }
     out
 }
@@ -291,8 +296,7 @@ impl Mistake {
             Mistake::Requests => range_of(gt, m.at_layer(Layer::Disk)?, who),
             Mistake::CompletingTask => (*who == Who::Workload).then_some((0, 0)),
             Mistake::Requested => {
-                let family = if reads { READ_CALLS } else { WRITE_CALLS };
-                let s = t.sum(family);
+                let s = t.sum(call_family(m.fixed_direction()));
                 (s.calls > 0).then_some((s.requested, s.requested))
             }
             Mistake::OnlyCall(c) => {

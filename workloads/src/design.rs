@@ -96,7 +96,7 @@ pub fn counts(w: &Workload) -> Counts {
             for i in 0..passes * (size / request) {
                 call(
                     &mut c,
-                    WRITE_CALLS[(i % 4) as usize],
+                    WRITE_CALLS[(i as usize) % WRITE_CALLS.len()],
                     false,
                     request,
                     request,

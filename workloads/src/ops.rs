@@ -265,7 +265,7 @@ pub fn direct(path: &Path, size: u64, request: u64, write: bool) -> Result<Count
 pub const REREAD_CALLS: [&str; 4] = ["read", "readv", "pread64", "preadv2"];
 
 /// The write-family call each call of `buffered-write` uses, in turn.
-pub const WRITE_CALLS: [&str; 4] = ["write", "pwrite64", "writev", "pwritev2"];
+pub use tracecheck_model::neighbour::WRITE_CALLS;
 
 /// `passes` sequential passes over the file, pass `p` with
 /// `REREAD_CALLS[p % 4]`, each asking for `request` bytes until a call
@@ -337,7 +337,7 @@ pub fn buffered_write(
         while done < size {
             let want = (size - done).min(request) as usize;
             let b = &buf[..want];
-            let call = WRITE_CALLS[i % 4];
+            let call = WRITE_CALLS[i % WRITE_CALLS.len()];
             i += 1;
             if matches!(call, "write" | "writev") && pos != done {
                 rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(done))

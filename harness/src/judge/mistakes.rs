@@ -7,18 +7,17 @@ use super::context::Context;
 use super::evidence::who_for;
 use crate::units::{num, range};
 use crate::verdict::Finding;
-use tracecheck_model::neighbour::{self, Mistake, OPEN_CALLS, READ_CALLS, WRITE_CALLS};
+use tracecheck_model::neighbour::{self, Mistake};
 use tracecheck_model::{Direction, Layer, Quantity};
 
 /// The calls of the family the claim's direction belongs to, with what
 /// each did on this run (only those the workload made).
 fn family(c: &Context<'_>) -> Vec<(&'static str, u64)> {
-    let names: &[&'static str] = match c.metric.fixed_direction() {
-        Some(Direction::Read) => READ_CALLS,
-        Some(Direction::Write) => WRITE_CALLS,
-        None if c.metric.layer == Layer::Syscall => OPEN_CALLS,
-        None => return Vec::new(),
-    };
+    let dir = c.metric.fixed_direction();
+    if dir.is_none() && c.metric.layer != Layer::Syscall {
+        return Vec::new();
+    }
+    let names = neighbour::call_family(dir);
     let t = &c.ev.truth.tallies;
     names
         .iter()
