@@ -92,12 +92,17 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
 /// What each mistake of the model the earlier steps do not cover says, in
 /// words, with the value it would have reported here.
 fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, String)> {
-    let at = format!("{} {unit}", range(value.0, value.1));
+    // Where the number comes from: the neighbour model applied to this
+    // run's own truths and the workload's counts.
+    let at = format!(
+        "{} {unit}, computed from this run's truths and the workload's own counts",
+        range(value.0, value.1)
+    );
     let s = |f: Finding, tail: &str| Some((f, format!("this equals {tail} ({at})")));
     match m {
         Mistake::BothDirections => s(
             Finding::BothDirections,
-            "reads and writes added up: the script counts every I/O in this direction, whatever its direction \
+            "reads and writes added up: the script counts every I/O under this direction, whatever its own \
              (the bcc#4871 bug class)",
         ),
         Mistake::Requested => s(
