@@ -73,9 +73,10 @@ pub const PLANS: &[Plan] = &[
     },
     Plan {
         name: "direct-mixed",
-        workload: Workload::DirectMixed { read: 8 * M, write: 24 * M, request: 2 * M },
-        purpose: "O_DIRECT reads and writes interleaved by one process, 2 MiB a call (two bios, 16 requests): a \
-                  read counter that also counts writes reports 4× the truth",
+        workload: Workload::DirectMixed { read: 8 * M, write: 24 * M, request: 2 * M, threads: 4 },
+        purpose: "O_DIRECT reads and writes interleaved by one process's 4 threads, 2 MiB a call (two bios, 16 \
+                  requests): a read counter that also counts writes reports 4× the truth, and one keyed by thread id \
+                  charges the process a quarter",
     },
     Plan {
         name: "opens",
@@ -332,7 +333,13 @@ pub fn separation_markdown() -> String {
          (`workloads/src/design.rs`), and the ratio between the nearest ends of the two ranges. A claim with the \
          default 1% tolerance needs a ratio of at least 1.10 (10× the tolerance); ∞ means one of the two is 0.\n\n\
          A metric's default workloads are the fewest that separate all of its rows (`harness/src/select.rs`); \
-         `tracecheck workloads` lists them.\n\n",
+         `tracecheck workloads` lists them.\n\n\
+         Threads, children and parents: the workload's threads share its pid and inherit its comm, so a claim \
+         keyed by comm or pid charges their I/O to the process, and a script keyed by thread id does not (the \
+         row \"keyed by thread id\"). A forked child keeps the comm and its pid is one of the workload's, so \
+         under either key its I/O is the workload's too; what a child does that its parent did not ask for \
+         (a fork with no exec) is the row \"fork() calls instead of execs\". Tools that filter by one pid \
+         and miss its children need the harness to hand them the workload's pid, which it does not do yet.\n\n",
     );
     let mut current: Option<(Metric, Who)> = None;
     for c in separation_table() {

@@ -70,6 +70,9 @@ pub enum Finding {
     MissesFaults,
     /// Writeback charged to the task that dirtied the pages.
     ChargesDirtier,
+    /// Keyed by thread id where the claim keys by process: the other
+    /// threads' I/O went under their own ids.
+    KeyedByThread,
     Unexplained,
     ToolFailed,
     TruthUnknown,

@@ -72,6 +72,10 @@ pub enum Mistake {
     /// flusher that submitted it (page or inode ownership read at
     /// completion).
     DirtierCharged,
+    /// Keyed by thread id (bpftrace's `tid`, the kernel's `pid`) where the
+    /// claim keys by process: only the main thread's share is charged to
+    /// the process, the other threads' goes under their own ids.
+    MainThreadOnly,
 }
 
 impl Mistake {
@@ -97,6 +101,7 @@ impl Mistake {
             Mistake::PageAccesses => "page-accesses".into(),
             Mistake::MissesFaults => "misses-faults".into(),
             Mistake::DirtierCharged => "dirtier-charged".into(),
+            Mistake::MainThreadOnly => "main-thread-only".into(),
         }
     }
 
@@ -123,6 +128,9 @@ impl Mistake {
             Mistake::MissesFaults => "only I/O inside read() calls, page faults missed".into(),
             Mistake::DirtierCharged => {
                 "writeback charged to the task that dirtied the pages".into()
+            }
+            Mistake::MainThreadOnly => {
+                "keyed by thread id: only the main thread's share charged to the process".into()
             }
         }
     }
@@ -218,6 +226,15 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
     }
     if m.layer == Layer::Syscall {
         out.extend(call_family(dir).iter().map(|c| M::OnlyCall(c)));
+    }
+    if per_process
+        && dir.is_some()
+        && matches!(
+            m.layer,
+            Layer::Syscall | Layer::Vfs | Layer::Block | Layer::Disk
+        )
+    {
+        out.push(M::MainThreadOnly);
     }
     out
 }
@@ -333,6 +350,24 @@ impl Mistake {
             Mistake::PageAccesses => {
                 let r = Metric::fixed(Layer::Syscall, Direction::Read, Quantity::Bytes);
                 Some(scale(range_of(gt, r, &Who::Workload)?, 1, 4096))
+            }
+            Mistake::MainThreadOnly => {
+                (*who == Who::Workload).then_some(())?;
+                let family = call_family(m.fixed_direction());
+                let main = t.main_thread_sum(family)?;
+                let all = t.sum(family);
+                match (m.layer, m.quantity) {
+                    (Layer::Syscall | Layer::Vfs, Quantity::Ops) => exact(main.calls),
+                    (Layer::Syscall | Layer::Vfs, Quantity::Bytes) => exact(main.bytes),
+                    // Below the cache the main thread's share of the disk
+                    // I/O is its share of the bytes: threaded workloads use
+                    // O_DIRECT, where every call's bytes go to the disk as
+                    // they are (whole requests, no readahead).
+                    _ => {
+                        let whole = truth()?;
+                        (all.bytes > 0).then(|| scale(whole, main.bytes, all.bytes))
+                    }
+                }
             }
         }
     }

@@ -176,6 +176,15 @@ pub struct Tallies {
     /// Bytes read from disk by page faults rather than inside read() calls.
     #[serde(default)]
     pub fault_read_bytes: u64,
+    /// What the process's main thread (tid = pid) did by itself, by call
+    /// name, when other threads shared the calls; empty when one thread
+    /// made them all. A script keyed by thread id charges the process only
+    /// this much.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub main_thread: BTreeMap<String, CallTally>,
+    /// The thread ids (tid ≠ pid) of the other threads that made calls.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread_ids: Vec<u32>,
 }
 
 impl Tallies {
@@ -186,15 +195,25 @@ impl Tallies {
 
     /// The sum over `names`.
     pub fn sum(&self, names: &[&str]) -> CallTally {
-        names.iter().fold(CallTally::default(), |a, n| {
-            let t = self.call(n);
-            CallTally {
-                calls: a.calls + t.calls,
-                bytes: a.bytes + t.bytes,
-                requested: a.requested + t.requested,
-            }
-        })
+        sum_of(&self.syscalls, names)
     }
+
+    /// The main thread's sum over `names`; `None` when one thread made
+    /// every call.
+    pub fn main_thread_sum(&self, names: &[&str]) -> Option<CallTally> {
+        (!self.main_thread.is_empty()).then(|| sum_of(&self.main_thread, names))
+    }
+}
+
+fn sum_of(calls: &BTreeMap<String, CallTally>, names: &[&str]) -> CallTally {
+    names.iter().fold(CallTally::default(), |a, n| {
+        let t = calls.get(*n).copied().unwrap_or_default();
+        CallTally {
+            calls: a.calls + t.calls,
+            bytes: a.bytes + t.bytes,
+            requested: a.requested + t.requested,
+        }
+    })
 }
 
 impl GroundTruth {

@@ -100,6 +100,11 @@ enum KindCmd {
         write: u64,
         #[arg(long, value_parser = parse_size)]
         request: u64,
+        /// Threads of the process sharing the calls, the main thread included
+        /// (a script keyed by thread id then charges the process only the
+        /// main thread's share).
+        #[arg(long, default_value_t = 1)]
+        threads: u64,
         #[command(flatten)]
         common: Common,
     },
@@ -208,12 +213,14 @@ where
             read,
             write,
             request,
+            threads,
             common,
         } => (
             Workload::DirectMixed {
                 read,
                 write,
                 request,
+                threads,
             },
             common,
         ),
@@ -374,6 +381,7 @@ mod tests {
                 read: 8 << 20,
                 write: 24 << 20,
                 request: 1 << 20,
+                threads: 3,
             },
             Workload::BufferedWrite {
                 size: 8192,

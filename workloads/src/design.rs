@@ -66,7 +66,29 @@ pub fn counts(w: &Workload) -> Counts {
             read,
             write,
             request,
-        } => direct(&mut c, read, write, request),
+            threads,
+        } => {
+            direct(&mut c, read, write, request);
+            // The main thread's share, by the same rule the run uses.
+            if threads > 1 {
+                for (name, n) in [("pread64", read / request), ("pwrite64", write / request)] {
+                    let mine = (0..n)
+                        .filter(|&k| ops::mixed_task(name == "pread64", k, threads) == 0)
+                        .count() as u64;
+                    c.main_thread.insert(
+                        name,
+                        tracecheck_model::CallTally {
+                            calls: mine,
+                            bytes: mine * request,
+                            requested: mine * request,
+                        },
+                    );
+                }
+                // Ids are only known at run time; the design stands for
+                // them with placeholders past any real pid.
+                c.thread_ids = (1..threads as u32).map(|i| u32::MAX - i).collect();
+            }
+        }
         Workload::CachedReread {
             size,
             passes,

@@ -118,7 +118,8 @@ impl Workload {
                 read,
                 write,
                 request,
-            } => ops::direct_mixed(&path, read, write, request),
+                threads,
+            } => ops::direct_mixed(&path, read, write, request, threads),
             Workload::MmapRead { size } => ops::mmap_read(&path, size),
             Workload::Opens { count } => ops::opens(&path, count),
             Workload::Execs { count } => match &link {

@@ -35,6 +35,11 @@ pub struct Counts {
     pub exec_attempts: u64,
     /// Successful execs made through execveat().
     pub execveat: u64,
+    /// The main thread's own calls by name, when other threads shared them
+    /// (empty when the main thread made every call).
+    pub main_thread: BTreeMap<&'static str, CallTally>,
+    /// The other threads' ids (tid ≠ pid).
+    pub thread_ids: Vec<u32>,
 }
 
 impl Counts {
@@ -63,6 +68,20 @@ impl Counts {
         self.tally(call, 0, 0);
     }
 
+    /// Add another task's read and write calls to these.
+    fn merge(&mut self, o: Counts) {
+        self.read_calls += o.read_calls;
+        self.read_bytes += o.read_bytes;
+        self.write_calls += o.write_calls;
+        self.write_bytes += o.write_bytes;
+        for (name, t) in o.by_call {
+            let mine = self.by_call.entry(name).or_default();
+            mine.calls += t.calls;
+            mine.bytes += t.bytes;
+            mine.requested += t.requested;
+        }
+    }
+
     /// The per-call and process tallies in the model's terms.
     pub fn tallies(&self) -> Tallies {
         Tallies {
@@ -76,6 +95,12 @@ impl Counts {
             execveat: self.execveat,
             pagecache_write_inserts: 0,
             fault_read_bytes: 0,
+            main_thread: self
+                .main_thread
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+            thread_ids: self.thread_ids.clone(),
         }
     }
 }
@@ -371,41 +396,120 @@ pub fn buffered_write(
     Ok(c)
 }
 
+/// Which of `threads` tasks (0 = the main thread) makes read call `k`
+/// (or write call `k`) of `direct-mixed`. Reads go round from the main
+/// thread, writes from the last thread, so that no task does only reads or
+/// only writes by accident of the interleaving, and the main thread's
+/// share of each direction is about 1/`threads`.
+pub fn mixed_task(read: bool, k: u64, threads: u64) -> u64 {
+    if read {
+        k % threads
+    } else {
+        (k + 1) % threads
+    }
+}
+
+/// One O_DIRECT call of `direct-mixed`: read or write `len` bytes at `off`.
+#[derive(Debug, Clone, Copy)]
+struct MixedCall {
+    read: bool,
+    off: u64,
+    len: u64,
+}
+
 /// O_DIRECT reads of the first `read` bytes and O_DIRECT writes over the
 /// `write` bytes after them, interleaved in proportion, `request` bytes a
-/// call: both directions in flight from one process.
+/// call: both directions in flight from one process. With `threads` > 1
+/// the calls are shared out by [`mixed_task`] and the threads run at once;
+/// the main thread's own calls are kept apart in the counts.
 pub fn direct_mixed(
     path: &Path,
     read: u64,
     write: u64,
     request: u64,
+    threads: u64,
 ) -> Result<Counts, WorkloadError> {
     let mut c = Counts::default();
-    let mut buf = Anon::new(usize_of("request", request)?)?;
     let fd = open(path, OFlags::RDWR | OFlags::DIRECT, Some(&mut c))?;
+    // The interleaved order: whichever side is further behind its share
+    // goes next.
+    let mut plan: Vec<Vec<MixedCall>> = vec![Vec::new(); threads as usize];
     let (mut r, mut w) = (0u64, 0u64);
     while r < read || w < write {
-        // Whichever side is further behind its share goes next.
         let do_read = w >= write || (r < read && r * write <= w * read);
-        let want = request as usize;
-        let b = &mut buf.as_mut()[..want];
-        if do_read {
-            let n = rustix::io::pread(&fd, b, r)
-                .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
-            c.read("pread64", want, n);
-            if n == 0 {
-                return Err(eof(path, r));
-            }
-            r += n as u64;
+        let (k, off) = if do_read {
+            (r / request, r)
         } else {
-            let n = rustix::io::pwrite(&fd, b, read + w)
-                .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
-            c.wrote("pwrite64", want, n);
-            if n == 0 {
-                return Err(eof(path, read + w));
-            }
-            w += n as u64;
+            (w / request, read + w)
+        };
+        plan[mixed_task(do_read, k, threads) as usize].push(MixedCall {
+            read: do_read,
+            off,
+            len: request,
+        });
+        if do_read {
+            r += request;
+        } else {
+            w += request;
         }
+    }
+    let run = |calls: &[MixedCall]| -> Result<Counts, WorkloadError> {
+        let mut c = Counts::default();
+        let mut buf = Anon::new(usize_of("request", request)?)?;
+        for call in calls {
+            // Short transfers are continued and counted as further calls.
+            let mut done = 0u64;
+            while done < call.len {
+                let want = (call.len - done) as usize;
+                let b = &mut buf.as_mut()[..want];
+                let at = call.off + done;
+                let n = if call.read {
+                    let n = rustix::io::pread(&fd, b, at)
+                        .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
+                    c.read("pread64", want, n);
+                    n
+                } else {
+                    let n = rustix::io::pwrite(&fd, b, at)
+                        .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
+                    c.wrote("pwrite64", want, n);
+                    n
+                };
+                if n == 0 {
+                    return Err(eof(path, at));
+                }
+                done += n as u64;
+            }
+        }
+        Ok(c)
+    };
+    let (main_plan, rest) = plan.split_first().expect("threads ≥ 1");
+    let (main, others) = std::thread::scope(|s| {
+        // Threads started here inherit the comm the main thread took.
+        let handles: Vec<_> = rest
+            .iter()
+            .map(|calls| {
+                s.spawn(|| {
+                    let tid = rustix::thread::gettid().as_raw_pid().unsigned_abs();
+                    run(calls).map(|c| (tid, c))
+                })
+            })
+            .collect();
+        let main = run(main_plan);
+        let others: Vec<_> = handles
+            .into_iter()
+            .map(|h| h.join().expect("a direct-mixed thread panicked"))
+            .collect();
+        (main, others)
+    });
+    let main = main?;
+    if threads > 1 {
+        c.main_thread = main.by_call.clone();
+    }
+    c.merge(main);
+    for o in others {
+        let (tid, counts) = o?;
+        c.thread_ids.push(tid);
+        c.merge(counts);
     }
     Ok(c)
 }

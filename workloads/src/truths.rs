@@ -375,10 +375,18 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
     use Direction::*;
     use Quantity::*;
     let mut out = Vec::new();
-    let scope = format!(
+    let mut scope = format!(
         "counted by the workload for its calls under comm {comm}; the same pid also read /proc and /sys before \
          taking the comm and writes this JSON to stdout after giving it back"
     );
+    if !c.thread_ids.is_empty() {
+        let main = c.main_thread.values().map(|t| t.calls).sum::<u64>();
+        scope.push_str(&format!(
+            "; the calls are shared among the process's {} threads (the main thread made {main} of them), \
+             which inherit the comm and share the pid",
+            c.thread_ids.len() + 1
+        ));
+    }
 
     if !matches!(w, Workload::Execs { .. }) {
         let (rc, wc) = (c.read_calls, c.write_calls);
@@ -493,6 +501,7 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             read,
             write,
             request,
+            ..
         } => {
             misses(0, "O_DIRECT bypasses the page cache", &mut out);
             direct_read_side(read, request, f).push(Read, &mut out);

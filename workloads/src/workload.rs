@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// Page and block size every bound assumes (checked at run time).
 pub const PAGE: u64 = 4096;
 
+/// The most threads `direct-mixed` shares its calls among.
+pub const MAX_THREADS: u64 = 64;
+
 /// One workload with its parameters. Construct it directly or with
 /// [`crate::cli::parse`]; call [`Workload::validate`] before use
 /// ([`Workload::prepare`] and [`Workload::run`] do).
@@ -39,8 +42,15 @@ pub enum Workload {
         passes: u64,
     },
     /// O_DIRECT reads of `read` bytes and O_DIRECT writes of `write` bytes
-    /// to one prepared file, interleaved, `request` bytes a call.
-    DirectMixed { read: u64, write: u64, request: u64 },
+    /// to one prepared file, interleaved, `request` bytes a call, shared
+    /// out among `threads` threads of the process (the main thread one of
+    /// them; see [`crate::ops::mixed_task`]).
+    DirectMixed {
+        read: u64,
+        write: u64,
+        request: u64,
+        threads: u64,
+    },
     /// mmap() a cold file and read one byte of every 4 KiB page.
     MmapRead { size: u64 },
     /// `count` openat() + close() of one prepared file.
@@ -133,13 +143,22 @@ impl Workload {
                 read,
                 write,
                 request,
+                threads,
             } => {
                 pos("read", read)?;
                 pos("write", write)?;
                 pos("request", request)?;
+                pos("threads", threads)?;
                 paged("request", request, "O_DIRECT needs block-aligned lengths")?;
                 divides(read, request)?;
-                divides(write, request)
+                divides(write, request)?;
+                if threads > MAX_THREADS {
+                    return Err(WorkloadError::param(
+                        "threads",
+                        format!("{threads} is more than {MAX_THREADS}"),
+                    ));
+                }
+                Ok(())
             }
             Workload::CachedReread {
                 size,
@@ -212,10 +231,12 @@ impl Workload {
                 read,
                 write,
                 request,
+                threads,
             } => {
                 m.insert("read".into(), read.into());
                 m.insert("write".into(), write.into());
                 m.insert("request".into(), request.into());
+                m.insert("threads".into(), threads.into());
             }
             Workload::MmapRead { size } => {
                 m.insert("size".into(), size.into());
@@ -266,10 +287,14 @@ impl Workload {
                 read,
                 write,
                 request,
+                threads,
             } => {
                 push("read", format_size(read));
                 push("write", format_size(write));
                 push("request", format_size(request));
+                if threads != 1 {
+                    push("threads", threads.to_string());
+                }
             }
             Workload::MmapRead { size } => push("size", format_size(size)),
             Workload::Opens { count } | Workload::Execs { count } => {

@@ -260,3 +260,31 @@ fn tmpfs_and_zero_size_are_clear_errors() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid --request"));
 }
+
+/// Threads share direct-mixed's calls: the totals are the same as one
+/// thread's, the main thread's share is what the design says, and the
+/// other threads are real threads of the process (own tids, not the pid).
+#[test]
+fn threaded_direct_mixed_shares_the_calls_as_designed() {
+    let _s = serial();
+    let w = Workload::DirectMixed {
+        read: 4 * M,
+        write: 8 * M,
+        request: M,
+        threads: 4,
+    };
+    let (t, d) = run(&w, "tcw-mixthr");
+    check_device(&t, &d);
+    assert_eq!(d.read_bytes, 4 * M);
+    assert_eq!(bound(&t, "syscall.read_calls", W), (4, 4));
+    assert_eq!(bound(&t, "syscall.write_calls", W), (8, 8));
+    let design = tracecheck_workloads::design::ground_truth(&w).tallies;
+    assert_eq!(t.tallies.main_thread, design.main_thread);
+    assert_eq!(t.tallies.main_thread["pread64"].calls, 1);
+    assert_eq!(t.tallies.main_thread["pwrite64"].calls, 2);
+    let mut tids = t.tallies.thread_ids.clone();
+    tids.sort();
+    tids.dedup();
+    assert_eq!(tids.len(), 3, "{:?}", t.tallies.thread_ids);
+    assert!(!tids.contains(&t.pids[0]));
+}

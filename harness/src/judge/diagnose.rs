@@ -28,6 +28,11 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         return d(Finding::DoubleCounting, twice_sentence(v, c.truth));
     }
 
+    // 0c. The missing part found under the workload's other threads' ids.
+    if let Some((finding, tail)) = super::mistakes::keyed_by_thread(c) {
+        return d(finding, tail);
+    }
+
     // 1. Another layer's truth. For counts, bios and requests come first:
     // where they equal the calls made (one bio per call), counting bios is
     // the likelier mistake for a script that reads block tracepoints.
@@ -608,6 +613,28 @@ mod tests {
             &out(&[(&["tcw-aaaaaa"], 2 * S as i64)]),
         );
         assert_eq!(finding(&v[0]), Finding::DoubleCounting);
+    }
+
+    /// The missing three quarters under the workload's other threads' ids
+    /// is direct evidence of keying by thread; the same numbers under
+    /// unrelated ids are only "other tasks".
+    #[test]
+    fn keyed_by_thread_is_seen_under_the_other_threads_ids() {
+        let mut gt = direct_write();
+        let pid = gt.pids[0];
+        let o = out(&[
+            (&[&pid.to_string()], (S / 4) as i64),
+            (&["9001"], (S / 4) as i64),
+            (&["9002"], (S / 4) as i64),
+            (&["9003"], (S / 4) as i64),
+        ]);
+        let c = claim("disk.write_bytes", &[KeyKind::Pid]);
+        assert_eq!(finding(&run(&gt, &c, &o)[0]), Finding::OtherTasks);
+        gt.tallies.thread_ids = vec![9001, 9002, 9003];
+        let v = run(&gt, &c, &o);
+        assert_eq!(finding(&v[0]), Finding::KeyedByThread);
+        let sentence = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(sentence.contains("tid 9002"), "{sentence}");
     }
 
     #[test]

@@ -137,6 +137,11 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             "the writeback of the pages this process dirtied: the script charges the flushers' writes to the task \
              that dirtied the pages, but this process submitted none of them",
         ),
+        Mistake::MainThreadOnly => s(
+            Finding::KeyedByThread,
+            "the main thread's share alone: the script keys by thread id (bpftrace's tid) where the claim keys \
+             by process (pid), so the other threads' I/O is not charged to the process",
+        ),
         Mistake::Sectors | Mistake::Pages | Mistake::Kib => Some((
             Finding::UnitFactor,
             format!(
@@ -171,6 +176,45 @@ pub fn by_model(c: &Context<'_>) -> Option<(Finding, String)> {
         }
     }
     None
+}
+
+/// Direct evidence of keying by thread: the number is short of the truth,
+/// and the rest sits in the map under the ids of the workload's other
+/// threads. This wins over any layer that happens to match the short
+/// number, as the missing part is seen where it went.
+pub fn keyed_by_thread(c: &Context<'_>) -> Option<(Finding, String)> {
+    let v = c.reading.reported;
+    let tids = &c.ev.truth.tallies.thread_ids;
+    if !c.per_process || tids.is_empty() || v >= c.truth.lo {
+        return None;
+    }
+    let mut under: Vec<(u32, u64)> = c
+        .reading
+        .others
+        .iter()
+        .filter_map(|(k, n)| Some((k.trim().parse::<u32>().ok()?, *n)))
+        .filter(|(tid, n)| tids.contains(tid) && *n > 0)
+        .collect();
+    let theirs: u64 = under.iter().map(|(_, n)| n).sum();
+    if under.is_empty() || !c.within(v + theirs, c.truth) {
+        return None;
+    }
+    under.sort();
+    let list = under
+        .iter()
+        .map(|(tid, n)| format!("tid {tid} {}", num(*n)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some((
+        Finding::KeyedByThread,
+        format!(
+            "the rest ({} {}) is in the map under the workload's other threads ({list}): the script keys by thread \
+             id (bpftrace's tid) where the claim keys by process (pid); summed over the process's threads it would \
+             be right",
+            num(theirs),
+            c.metric.unit()
+        ),
+    ))
 }
 
 /// The tool's stderr lines that say a probe did not attach, leaving out

@@ -108,6 +108,7 @@ fn workload() -> impl Strategy<Value = Workload> {
                 read: size,
                 write: size,
                 request,
+                threads: 1 + size / request % 3,
             },
         }
     })
