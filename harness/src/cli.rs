@@ -174,6 +174,12 @@ pub enum Command {
     /// every quantity a wrong script could report instead, the default
     /// workload that tells the two apart and by how much.
     Separation,
+    /// Print the JSON Schema of the JSON report (`--format json`) or of one
+    /// line of the `--record` files (docs/schema/).
+    Schema {
+        #[arg(value_enum)]
+        of: crate::schema::Kind,
+    },
     /// Validate spec files without running anything.
     Validate {
         #[arg(required = true, value_name = "SPEC")]

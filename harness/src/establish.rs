@@ -14,7 +14,7 @@ use tracecheck_workloads::diskstats::DiskDelta;
 
 /// A layer/direction whose truth tracecheck could not establish: the
 /// workload's design and /proc/diskstats disagree beyond explained bounds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Unestablished {
     pub metric: Metric,
     pub why: String,

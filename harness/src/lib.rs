@@ -10,6 +10,7 @@ pub mod judge;
 pub mod junit;
 pub mod record;
 pub mod report;
+pub mod schema;
 pub mod select;
 pub mod shard;
 pub mod spec;

@@ -40,6 +40,10 @@ fn main() {
             print!("{}", tracecheck::select::separation_markdown());
             0
         }
+        Command::Schema { of } => {
+            println!("{}", tracecheck::schema::json(of));
+            0
+        }
         Command::Validate { specs } => match load_specs(&specs) {
             Ok(s) => {
                 for s in s {

@@ -13,7 +13,7 @@ use tracecheck_workloads::scratch_disk::Settled;
 
 /// Why the tool could not be checked; each becomes an ERROR verdict for
 /// the tool (not for tracecheck).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ToolFailure {
     /// exec failed (missing binary, permission).
@@ -40,7 +40,7 @@ impl ToolFailure {
 }
 
 /// How the tool ended.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StopRecord {
     /// Signals sent, in order (`SIGINT`, `SIGINT`, `SIGTERM`, `SIGKILL`).
     pub signals: Vec<String>,
@@ -54,7 +54,7 @@ pub struct StopRecord {
 }
 
 /// Everything recorded about one run of the tool.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolRecord {
     pub command: Vec<String>,
     pub ready_ms: Option<u64>,
@@ -65,7 +65,7 @@ pub struct ToolRecord {
 }
 
 /// Where the time of a check went, so the harness's own overhead is known.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Timings {
     pub prepare_ms: u64,
     pub tool_start_ms: u64,
@@ -83,26 +83,57 @@ impl Timings {
     }
 }
 
+/// The layout version the report and the records carry in their `schema`
+/// field (docs/schema/). Raise it when a field is renamed or removed or
+/// changes its meaning (adding a field does not), and say what changed in
+/// docs/schema/README.md.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// For serde's `default`: records without the field are version 1.
+fn schema_v1() -> u32 {
+    1
+}
+
 /// Everything recorded about one tool × workload run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckRecord {
+    /// The version of the record layout (docs/schema/); records written
+    /// before it was kept are version 1.
+    #[serde(default = "schema_v1")]
+    pub schema: u32,
+    /// The tool's name, from its spec's `[tool] name`.
     pub tool: String,
+    /// The spec file the claims come from.
     pub spec: PathBuf,
+    /// The workload plan's name (`tracecheck workloads` lists them).
     pub workload: String,
+    /// Where the check ran: `host (kernel ...)` or the guest target.
     pub environment: String,
+    /// The scratch device, e.g. `loop0 (7:0)`.
     pub device: String,
+    /// The fresh process name the workload ran under.
     pub comm: String,
+    /// What the workload did and the truths that follow (absent when it
+    /// never ran).
     pub ground_truth: Option<GroundTruth>,
+    /// The scratch device's /proc/diskstats delta over the workload and
+    /// the settle after it.
     pub diskstats: Option<DiskDelta>,
+    /// How writeback settled after the workload.
     pub settle: Option<Settled>,
+    /// Truths the workload, diskstats and the witness disagreed on: a
+    /// claim on one of them is ERROR "cannot establish the truth".
     pub unestablished: Vec<Unestablished>,
     /// tracecheck's own reference probes over the workload and settle
     /// window, when they could be loaded.
     pub witness: Option<tracecheck_witness::WitnessReport>,
     /// Why the witness is missing, when it is.
     pub witness_error: Option<String>,
+    /// How the tool was started, became ready and stopped, and what it printed.
     pub tool_run: ToolRecord,
+    /// One verdict per claim and direction.
     pub verdicts: Vec<Verdict>,
+    /// Where the check's time went.
     pub timings: Timings,
     /// With `--repeat`: which run of the check this is (0-based). The
     /// check's merged record, which reports read, has none.
@@ -121,6 +152,7 @@ impl CheckRecord {
         comm: &str,
     ) -> CheckRecord {
         CheckRecord {
+            schema: SCHEMA_VERSION,
             tool: tool.to_string(),
             spec: spec.to_owned(),
             workload: workload.to_string(),

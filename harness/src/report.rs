@@ -121,14 +121,21 @@ pub fn exit_code(records: &[CheckRecord]) -> i32 {
     }
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    tracecheck: &'static str,
-    summary: Summary,
-    checks: &'a [CheckRecord],
+/// The JSON report (`--format json`, `tracecheck merge --format json`).
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct JsonReport<'a> {
+    /// The version of this report's layout (docs/schema/): raised when a
+    /// field is renamed or removed, or changes its meaning.
+    pub schema: u32,
+    /// The tracecheck version that wrote the report.
+    pub tracecheck: &'static str,
+    /// Verdicts by status, and the run's exit status.
+    pub summary: Summary,
+    /// Every check: one tool run beside one workload, as in the records.
+    pub checks: &'a [CheckRecord],
 }
 
-#[derive(Serialize, Default)]
+#[derive(Serialize, Default, schemars::JsonSchema)]
 pub struct Summary {
     pub pass: usize,
     pub fail: usize,
@@ -163,6 +170,7 @@ fn is_zero(n: &usize) -> bool {
 
 pub fn json(records: &[CheckRecord]) -> String {
     serde_json::to_string_pretty(&JsonReport {
+        schema: crate::record::SCHEMA_VERSION,
         tracecheck: env!("CARGO_PKG_VERSION"),
         summary: summary(records),
         checks: records,
@@ -399,6 +407,7 @@ mod tests {
             },
         );
         let rec = CheckRecord {
+            schema: crate::record::SCHEMA_VERSION,
             tool: "disktop (bpftrace port)".into(),
             spec: "expectations/examples/disktop/spec.toml".into(),
             workload: "cached-reread".into(),

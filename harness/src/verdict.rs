@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tracecheck_model::{Metric, Source, Truth};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     /// The reported number is within the truth's bounds and the tolerance.
@@ -33,7 +33,7 @@ impl Status {
 }
 
 /// What a failed claim's number actually matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Finding {
     ReportedNothing,
@@ -84,7 +84,7 @@ pub enum Finding {
     GuestFailed,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Diagnosis {
     pub finding: Finding,
     /// One or two sentences in plain words, with the numbers.
@@ -92,7 +92,7 @@ pub struct Diagnosis {
 }
 
 /// The truth a verdict was judged against.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TruthUsed {
     pub lo: u64,
     pub hi: u64,
@@ -111,7 +111,7 @@ impl From<&Truth> for TruthUsed {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub claim: String,
     /// Metric with its direction resolved (`disk.read_bytes`).

@@ -510,3 +510,64 @@ fn shards_split_a_run_without_overlap_and_merge_back() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The JSON report and the record lines of real checks (a FAIL with its
+/// diagnosis and fix, and a PASS) validate against the committed schemas
+/// in docs/schema/, which a unit test keeps equal to the types.
+#[test]
+fn reports_and_records_validate_against_the_committed_schemas() {
+    let schema = |name: &str| -> jsonschema::Validator {
+        let p = root().join("docs/schema").join(name);
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        jsonschema::validator_for(&v).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let (report, record) = (schema("report.schema.json"), schema("record.schema.json"));
+    let dir = std::env::temp_dir().join(format!("tracecheck-schema-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (spec, want) in [
+        ("expectations/mutants/read-at-completion/spec.toml", "FAIL"),
+        ("expectations/correct/device-ios/spec.toml", "PASS"),
+    ] {
+        let rec = dir.join("records.jsonl");
+        let _ = std::fs::remove_file(&rec);
+        let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+            .arg("check")
+            .arg(root().join(spec))
+            .args([
+                "--workload",
+                "direct-mixed",
+                "--format",
+                "json",
+                "--quiet",
+                "--record",
+            ])
+            .arg(&rec)
+            .output()
+            .expect("run tracecheck");
+        let json: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        assert_eq!(json["checks"][0]["verdicts"][0]["status"], want, "{spec}");
+        assert_eq!(json["schema"], 1);
+        let errors: Vec<String> = report
+            .iter_errors(&json)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{spec}: the report breaks its schema: {errors:#?}"
+        );
+        let lines = std::fs::read_to_string(&rec).unwrap();
+        assert!(!lines.trim().is_empty());
+        for (i, l) in lines.lines().enumerate() {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let errors: Vec<String> = record
+                .iter_errors(&v)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{spec}: record line {} breaks its schema: {errors:#?}",
+                i + 1
+            );
+        }
+    }
+}

@@ -9,14 +9,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// One histogram bucket, `[lo, hi)`; `hi` is `None` for the open last one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bucket {
     pub lo: i64,
     pub hi: Option<i64>,
     pub count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Value {
     Scalar(i64),
@@ -42,14 +42,14 @@ impl Value {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MapEntry {
     /// Key fields as printed (`@x[comm, pid]` has two); empty for `@x: 5`.
     pub keys: Vec<String>,
     pub value: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ParsedMap {
     /// Map name as printed, e.g. `@bytes` (`@` alone for the anonymous map).
     pub name: String,
@@ -80,7 +80,7 @@ impl ParsedMap {
 }
 
 /// Everything a parser recovered from one run of a tool.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ToolOutput {
     pub maps: Vec<ParsedMap>,
     /// What the tool printed that is not map output (banners, warnings,

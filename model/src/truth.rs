@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Who the kernel charges for the quantity.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Who {
     /// The workload's own processes (its `comm` and `pids`).
@@ -25,7 +27,9 @@ pub enum Who {
 }
 
 /// Where a truth comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     /// The workload made these calls itself and counted them: exact.
@@ -62,7 +66,7 @@ impl Source {
 }
 
 /// One known quantity: `lo..=hi`, exact when equal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Truth {
     pub metric: Metric,
     pub who: Who,
@@ -121,7 +125,7 @@ impl Truth {
 }
 
 /// What one workload run printed on stdout as JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GroundTruth {
     /// Workload kind, e.g. `cached-reread`.
     pub workload: String,
@@ -144,7 +148,9 @@ pub struct GroundTruth {
 }
 
 /// What one system call of a family did, as the workload counted it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct CallTally {
     /// Calls made (every call, including one returning 0 at end of file).
     pub calls: u64,
@@ -156,7 +162,7 @@ pub struct CallTally {
 
 /// Exact counts the workload kept beyond its truths: per system call name,
 /// and of its processes. Empty for workloads that have nothing to add.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tallies {
     /// By system call name (`read`, `readv`, `pread64`, `openat2`, ...).
     #[serde(default)]

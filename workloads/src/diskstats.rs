@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The fields of one /proc/diskstats line that tracecheck uses.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DiskCounters {
     /// Reads completed (iostat r/s numerator).
     pub reads: u64,
@@ -66,7 +68,9 @@ impl DiskCounters {
 
 /// What the device did during a check (what `iostat -d` would attribute to
 /// the interval).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DiskDelta {
     pub read_ios: u64,
     pub read_merges: u64,

@@ -48,7 +48,7 @@ pub struct ScratchDisk {
 }
 
 /// How long settling took, for the report.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Settled {
     pub waited_ms: u64,
     /// False when the bound ran out with I/O still in flight.

@@ -8,7 +8,19 @@ use std::collections::BTreeMap;
 
 /// The stat groups /proc/diskstats keeps (op_stat_group()): write-zeroes
 /// counts as a write there, discards have their own fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IoGroup {
     Read,
@@ -45,7 +57,9 @@ impl IoGroup {
 }
 
 /// Bytes and a count of bios or requests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Flow {
     pub bytes: u64,
     pub count: u64,
@@ -61,7 +75,9 @@ impl Flow {
 }
 
 /// One stage (submit, issue, complete) per stat group.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Stage {
     pub read: Flow,
     pub write: Flow,
@@ -95,7 +111,9 @@ impl Stage {
 }
 
 /// Work that moves no data: cache flushes and 0-byte completions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct FlushCounts {
     /// Bios with no data (REQ_PREFLUSH only: fsync, journal commits).
     pub bios: u64,
@@ -109,7 +127,9 @@ pub struct FlushCounts {
 }
 
 /// Why bios and requests differ in number.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct MergeCounts {
     /// Bios merged at the back of an existing request.
     pub back: u64,
@@ -122,7 +142,9 @@ pub struct MergeCounts {
 }
 
 /// The target device's counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct DeviceReport {
     pub major: u32,
     pub minor: u32,
@@ -144,7 +166,9 @@ pub struct DeviceReport {
 }
 
 /// Bytes one task submitted to the block layer in one direction.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct Submitter {
     pub tgid: u32,
     pub pid: u32,
@@ -155,7 +179,9 @@ pub struct Submitter {
 }
 
 /// Pages one task inserted into the page cache on the device.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct PagecacheAdds {
     pub tgid: u32,
     pub pid: u32,
@@ -173,7 +199,9 @@ pub struct PagecacheAdds {
 }
 
 /// Read/write system calls of one task (any file, not only the device).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct SyscallCounts {
     pub tgid: u32,
     pub pid: u32,
@@ -185,7 +213,7 @@ pub struct SyscallCounts {
 }
 
 /// Everything a witness counted since it started.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WitnessReport {
     pub device: DeviceReport,
     pub submitters: Vec<Submitter>,

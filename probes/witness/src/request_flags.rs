@@ -33,7 +33,7 @@ const MACRO_ERA_IO_STAT_BIT: u32 = 13;
 const MACRO_ERA_FLUSH_SEQ_BIT: u32 = 4;
 
 /// The two flag bits and where they were found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestFlags {
     /// Bit number of `RQF_IO_STAT` in `struct request.rq_flags`.
     pub io_stat_bit: u32,
@@ -44,7 +44,7 @@ pub struct RequestFlags {
 }
 
 /// Where [`RequestFlags`] came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FlagSource {
     /// The running kernel's BTF (`__RQF_IO_STAT`, `__RQF_FLUSH_SEQ`).
