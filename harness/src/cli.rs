@@ -68,9 +68,16 @@ pub struct RunOpts {
     #[arg(long, default_value = "60s", value_parser = parse_dur, value_name = "DURATION")]
     pub settle_timeout: std::time::Duration,
 
-    /// No progress lines on stderr.
+    /// No progress lines on stderr, and no closing note of where the
+    /// records are (same as --progress never, plus that note).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// When to print progress on stderr: each check and its phases, and
+    /// for the run done/total, elapsed time and an estimate of the time
+    /// left. `auto`: when stderr is a terminal.
+    #[arg(long, value_enum, default_value = "auto", value_name = "WHEN")]
+    pub progress: crate::progress::When,
 
     /// Run every check in a fresh QEMU guest on this Debian distribution
     /// kernel instead of on this machine's kernel: debian-6.1 (bookworm) or

@@ -8,6 +8,7 @@ pub mod error;
 pub mod establish;
 pub mod judge;
 pub mod junit;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod schema;

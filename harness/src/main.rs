@@ -135,9 +135,24 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         ..Limits::default()
     };
     let mut records: Vec<CheckRecord> = Vec::new();
+    let show = !opts.quiet && opts.progress.on_here();
     let result = (|| -> Result<(), HarnessError> {
+        let mine = shard_of(&specs, opts)?;
+        let keep_in = |spec: &ToolSpec, workload: &str| {
+            mine.as_ref().is_none_or(|m| {
+                m.contains(&(spec.path.display().to_string(), workload.to_string()))
+            })
+        };
+        let mut total = 0;
+        for spec in &specs {
+            total += tracecheck::env::checks_for(spec, opts.workload.as_deref())?
+                .iter()
+                .filter(|c| keep_in(spec, c.plan.name))
+                .count();
+        }
+        let mut progress = tracecheck::progress::Progress::new(total, show);
         let mut on_event = |ev: Event<'_>| {
-            report::progress(&ev, opts.quiet);
+            progress.event(&ev);
             // Keep each check as it finishes, so an interrupted or failed
             // run still reports everything it measured.
             match ev {
@@ -157,23 +172,18 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 opts.vm_cache.as_deref(),
                 opts.scratch_size,
                 &limits,
-                opts.quiet,
+                !show,
             )?),
             None => Box::new(HostEnvironment::prepare(
                 opts.scratch_device.as_deref(),
                 opts.scratch_size,
                 limits,
                 opts.environment.clone(),
-                opts.quiet,
+                !show,
             )?),
         };
-        let mine = shard_of(&specs, opts)?;
         for spec in &specs {
-            let keep = |workload: &str| {
-                mine.as_ref().is_none_or(|m| {
-                    m.contains(&(spec.path.display().to_string(), workload.to_string()))
-                })
-            };
+            let keep = |workload: &str| keep_in(spec, workload);
             check_spec(
                 env.as_ref(),
                 spec,

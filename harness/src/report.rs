@@ -2,12 +2,10 @@
 //! with every number that went into each verdict. Progress goes to stderr;
 //! results go to stdout.
 
-use crate::env::Event;
 use crate::record::{worst, CheckRecord};
 use crate::units::{num, range};
 use crate::verdict::{Finding, Status};
 use serde::Serialize;
-use std::io::Write;
 use tracecheck_model::Direction;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,40 +62,6 @@ impl Style {
             s.to_string()
         }
     }
-}
-
-/// Progress lines on stderr while checks run (each TCG guest or bpftrace
-/// start can take seconds; a silent terminal looks hung).
-pub fn progress(ev: &Event<'_>, quiet: bool) {
-    if quiet {
-        return;
-    }
-    let mut e = std::io::stderr().lock();
-    let _ = match ev {
-        Event::CheckStart {
-            index,
-            total,
-            tool,
-            workload,
-        } => {
-            writeln!(e, "[{}/{}] {tool} on {workload}", index + 1, total)
-        }
-        Event::Phase(p) => writeln!(e, "      {p}..."),
-        Event::RunDone { run, of, record } => writeln!(
-            e,
-            "      run {}/{of}: {} in {:.1} s",
-            run + 1,
-            record.worst().word(),
-            record.timings.total_ms as f64 / 1000.0
-        ),
-        Event::CheckDone(r) => writeln!(
-            e,
-            "      {} in {:.1} s (tool ready after {:.1} s)",
-            r.worst().word(),
-            r.timings.total_ms as f64 / 1000.0,
-            r.timings.tool_start_ms as f64 / 1000.0
-        ),
-    };
 }
 
 /// Exit status: 0 when every claim holds, 1 when a claim fails (or the tool

@@ -139,6 +139,8 @@ fn a_correct_block_level_script_passes_on_every_workload() {
     assert_eq!(code, 0, "verdicts: {vs:?}\nstderr:\n{stderr}");
     assert!(vs.len() >= 6, "at least 3 workloads x 2 directions: {vs:?}");
     assert!(vs.iter().all(|v| v.2 == "PASS"), "{vs:?}");
+    // stderr is a pipe here: no progress lines unless asked for.
+    assert!(!stderr.contains("preparing files"), "{stderr}");
 }
 
 #[test]
@@ -335,7 +337,7 @@ fn histogram_sample_counts_are_request_counts() {
 fn repeated_checks_give_the_same_verdict_every_time() {
     let (code, report, stderr) = check(
         &root().join("expectations/examples/disktop/spec.toml"),
-        &["--repeat", "3"],
+        &["--repeat", "3", "--progress", "always"],
     );
     assert_eq!(code, 1, "the port fails, and not by chance: {stderr}");
     assert!(
@@ -359,8 +361,13 @@ fn repeated_checks_give_the_same_verdict_every_time() {
             );
         }
     }
-    // Each run is recorded: progress names them.
+    // Each run is recorded: progress names them, and the run's tally ends
+    // with nothing left.
     assert!(stderr.contains("run 3/3"), "{stderr}");
+    assert!(
+        stderr.contains(" done, ") && stderr.contains("none left"),
+        "{stderr}"
+    );
 }
 
 #[test]
