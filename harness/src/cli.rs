@@ -153,7 +153,8 @@ pub enum Command {
     },
     /// Check the built-in example specs (expectations/examples).
     Run {
-        /// Directory of example specs.
+        /// Directory of specs: every directory under it that holds a
+        /// spec.toml (e.g. expectations/catalog for the real tools).
         #[arg(long, value_name = "DIR", default_value_os_t = default_examples())]
         examples: PathBuf,
         #[command(flatten)]

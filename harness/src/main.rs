@@ -90,18 +90,32 @@ fn load_specs(paths: &[PathBuf]) -> Result<Vec<ToolSpec>, HarnessError> {
 fn example_specs(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
     // Show `/src/expectations/examples/x`, not `/src/harness/../expectations/...`.
     let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(HarnessError::io(format!(
-            "read examples directory {} (set --examples)",
-            dir.display()
-        )))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("spec.toml").is_file())
-        .collect();
+    std::fs::read_dir(dir).map_err(HarnessError::io(format!(
+        "read examples directory {} (set --examples)",
+        dir.display()
+    )))?;
+    // Every directory below holding a spec.toml (the catalog nests them by
+    // tool family). A hand-written walk: a few dozen directories, and no
+    // need for a crate's symlink and error policies.
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if p.is_dir() {
+                if p.join("spec.toml").is_file() {
+                    out.push(p.clone());
+                }
+                walk(&p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
     out.sort();
     if out.is_empty() {
         return Err(HarnessError::Other(format!(
-            "no */spec.toml under {}",
+            "no spec.toml in any directory under {}",
             dir.display()
         )));
     }

@@ -325,6 +325,7 @@ mod tests {
         let claim = Claim {
             name: "disk read bytes per process".into(),
             map: "@disk_read".into(),
+            table: None,
             metric: m("disk.read_bytes"),
             keys: vec![KeyKind::Comm],
             tolerance: Tolerance::Percent(1.0),
@@ -345,6 +346,7 @@ mod tests {
                 ],
             }],
             unparsed: vec![],
+            tables: vec![],
         };
         let subject = Subject {
             comm: gt.comm.clone(),

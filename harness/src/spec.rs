@@ -107,14 +107,26 @@ impl std::fmt::Display for Tolerance {
 #[derive(Debug, Clone)]
 pub struct Claim {
     pub name: String,
-    /// Map name as the tool prints it (`@bytes`).
+    /// Map name as the tool prints it (`@bytes`); for a claim on a table,
+    /// `table[COLUMNS]`, a name for reports.
     pub map: String,
+    /// Read from the tool's tables instead of a map: rows grouped by these
+    /// columns (one per key), each row counting 1 or the `sum` column.
+    pub table: Option<TableRead>,
     pub metric: Metric,
     pub keys: Vec<KeyKind>,
     pub tolerance: Tolerance,
     /// Workloads to check the claim on; empty means the built-in choice for
     /// the metric (see `select`).
     pub workloads: Vec<&'static crate::select::Plan>,
+}
+
+/// How a claim reads a table: the columns that are its keys, and the
+/// column summed (each row counts 1 without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRead {
+    pub columns: Vec<String>,
+    pub sum: Option<String>,
 }
 
 impl Claim {
@@ -171,7 +183,12 @@ struct RawTool {
 #[serde(deny_unknown_fields)]
 struct RawClaim {
     name: Option<Spanned<String>>,
-    map: Spanned<String>,
+    map: Option<Spanned<String>>,
+    /// Table columns that are the keys, one per `keys` entry.
+    #[serde(default)]
+    columns: Option<Spanned<Vec<String>>>,
+    /// The table column whose numbers are summed.
+    sum: Option<Spanned<String>>,
     metric: Spanned<String>,
     #[serde(default)]
     keys: Vec<Spanned<String>>,
@@ -193,6 +210,8 @@ const KNOWN_KEYS: &[&str] = &[
     "stop",
     "stop_timeout",
     "map",
+    "columns",
+    "sum",
     "metric",
     "keys",
     "tolerance",
@@ -321,15 +340,55 @@ impl ToolSpec {
                     Metric::closest(c.metric.get_ref())
                 ))
             })?;
-            if !c.map.get_ref().starts_with('@') {
-                return Err(sp(
-                    &c.map,
-                    format!(
-                        "map `{}` should be a bpftrace map name starting with `@`",
-                        c.map.get_ref()
-                    ),
-                ));
-            }
+            let (map, table) = match (&c.map, &c.columns) {
+                (Some(m), None) => {
+                    if let Some(sum) = &c.sum {
+                        return Err(sp(
+                            sum,
+                            "`sum` names a table column: it goes with `columns`, not `map`".into(),
+                        ));
+                    }
+                    if !m.get_ref().starts_with('@') {
+                        return Err(sp(
+                            m,
+                            format!(
+                                "map `{}` should be a bpftrace map name starting with `@`",
+                                m.get_ref()
+                            ),
+                        ));
+                    }
+                    (m.get_ref().clone(), None)
+                }
+                (None, Some(cols)) => {
+                    if cols.get_ref().len() != c.keys.len() {
+                        return Err(at(
+                            Some(cols.span()),
+                            format!(
+                                "`columns` names {} column(s) but `keys` has {}: one column per key, in the same order",
+                                cols.get_ref().len(),
+                                c.keys.len()
+                            ),
+                        ));
+                    }
+                    let t = TableRead {
+                        columns: cols.get_ref().clone(),
+                        sum: c.sum.as_ref().map(|s| s.get_ref().clone()),
+                    };
+                    (format!("table[{}]", t.columns.join(" ")), Some(t))
+                }
+                (Some(m), Some(_)) => {
+                    return Err(sp(
+                        m,
+                        "a claim reads either a map (`map`) or a table (`columns`), not both".into(),
+                    ))
+                }
+                (None, None) => {
+                    return Err(sp(
+                        &c.metric,
+                        "this claim says nothing about where its number is: add `map = \"@name\"` (a printed map) or `columns = [...]` (a table's key columns)".into(),
+                    ))
+                }
+            };
             let mut keys = Vec::new();
             for k in &c.keys {
                 let kind = KeyKind::parse(k.get_ref()).ok_or_else(|| {
@@ -375,18 +434,17 @@ impl ToolSpec {
                 .name
                 .as_ref()
                 .map(|n| n.get_ref().clone())
-                .unwrap_or_else(|| {
-                    format!("claim {}: {} {}", i + 1, c.map.get_ref(), metric.name())
-                });
+                .unwrap_or_else(|| format!("claim {}: {} {}", i + 1, map, metric.name()));
             if claims.iter().any(|x: &Claim| x.name == name) {
                 return Err(sp(
-                    c.name.as_ref().unwrap_or(&c.map),
+                    c.name.as_ref().unwrap_or(&c.metric),
                     format!("duplicate claim name `{name}`"),
                 ));
             }
             claims.push(Claim {
                 name,
-                map: c.map.get_ref().clone(),
+                map,
+                table,
                 metric,
                 keys,
                 tolerance,
@@ -540,6 +598,24 @@ mod tests {
         assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes"))
             .contains("takes its direction from a key"));
         assert!(err("[tool]\nname = \"t\"\nscript = \"x.bt\"\n").contains("no [[claim]]"));
+    }
+
+    #[test]
+    fn a_claim_reads_a_map_or_a_tables_columns() {
+        let table = GOOD.replace("map = \"@b\"", "columns = [\"COMM\"]\nsum = \"BYTES\"");
+        let s = parse(&table).unwrap();
+        let t = s.claims[0].table.as_ref().unwrap();
+        assert_eq!(
+            (t.columns.as_slice(), t.sum.as_deref()),
+            (&["COMM".to_string()][..], Some("BYTES"))
+        );
+        assert_eq!(s.claims[0].map, "table[COMM]");
+        let e = err(&GOOD.replace("map = \"@b\"", "columns = [\"PID\", \"COMM\"]"));
+        assert!(e.contains("one column per key"), "{e}");
+        let e = err(&GOOD.replace("map = \"@b\"", ""));
+        assert!(e.contains("add `map"), "{e}");
+        let e = err(&GOOD.replace("map = \"@b\"", "map = \"@b\"\nsum = \"X\""));
+        assert!(e.contains("goes with `columns`"), "{e}");
     }
 
     #[test]

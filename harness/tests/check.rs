@@ -267,7 +267,9 @@ fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("check")
         .arg(root().join("expectations/examples/disktop/spec.toml"))
-        .args(["--format", "json", "--record"])
+        // stderr is a pipe: progress must be asked for, as it is how this
+        // test knows the second check has started.
+        .args(["--format", "json", "--progress", "always", "--record"])
         .arg(&record)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

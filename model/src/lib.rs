@@ -11,5 +11,5 @@ pub mod truth;
 
 pub use metric::{Directed, Direction, Layer, Metric, Quantity};
 pub use neighbour::{Mistake, Separation};
-pub use output::{Bucket, MapEntry, ParsedMap, ToolOutput, Value};
+pub use output::{Bucket, MapEntry, ParsedMap, Table, ToolOutput, Value};
 pub use truth::{CallTally, GroundTruth, Source, Tallies, Truth, Who};

@@ -89,6 +89,30 @@ pub struct ToolOutput {
     /// not store them (it keeps the tool's whole stdout instead); they are
     /// kept so that callers and tests can see what a parser passed over.
     pub unparsed: Vec<String>,
+    /// Tables of rows under a header line (per-event tools: opensnoop,
+    /// execsnoop), in printed order; a header printed again starts a new
+    /// table (interval tools).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<Table>,
+}
+
+/// Rows printed under one header line, split into the header's columns.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Table {
+    /// The column names as printed (`PID`, `COMM`, `TIME(ms)`).
+    pub header: Vec<String>,
+    /// The 1-based line of the header in the tool's stdout.
+    pub line: usize,
+    /// Each row's cells, one per column; the last column holds the rest of
+    /// the line (a path or argument list with spaces).
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    /// The index of column `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.header.iter().position(|h| h == name)
+    }
 }
 
 impl ToolOutput {
@@ -97,5 +121,15 @@ impl ToolOutput {
     /// Earlier printings stay in [`ToolOutput::maps`]; nothing is merged.
     pub fn map(&self, name: &str) -> Option<&ParsedMap> {
         self.maps.iter().rev().find(|m| m.name == name)
+    }
+
+    /// Every table that has all of `columns`.
+    pub fn tables_with<'a>(
+        &'a self,
+        columns: &'a [String],
+    ) -> impl Iterator<Item = &'a Table> + 'a {
+        self.tables
+            .iter()
+            .filter(move |t| columns.iter().all(|c| t.column(c).is_some()))
     }
 }

@@ -437,6 +437,7 @@ mod tests {
         Claim {
             name: "c".into(),
             map: "@b".into(),
+            table: None,
             metric: m(metric),
             keys: keys.to_vec(),
             tolerance: Tolerance::Percent(1.0),
@@ -457,6 +458,7 @@ mod tests {
                     .collect(),
             }],
             unparsed: vec![],
+            tables: vec![],
         }
     }
 

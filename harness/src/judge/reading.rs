@@ -2,9 +2,9 @@
 //! reported for the workload, and what it charged to others.
 
 use super::evidence::Subject;
-use crate::spec::{Claim, KeyKind};
+use crate::spec::{Claim, KeyKind, TableRead};
 use std::collections::BTreeMap;
-use tracecheck_model::{Direction, MapEntry, ToolOutput};
+use tracecheck_model::{Direction, MapEntry, ParsedMap, ToolOutput, Value};
 
 /// What the tool reported for one direction, split by who it charged.
 #[derive(Debug, Default)]
@@ -28,6 +28,44 @@ fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e str> 
         .map(|s| s.as_str())
 }
 
+/// A table claim's rows as a map: one entry per row, keyed by the claim's
+/// columns, worth 1 or its `sum` cell. `None` when no table has those
+/// columns (the tool printed no such table); `Err` when a `sum` cell is not
+/// a number.
+fn rows_as_map(out: &ToolOutput, t: &TableRead, name: &str) -> Result<Option<ParsedMap>, String> {
+    let mut need = t.columns.clone();
+    need.extend(t.sum.iter().cloned());
+    let mut entries = Vec::new();
+    let mut any = false;
+    for table in out.tables_with(&need) {
+        any = true;
+        let keys: Vec<usize> = t.columns.iter().filter_map(|c| table.column(c)).collect();
+        let sum = t.sum.as_ref().and_then(|c| table.column(c));
+        for (i, row) in table.rows.iter().enumerate() {
+            let value = match sum {
+                None => 1,
+                Some(s) => row[s].parse::<i64>().map_err(|_| {
+                    format!(
+                        "row {} of the table under line {} has `{}` in column {}, not a number",
+                        i + 1,
+                        table.line,
+                        row[s],
+                        t.sum.as_deref().unwrap_or_default()
+                    )
+                })?,
+            };
+            entries.push(MapEntry {
+                keys: keys.iter().map(|&k| row[k].clone()).collect(),
+                value: Value::Scalar(value),
+            });
+        }
+    }
+    Ok(any.then(|| ParsedMap {
+        name: name.to_string(),
+        entries,
+    }))
+}
+
 /// Read the claim's map for direction `dir`. `Err` when the map's shape
 /// does not fit the claim's keys (a spec mistake, reported as ERROR).
 pub fn read_map(
@@ -37,7 +75,15 @@ pub fn read_map(
     subject: &Subject,
 ) -> Result<Reading, String> {
     let mut r = Reading::default();
-    let Some(map) = out.map(&claim.map) else {
+    let from_table;
+    let map = match &claim.table {
+        None => out.map(&claim.map),
+        Some(t) => {
+            from_table = rows_as_map(out, t, &claim.map)?;
+            from_table.as_ref()
+        }
+    };
+    let Some(map) = map else {
         return Ok(r);
     };
     r.map_printed = true;
@@ -61,6 +107,15 @@ pub fn read_map(
         ));
     }
     let per_process = claim.per_process();
+    // The workload's main pid (first) is exec'd by the harness to start it,
+    // under the harness's name, before the measured phase; every exec the
+    // truth counts is a child's. So for execs keyed by pid only the
+    // children's pids are the workload's.
+    let pids: &[u32] = if claim.metric.layer == tracecheck_model::Layer::Process {
+        subject.pids.get(1..).unwrap_or_default()
+    } else {
+        &subject.pids
+    };
     let mut bad = Vec::new();
     let (sums, dups) = map.sum_by(|e| {
         if let Some(d) = key_at(claim, e, KeyKind::Device) {
@@ -92,7 +147,7 @@ pub fn read_map(
             || comm.is_some_and(|c| c == subject.comm)
             || pid
                 .and_then(|p| p.trim().parse::<u32>().ok())
-                .is_some_and(|p| subject.pids.contains(&p));
+                .is_some_and(|p| pids.contains(&p));
         let label = comm.or(pid).unwrap_or("").to_string();
         Some(match (mine, same_dir) {
             (true, true) => (0u8, String::new()),
@@ -101,7 +156,8 @@ pub fn read_map(
             (false, false) => (3, label),
         })
     });
-    r.duplicates = dups;
+    // Rows of a table repeat their keys by nature: one row per event.
+    r.duplicates = if claim.table.is_some() { 0 } else { dups };
     bad.sort();
     bad.dedup();
     r.bad_direction_keys = bad;

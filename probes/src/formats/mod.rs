@@ -4,6 +4,7 @@
 
 pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
+pub(crate) mod table;
 
 use crate::format::Format;
 
@@ -11,4 +12,4 @@ use crate::format::Format;
 /// them. Names must be unique (a test checks).
 ///
 /// [`OutputFormat::NAMES`]: crate::OutputFormat::NAMES
-pub(crate) const ALL: &[Format] = &[bpftrace_text::FORMAT, bpftrace_json::FORMAT];
+pub(crate) const ALL: &[Format] = &[bpftrace_text::FORMAT, bpftrace_json::FORMAT, table::FORMAT];

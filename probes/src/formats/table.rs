@@ -1,0 +1,166 @@
+//! Tables of rows under a header line: bpftrace `printf` tables and the
+//! per-event lines of snoop tools (opensnoop, execsnoop, biosnoop):
+//!
+//! ```text
+//! Attaching 6 probes...
+//! Tracing open syscalls... Hit Ctrl-C to end.
+//! PID    COMM               FD ERR PATH
+//! 2440   tcw-3b7b8d          3   0 /tmp/tracecheck-opens-0.dat
+//! ```
+//!
+//! Rules:
+//! - A header is a line of two or more column names, each starting with an
+//!   upper-case letter and holding only upper-case letters, digits and
+//!   `_%/.:#-`, then perhaps a unit in parentheses in any case (`PID`,
+//!   `TIME(ms)`, `T`); a banner in mixed case is not.
+//! - Each line after it is a row, split on whitespace into the header's
+//!   columns, the last column taking the rest of the line (paths and
+//!   argument lists hold spaces). A comm with a space in it would shift
+//!   the columns; tracecheck's workloads never use one.
+//! - A line with fewer cells than columns (a blank line, a closing banner)
+//!   is not a row, nor is a tool's notice of lost events (bpftrace's
+//!   `Lost N events`, bcc's `Possibly lost N samples`); they are kept in
+//!   `unparsed`.
+//! - The same header printed again (interval tools) starts a new table; a
+//!   different header-like line inside a table with enough cells is a row.
+//!
+//! Nothing here is an error: which columns a claim reads, and whether its
+//! cells are numbers, is checked when the claim is judged.
+
+use crate::error::ParseError;
+use crate::format::Format;
+use tracecheck_model::{Table, ToolOutput};
+
+pub(crate) const FORMAT: Format = Format {
+    name: "table",
+    describe:
+        "a header row of column names, then one row per event (bpftrace printf tables, snoop tools)",
+    parse: parse_table,
+};
+
+fn is_column_name(t: &str) -> bool {
+    // A unit in parentheses may be in any case: `TIME(ms)`, `LAT(us)`.
+    let t = match t.split_once('(') {
+        Some((name, unit))
+            if unit.ends_with(')') && !unit[..unit.len() - 1].contains(['(', ')']) =>
+        {
+            name
+        }
+        _ => t,
+    };
+    let mut chars = t.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "_%/.:#-".contains(c))
+}
+
+fn header_of(line: &str) -> Option<Vec<String>> {
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    (cols.len() >= 2 && cols.iter().all(|c| is_column_name(c)))
+        .then(|| cols.iter().map(|c| c.to_string()).collect())
+}
+
+/// `line` split into `n` cells, the last taking the rest; `None` when it
+/// has fewer than `n`.
+fn cells(line: &str, n: usize) -> Option<Vec<String>> {
+    let mut out = Vec::with_capacity(n);
+    let mut rest = line.trim_start();
+    while out.len() + 1 < n {
+        let end = rest.find(char::is_whitespace)?;
+        out.push(rest[..end].to_string());
+        rest = rest[end..].trim_start();
+    }
+    let last = rest.trim_end();
+    if last.is_empty() {
+        return None;
+    }
+    out.push(last.to_string());
+    Some(out)
+}
+
+/// Parse a tool's stdout as tables (see the module documentation).
+pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
+    let mut out = ToolOutput::default();
+    let mut open: Option<Table> = None;
+    for (i, line) in text.lines().enumerate() {
+        let header = header_of(line);
+        let restart = match (&open, &header) {
+            (None, Some(_)) => true,
+            (Some(t), Some(h)) => &t.header == h,
+            _ => false,
+        };
+        if restart {
+            if let Some(t) = open.take() {
+                out.tables.push(t);
+            }
+            open = Some(Table {
+                header: header.expect("restart implies a header"),
+                line: i + 1,
+                rows: Vec::new(),
+            });
+            continue;
+        }
+        let notice = line.starts_with("Lost ") || line.starts_with("Possibly lost ");
+        let row = open
+            .as_mut()
+            .filter(|_| !notice)
+            .and_then(|t| cells(line, t.header.len()).map(|c| (t, c)));
+        match row {
+            Some((t, c)) => t.rows.push(c),
+            None => out.unparsed.push(line.to_string()),
+        }
+    }
+    if let Some(t) = open {
+        out.tables.push(t);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_split_into_the_header_columns_with_the_rest_in_the_last() {
+        let o = parse_table(
+            "Attaching 6 probes...\nTracing open syscalls... Hit Ctrl-C to end.\n\
+             PID    COMM               FD ERR PATH\n\
+             2440   tcw-3b7b8d          3   0 /tmp/a file\n\
+             \n\
+             2441   cat                -1   2 /nope\n",
+        )
+        .unwrap();
+        assert_eq!(o.tables.len(), 1);
+        let t = &o.tables[0];
+        assert_eq!(t.header, ["PID", "COMM", "FD", "ERR", "PATH"]);
+        assert_eq!(t.line, 3);
+        assert_eq!(t.rows[0], ["2440", "tcw-3b7b8d", "3", "0", "/tmp/a file"]);
+        assert_eq!(t.rows[1][2], "-1");
+        assert_eq!(o.unparsed.len(), 3, "{:?}", o.unparsed);
+    }
+
+    #[test]
+    fn a_repeated_header_starts_a_new_table() {
+        let o = parse_table("T COUNT\nA 1\nT COUNT\nB 2\nLost 3 events\n").unwrap();
+        assert_eq!(o.tables.len(), 2);
+        assert_eq!(
+            o.tables[1].rows,
+            vec![vec!["B".to_string(), "2".to_string()]]
+        );
+        assert_eq!(o.unparsed, ["Lost 3 events"]);
+    }
+
+    #[test]
+    fn units_in_parentheses_may_be_lower_case() {
+        let o = parse_table("TIME(ms)   PID   ARGS\n34 24711 /bin/true -x\n").unwrap();
+        assert_eq!(o.tables[0].header, ["TIME(ms)", "PID", "ARGS"]);
+        assert_eq!(o.tables[0].rows[0][2], "/bin/true -x");
+        assert!(parse_table("Time(ms) PID\n").unwrap().tables.is_empty());
+    }
+
+    #[test]
+    fn no_header_no_table() {
+        let o = parse_table("hello world\n@x: 3\n").unwrap();
+        assert!(o.tables.is_empty());
+        assert_eq!(o.unparsed.len(), 2);
+    }
+}

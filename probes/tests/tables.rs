@@ -1,0 +1,68 @@
+//! The `table` format against real output of bpftrace 0.17's shipped
+//! per-event tools, saved under `tests/fixtures/tables/` (captured as
+//! `capture.sh` there says): snapshots of every parse, and the rows the
+//! capture's own calls must have produced.
+
+use std::path::PathBuf;
+use tracecheck_model::ToolOutput;
+use tracecheck_probes::{parse, OutputFormat};
+
+fn table(stem: &str) -> ToolOutput {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/tables")
+        .join(format!("{stem}.txt"));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let format: OutputFormat = "table".parse().unwrap();
+    parse(format, &text).unwrap_or_else(|e| panic!("{stem}: {e}"))
+}
+
+#[test]
+fn snapshots() {
+    for stem in ["opensnoop_bt", "execsnoop_bt"] {
+        insta::assert_yaml_snapshot!(format!("table_{stem}"), table(stem));
+    }
+}
+
+#[test]
+fn opensnoop_rows_hold_the_captured_calls() {
+    let o = table("opensnoop_bt");
+    assert_eq!(o.tables.len(), 1);
+    let t = &o.tables[0];
+    assert_eq!(t.header, ["PID", "COMM", "FD", "ERR", "PATH"]);
+    let path = t.column("PATH").unwrap();
+    let comm = t.column("COMM").unwrap();
+    let hostname = t
+        .rows
+        .iter()
+        .filter(|r| r[comm] == "cat" && r[path] == "/etc/hostname")
+        .count();
+    assert_eq!(hostname, 3, "three cat runs each opened /etc/hostname once");
+    let failed = t
+        .rows
+        .iter()
+        .filter(|r| r[path] == "/nonexistent")
+        .map(|r| {
+            (
+                r[t.column("FD").unwrap()].as_str(),
+                r[t.column("ERR").unwrap()].as_str(),
+            )
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(failed, [("-1", "2"); 3], "ENOENT is errno 2");
+    // The banners are not rows.
+    assert!(o.unparsed.iter().any(|l| l.starts_with("Attaching")));
+}
+
+#[test]
+fn execsnoop_rows_keep_the_whole_argument_list() {
+    let o = table("execsnoop_bt");
+    let t = &o.tables[0];
+    assert_eq!(t.header, ["TIME(ms)", "PID", "ARGS"]);
+    let args: Vec<&str> = t.rows.iter().map(|r| r[2].as_str()).collect();
+    assert!(
+        args.contains(&"sh -c /bin/echo hi a b >/dev/null"),
+        "{args:?}"
+    );
+    // A failed exec is printed like any other: the tool traces the call.
+    assert!(args.contains(&"/nonexistent-cmd"), "{args:?}");
+}
