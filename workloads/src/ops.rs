@@ -251,6 +251,34 @@ fn eof(path: &Path, off: u64) -> WorkloadError {
     }
 }
 
+/// One O_DIRECT pread64() (or pwrite64()) of all of `buf` at `at`,
+/// counted; a call that moves nothing before the end is an error.
+fn positional(
+    fd: &OwnedFd,
+    buf: &mut [u8],
+    at: u64,
+    read: bool,
+    path: &Path,
+    c: &mut Counts,
+) -> Result<usize, WorkloadError> {
+    let want = buf.len();
+    let n = if read {
+        let n = rustix::io::pread(fd, buf, at)
+            .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
+        c.read("pread64", want, n);
+        n
+    } else {
+        let n = rustix::io::pwrite(fd, buf, at)
+            .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
+        c.wrote("pwrite64", want, n);
+        n
+    };
+    if n == 0 {
+        return Err(eof(path, at));
+    }
+    Ok(n)
+}
+
 /// Positional reads or writes of `request` bytes over `size` bytes, with
 /// O_DIRECT. Short transfers are continued and counted as further calls.
 pub fn direct(path: &Path, size: u64, request: u64, write: bool) -> Result<Counts, WorkloadError> {
@@ -265,22 +293,7 @@ pub fn direct(path: &Path, size: u64, request: u64, write: bool) -> Result<Count
     let mut off = 0u64;
     while off < size {
         let want = (size - off).min(request) as usize;
-        let b = &mut buf.as_mut()[..want];
-        let n = if write {
-            let n = rustix::io::pwrite(&fd, b, off)
-                .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
-            c.wrote("pwrite64", want, n);
-            n
-        } else {
-            let n = rustix::io::pread(&fd, b, off)
-                .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
-            c.read("pread64", want, n);
-            n
-        };
-        if n == 0 {
-            return Err(eof(path, off));
-        }
-        off += n as u64;
+        off += positional(&fd, &mut buf.as_mut()[..want], off, !write, path, &mut c)? as u64;
     }
     Ok(c)
 }
@@ -462,22 +475,7 @@ pub fn direct_mixed(
             while done < call.len {
                 let want = (call.len - done) as usize;
                 let b = &mut buf.as_mut()[..want];
-                let at = call.off + done;
-                let n = if call.read {
-                    let n = rustix::io::pread(&fd, b, at)
-                        .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
-                    c.read("pread64", want, n);
-                    n
-                } else {
-                    let n = rustix::io::pwrite(&fd, b, at)
-                        .map_err(|e| WorkloadError::io("pwrite(O_DIRECT)", path, e))?;
-                    c.wrote("pwrite64", want, n);
-                    n
-                };
-                if n == 0 {
-                    return Err(eof(path, at));
-                }
-                done += n as u64;
+                done += positional(&fd, b, call.off + done, call.read, path, &mut c)? as u64;
             }
         }
         Ok(c)
