@@ -188,6 +188,9 @@ fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
         .arg(dir.join("hang"))
         .arg(root().join("expectations/examples/bio-bytes"))
         .args([
+            // stderr is a pipe: the guest boots are progress, asked for.
+            "--progress",
+            "always",
             "--vm",
             "debian-6.1",
             "--workload",
