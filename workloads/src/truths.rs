@@ -219,16 +219,22 @@ fn ios(bytes: u64, per_call: u64, max_req: u64) -> (u64, u64) {
 /// more for each extent boundary it crosses, split into requests of at
 /// most max_sectors_kb and of at most max_segments scattered pages. So at
 /// least ceil(per_call / max_sectors) per call and at most
-/// ceil(per_call / min(max_sectors, max_segments pages)) per call plus one
-/// per extent boundary of the file (the calls wait for each other, so
+/// ceil(per_call / min(max_sectors, max_segments pages)) per call, plus
+/// one for each bio boundary inside a call (a call of more than 1 MiB can
+/// be split into bios wherever their 256 bio_vecs run out, which depends
+/// on how the buffer's pages lie in memory; a bio that ends off a request
+/// boundary leaves a short request: measured here, a 2 MiB call split into
+/// bios of 808 KiB and 1240 KiB made 7 + 10 = 17 requests, not 16), plus
+/// one per extent boundary of the file (the calls wait for each other, so
 /// nothing merges across calls).
 fn direct_ios(bytes: u64, per_call: u64, f: &Facts) -> (u64, u64) {
     let calls = bytes.checked_div(per_call).unwrap_or(0);
     let max = f.max_request_bytes.max(PAGE);
     let min_full = max.min(f.max_segments.max(1) * PAGE);
+    let bio_boundaries = per_call.div_ceil(256 * PAGE).saturating_sub(1);
     (
         calls * per_call.div_ceil(max),
-        calls * per_call.div_ceil(min_full) + f.extents.saturating_sub(1),
+        calls * (per_call.div_ceil(min_full) + bio_boundaries) + f.extents.saturating_sub(1),
     )
 }
 
@@ -324,7 +330,9 @@ fn direct_read_side(size: u64, request: u64, f: &Facts) -> Side {
             format!(
             "each pread of {request} B waits for completion, so it is >= ceil({request}/{max}) requests \
              (max_sectors_kb) of its own, more only if max_segments ({}) scattered pages fill a request \
-             first, plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP)",
+             first, plus one for each of its bios that ends off a request boundary (a call over 1 MiB can be \
+             split into bios where their 256 bio_vecs run out; a 2 MiB call split 808 KiB + 1240 KiB made 17 \
+             requests), plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP)",
             f.max_segments, f.extents
         ),
             WHY_DIRECT_BIOS.into(),
@@ -349,7 +357,8 @@ fn direct_write_side(size: u64, request: u64, f: &Facts) -> Side {
             jwhy,
             format!(
                 "data: each pwrite of {request} B completes before the next, >= ceil({request}/{max}) requests \
-                 each, plus one per extent boundary a call crosses (the file has {} extent(s), FIEMAP); journal: \
+                 each, plus one for each of its bios that ends off a request boundary (calls over 1 MiB), plus one \
+                 per extent boundary a call crosses (the file has {} extent(s), FIEMAP); journal: \
                  >= 2 requests (log blocks, then the commit block), <= one per block",
                 f.extents
             ),
