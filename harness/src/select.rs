@@ -74,9 +74,9 @@ pub const PLANS: &[Plan] = &[
     Plan {
         name: "direct-mixed",
         workload: Workload::DirectMixed { read: 8 * M, write: 24 * M, request: 2 * M, threads: 4 },
-        purpose: "O_DIRECT reads and writes interleaved by one process's 4 threads, 2 MiB a call (two bios, 16 \
-                  requests): a read counter that also counts writes reports 4× the truth, and one keyed by thread id \
-                  charges the process a quarter",
+        purpose: "O_DIRECT reads and writes interleaved by one process's 4 threads, 2 MiB a call (1 or 2 bios, \
+                  16 or 17 requests): a read counter that also counts writes reports 4× the truth, and one keyed \
+                  by thread id charges the process a quarter",
     },
     Plan {
         name: "opens",
