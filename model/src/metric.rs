@@ -372,6 +372,28 @@ impl Serialize for Metric {
     }
 }
 
+/// Every metric the vocabulary names with its direction resolved: the
+/// rows of the separation table (`disk.bytes` becomes its read and write).
+pub fn resolved_metrics() -> Vec<Metric> {
+    let mut out: Vec<Metric> = Vec::new();
+    for (name, _) in VOCABULARY {
+        let m = Metric::parse(name).expect("vocabulary name parses");
+        let ms = match m.direction {
+            Directed::FromKey => vec![
+                m.with_direction(Direction::Read),
+                m.with_direction(Direction::Write),
+            ],
+            _ => vec![m],
+        };
+        for m in ms {
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
 /// In a report a metric is its name: one of the vocabulary's, or a
 /// direction-keyed one resolved to its direction (`disk.bytes` read as
 /// `disk.read_bytes`).
@@ -382,11 +404,7 @@ impl schemars::JsonSchema for Metric {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         let mut names: Vec<&str> = VOCABULARY.iter().map(|(n, _)| *n).collect();
-        names.extend(
-            crate::neighbour::resolved_metrics()
-                .iter()
-                .map(|m| m.name()),
-        );
+        names.extend(resolved_metrics().iter().map(|m| m.name()));
         names.sort();
         names.dedup();
         schemars::json_schema!({

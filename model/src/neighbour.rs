@@ -8,7 +8,7 @@
 //! this model, `docs/separation.md` shows the table, and the judge names
 //! the neighbour a wrong number matches.
 
-use crate::metric::{Directed, Direction, Layer, Metric, Quantity};
+use crate::metric::{Direction, Layer, Metric, Quantity};
 use crate::truth::{GroundTruth, Who};
 use std::fmt;
 
@@ -418,27 +418,8 @@ impl fmt::Display for Separation {
     }
 }
 
-/// Every metric the vocabulary names with its direction resolved: the
-/// rows of the separation table (`disk.bytes` becomes its read and write).
-pub fn resolved_metrics() -> Vec<Metric> {
-    let mut out: Vec<Metric> = Vec::new();
-    for (name, _) in crate::metric::VOCABULARY {
-        let m = Metric::parse(name).expect("vocabulary name parses");
-        let ms = match m.direction {
-            Directed::FromKey => vec![
-                m.with_direction(Direction::Read),
-                m.with_direction(Direction::Write),
-            ],
-            _ => vec![m],
-        };
-        for m in ms {
-            if !out.contains(&m) {
-                out.push(m);
-            }
-        }
-    }
-    out
-}
+/// The rows of the separation table; it lives with the vocabulary.
+pub use crate::metric::resolved_metrics;
 
 #[cfg(test)]
 mod tests {
