@@ -84,22 +84,17 @@ impl Counts {
 
     /// The per-call and process tallies in the model's terms.
     pub fn tallies(&self) -> Tallies {
+        let named = |calls: &BTreeMap<&'static str, CallTally>| {
+            calls.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        };
         Tallies {
-            syscalls: self
-                .by_call
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            syscalls: named(&self.by_call),
             forks: self.forks,
             exec_attempts: self.exec_attempts,
             execveat: self.execveat,
             pagecache_write_inserts: 0,
             fault_read_bytes: 0,
-            main_thread: self
-                .main_thread
-                .iter()
-                .map(|(k, v)| (k.to_string(), *v))
-                .collect(),
+            main_thread: named(&self.main_thread),
             thread_ids: self.thread_ids.clone(),
         }
     }
