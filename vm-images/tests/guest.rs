@@ -257,6 +257,7 @@ fn kernel_panic_is_an_outcome_with_the_panic_text() {
         .iter()
         .any(|l| l.contains("Kernel panic - not syncing: sysrq triggered crash")));
     assert_eq!(out.stdout.trim(), "about-to-crash");
+    assert_eq!(out.boot_crashes, 0, "a crash after the start is the verdict");
     let after_start = out.total - out.boot_to_command.unwrap();
     assert!(
         after_start < Duration::from_secs(10),
@@ -332,6 +333,24 @@ fn silent_guest_is_stopped_by_the_watchdog() {
     );
     assert_eq!(out.stdout, "one\n");
     assert!(out.total - out.boot_to_command.unwrap() < Duration::from_secs(8));
+}
+
+#[test]
+fn a_kernel_that_crashes_during_boot_is_booted_again_then_is_no_boot() {
+    // No init and no root: the kernel panics before the command can start.
+    let mut s = spec("echo never");
+    s.extra_cmdline = "rdinit=/no-such-init root=/dev/no-such-disk".into();
+    let out = run(s);
+    assert_eq!(out.boot_crashes, tracecheck_vm::BOOT_ATTEMPTS);
+    match &out.outcome {
+        Outcome::NoBoot { reason } => assert!(
+            reason.contains("crashed during boot") && reason.contains("Kernel panic"),
+            "{reason}"
+        ),
+        other => panic!("expected NoBoot, got {other:?}"),
+    }
+    assert!(out.boot_to_command.is_none());
+    assert_eq!(out.stdout, "");
 }
 
 #[test]
