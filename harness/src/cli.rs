@@ -115,6 +115,14 @@ pub struct RunOpts {
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub repeat: u64,
 
+    /// Start the tool afresh for every workload. By default one run of the
+    /// tool serves all of a spec's workloads when every claim is keyed by
+    /// process (comm or pid): they run one after another under their own
+    /// names and each is judged on its own entries. Both ways give the same
+    /// verdicts (harness/tests/mutants.rs holds them to it).
+    #[arg(long)]
+    pub tool_run_per_workload: bool,
+
     /// Only the check on this workload (see `tracecheck workloads`); a workload
     /// outside the spec's defaults runs every claim on it.
     #[arg(long, value_name = "NAME")]

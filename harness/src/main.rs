@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tracecheck::cli::{Cli, Command, RunOpts};
 use tracecheck::env::guest::GuestEnvironment;
 use tracecheck::env::host::HostEnvironment;
-use tracecheck::env::{check_spec, Environment, Event, Limits};
+use tracecheck::env::{check_spec, Environment, Event, Limits, ToolRuns};
 use tracecheck::error::HarnessError;
 use tracecheck::record::CheckRecord;
 use tracecheck::report;
@@ -204,6 +204,11 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 opts.workload.as_deref(),
                 &keep,
                 opts.repeat as usize,
+                if opts.tool_run_per_workload {
+                    ToolRuns::PerWorkload
+                } else {
+                    ToolRuns::SharedWherePossible
+                },
                 &interrupted,
                 &mut on_event,
             )?;

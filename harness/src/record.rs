@@ -83,6 +83,15 @@ impl Timings {
     }
 }
 
+/// One run of the tool that served several checks of a spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SharedToolRun {
+    /// How many checks the run served.
+    pub checks: usize,
+    /// This check's place among them, from 0, in the order they ran.
+    pub position: usize,
+}
+
 /// The layout version the report and the records carry in their `schema`
 /// field (docs/schema/). Raise it when a field is renamed or removed or
 /// changes its meaning (adding a field does not), and say what changed in
@@ -139,6 +148,12 @@ pub struct CheckRecord {
     /// check's merged record, which reports read, has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_run: Option<usize>,
+    /// Set when this check's workload ran beside one run of the tool shared
+    /// with the spec's other checks. The tool's stdout and stderr are then
+    /// that whole run's, and the timings' prepare, tool start and tool stop
+    /// are the run's, split evenly among its checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_run_shared: Option<SharedToolRun>,
 }
 
 impl CheckRecord {
@@ -169,6 +184,7 @@ impl CheckRecord {
             verdicts: Vec::new(),
             timings: Timings::default(),
             repeat_run: None,
+            tool_run_shared: None,
         }
     }
 

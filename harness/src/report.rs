@@ -354,6 +354,7 @@ mod tests {
             dev_major: 7,
             dev_minor: 3,
             dev_name: "loop3".into(),
+            siblings: Default::default(),
         };
         let tool = ToolRecord {
             command: vec!["bpftrace".into()],
@@ -399,6 +400,7 @@ mod tests {
             verdicts,
             timings: Timings::default(),
             repeat_run: None,
+            tool_run_shared: None,
         };
         insta::assert_snapshot!(table(&[rec], &Style::new(ColorChoice::Never)));
     }

@@ -26,10 +26,14 @@ fn dirs(under: &str) -> Vec<PathBuf> {
 
 /// Every verdict of one run over `specs`, by spec directory name:
 /// (workload, status, finding, suggested fix).
-fn run(specs: &[PathBuf]) -> BTreeMap<String, Vec<(String, String, String, String)>> {
+fn run(
+    specs: &[PathBuf],
+    extra: &[&str],
+) -> BTreeMap<String, Vec<(String, String, String, String)>> {
     let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("check")
         .args(specs)
+        .args(extra)
         .args(["--format", "json", "--color", "never"])
         .output()
         .expect("run tracecheck");
@@ -76,7 +80,9 @@ fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
     let correct = dirs("expectations/correct");
     assert!(mutants.len() >= 30, "{} mutants", mutants.len());
     let all: Vec<PathBuf> = mutants.iter().chain(&correct).cloned().collect();
-    let by = run(&all);
+    // The default: one tool run for each spec whose claims are all keyed by
+    // process, one per workload for the rest.
+    let by = run(&all, &[]);
 
     let (mut right, mut wrong, mut missed, mut false_alarms) = (0, 0, 0, 0);
     let mut problems = Vec::new();
@@ -134,4 +140,38 @@ fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
         correct.len()
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // The same corpus with a fresh tool run for every workload: the same
+    // verdict (status and cause) for every claim on every workload.
+    let apart = run(&all, &["--tool-run-per-workload"]);
+    let strip = |m: &BTreeMap<String, Vec<(String, String, String, String)>>| {
+        m.iter()
+            .map(|(k, vs)| {
+                let mut v: Vec<_> = vs
+                    .iter()
+                    .map(|v| (v.0.clone(), v.1.clone(), v.2.clone()))
+                    .collect();
+                v.sort();
+                (k.clone(), v)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let (shared, per_workload) = (strip(&by), strip(&apart));
+    let differ: Vec<String> = shared
+        .keys()
+        .chain(per_workload.keys())
+        .filter(|k| shared.get(*k) != per_workload.get(*k))
+        .map(|k| {
+            format!(
+                "{k}: one tool run {:?}\n  one per workload {:?}",
+                shared.get(k),
+                per_workload.get(k)
+            )
+        })
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "the two ways disagree:\n{}",
+        differ.join("\n")
+    );
 }

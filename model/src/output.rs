@@ -58,8 +58,8 @@ pub struct ParsedMap {
 
 impl ParsedMap {
     /// Sum entries into groups chosen by `group` (return `None` to drop an
-    /// entry). Returns the sums and how many printed lines were duplicates
-    /// of an earlier key.
+    /// entry). Returns the sums and how many of the summed lines were
+    /// duplicates of an earlier key (dropped lines are nobody's concern).
     pub fn sum_by<K: Ord>(
         &self,
         mut group: impl FnMut(&MapEntry) -> Option<K>,
@@ -68,10 +68,10 @@ impl ParsedMap {
         let mut seen = std::collections::BTreeSet::new();
         let mut dups = 0;
         for e in &self.entries {
-            if !seen.insert(e.keys.clone()) {
-                dups += 1;
-            }
             if let Some(k) = group(e) {
+                if !seen.insert(e.keys.clone()) {
+                    dups += 1;
+                }
                 *sums.entry(k).or_insert(0u64) += e.value.as_count();
             }
         }

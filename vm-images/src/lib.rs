@@ -19,7 +19,7 @@ pub mod target;
 
 pub use accel::choose_accel;
 pub use error::VmError;
-pub use guest::{run_guest, GuestOutcome, BOOT_ATTEMPTS, GuestSpec, HangReason, Outcome, Share};
+pub use guest::{run_guest, GuestOutcome, GuestSpec, HangReason, Outcome, Share, BOOT_ATTEMPTS};
 pub use image::{build_image, default_cache_dir, BuildOptions, Image};
 pub use qemu::Accel;
 pub use target::KernelTarget;

@@ -257,7 +257,10 @@ fn kernel_panic_is_an_outcome_with_the_panic_text() {
         .iter()
         .any(|l| l.contains("Kernel panic - not syncing: sysrq triggered crash")));
     assert_eq!(out.stdout.trim(), "about-to-crash");
-    assert_eq!(out.boot_crashes, 0, "a crash after the start is the verdict");
+    assert_eq!(
+        out.boot_crashes, 0,
+        "a crash after the start is the verdict"
+    );
     let after_start = out.total - out.boot_to_command.unwrap();
     assert!(
         after_start < Duration::from_secs(10),

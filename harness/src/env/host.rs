@@ -8,10 +8,10 @@
 //! prints.
 
 use super::Check;
-use super::{tracecheck_exe, Environment, Event, Limits};
+use super::{tracecheck_exe, Environment, Event, Limits, ToolRuns};
 use crate::error::HarnessError;
 use crate::establish::{cross_check_witness, establish, Unestablished};
-use crate::judge::{self, Evidence, Subject};
+use crate::judge::{self, Evidence, Siblings, Subject};
 use crate::record::{CheckRecord, Timings, ToolRecord};
 use crate::select::Plan;
 use crate::spec::ToolSpec;
@@ -35,6 +35,33 @@ pub struct HostEnvironment {
     disk: ScratchDisk,
     limits: Limits,
     label: String,
+}
+
+impl HostEnvironment {
+    pub(super) fn disk(&self) -> &ScratchDisk {
+        &self.disk
+    }
+
+    pub(super) fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A check's record before anything is measured.
+    pub(super) fn blank_record(
+        &self,
+        spec: &ToolSpec,
+        check: &Check<'_>,
+        run: &WorkloadRun<'_>,
+    ) -> CheckRecord {
+        CheckRecord::unmeasured(
+            &spec.name,
+            &spec.path,
+            check.plan.name,
+            self.describe(),
+            format!("{} ({})", self.disk.name, self.disk.dev_string()),
+            &run.comm,
+        )
+    }
 }
 
 impl HostEnvironment {
@@ -101,7 +128,7 @@ impl HostEnvironment {
     }
 
     /// The record for a check whose tool never got going.
-    fn unmeasured(
+    pub(super) fn unmeasured(
         &self,
         check: &Check<'_>,
         mut record: CheckRecord,
@@ -145,14 +172,7 @@ impl Environment for HostEnvironment {
 
         on_event(Event::Phase("starting the tool"));
         let t_tool = Instant::now();
-        let mut record = CheckRecord::unmeasured(
-            &spec.name,
-            &spec.path,
-            check.plan.name,
-            self.describe(),
-            format!("{} ({})", self.disk.name, self.disk.dev_string()),
-            &run.comm,
-        );
+        let mut record = self.blank_record(spec, check, &run);
         let mut tool = match RunningTool::start(spec) {
             Ok(t) => t,
             Err(rec) => return Ok(self.unmeasured(check, record, *rec, t0, timings)),
@@ -173,6 +193,48 @@ impl Environment for HostEnvironment {
         let tool_rec = tool.stop(spec.stop, spec.stop_timeout);
         timings.tool_stop_ms = t_stop.elapsed().as_millis() as u64;
 
+        self.judge_measured(
+            spec,
+            check,
+            &mut record,
+            measured,
+            tool_rec,
+            Siblings::default(),
+        );
+        drop(run);
+        timings.total_ms = t0.elapsed().as_millis() as u64;
+        record.timings = timings;
+        Ok(record)
+    }
+
+    /// One run of the tool for the spec's checks, when its claims allow it.
+    fn run_together(
+        &self,
+        spec: &ToolSpec,
+        checks: &[Check<'_>],
+        tool_runs: ToolRuns,
+        interrupted: &AtomicBool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Option<Result<Vec<CheckRecord>, HarnessError>> {
+        let together = tool_runs == ToolRuns::SharedWherePossible
+            && checks.len() > 1
+            && super::shared::shares_tool_run(spec);
+        together.then(|| self.run_beside_one_tool(spec, checks, interrupted, on_event))
+    }
+}
+
+impl HostEnvironment {
+    /// Establish the truth of one measured workload, judge the check's
+    /// claims on what the tool printed, and fill the record with all of it.
+    pub(super) fn judge_measured(
+        &self,
+        spec: &ToolSpec,
+        check: &Check<'_>,
+        record: &mut CheckRecord,
+        measured: Measured,
+        tool_rec: ToolRecord,
+        siblings: Siblings,
+    ) {
         let Measured {
             truth: mut gt,
             delta,
@@ -185,7 +247,7 @@ impl Environment for HostEnvironment {
             &settled,
             witnessed,
             &self.disk.name,
-            &mut record,
+            record,
         );
         let subject = Subject {
             comm: gt.comm.clone(),
@@ -193,6 +255,7 @@ impl Environment for HostEnvironment {
             dev_major: self.disk.major,
             dev_minor: self.disk.minor,
             dev_name: self.disk.name.clone(),
+            siblings,
         };
         let advice = self.advice(&tool_rec);
         let ev = Evidence {
@@ -209,24 +272,27 @@ impl Environment for HostEnvironment {
             let out = parsed.as_ref().map(|o| *o).map_err(String::as_str);
             record.verdicts.extend(judge::judge(c, out, &tool_rec, &ev));
         }
-        drop(run);
-        timings.total_ms = t0.elapsed().as_millis() as u64;
         record.ground_truth = Some(gt);
         record.diskstats = Some(delta);
         record.settle = Some(settled);
         record.unestablished = unestablished;
         record.tool_run = tool_rec;
-        record.timings = timings;
-        Ok(record)
     }
 }
 
 /// What one workload run measured, before the tool is judged.
-struct Measured {
+pub(super) struct Measured {
     truth: GroundTruth,
     delta: DiskDelta,
     settled: Settled,
     witnessed: Result<WitnessReport, String>,
+}
+
+impl Measured {
+    /// The workload's own account of what it did.
+    pub(super) fn truth(&self) -> &GroundTruth {
+        &self.truth
+    }
 }
 
 /// The truth for the check: the workload's account held against diskstats
@@ -276,7 +342,7 @@ fn establish_truth(
 
 /// One workload plan on the scratch disk, under a fresh process name, in a
 /// directory of its own.
-struct WorkloadRun<'a> {
+pub(super) struct WorkloadRun<'a> {
     disk: &'a ScratchDisk,
     plan: &'a Plan,
     limits: &'a Limits,
@@ -286,7 +352,7 @@ struct WorkloadRun<'a> {
 }
 
 impl<'a> WorkloadRun<'a> {
-    fn new(
+    pub(super) fn new(
         disk: &'a ScratchDisk,
         plan: &'a Plan,
         limits: &'a Limits,
@@ -310,14 +376,19 @@ impl<'a> WorkloadRun<'a> {
 
     /// Write the input files, and settle them on disk before anyone measures.
     fn prepare(&self) -> Result<(), HarnessError> {
-        self.run_phase("prepare", &self.dev_args())?;
+        self.prepare_files()?;
         self.disk.settle(self.limits.settle)?;
         Ok(())
     }
 
+    /// Write the input files, without waiting for the disk to settle.
+    pub(super) fn prepare_files(&self) -> Result<(), HarnessError> {
+        self.run_phase("prepare", &self.dev_args()).map(drop)
+    }
+
     /// Run the workload beside the witness, wait for writeback to settle,
     /// and take diskstats' delta over exactly the witness's window.
-    fn measure(
+    pub(super) fn measure(
         &self,
         on_event: &mut dyn FnMut(Event<'_>),
         timings: &mut Timings,

@@ -8,6 +8,7 @@
 
 pub mod guest;
 pub mod host;
+pub mod shared;
 
 use crate::error::HarnessError;
 use crate::record::CheckRecord;
@@ -118,6 +119,18 @@ pub fn checks_for<'s>(
     Ok(kept)
 }
 
+/// How a spec's checks use the tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ToolRuns {
+    /// One run of the tool for all of a spec's checks where its claims
+    /// allow it (every claim keyed by process; [`shared::shares_tool_run`]),
+    /// one per check otherwise.
+    #[default]
+    SharedWherePossible,
+    /// A fresh run of the tool for every check (`--tool-run-per-workload`).
+    PerWorkload,
+}
+
 /// A place checks run in.
 pub trait Environment {
     /// One line naming it, as reports show it: `host (kernel 6.18.44)`,
@@ -134,6 +147,21 @@ pub trait Environment {
         interrupted: &AtomicBool,
         on_event: &mut dyn FnMut(Event<'_>),
     ) -> Result<CheckRecord, HarnessError>;
+
+    /// All of a spec's `checks` at once, where this environment has a
+    /// faster way than one by one (one tool run, one guest): announces and
+    /// reports each check through `on_event` as [`check_spec`] does. `None`
+    /// when it has not, and the checks then run one by one.
+    fn run_together(
+        &self,
+        _spec: &ToolSpec,
+        _checks: &[Check<'_>],
+        _tool_runs: ToolRuns,
+        _interrupted: &AtomicBool,
+        _on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Option<Result<Vec<CheckRecord>, HarnessError>> {
+        None
+    }
 }
 
 /// Every check of `spec` (or only the one on workload `only`) in `env`:
@@ -145,6 +173,7 @@ pub fn check_spec(
     only: Option<&str>,
     keep: &dyn Fn(&str) -> bool,
     repeat: usize,
+    tool_runs: ToolRuns,
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<CheckRecord>, HarnessError> {
@@ -152,6 +181,12 @@ pub fn check_spec(
         .into_iter()
         .filter(|c| keep(c.plan.name))
         .collect();
+    // A repeated check runs alone each time, so its runs are independent.
+    if repeat <= 1 {
+        if let Some(done) = env.run_together(spec, &checks, tool_runs, interrupted, on_event) {
+            return done;
+        }
+    }
     let total = checks.len();
     let mut records: Vec<CheckRecord> = Vec::new();
     // What the tool printed to stderr on this spec's passing checks so far.

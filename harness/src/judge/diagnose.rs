@@ -469,6 +469,7 @@ mod tests {
             dev_major: 7,
             dev_minor: 3,
             dev_name: "loop3".into(),
+            siblings: Default::default(),
         }
     }
 

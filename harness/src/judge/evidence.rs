@@ -14,6 +14,29 @@ pub struct Subject {
     pub dev_major: u32,
     pub dev_minor: u32,
     pub dev_name: String,
+    /// The other workloads that ran beside the same run of the tool (one
+    /// tool start for a spec's checks): their entries in the tool's output
+    /// are theirs, so this check's reading passes over them instead of
+    /// counting them as "other tasks".
+    pub siblings: Siblings,
+}
+
+/// Processes of the other workloads of a shared tool run.
+#[derive(Debug, Clone, Default)]
+pub struct Siblings {
+    pub comms: Vec<String>,
+    /// Their process and thread ids.
+    pub ids: Vec<u32>,
+}
+
+impl Siblings {
+    /// Is this printed comm or pid key one of theirs?
+    pub fn own(&self, comm: Option<&str>, pid: Option<&str>) -> bool {
+        comm.is_some_and(|c| self.comms.iter().any(|s| s == c))
+            || pid
+                .and_then(|p| p.trim().parse::<u32>().ok())
+                .is_some_and(|p| self.ids.contains(&p))
+    }
 }
 
 impl Subject {

@@ -21,7 +21,7 @@ use crate::verdict::{Diagnosis, Finding, Status, TruthUsed, Verdict};
 use context::Context;
 use diagnose::diagnose;
 use evidence::who_for;
-pub use evidence::{Evidence, Subject};
+pub use evidence::{Evidence, Siblings, Subject};
 use reading::read_map;
 use tracecheck_model::{Directed, Direction, Metric, ToolOutput};
 

@@ -148,6 +148,9 @@ pub fn read_map(
             || pid
                 .and_then(|p| p.trim().parse::<u32>().ok())
                 .is_some_and(|p| pids.contains(&p));
+        if !mine && per_process && subject.siblings.own(comm, pid) {
+            return None; // another workload of the same tool run
+        }
         let label = comm.or(pid).unwrap_or("").to_string();
         Some(match (mine, same_dir) {
             (true, true) => (0u8, String::new()),
