@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use tracecheck::env::host::HostEnvironment;
-use tracecheck::env::{check_spec, Limits};
+use tracecheck::env::{check_spec, Choices, Limits, ToolRuns};
 use tracecheck::spec::ToolSpec;
 use tracecheck_workloads::scratch_disk::ScratchDisk;
 use tracecheck_workloads::Workload;
@@ -113,7 +113,7 @@ fn main() {
         "total", "tool start", "workload", "harness", "fraction"
     );
     for _ in 0..ROUNDS {
-        let recs = check_spec(&env, &spec, None, &|_| true, 1, &never, &mut |_| {}).expect("check");
+        let recs = check_spec(&env, &spec, &Choices::ALL, &never, &mut |_| {}).expect("check");
         let t = &recs[0].timings;
         let f = t.harness_ms() as f64 / t.total_ms as f64;
         fractions.push(f);
@@ -127,4 +127,38 @@ fn main() {
         );
     }
     println!("median harness overhead: {:.1}% of a check's wall time (prepare, settle, tool stop, parse and compare)", median(fractions) * 100.0);
+
+    // One tool run for a spec's workloads against one per workload, on the
+    // example's own default workloads, interleaved.
+    let spec = ToolSpec::load(&spec_path).expect("example spec");
+    let (mut shared, mut apart, mut overhead) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        for tool_runs in [ToolRuns::SharedWherePossible, ToolRuns::PerWorkload] {
+            let choices = Choices {
+                tool_runs,
+                ..Choices::ALL
+            };
+            let t0 = std::time::Instant::now();
+            let recs = check_spec(&env, &spec, &choices, &never, &mut |_| {}).expect("check");
+            let wall = t0.elapsed().as_secs_f64();
+            if tool_runs == ToolRuns::SharedWherePossible {
+                assert!(recs.iter().all(|r| r.tool_run_shared.is_some()));
+                let tool_and_work: u64 = recs
+                    .iter()
+                    .map(|r| r.timings.tool_start_ms + r.timings.workload_ms)
+                    .sum();
+                overhead.push(1.0 - tool_and_work as f64 / (wall * 1000.0));
+                shared.push(wall);
+            } else {
+                apart.push(wall);
+            }
+        }
+    }
+    let (a, b) = (median(shared), median(apart));
+    println!(
+        "\nbio-bytes on its {} default workloads, median of {ROUNDS}: one tool run {a:.2} s, one per workload {b:.2} s: {:.2}x faster; harness overhead in the one-run way {:.1}% of the wall time",
+        tracecheck::env::checks_of(&spec).len(),
+        b / a,
+        median(overhead) * 100.0
+    );
 }

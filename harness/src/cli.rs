@@ -124,9 +124,10 @@ pub struct RunOpts {
     pub tool_run_per_workload: bool,
 
     /// Only the check on this workload (see `tracecheck workloads`); a workload
-    /// outside the spec's defaults runs every claim on it.
+    /// outside the spec's defaults runs every claim on it. Give it more than
+    /// once for several.
     #[arg(long, value_name = "NAME")]
-    pub workload: Option<String>,
+    pub workload: Vec<String>,
 
     /// Use this existing block device as the scratch disk (it is
     /// reformatted), or `serial:NAME` for the virtio disk with that serial.

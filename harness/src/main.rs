@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tracecheck::cli::{Cli, Command, RunOpts};
 use tracecheck::env::guest::GuestEnvironment;
 use tracecheck::env::host::HostEnvironment;
-use tracecheck::env::{check_spec, Environment, Event, Limits, ToolRuns};
+use tracecheck::env::{check_spec, Choices, Environment, Event, Limits, ToolRuns};
 use tracecheck::error::HarnessError;
 use tracecheck::record::CheckRecord;
 use tracecheck::report;
@@ -159,7 +159,7 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         };
         let mut total = 0;
         for spec in &specs {
-            total += tracecheck::env::checks_for(spec, opts.workload.as_deref())?
+            total += tracecheck::env::checks_for(spec, &opts.workload)?
                 .iter()
                 .filter(|c| keep_in(spec, c.plan.name))
                 .count();
@@ -198,20 +198,17 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         };
         for spec in &specs {
             let keep = |workload: &str| keep_in(spec, workload);
-            check_spec(
-                env.as_ref(),
-                spec,
-                opts.workload.as_deref(),
-                &keep,
-                opts.repeat as usize,
-                if opts.tool_run_per_workload {
+            let choices = Choices {
+                only: &opts.workload,
+                keep: &keep,
+                repeat: opts.repeat as usize,
+                tool_runs: if opts.tool_run_per_workload {
                     ToolRuns::PerWorkload
                 } else {
                     ToolRuns::SharedWherePossible
                 },
-                &interrupted,
-                &mut on_event,
-            )?;
+            };
+            check_spec(env.as_ref(), spec, &choices, &interrupted, &mut on_event)?;
         }
         Ok(())
     })();
@@ -239,7 +236,7 @@ fn shard_of(
     let costs = costs_from_records(&opts.shard_costs)?;
     let mut items = Vec::new();
     for s in specs {
-        for c in tracecheck::env::checks_for(s, opts.workload.as_deref())? {
+        for c in tracecheck::env::checks_for(s, &opts.workload)? {
             items.push(Item {
                 tool: s.name.clone(),
                 spec: s.path.display().to_string(),

@@ -154,6 +154,9 @@ fn kprobe_disktop_counts_cache_hits_as_disk_reads_in_a_guest() {
 
 #[test]
 fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
+    // Each spec has two checks, so each gets one guest for both; the crash
+    // and the hang lose those guests, and each of their checks runs again
+    // in a guest of its own to get its own verdict.
     let dir = std::env::temp_dir().join(format!("tracecheck-guest-crash-{}", std::process::id()));
     for (name, command) in [
         // SIGINT and SIGTERM ignored: the crash comes 1 s after ready even
@@ -174,7 +177,7 @@ fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
         std::fs::write(
             dir.join(name).join("spec.toml"),
             format!(
-                "[tool]\nname = \"kernel {name}\"\ncommand = {command}\n\n[[claim]]\nmap = \"@r\"\nmetric = \"disk.read_bytes\"\nkeys = [\"comm\"]\nworkloads = [\"direct-read\"]\n"
+                "[tool]\nname = \"kernel {name}\"\ncommand = {command}\n\n[[claim]]\nmap = \"@r\"\nmetric = \"disk.read_bytes\"\nkeys = [\"comm\"]\nworkloads = [\"direct-read\", \"cached-reread\"]\n"
             ),
         )
         .unwrap();
@@ -195,6 +198,8 @@ fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
             "debian-6.1",
             "--workload",
             "direct-read",
+            "--workload",
+            "cached-reread",
             "--format",
             "json",
             "--record",
@@ -207,7 +212,7 @@ fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(out.status.code(), Some(1), "{stderr}\n{report:#}");
     let cs = checks(&report);
-    assert_eq!(cs.len(), 3, "all three checks ran: {report:#}");
+    assert_eq!(cs.len(), 6, "all six checks ran: {report:#}");
     let finding = |i: usize| {
         cs[i]["verdicts"][0]["diagnosis"]["finding"]
             .as_str()
@@ -220,25 +225,47 @@ fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
             .unwrap_or("")
             .to_string()
     };
-    assert_eq!(finding(0), "kernel_crashed", "{:#}", cs[0]);
-    assert!(
-        sentence(0).contains("the tool crashed the kernel") && sentence(0).contains("sysrq"),
-        "{}",
-        sentence(0)
+    let workloads: Vec<&str> = cs
+        .iter()
+        .map(|c| c["workload"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        workloads,
+        ["direct-read", "cached-reread"].repeat(3),
+        "each spec's checks in --workload order"
     );
-    assert_eq!(finding(1), "guest_hung", "{:#}", cs[1]);
-    assert!(
-        sentence(1).contains("blocked for more than"),
-        "{}",
-        sentence(1)
+    for i in [0, 1] {
+        assert_eq!(finding(i), "kernel_crashed", "{:#}", cs[i]);
+        assert!(
+            sentence(i).contains("the tool crashed the kernel") && sentence(i).contains("sysrq"),
+            "{}",
+            sentence(i)
+        );
+    }
+    for i in [2, 3] {
+        assert_eq!(finding(i), "guest_hung", "{:#}", cs[i]);
+        assert!(
+            sentence(i).contains("blocked for more than"),
+            "{}",
+            sentence(i)
+        );
+    }
+    for (i, bytes) in [(4, 16_777_216), (5, 16_777_216)] {
+        let pass = &cs[i]["verdicts"][0];
+        assert_eq!(pass["status"], "PASS", "{pass:#}");
+        assert_eq!(pass["reported"], bytes, "{pass:#}");
+        // bio-bytes is keyed by comm: one tool run served both workloads.
+        assert_eq!(cs[i]["tool_run_shared"]["checks"], 2, "{:#}", cs[i]);
+    }
+    assert_eq!(
+        stderr.matches("booting one debian-6.1 guest").count(),
+        3,
+        "one guest per spec: {stderr}"
     );
-    let pass = &cs[2]["verdicts"][0];
-    assert_eq!(pass["status"], "PASS", "{pass:#}");
-    assert_eq!(pass["reported"], 16_777_216, "{pass:#}");
     assert_eq!(
         stderr.matches("booting debian-6.1 guest").count(),
-        3,
-        "{stderr}"
+        4,
+        "a guest of its own for each check the crash and the hang lost: {stderr}"
     );
     let qemus = Command::new("pgrep")
         .arg("-c")

@@ -1,20 +1,24 @@
-//! Checks in disposable QEMU guests (`--vm debian-6.1`): every check (one
-//! spec × one workload) boots a fresh guest on a Debian distribution kernel
-//! and runs this same `tracecheck` binary there as an agent,
-//! `tracecheck check SPEC --workload W --scratch-device serial:scratch
-//! --environment LABEL --format json`, on the guest's own dedicated virtio
-//! scratch disk: a host environment inside the guest, told which guest it
-//! is. The verdicts and records are the guest's own; the host only reads
-//! its JSON back.
+//! Checks in disposable QEMU guests (`--vm debian-6.1`): one guest boots
+//! for all of a spec's checks on a Debian distribution kernel and runs this
+//! same `tracecheck` binary there as an agent,
+//! `tracecheck check SPEC --workload W1 --workload W2 ... --scratch-device
+//! serial:scratch --environment LABEL --format json`, on the guest's own
+//! dedicated virtio scratch disk: a host environment inside the guest, told
+//! which guest it is. The agent runs the checks as this machine would (one
+//! tool run for all of them where the claims allow it, each workload in a
+//! fresh directory under its own name). The verdicts and records are the
+//! guest's own; the host only reads its JSON back.
 //!
 //! What happens to the guest is a fact about the tool, never a harness
 //! failure: a kernel panic or oops becomes an ERROR verdict "the tool
 //! crashed the kernel" with the console's panic lines, a hang "the guest
-//! hung", a guest that never booted or vanished an ERROR naming that. The
-//! run then goes on with the next check in a fresh guest.
+//! hung", a guest that never booted or vanished an ERROR naming that. When
+//! a spec's guest does not bring back all its checks, each missing check
+//! runs again in a fresh guest of its own, so the verdict is its own, and
+//! the run goes on.
 
 use super::Check;
-use super::{tracecheck_exe, Environment, Event, Limits};
+use super::{tracecheck_exe, Environment, Event, Limits, ToolRuns};
 use crate::error::HarnessError;
 use crate::judge;
 use crate::record::{CheckRecord, ToolRecord};
@@ -37,7 +41,8 @@ const PANIC_LINES: usize = 25;
 /// invisible through the shared host root and must be shared explicitly.
 const GUEST_TMPFS: &[&str] = &["/tmp", "/var/tmp", "/run", "/root"];
 
-/// Boots one guest per check on one kernel target.
+/// Boots one guest per spec (and one per check that guest lost) on one
+/// kernel target.
 pub struct GuestEnvironment {
     pub target: KernelTarget,
     pub image: Image,
@@ -104,15 +109,23 @@ impl GuestEnvironment {
         }
     }
 
-    /// The guest's shell command: this binary as the agent for one workload.
-    pub fn command(&self, spec_path: &Path, workload: &str) -> String {
+    /// The guest's shell command: this binary as the agent for `workloads`,
+    /// in that order.
+    pub fn command(&self, spec_path: &Path, workloads: &[&str], tool_runs: ToolRuns) -> String {
         let settle_ms = self.settle.as_millis();
+        let mut only = String::new();
+        for w in workloads {
+            only.push_str(" --workload ");
+            only.push_str(&sh_quote(w));
+        }
+        if tool_runs == ToolRuns::PerWorkload {
+            only.push_str(" --tool-run-per-workload");
+        }
         format!(
-            "exec {} check {} --workload {} --scratch-device serial:scratch --environment {} \
+            "exec {} check {}{only} --scratch-device serial:scratch --environment {} \
              --format json --record /dev/null -q --scratch-size {} --settle-timeout {settle_ms}ms",
             sh_quote(&self.exe.display().to_string()),
             sh_quote(&spec_path.display().to_string()),
-            sh_quote(workload),
             sh_quote(&self.describe()),
             self.scratch_mib
         )
@@ -142,20 +155,28 @@ impl GuestEnvironment {
             .collect()
     }
 
-    fn boot_for(&self, spec: &ToolSpec, check: &Check<'_>) -> Result<CheckRecord, HarnessError> {
+    /// Boot one guest for `checks` of `spec`, one after another in it.
+    fn boot(
+        &self,
+        spec: &ToolSpec,
+        checks: &[&Check<'_>],
+        tool_runs: ToolRuns,
+    ) -> Result<(GuestOutcome, Duration), HarnessError> {
         let spec_path = spec
             .path
             .canonicalize()
             .unwrap_or_else(|_| spec.path.clone());
+        let workloads: Vec<&str> = checks.iter().map(|c| c.plan.name).collect();
         let mut gs = GuestSpec::new(
             &self.image,
             self.accel,
-            self.command(&spec_path, check.plan.name),
+            self.command(&spec_path, &workloads, tool_runs),
         );
         gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
         gs.shares = self.shares(&spec_path);
         gs.boot_timeout = self.boot_timeout;
-        gs.run_timeout = spec.ready_timeout + self.settle + self.run_margin;
+        gs.run_timeout =
+            (spec.ready_timeout + self.settle + self.run_margin) * checks.len().max(1) as u32;
         let out = run_guest(&gs).map_err(|e| {
             HarnessError::Other(format!("cannot start a {} guest: {e}", self.target))
         })?;
@@ -167,7 +188,12 @@ impl GuestEnvironment {
                 out.boot_to_command.unwrap_or_default().as_secs_f64()
             );
         }
-        Ok(self.record_from(spec, check, &out, gs.run_timeout))
+        Ok((out, gs.run_timeout))
+    }
+
+    fn boot_for(&self, spec: &ToolSpec, check: &Check<'_>) -> Result<CheckRecord, HarnessError> {
+        let (out, run_timeout) = self.boot(spec, &[check], ToolRuns::PerWorkload)?;
+        Ok(self.record_from(spec, check, &out, run_timeout))
     }
 
     /// Turn what the guest did into the check's record.
@@ -325,6 +351,77 @@ impl Environment for GuestEnvironment {
             return Err(HarnessError::Interrupted);
         }
         Ok(rec)
+    }
+
+    /// One guest for all of the spec's checks; the agent in it decides, as
+    /// this machine would, whether one tool run serves them. A guest that
+    /// does not bring back every check's record (the tool crashed or hung
+    /// it) is followed by one fresh guest per missing check, so that each
+    /// gets the verdict of its own run.
+    fn run_together(
+        &self,
+        spec: &ToolSpec,
+        checks: &[Check<'_>],
+        tool_runs: ToolRuns,
+        interrupted: &AtomicBool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Option<Result<Vec<CheckRecord>, HarnessError>> {
+        (checks.len() > 1)
+            .then(|| self.in_one_guest(spec, checks, tool_runs, interrupted, on_event))
+    }
+}
+
+impl GuestEnvironment {
+    fn in_one_guest(
+        &self,
+        spec: &ToolSpec,
+        checks: &[Check<'_>],
+        tool_runs: ToolRuns,
+        interrupted: &AtomicBool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Vec<CheckRecord>, HarnessError> {
+        let n = checks.len();
+        let phase = format!(
+            "booting one {} guest ({}) for {n} checks",
+            self.target,
+            self.accel_word()
+        );
+        on_event(Event::Phase(&phase));
+        let all: Vec<&Check<'_>> = checks.iter().collect();
+        let (out, _) = self.boot(spec, &all, tool_runs)?;
+        let mut found: Vec<Option<CheckRecord>> = checks
+            .iter()
+            .map(|c| match out.outcome {
+                Outcome::Exited { .. } => parse_report(&out.stdout, c.plan.name),
+                _ => None,
+            })
+            .collect();
+        let missing = found.iter().filter(|r| r.is_none()).count();
+        if missing > 0 && !self.quiet {
+            eprintln!(
+                "      {missing} of {n} checks did not come back from that guest ({}): each runs again in a guest of its own",
+                describe_outcome(&out.outcome)
+            );
+        }
+        let mut done = Vec::with_capacity(n);
+        for (index, (check, rec)) in checks.iter().zip(&mut found).enumerate() {
+            if interrupted.load(Ordering::Relaxed) {
+                return Err(HarnessError::Interrupted);
+            }
+            on_event(Event::CheckStart {
+                index,
+                total: n,
+                tool: &spec.name,
+                workload: check.plan.name,
+            });
+            let rec = match rec.take() {
+                Some(r) => r,
+                None => self.run_check(spec, check, interrupted, on_event)?,
+            };
+            on_event(Event::CheckDone(&rec));
+            done.push(rec);
+        }
+        Ok(done)
     }
 }
 

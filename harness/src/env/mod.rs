@@ -8,6 +8,7 @@
 
 pub mod guest;
 pub mod host;
+mod rig;
 pub mod shared;
 
 use crate::error::HarnessError;
@@ -89,32 +90,36 @@ pub fn checks_of(spec: &ToolSpec) -> Vec<Check<'_>> {
     out
 }
 
-/// [`checks_of`], kept to the one on workload `only` (`--workload`).
-pub fn checks_for<'s>(
-    spec: &'s ToolSpec,
-    only: Option<&str>,
-) -> Result<Vec<Check<'s>>, HarnessError> {
-    let checks = checks_of(spec);
-    let Some(name) = only else {
+/// [`checks_of`], kept to the ones on the workloads in `only`
+/// (`--workload`, repeatable; empty keeps all), in `only`'s order.
+pub fn checks_for<'s>(spec: &'s ToolSpec, only: &[String]) -> Result<Vec<Check<'s>>, HarnessError> {
+    let mut checks = checks_of(spec);
+    if only.is_empty() {
         return Ok(checks);
-    };
+    }
     let names: Vec<&str> = checks.iter().map(|k| k.plan.name).collect();
-    let kept: Vec<_> = checks.into_iter().filter(|k| k.plan.name == name).collect();
-    if kept.is_empty() {
-        // A plan outside the spec's defaults: every claim runs on it.
-        if let Some(plan) = crate::select::plan(name) {
-            return Ok(vec![Check {
+    let mut kept = Vec::with_capacity(only.len());
+    for name in only {
+        if kept.iter().any(|k: &Check<'_>| k.plan.name == name) {
+            continue;
+        }
+        if let Some(i) = checks.iter().position(|k| k.plan.name == name) {
+            kept.push(checks.remove(i));
+        } else if let Some(plan) = crate::select::plan(name) {
+            // A plan outside the spec's defaults: every claim runs on it.
+            kept.push(Check {
                 plan,
                 claims: spec.claims.iter().collect(),
                 known_stderr: Vec::new(),
-            }]);
+            });
+        } else {
+            return Err(HarnessError::Other(format!(
+                "{} has no check on workload `{name}`, and no workload has that name; its workloads are: {} (all: {})",
+                spec.path.display(),
+                names.join(", "),
+                crate::select::names().join(", ")
+            )));
         }
-        return Err(HarnessError::Other(format!(
-            "{} has no check on workload `{name}`, and no workload has that name; its workloads are: {} (all: {})",
-            spec.path.display(),
-            names.join(", "),
-            crate::select::names().join(", ")
-        )));
     }
     Ok(kept)
 }
@@ -164,19 +169,43 @@ pub trait Environment {
     }
 }
 
-/// Every check of `spec` (or only the one on workload `only`) in `env`:
-/// announce each, run it, report it done. Stops at Ctrl-C between checks;
-/// finished checks have already been reported through `on_event`.
+/// Which of a spec's checks run, and how.
+pub struct Choices<'a> {
+    /// Only the checks on these workloads (`--workload`); empty for all.
+    pub only: &'a [String],
+    /// Of those, the ones this job runs (`--shard`), by workload name.
+    pub keep: &'a dyn Fn(&str) -> bool,
+    /// Runs of each check (`--repeat`).
+    pub repeat: usize,
+    pub tool_runs: ToolRuns,
+}
+
+impl Choices<'_> {
+    /// Every check, once, the default way.
+    pub const ALL: Choices<'static> = Choices {
+        only: &[],
+        keep: &|_| true,
+        repeat: 1,
+        tool_runs: ToolRuns::SharedWherePossible,
+    };
+}
+
+/// Every check of `spec` that `choices` keeps, in `env`: announce each, run
+/// it, report it done. Stops at Ctrl-C between checks; finished checks have
+/// already been reported through `on_event`.
 pub fn check_spec(
     env: &dyn Environment,
     spec: &ToolSpec,
-    only: Option<&str>,
-    keep: &dyn Fn(&str) -> bool,
-    repeat: usize,
-    tool_runs: ToolRuns,
+    choices: &Choices<'_>,
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<Vec<CheckRecord>, HarnessError> {
+    let Choices {
+        only,
+        keep,
+        repeat,
+        tool_runs,
+    } = *choices;
     let checks: Vec<Check<'_>> = checks_for(spec, only)?
         .into_iter()
         .filter(|c| keep(c.plan.name))

@@ -19,7 +19,7 @@
 //! see every workload at once, so such specs keep one tool run per
 //! workload ([`shares_tool_run`]).
 
-use super::host::{HostEnvironment, Measured, WorkloadRun};
+use super::rig::{Measured, Rig, WorkloadRun};
 use super::{Check, Event};
 use crate::error::HarnessError;
 use crate::judge::Siblings;
@@ -41,136 +41,134 @@ fn share(ms: u128, n: usize) -> u64 {
     (ms / n.max(1) as u128) as u64
 }
 
-impl HostEnvironment {
-    /// All of `checks` beside one run of the tool (see the module's
-    /// comment). Each finished check is reported through `on_event`; at
-    /// Ctrl-C the workloads measured so far are still judged and reported
-    /// before `Interrupted` is returned.
-    pub(super) fn run_beside_one_tool(
-        &self,
-        spec: &ToolSpec,
-        checks: &[Check<'_>],
-        interrupted: &AtomicBool,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Vec<CheckRecord>, HarnessError> {
-        let n = checks.len();
-        let t0 = Instant::now();
-        let runs: Vec<WorkloadRun<'_>> = checks
-            .iter()
-            .map(|c| WorkloadRun::new(self.disk(), c.plan, self.limits(), interrupted))
-            .collect::<Result<_, _>>()?;
-        let phase = format!("preparing the files of {n} workload(s) for one run of the tool");
-        on_event(Event::Phase(&phase));
-        for r in &runs {
-            r.prepare_files()?;
+/// All of `checks` beside one run of the tool (see the module's comment).
+/// Each finished check is reported through `on_event`; at Ctrl-C the
+/// workloads measured so far are still judged and reported before
+/// `Interrupted` is returned.
+pub(super) fn run_beside_one_tool(
+    rig: &Rig,
+    spec: &ToolSpec,
+    checks: &[Check<'_>],
+    interrupted: &AtomicBool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<CheckRecord>, HarnessError> {
+    let n = checks.len();
+    let t0 = Instant::now();
+    let runs: Vec<WorkloadRun<'_>> = checks
+        .iter()
+        .map(|c| WorkloadRun::new(&rig.disk, c.plan, &rig.limits, interrupted))
+        .collect::<Result<_, _>>()?;
+    let phase = format!("preparing the files of {n} workload(s) for one run of the tool");
+    on_event(Event::Phase(&phase));
+    for r in &runs {
+        r.prepare_files()?;
+    }
+    rig.disk
+        .settle(rig.limits.settle)
+        .map_err(HarnessError::from)?;
+    let prepare_ms = t0.elapsed().as_millis();
+
+    let records: Vec<CheckRecord> = checks
+        .iter()
+        .zip(&runs)
+        .enumerate()
+        .map(|(i, (c, r))| {
+            let mut rec = rig.blank_record(spec, c, r);
+            rec.tool_run_shared = Some(SharedToolRun {
+                checks: n,
+                position: i,
+            });
+            rec
+        })
+        .collect();
+
+    on_event(Event::Phase("starting the tool (one run for the spec)"));
+    let t_tool = Instant::now();
+    let mut tool = match RunningTool::start(spec) {
+        Ok(t) => t,
+        Err(rec) => {
+            return Ok(all_unmeasured(rig, checks, records, *rec, t0, on_event));
         }
-        self.disk()
-            .settle(self.limits().settle)
-            .map_err(HarnessError::from)?;
-        let prepare_ms = t0.elapsed().as_millis();
-
-        let records: Vec<CheckRecord> = checks
-            .iter()
-            .zip(&runs)
-            .enumerate()
-            .map(|(i, (c, r))| {
-                let mut rec = self.blank_record(spec, c, r);
-                rec.tool_run_shared = Some(SharedToolRun {
-                    checks: n,
-                    position: i,
-                });
-                rec
-            })
-            .collect();
-
-        on_event(Event::Phase("starting the tool (one run for the spec)"));
-        let t_tool = Instant::now();
-        let mut tool = match RunningTool::start(spec) {
-            Ok(t) => t,
-            Err(rec) => {
-                return Ok(self.all_unmeasured(checks, records, *rec, t0, on_event));
-            }
-        };
-        if let Err(f) = tool.wait_ready(spec, interrupted) {
-            if interrupted.load(Ordering::Relaxed) {
-                return Err(HarnessError::Interrupted);
-            }
-            let rec = tool.abandon(f);
-            return Ok(self.all_unmeasured(checks, records, rec, t0, on_event));
+    };
+    if let Err(f) = tool.wait_ready(spec, interrupted) {
+        if interrupted.load(Ordering::Relaxed) {
+            return Err(HarnessError::Interrupted);
         }
-        let tool_start_ms = t_tool.elapsed().as_millis();
+        let rec = tool.abandon(f);
+        return Ok(all_unmeasured(rig, checks, records, rec, t0, on_event));
+    }
+    let tool_start_ms = t_tool.elapsed().as_millis();
 
-        let mut measured: Vec<(Measured, Timings)> = Vec::new();
-        let mut stopped_by = None;
-        for (index, (check, run)) in checks.iter().zip(&runs).enumerate() {
-            if interrupted.load(Ordering::Relaxed) {
-                stopped_by = Some(HarnessError::Interrupted);
+    let mut measured: Vec<(Measured, Timings)> = Vec::new();
+    let mut stopped_by = None;
+    for (index, (check, run)) in checks.iter().zip(&runs).enumerate() {
+        if interrupted.load(Ordering::Relaxed) {
+            stopped_by = Some(HarnessError::Interrupted);
+            break;
+        }
+        on_event(Event::CheckStart {
+            index,
+            total: n,
+            tool: &spec.name,
+            workload: check.plan.name,
+        });
+        let mut timings = Timings::default();
+        let t_check = Instant::now();
+        match run.measure(on_event, &mut timings) {
+            Ok(m) => {
+                timings.total_ms = t_check.elapsed().as_millis() as u64;
+                measured.push((m, timings));
+            }
+            Err(e) => {
+                stopped_by = Some(e);
                 break;
             }
-            on_event(Event::CheckStart {
-                index,
-                total: n,
-                tool: &spec.name,
-                workload: check.plan.name,
-            });
-            let mut timings = Timings::default();
-            let t_check = Instant::now();
-            match run.measure(on_event, &mut timings) {
-                Ok(m) => {
-                    timings.total_ms = t_check.elapsed().as_millis() as u64;
-                    measured.push((m, timings));
-                }
-                Err(e) => {
-                    stopped_by = Some(e);
-                    break;
-                }
-            }
-        }
-
-        on_event(Event::Phase("stopping the tool"));
-        let t_stop = Instant::now();
-        let tool_rec = tool.stop(spec.stop, spec.stop_timeout);
-        let tool_stop_ms = t_stop.elapsed().as_millis();
-
-        let all: Vec<Siblings> = (0..measured.len())
-            .map(|i| siblings_of(measured.iter().map(|(m, _)| m.truth()), i))
-            .collect();
-        let mut done = Vec::with_capacity(measured.len());
-        let judged = measured.into_iter().zip(records).zip(all).enumerate();
-        for (i, (((m, mut timings), mut rec), siblings)) in judged {
-            self.judge_measured(spec, &checks[i], &mut rec, m, tool_rec.clone(), siblings);
-            timings.prepare_ms = share(prepare_ms, n);
-            timings.tool_start_ms = share(tool_start_ms, n);
-            timings.tool_stop_ms = share(tool_stop_ms, n);
-            timings.total_ms += timings.prepare_ms + timings.tool_start_ms + timings.tool_stop_ms;
-            rec.timings = timings;
-            on_event(Event::CheckDone(&rec));
-            done.push(rec);
-        }
-        drop(runs);
-        match stopped_by {
-            Some(e) => Err(e),
-            None => Ok(done),
         }
     }
 
-    /// Every check's record when the one tool run never got going.
-    fn all_unmeasured(
-        &self,
-        checks: &[Check<'_>],
-        records: Vec<CheckRecord>,
-        tool: crate::record::ToolRecord,
-        t0: Instant,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Vec<CheckRecord> {
-        let mut out = Vec::with_capacity(records.len());
-        for (c, rec) in checks.iter().zip(records) {
-            let rec = self.unmeasured(c, rec, tool.clone(), t0, Timings::default());
-            on_event(Event::CheckDone(&rec));
-            out.push(rec);
-        }
-        out
+    on_event(Event::Phase("stopping the tool"));
+    let t_stop = Instant::now();
+    let tool_rec = tool.stop(spec.stop, spec.stop_timeout);
+    let tool_stop_ms = t_stop.elapsed().as_millis();
+
+    let all: Vec<Siblings> = (0..measured.len())
+        .map(|i| siblings_of(measured.iter().map(|(m, _)| m.truth()), i))
+        .collect();
+    let mut done = Vec::with_capacity(measured.len());
+    let judged = measured.into_iter().zip(records).zip(all).enumerate();
+    for (i, (((m, mut timings), mut rec), siblings)) in judged {
+        rig.judge_measured(spec, &checks[i], &mut rec, m, tool_rec.clone(), siblings);
+        timings.prepare_ms = share(prepare_ms, n);
+        timings.tool_start_ms = share(tool_start_ms, n);
+        timings.tool_stop_ms = share(tool_stop_ms, n);
+        timings.total_ms += timings.prepare_ms + timings.tool_start_ms + timings.tool_stop_ms;
+        rec.timings = timings;
+        on_event(Event::CheckDone(&rec));
+        done.push(rec);
     }
+    drop(runs);
+    match stopped_by {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// Every check's record when the one tool run never got going.
+fn all_unmeasured(
+    rig: &Rig,
+    checks: &[Check<'_>],
+    records: Vec<CheckRecord>,
+    tool: crate::record::ToolRecord,
+    t0: Instant,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Vec<CheckRecord> {
+    let mut out = Vec::with_capacity(records.len());
+    for (c, rec) in checks.iter().zip(records) {
+        let rec = rig.unmeasured(c, rec, tool.clone(), t0, Timings::default());
+        on_event(Event::CheckDone(&rec));
+        out.push(rec);
+    }
+    out
 }
 
 /// The processes of every measured workload but the `i`th.
