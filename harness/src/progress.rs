@@ -40,6 +40,7 @@ pub struct Progress {
     on: bool,
     start: Instant,
     total: usize,
+    started: usize,
     done: usize,
 }
 
@@ -80,13 +81,17 @@ impl Progress {
             on,
             start: Instant::now(),
             total,
+            started: 0,
             done: 0,
         }
     }
 
     pub fn event(&mut self, ev: &Event<'_>) {
-        if let Event::CheckDone(_) = ev {
-            self.done += 1;
+        match ev {
+            Event::CheckDone(_) => self.done += 1,
+            // A shared tool run starts several checks before any is done.
+            Event::CheckStart { .. } => self.started += 1,
+            _ => {}
         }
         if !self.on {
             return;
@@ -96,7 +101,7 @@ impl Progress {
             Event::CheckStart { tool, workload, .. } => writeln!(
                 e,
                 "[{}/{}] {tool} on {workload}",
-                (self.done + 1).min(self.total.max(1)),
+                self.started.min(self.total.max(1)),
                 self.total
             ),
             Event::Phase(p) => writeln!(e, "      {p}..."),

@@ -276,6 +276,14 @@ fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
         .spawn()
         .unwrap();
     let pid = child.id();
+    // stdout is read beside, so that a report larger than the pipe's
+    // buffer cannot block the run while this test waits on stderr.
+    let mut stdout = child.stdout.take().unwrap();
+    let report_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut v).unwrap();
+        v
+    });
     // Interrupt once the second check has started.
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
@@ -294,12 +302,12 @@ fn ctrl_c_keeps_finished_checks_and_leaves_nothing_behind() {
     .unwrap();
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "stderr: {seen}{rest}");
+    let status = child.wait().unwrap();
+    let stdout = report_reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "stderr: {seen}{rest}");
     assert!(rest.contains("interrupted"), "{rest}");
     // The finished check is reported and recorded.
-    let report: Value =
-        serde_json::from_slice(&out.stdout).expect("a report of the finished checks");
+    let report: Value = serde_json::from_slice(&stdout).expect("a report of the finished checks");
     assert!(!report["checks"].as_array().unwrap().is_empty());
     let recorded = std::fs::read_to_string(&record).unwrap();
     assert!(recorded.lines().count() >= 1);

@@ -141,8 +141,15 @@ fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // The same corpus with a fresh tool run for every workload: the same
-    // verdict (status and cause) for every claim on every workload.
+    // The same corpus and the examples with a fresh tool run for every
+    // workload: the same verdict (status and cause) for every claim on
+    // every workload.
+    // The examples too, outside the corpus's own assertions.
+    let examples = dirs("expectations/examples");
+    assert!(!examples.is_empty());
+    let mut by = by;
+    by.extend(run(&examples, &[]));
+    let all: Vec<PathBuf> = all.into_iter().chain(examples).collect();
     let apart = run(&all, &["--tool-run-per-workload"]);
     let strip = |m: &BTreeMap<String, Vec<(String, String, String, String)>>| {
         m.iter()
