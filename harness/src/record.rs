@@ -154,6 +154,11 @@ pub struct CheckRecord {
     /// are the run's, split evenly among its checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_run_shared: Option<SharedToolRun>,
+    /// Set when this is the check's second measurement, made because the
+    /// truth of the first could not be established: why it could not. The
+    /// first is in the record file as run 1 of 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_again_after: Option<String>,
 }
 
 impl CheckRecord {
@@ -185,6 +190,7 @@ impl CheckRecord {
             timings: Timings::default(),
             repeat_run: None,
             tool_run_shared: None,
+            measured_again_after: None,
         }
     }
 

@@ -401,6 +401,7 @@ mod tests {
             timings: Timings::default(),
             repeat_run: None,
             tool_run_shared: None,
+            measured_again_after: None,
         };
         insta::assert_snapshot!(table(&[rec], &Style::new(ColorChoice::Never)));
     }

@@ -588,3 +588,68 @@ fn reports_and_records_validate_against_the_committed_schemas() {
         }
     }
 }
+
+#[test]
+fn a_truth_tracecheck_cannot_establish_is_measured_again_alone() {
+    // On its first run only, the tool reads the scratch disk over and over
+    // in the background: diskstats then sees more than the workloads did,
+    // so the truth cannot be established. The second measurement of each
+    // check, with a fresh run of the tool, is quiet and passes.
+    let spec = spec_dir(
+        "again",
+        "[tool]\nname = \"noisy once\"\ncommand = [\"sh\", \"tool.sh\"]\n\n[[claim]]\nmap = \"@bytes\"\nmetric = \"disk.bytes\"\nkeys = [\"comm\", \"direction\", \"device\"]\nworkloads = [\"direct-read\", \"cached-reread\"]\n",
+        None,
+    );
+    let dir = spec.parent().unwrap().to_path_buf();
+    let _ = std::fs::remove_file(dir.join("noisy-once"));
+    std::fs::write(
+        dir.join("tool.sh"),
+        r#"d=$(dirname "$0")
+m=$(awk -v tag="tracecheck-$PPID-" 'index($2, tag) {print $2; exit}' /proc/mounts)
+if [ ! -e "$d/noisy-once" ] && [ -n "$m" ]; then
+  touch "$d/noisy-once"
+  dd if=/dev/zero of="$m/noise" bs=1M count=4 oflag=direct 2>/dev/null
+  ( while :; do dd if="$m/noise" of=/dev/null bs=1M iflag=direct 2>/dev/null; done ) &
+fi
+exec bpftrace -e 'BEGIN { printf("ready\n"); } tracepoint:block:block_bio_queue { @bytes[comm, args->rwbs, args->dev] = sum(args->nr_sector * 512); }'
+"#,
+    )
+    .unwrap();
+    let record = dir.join("records.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("check")
+        .arg(&spec)
+        .args(["--format", "json", "--settle-timeout", "2s", "--record"])
+        .arg(&record)
+        .output()
+        .expect("run tracecheck");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(
+        dir.join("noisy-once").exists(),
+        "the noise never ran: {stderr}"
+    );
+    let vs = verdicts(&report);
+    assert_eq!(out.status.code(), Some(0), "{vs:?}\n{stderr}");
+    assert_eq!(vs.len(), 4, "{vs:?}");
+    let checks = report["checks"].as_array().unwrap();
+    for c in checks {
+        let why = c["measured_again_after"].as_str().unwrap_or("");
+        assert!(why.contains("diskstats"), "{:#}", c);
+        let note = c["verdicts"][0]["notes"].to_string();
+        assert!(note.contains("measured a second time"), "{note}");
+    }
+    // The first measurements are kept in the record file, as run 1 of 2.
+    let lines: Vec<Value> = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let firsts = lines.iter().filter(|l| l["repeat_run"] == 0).count();
+    assert_eq!(firsts, 2, "{lines:#?}");
+    assert!(lines
+        .iter()
+        .filter(|l| l["repeat_run"] == 0)
+        .all(|l| l["verdicts"][0]["diagnosis"]["finding"] == "truth_unknown"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

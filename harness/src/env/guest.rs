@@ -18,7 +18,7 @@
 //! the run goes on.
 
 use super::Check;
-use super::{tracecheck_exe, Environment, Event, Limits, ToolRuns};
+use super::{tracecheck_exe, Environment, Event, Limits, Together, ToolRuns};
 use crate::error::HarnessError;
 use crate::judge;
 use crate::record::{CheckRecord, ToolRecord};
@@ -365,7 +365,7 @@ impl Environment for GuestEnvironment {
         tool_runs: ToolRuns,
         interrupted: &AtomicBool,
         on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Option<Result<Vec<CheckRecord>, HarnessError>> {
+    ) -> Option<Result<Together, HarnessError>> {
         (checks.len() > 1)
             .then(|| self.in_one_guest(spec, checks, tool_runs, interrupted, on_event))
     }
@@ -379,7 +379,7 @@ impl GuestEnvironment {
         tool_runs: ToolRuns,
         interrupted: &AtomicBool,
         on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Vec<CheckRecord>, HarnessError> {
+    ) -> Result<Together, HarnessError> {
         let n = checks.len();
         let phase = format!(
             "booting one {} guest ({}) for {n} checks",
@@ -403,10 +403,14 @@ impl GuestEnvironment {
                 describe_outcome(&out.outcome)
             );
         }
-        let mut done = Vec::with_capacity(n);
+        let mut done = Together {
+            records: Vec::with_capacity(n),
+            stopped: None,
+        };
         for (index, (check, rec)) in checks.iter().zip(&mut found).enumerate() {
             if interrupted.load(Ordering::Relaxed) {
-                return Err(HarnessError::Interrupted);
+                done.stopped = Some(HarnessError::Interrupted);
+                break;
             }
             on_event(Event::CheckStart {
                 index,
@@ -416,10 +420,15 @@ impl GuestEnvironment {
             });
             let rec = match rec.take() {
                 Some(r) => r,
-                None => self.run_check(spec, check, interrupted, on_event)?,
+                None => match self.run_check(spec, check, interrupted, on_event) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        done.stopped = Some(e);
+                        break;
+                    }
+                },
             };
-            on_event(Event::CheckDone(&rec));
-            done.push(rec);
+            done.records.push(rec);
         }
         Ok(done)
     }

@@ -12,7 +12,7 @@
 use super::rig::{Rig, WorkloadRun};
 use super::shared::{run_beside_one_tool, shares_tool_run};
 use super::Check;
-use super::{Environment, Event, Limits, ToolRuns};
+use super::{Environment, Event, Limits, Together, ToolRuns};
 use crate::error::HarnessError;
 use crate::judge::Siblings;
 use crate::record::{CheckRecord, Timings};
@@ -135,7 +135,7 @@ impl Environment for HostEnvironment {
         tool_runs: ToolRuns,
         interrupted: &AtomicBool,
         on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Option<Result<Vec<CheckRecord>, HarnessError>> {
+    ) -> Option<Result<Together, HarnessError>> {
         let together =
             tool_runs == ToolRuns::SharedWherePossible && checks.len() > 1 && shares_tool_run(spec);
         together.then(|| run_beside_one_tool(&self.rig, spec, checks, interrupted, on_event))

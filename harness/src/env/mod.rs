@@ -15,6 +15,7 @@ use crate::error::HarnessError;
 use crate::record::CheckRecord;
 use crate::select::{for_metric, Plan};
 use crate::spec::{Claim, ToolSpec};
+use crate::verdict::Finding;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -154,9 +155,10 @@ pub trait Environment {
     ) -> Result<CheckRecord, HarnessError>;
 
     /// All of a spec's `checks` at once, where this environment has a
-    /// faster way than one by one (one tool run, one guest): announces and
-    /// reports each check through `on_event` as [`check_spec`] does. `None`
-    /// when it has not, and the checks then run one by one.
+    /// faster way than one by one (one tool run, one guest): announces each
+    /// check (`CheckStart`) and its phases through `on_event`, and returns
+    /// the records for [`check_spec`] to report. `None` when it has no such
+    /// way, and the checks then run one by one.
     fn run_together(
         &self,
         _spec: &ToolSpec,
@@ -164,8 +166,79 @@ pub trait Environment {
         _tool_runs: ToolRuns,
         _interrupted: &AtomicBool,
         _on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Option<Result<Vec<CheckRecord>, HarnessError>> {
+    ) -> Option<Result<Together, HarnessError>> {
         None
+    }
+}
+
+/// What a spec's checks run together gave.
+pub struct Together {
+    /// The records of the checks that finished, in the order they ran.
+    pub records: Vec<CheckRecord>,
+    /// What stopped the others (Ctrl-C, tracecheck's own failure), if
+    /// anything did.
+    pub stopped: Option<HarnessError>,
+}
+
+/// Does this record hold a verdict that tracecheck could not establish the
+/// truth for?
+fn truth_unknown(rec: &CheckRecord) -> bool {
+    rec.verdicts.iter().any(|v| {
+        v.diagnosis
+            .as_ref()
+            .is_some_and(|d| d.finding == Finding::TruthUnknown)
+    })
+}
+
+/// A check whose truth tracecheck could not establish is measured once
+/// more, alone, with a fresh run of the tool. Its truth is held against
+/// three witnesses that must agree, and another process's I/O in the
+/// window or an event the witness missed can break that agreement once
+/// without saying anything about the tool. The first measurement stays in
+/// the record file (as run 1 of 2) and the second record says why it was
+/// made; a second failure to establish the truth is the verdict. Returns
+/// the record to report, and what stopped the second measurement, if
+/// anything did (the first is then reported).
+fn measured_again(
+    env: &dyn Environment,
+    spec: &ToolSpec,
+    check: &Check<'_>,
+    mut first: CheckRecord,
+    interrupted: &AtomicBool,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> (CheckRecord, Option<HarnessError>) {
+    if !truth_unknown(&first) || interrupted.load(Ordering::Relaxed) {
+        return (first, None);
+    }
+    let why: Vec<String> = first.unestablished.iter().map(|u| u.why.clone()).collect();
+    on_event(Event::Phase(
+        "tracecheck could not establish the truth; measuring this workload again, alone",
+    ));
+    first.repeat_run = Some(0);
+    on_event(Event::RunDone {
+        run: 0,
+        of: 2,
+        record: &first,
+    });
+    match env.run_check(spec, check, interrupted, on_event) {
+        Ok(mut second) => {
+            let why = if why.is_empty() {
+                "the first measurement's truth could not be established".to_string()
+            } else {
+                why.join("; ")
+            };
+            for v in &mut second.verdicts {
+                v.notes.push(format!(
+                    "measured a second time, alone: tracecheck could not establish the first measurement's truth ({why})"
+                ));
+            }
+            second.measured_again_after = Some(why);
+            (second, None)
+        }
+        Err(e) => {
+            first.repeat_run = None;
+            (first, Some(e))
+        }
     }
 }
 
@@ -212,8 +285,26 @@ pub fn check_spec(
         .collect();
     // A repeated check runs alone each time, so its runs are independent.
     if repeat <= 1 {
-        if let Some(done) = env.run_together(spec, &checks, tool_runs, interrupted, on_event) {
-            return done;
+        if let Some(together) = env.run_together(spec, &checks, tool_runs, interrupted, on_event) {
+            let Together { records, stopped } = together?;
+            let mut stopped = stopped;
+            let mut out = Vec::with_capacity(records.len());
+            for rec in records {
+                let rec = match checks.iter().find(|c| c.plan.name == rec.workload) {
+                    Some(check) if stopped.is_none() => {
+                        let (rec, e) = measured_again(env, spec, check, rec, interrupted, on_event);
+                        stopped = stopped.or(e);
+                        rec
+                    }
+                    _ => rec,
+                };
+                on_event(Event::CheckDone(&rec));
+                out.push(rec);
+            }
+            return match stopped {
+                Some(e) => Err(e),
+                None => Ok(out),
+            };
         }
     }
     let total = checks.len();
@@ -249,7 +340,15 @@ pub fn check_spec(
             runs.push(rec);
         }
         let rec = crate::record::merge_repeats(runs);
+        let (rec, stopped) = if repeat == 1 {
+            measured_again(env, spec, &check, rec, interrupted, on_event)
+        } else {
+            (rec, None)
+        };
         on_event(Event::CheckDone(&rec));
+        if let Some(e) = stopped {
+            return Err(e);
+        }
         if !rec.verdicts.is_empty()
             && rec
                 .verdicts

@@ -20,7 +20,7 @@
 //! workload ([`shares_tool_run`]).
 
 use super::rig::{Measured, Rig, WorkloadRun};
-use super::{Check, Event};
+use super::{Check, Event, Together};
 use crate::error::HarnessError;
 use crate::judge::Siblings;
 use crate::record::{CheckRecord, SharedToolRun, Timings};
@@ -42,16 +42,15 @@ fn share(ms: u128, n: usize) -> u64 {
 }
 
 /// All of `checks` beside one run of the tool (see the module's comment).
-/// Each finished check is reported through `on_event`; at Ctrl-C the
-/// workloads measured so far are still judged and reported before
-/// `Interrupted` is returned.
+/// At Ctrl-C (or a workload's failure) the workloads measured so far are
+/// still judged, and [`Together::stopped`] says what stopped the rest.
 pub(super) fn run_beside_one_tool(
     rig: &Rig,
     spec: &ToolSpec,
     checks: &[Check<'_>],
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
-) -> Result<Vec<CheckRecord>, HarnessError> {
+) -> Result<Together, HarnessError> {
     let n = checks.len();
     let t0 = Instant::now();
     let runs: Vec<WorkloadRun<'_>> = checks
@@ -87,7 +86,7 @@ pub(super) fn run_beside_one_tool(
     let mut tool = match RunningTool::start(spec) {
         Ok(t) => t,
         Err(rec) => {
-            return Ok(all_unmeasured(rig, checks, records, *rec, t0, on_event));
+            return Ok(all_unmeasured(rig, checks, records, *rec, t0));
         }
     };
     if let Err(f) = tool.wait_ready(spec, interrupted) {
@@ -95,7 +94,7 @@ pub(super) fn run_beside_one_tool(
             return Err(HarnessError::Interrupted);
         }
         let rec = tool.abandon(f);
-        return Ok(all_unmeasured(rig, checks, records, rec, t0, on_event));
+        return Ok(all_unmeasured(rig, checks, records, rec, t0));
     }
     let tool_start_ms = t_tool.elapsed().as_millis();
 
@@ -143,14 +142,13 @@ pub(super) fn run_beside_one_tool(
         timings.tool_stop_ms = share(tool_stop_ms, n);
         timings.total_ms += timings.prepare_ms + timings.tool_start_ms + timings.tool_stop_ms;
         rec.timings = timings;
-        on_event(Event::CheckDone(&rec));
         done.push(rec);
     }
     drop(runs);
-    match stopped_by {
-        Some(e) => Err(e),
-        None => Ok(done),
-    }
+    Ok(Together {
+        records: done,
+        stopped: stopped_by,
+    })
 }
 
 /// Every check's record when the one tool run never got going.
@@ -160,15 +158,16 @@ fn all_unmeasured(
     records: Vec<CheckRecord>,
     tool: crate::record::ToolRecord,
     t0: Instant,
-    on_event: &mut dyn FnMut(Event<'_>),
-) -> Vec<CheckRecord> {
-    let mut out = Vec::with_capacity(records.len());
-    for (c, rec) in checks.iter().zip(records) {
-        let rec = rig.unmeasured(c, rec, tool.clone(), t0, Timings::default());
-        on_event(Event::CheckDone(&rec));
-        out.push(rec);
+) -> Together {
+    let records = checks
+        .iter()
+        .zip(records)
+        .map(|(c, rec)| rig.unmeasured(c, rec, tool.clone(), t0, Timings::default()))
+        .collect();
+    Together {
+        records,
+        stopped: None,
     }
-    out
 }
 
 /// The processes of every measured workload but the `i`th.
