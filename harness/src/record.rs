@@ -62,6 +62,21 @@ pub struct ToolRecord {
     pub stop: StopRecord,
     pub stdout: String,
     pub stderr_tail: Vec<String>,
+    /// Events the tool said it dropped (`Lost N events`, `Possibly lost N
+    /// samples`, on stdout or stderr), summed over its whole run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_events: Option<LostEvents>,
+}
+
+/// The loss a tool reported itself.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct LostEvents {
+    /// Events it said were lost.
+    pub events: u64,
+    /// How many notices said so.
+    pub notices: u64,
 }
 
 /// Where the time of a check went, so the harness's own overhead is known.

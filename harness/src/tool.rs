@@ -105,6 +105,12 @@ impl RunningTool {
     }
 
     fn take(&mut self, l: Line) -> (bool, String) {
+        let (Line::Out(s) | Line::Err(s)) = &l;
+        if let Some(n) = tracecheck_probes::loss_notice(s) {
+            let lost = self.record.lost_events.get_or_insert_with(Default::default);
+            lost.events += n;
+            lost.notices += 1;
+        }
         match l {
             Line::Out(s) => {
                 self.stdout.push(s.clone());

@@ -62,6 +62,9 @@ pub enum Finding {
     ExecAttempts,
     ForksNotExecs,
     MissesExecveat,
+    /// Short by no more than the events the tool itself said it lost
+    /// (`Possibly lost N samples`, `Lost N events`).
+    LostEvents,
     /// Every page-cache insertion (writes too) counted as a read miss.
     AllPageInsertions,
     /// Every page read (cache hits too) counted as a miss.

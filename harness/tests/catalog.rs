@@ -7,17 +7,18 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// One guest at a time: two TCG guests at once on this 2-core machine
+/// would each run at half speed.
+static GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn judge(spec: &str) -> (i32, Vec<(String, String, String)>, String) {
     judge_with(spec, &[])
 }
 
 /// bcc compiles its tools against the running kernel's headers, which
 /// only the guests have.
-/// One guest at a time: two TCG guests at once on this 2-core machine
-/// would each run at half speed.
 fn judge_in_guest(spec: &str) -> (i32, Vec<(String, String, String)>, String) {
-    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
     judge_with(spec, &["--vm", "debian-6.1"])
 }
 
@@ -80,17 +81,47 @@ fn execsnoop_bt_counts_failed_exec_attempts() {
     );
 }
 
-/// bcc's opensnoop attaches to open(), openat() and openat2() alike: all
-/// 1,000 opens of the workload, under the workload's comm.
+/// bcc's opensnoop attaches to open(), openat() and openat2() alike, so it
+/// misses no member of the family. Under TCG its perf buffer overflows, and
+/// it says so ("Possibly lost N samples"): then it FAILs with that cause
+/// (seen: 918 rows and 82 said lost, exactly; 911 rows, fewer said lost).
 #[test]
 fn opensnoop_bpfcc_sees_the_whole_open_family_in_a_guest() {
-    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/opensnoop/spec.toml");
-    assert_eq!(code, 0, "{vs:?}\n{stderr}");
-    assert_eq!(
-        vs,
-        [("opens".to_string(), "PASS".to_string(), String::new())],
-        "{stderr}"
-    );
+    let spec = "expectations/catalog/bcc/opensnoop/spec.toml";
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("check")
+        .arg(root.join(spec))
+        .args([
+            "--format",
+            "json",
+            "--record",
+            "/dev/null",
+            "--vm",
+            "debian-6.1",
+        ])
+        .output()
+        .expect("run tracecheck");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stderr}"));
+    let c = &report["checks"][0];
+    let v = &c["verdicts"][0];
+    assert_eq!(c["workload"], "opens", "{c:#}");
+    let reported = v["reported"].as_u64().unwrap_or(0);
+    let lost = c["tool_run"]["lost_events"]["events"].as_u64().unwrap_or(0);
+    match (v["status"].as_str(), v["diagnosis"]["finding"].as_str()) {
+        (Some("PASS"), _) => assert_eq!(out.status.code(), Some(0)),
+        // More than the 800 open() and openat() calls: it saw openat2()
+        // too; and short by what it said it lost and events it dropped
+        // unsaid.
+        (Some("FAIL"), Some("lost_events")) => assert!(
+            reported > 800 && reported < 1000 && lost > 0,
+            "{v:#}\nlost {lost}"
+        ),
+        _ => panic!("neither a PASS nor the loss it reported: {v:#}\n{stderr}"),
+    }
 }
 
 /// bcc's execsnoop traces execve() only, as its man page says ("the
@@ -105,7 +136,7 @@ fn execsnoop_bpfcc_misses_execveat_in_a_guest() {
         [(
             "execs".to_string(),
             "FAIL".to_string(),
-            "part_of_call_family".to_string()
+            "misses_execveat".to_string()
         )],
         "{stderr}"
     );

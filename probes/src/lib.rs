@@ -26,12 +26,14 @@ mod error;
 mod format;
 mod formats;
 mod keys;
+mod loss;
 mod number;
 mod output_format;
 
 pub use error::ParseError;
 pub use formats::bpftrace_json::parse_bpftrace_json;
 pub use formats::bpftrace_text::parse_bpftrace_text;
+pub use loss::loss_notice;
 pub use output_format::{OutputFormat, UnknownFormat};
 pub use tracecheck_model::ToolOutput;
 

@@ -33,6 +33,33 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         return d(finding, tail);
     }
 
+    // 0d. Short by no more than what the tool itself said it dropped: its
+    // own words are direct evidence, whatever layer the rest might match.
+    // Only for counts: a lost event is one operation, but no one knows how
+    // many bytes it carried.
+    let counts = c.metric.quantity == tracecheck_model::Quantity::Ops;
+    if let Some(lost) = c.tool.lost_events.filter(|l| counts && l.events > 0) {
+        let short = c.truth.lo.saturating_sub(v);
+        if short > 0 && short <= lost.events {
+            let cover = if short == lost.events {
+                "exactly the missing ones".to_string()
+            } else {
+                format!(
+                    "enough to cover the {} missing (the lost events were not all this workload's)",
+                    num(short)
+                )
+            };
+            return d(
+                Finding::LostEvents,
+                format!(
+                    "the tool itself said it lost {} events ({} loss notice(s) such as \"Possibly lost N samples\"), {cover}: it drops events when its buffer to user space overflows, so its rows are short under load; a larger buffer (bcc's -b, bpftrace's BPFTRACE_PERF_RB_PAGES) or a lower event rate would keep them",
+                    num(lost.events),
+                    lost.notices
+                ),
+            );
+        }
+    }
+
     // 1. Another layer's truth. For counts, bios and requests come first:
     // where they equal the calls made (one bio per call), counting bios is
     // the likelier mistake for a script that reads block tracepoints.
@@ -255,6 +282,25 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             Finding::ReportedNothing,
             format!("it reported nothing: {why}{warn}"),
         );
+    }
+
+    // Short by more than the tool said it lost, and nothing else explains
+    // it: the loss it admitted is still the best-founded cause, for part.
+    if let Some(lost) = c.tool.lost_events.filter(|l| counts && l.events > 0) {
+        let short = c.truth.lo.saturating_sub(v);
+        if short > lost.events {
+            return d(
+                Finding::LostEvents,
+                format!(
+                    "the tool itself said it lost {} events ({} loss notice(s) such as \"Possibly lost N samples\"), {} of the {} missing; the other {} it did not report losing (a tool stopped with events still in its buffer drops those silently)",
+                    num(lost.events),
+                    lost.notices,
+                    num(lost.events),
+                    num(short),
+                    num(short - lost.events)
+                ),
+            );
+        }
     }
 
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
@@ -485,6 +531,18 @@ mod tests {
         stderr: &[&str],
         known_stderr: &[String],
     ) -> Vec<Verdict> {
+        run_lost(gt, c, o, stderr, known_stderr, None)
+    }
+
+    /// `run_with`, the tool having said it lost events.
+    fn run_lost(
+        gt: &GroundTruth,
+        c: &Claim,
+        o: &ToolOutput,
+        stderr: &[&str],
+        known_stderr: &[String],
+        lost_events: Option<crate::record::LostEvents>,
+    ) -> Vec<Verdict> {
         let subject = subject_of(gt);
         let ev = Evidence {
             workload: &gt.workload,
@@ -497,9 +555,42 @@ mod tests {
         let tool = ToolRecord {
             command: vec!["bpftrace".into()],
             stderr_tail: stderr.iter().map(|l| l.to_string()).collect(),
+            lost_events,
             ..Default::default()
         };
         judge(c, Ok(o), &tool, &ev)
+    }
+
+    #[test]
+    fn a_shortfall_the_tool_said_it_lost_is_lost_events() {
+        let mut gt = cached_reread();
+        gt.truths.push(Truth::exact(
+            m("syscall.open_calls"),
+            Who::Workload,
+            1000,
+            Source::Workload,
+            "opens",
+        ));
+        let c = claim("syscall.open_calls", &[KeyKind::Comm]);
+        // 66 calls short of the truth; the tool said it lost 66, or 80.
+        let o = out(&[(&["tcw-aaaaaa"], 934)]);
+        let lost = |events| Some(crate::record::LostEvents { events, notices: 6 });
+        let v = run_lost(&gt, &c, &o, &[], &[], lost(66));
+        assert_eq!(finding(&v[0]), Finding::LostEvents);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(s.contains("exactly the missing ones"), "{s}");
+        let v = run_lost(&gt, &c, &o, &[], &[], lost(80));
+        assert_eq!(finding(&v[0]), Finding::LostEvents);
+        // A loss smaller than the shortfall is the cause only for its part,
+        // when nothing else explains the number; never beside a byte count.
+        let v = run_lost(&gt, &c, &o, &[], &[], lost(10));
+        assert_eq!(finding(&v[0]), Finding::LostEvents);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(s.contains("10 of the 66 missing; the other 56"), "{s}");
+        let bytes = claim("disk.read_bytes", &[KeyKind::Comm]);
+        let o = out(&[(&["tcw-aaaaaa"], (S / 2) as i64)]);
+        let v = run_lost(&gt, &bytes, &o, &[], &[], lost(1 << 30));
+        assert_ne!(finding(&v[0]), Finding::LostEvents);
     }
 
     fn finding(v: &Verdict) -> Finding {

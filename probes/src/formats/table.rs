@@ -99,7 +99,7 @@ pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
             });
             continue;
         }
-        let notice = line.starts_with("Lost ") || line.starts_with("Possibly lost ");
+        let notice = crate::loss::loss_notice(line).is_some();
         let row = open
             .as_mut()
             .filter(|_| !notice)
