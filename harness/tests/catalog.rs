@@ -7,6 +7,19 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
+/// The verdicts of a spec with one claim on one workload: a FAIL with this
+/// finding, and exit 1.
+fn one_fail(judged: (i32, Vec<(String, String, String)>, String), workload: &str, finding: &str) {
+    let (code, vs, stderr) = judged;
+    assert_eq!(code, 1, "{vs:?}\n{stderr}");
+    let want = [(
+        workload.to_string(),
+        "FAIL".to_string(),
+        finding.to_string(),
+    )];
+    assert_eq!(vs, want, "{stderr}");
+}
+
 /// One guest at a time: two TCG guests at once on this 2-core machine
 /// would each run at half speed.
 static GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -22,7 +35,8 @@ fn judge_in_guest(spec: &str) -> (i32, Vec<(String, String, String)>, String) {
     judge_with(spec, &["--vm", "debian-6.1"])
 }
 
-fn judge_with(spec: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>, String) {
+/// `tracecheck check SPEC EXTRA...`: its exit code, JSON report and stderr.
+fn report_of(spec: &str, extra: &[&str]) -> (i32, Value, String) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("check")
@@ -34,6 +48,11 @@ fn judge_with(spec: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let report: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{spec}: no JSON report ({e}):\n{stderr}"));
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+fn judge_with(spec: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>, String) {
+    let (code, report, stderr) = report_of(spec, extra);
     let mut vs = Vec::new();
     for c in report["checks"].as_array().unwrap() {
         for v in c["verdicts"].as_array().unwrap() {
@@ -44,23 +63,17 @@ fn judge_with(spec: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>
             ));
         }
     }
-    (out.status.code().unwrap_or(-1), vs, stderr)
+    (code, vs, stderr)
 }
 
 /// opensnoop.bt traces open() and openat() but not openat2(): on the opens
 /// workload (600 openat, 200 open, 200 openat2) it prints 800 rows.
 #[test]
 fn opensnoop_bt_misses_openat2() {
-    let (code, vs, stderr) = judge("expectations/catalog/bpftrace/opensnoop/spec.toml");
-    assert_eq!(code, 1, "{vs:?}\n{stderr}");
-    assert_eq!(
-        vs,
-        [(
-            "opens".to_string(),
-            "FAIL".to_string(),
-            "part_of_call_family".to_string()
-        )],
-        "{stderr}"
+    one_fail(
+        judge("expectations/catalog/bpftrace/opensnoop/spec.toml"),
+        "opens",
+        "part_of_call_family",
     );
 }
 
@@ -68,16 +81,10 @@ fn opensnoop_bt_misses_openat2() {
 /// have failed"): 70 rows for 50 execs, 20 of the attempts failed.
 #[test]
 fn execsnoop_bt_counts_failed_exec_attempts() {
-    let (code, vs, stderr) = judge("expectations/catalog/bpftrace/execsnoop/spec.toml");
-    assert_eq!(code, 1, "{vs:?}\n{stderr}");
-    assert_eq!(
-        vs,
-        [(
-            "execs".to_string(),
-            "FAIL".to_string(),
-            "exec_attempts".to_string()
-        )],
-        "{stderr}"
+    one_fail(
+        judge("expectations/catalog/bpftrace/execsnoop/spec.toml"),
+        "execs",
+        "exec_attempts",
     );
 }
 
@@ -87,32 +94,20 @@ fn execsnoop_bt_counts_failed_exec_attempts() {
 /// (seen: 918 rows and 82 said lost, exactly; 911 rows, fewer said lost).
 #[test]
 fn opensnoop_bpfcc_sees_the_whole_open_family_in_a_guest() {
-    let spec = "expectations/catalog/bcc/opensnoop/spec.toml";
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
-    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
-        .arg("check")
-        .arg(root.join(spec))
-        .args([
-            "--format",
-            "json",
-            "--record",
-            "/dev/null",
-            "--vm",
-            "debian-6.1",
-        ])
-        .output()
-        .expect("run tracecheck");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}):\n{stderr}"));
+    let (code, report, stderr) = {
+        let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+        report_of(
+            "expectations/catalog/bcc/opensnoop/spec.toml",
+            &["--vm", "debian-6.1"],
+        )
+    };
     let c = &report["checks"][0];
     let v = &c["verdicts"][0];
     assert_eq!(c["workload"], "opens", "{c:#}");
     let reported = v["reported"].as_u64().unwrap_or(0);
     let lost = c["tool_run"]["lost_events"]["events"].as_u64().unwrap_or(0);
     match (v["status"].as_str(), v["diagnosis"]["finding"].as_str()) {
-        (Some("PASS"), _) => assert_eq!(out.status.code(), Some(0)),
+        (Some("PASS"), _) => assert_eq!(code, 0),
         // More than the 800 open() and openat() calls: it saw openat2()
         // too; and short by what it said it lost and events it dropped
         // unsaid.
@@ -129,15 +124,9 @@ fn opensnoop_bpfcc_sees_the_whole_open_family_in_a_guest() {
 /// workload makes through execveat() are missing.
 #[test]
 fn execsnoop_bpfcc_misses_execveat_in_a_guest() {
-    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/execsnoop/spec.toml");
-    assert_eq!(code, 1, "{vs:?}\n{stderr}");
-    assert_eq!(
-        vs,
-        [(
-            "execs".to_string(),
-            "FAIL".to_string(),
-            "misses_execveat".to_string()
-        )],
-        "{stderr}"
+    one_fail(
+        judge_in_guest("expectations/catalog/bcc/execsnoop/spec.toml"),
+        "execs",
+        "misses_execveat",
     );
 }

@@ -412,12 +412,7 @@ impl GuestEnvironment {
                 done.stopped = Some(HarnessError::Interrupted);
                 break;
             }
-            on_event(Event::CheckStart {
-                index,
-                total: n,
-                tool: &spec.name,
-                workload: check.plan.name,
-            });
+            on_event(Event::start_of(index, n, spec, check));
             let rec = match rec.take() {
                 Some(r) => r,
                 None => match self.run_check(spec, check, interrupted, on_event) {

@@ -125,6 +125,18 @@ pub fn checks_for<'s>(spec: &'s ToolSpec, only: &[String]) -> Result<Vec<Check<'
     Ok(kept)
 }
 
+impl<'a> Event<'a> {
+    /// The start of `check`, the `index`th of `total` of `spec`'s.
+    pub fn start_of(index: usize, total: usize, spec: &'a ToolSpec, check: &Check<'_>) -> Self {
+        Event::CheckStart {
+            index,
+            total,
+            tool: &spec.name,
+            workload: check.plan.name,
+        }
+    }
+}
+
 /// How a spec's checks use the tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ToolRuns {
@@ -316,12 +328,7 @@ pub fn check_spec(
         if interrupted.load(Ordering::Relaxed) {
             return Err(HarnessError::Interrupted);
         }
-        on_event(Event::CheckStart {
-            index,
-            total,
-            tool: &spec.name,
-            workload: check.plan.name,
-        });
+        on_event(Event::start_of(index, total, spec, &check));
         let repeat = repeat.max(1);
         let mut runs = Vec::with_capacity(repeat);
         for run in 0..repeat {

@@ -105,12 +105,7 @@ pub(super) fn run_beside_one_tool(
             stopped_by = Some(HarnessError::Interrupted);
             break;
         }
-        on_event(Event::CheckStart {
-            index,
-            total: n,
-            tool: &spec.name,
-            workload: check.plan.name,
-        });
+        on_event(Event::start_of(index, n, spec, check));
         let mut timings = Timings::default();
         let t_check = Instant::now();
         match run.measure(on_event, &mut timings) {
