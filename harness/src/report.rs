@@ -4,7 +4,7 @@
 
 use crate::record::{worst, CheckRecord};
 use crate::units::{num, range};
-use crate::verdict::{Finding, Status};
+use crate::verdict::{Status, Verdict};
 use serde::Serialize;
 use tracecheck_model::Direction;
 
@@ -69,11 +69,7 @@ impl Style {
 /// establish the truth.
 pub fn exit_code(records: &[CheckRecord]) -> i32 {
     let vs = records.iter().flat_map(|r| &r.verdicts);
-    if vs.clone().any(|v| {
-        v.diagnosis
-            .as_ref()
-            .is_some_and(|d| d.finding == Finding::TruthUnknown)
-    }) {
+    if vs.clone().any(Verdict::truth_unknown) {
         2
     } else if vs
         .clone()

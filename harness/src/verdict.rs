@@ -138,3 +138,12 @@ pub struct Verdict {
     /// Facts worth knowing (duplicate keys summed, escalated stop...).
     pub notes: Vec<String>,
 }
+
+impl Verdict {
+    /// Is this the verdict that tracecheck could not establish the truth?
+    pub fn truth_unknown(&self) -> bool {
+        self.diagnosis
+            .as_ref()
+            .is_some_and(|d| d.finding == Finding::TruthUnknown)
+    }
+}

@@ -15,7 +15,7 @@ use crate::error::HarnessError;
 use crate::record::CheckRecord;
 use crate::select::{for_metric, Plan};
 use crate::spec::{Claim, ToolSpec};
-use crate::verdict::Finding;
+use crate::verdict::Verdict;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -192,16 +192,6 @@ pub struct Together {
     pub stopped: Option<HarnessError>,
 }
 
-/// Does this record hold a verdict that tracecheck could not establish the
-/// truth for?
-fn truth_unknown(rec: &CheckRecord) -> bool {
-    rec.verdicts.iter().any(|v| {
-        v.diagnosis
-            .as_ref()
-            .is_some_and(|d| d.finding == Finding::TruthUnknown)
-    })
-}
-
 /// A check whose truth tracecheck could not establish is measured once
 /// more, alone, with a fresh run of the tool. Its truth is held against
 /// three witnesses that must agree, and another process's I/O in the
@@ -219,7 +209,7 @@ fn measured_again(
     interrupted: &AtomicBool,
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> (CheckRecord, Option<HarnessError>) {
-    if !truth_unknown(&first) || interrupted.load(Ordering::Relaxed) {
+    if !first.verdicts.iter().any(Verdict::truth_unknown) || interrupted.load(Ordering::Relaxed) {
         return (first, None);
     }
     let why: Vec<String> = first.unestablished.iter().map(|u| u.why.clone()).collect();
@@ -301,14 +291,14 @@ pub fn check_spec(
             let Together { records, stopped } = together?;
             let mut stopped = stopped;
             let mut out = Vec::with_capacity(records.len());
-            for rec in records {
-                let rec = match checks.iter().find(|c| c.plan.name == rec.workload) {
-                    Some(check) if stopped.is_none() => {
-                        let (rec, e) = measured_again(env, spec, check, rec, interrupted, on_event);
-                        stopped = stopped.or(e);
-                        rec
-                    }
-                    _ => rec,
+            // The records come in the checks' order, the unfinished left off.
+            for (check, rec) in checks.iter().zip(records) {
+                let rec = if stopped.is_none() {
+                    let (rec, e) = measured_again(env, spec, check, rec, interrupted, on_event);
+                    stopped = e;
+                    rec
+                } else {
+                    rec
                 };
                 on_event(Event::CheckDone(&rec));
                 out.push(rec);

@@ -38,26 +38,35 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     // Only for counts: a lost event is one operation, but no one knows how
     // many bytes it carried.
     let counts = c.metric.quantity == tracecheck_model::Quantity::Ops;
-    if let Some(lost) = c.tool.lost_events.filter(|l| counts && l.events > 0) {
-        let short = c.truth.lo.saturating_sub(v);
-        if short > 0 && short <= lost.events {
-            let cover = if short == lost.events {
-                "exactly the missing ones".to_string()
-            } else {
-                format!(
-                    "enough to cover the {} missing (the lost events were not all this workload's)",
-                    num(short)
-                )
-            };
-            return d(
-                Finding::LostEvents,
-                format!(
-                    "the tool itself said it lost {} events ({} loss notice(s) such as \"Possibly lost N samples\"), {cover}: it drops events when its buffer to user space overflows, so its rows are short under load; a larger buffer (bcc's -b, bpftrace's BPFTRACE_PERF_RB_PAGES) or a lower event rate would keep them",
-                    num(lost.events),
-                    lost.notices
-                ),
-            );
-        }
+    let admitted = c
+        .tool
+        .lost_events
+        .filter(|l| counts && l.events > 0)
+        .map(|l| (l, c.truth.lo.saturating_sub(v)))
+        .filter(|&(_, short)| short > 0);
+    let said = |l: crate::record::LostEvents| {
+        format!(
+            "the tool itself said it lost {} events ({} loss notice(s) such as \"Possibly lost N samples\")",
+            num(l.events),
+            l.notices
+        )
+    };
+    if let Some((lost, short)) = admitted.filter(|&(l, short)| short <= l.events) {
+        let cover = if short == lost.events {
+            "exactly the missing ones".to_string()
+        } else {
+            format!(
+                "enough to cover the {} missing (the lost events were not all this workload's)",
+                num(short)
+            )
+        };
+        return d(
+            Finding::LostEvents,
+            format!(
+                "{}, {cover}: it drops events when its buffer to user space overflows, so its rows are short under load; a larger buffer (bcc's -b, bpftrace's BPFTRACE_PERF_RB_PAGES) or a lower event rate would keep them",
+                said(lost)
+            ),
+        );
     }
 
     // 1. Another layer's truth. For counts, bios and requests come first:
@@ -286,21 +295,17 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 
     // Short by more than the tool said it lost, and nothing else explains
     // it: the loss it admitted is still the best-founded cause, for part.
-    if let Some(lost) = c.tool.lost_events.filter(|l| counts && l.events > 0) {
-        let short = c.truth.lo.saturating_sub(v);
-        if short > lost.events {
-            return d(
-                Finding::LostEvents,
-                format!(
-                    "the tool itself said it lost {} events ({} loss notice(s) such as \"Possibly lost N samples\"), {} of the {} missing; the other {} it did not report losing (a tool stopped with events still in its buffer drops those silently)",
-                    num(lost.events),
-                    lost.notices,
-                    num(lost.events),
-                    num(short),
-                    num(short - lost.events)
-                ),
-            );
-        }
+    if let Some((lost, short)) = admitted {
+        return d(
+            Finding::LostEvents,
+            format!(
+                "{}, {} of the {} missing; the other {} it did not report losing (a tool stopped with events still in its buffer drops those silently)",
+                said(lost),
+                num(lost.events),
+                num(short),
+                num(short - lost.events)
+            ),
+        );
     }
 
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
