@@ -389,11 +389,16 @@ impl GuestEnvironment {
         on_event(Event::Phase(&phase));
         let all: Vec<&Check<'_>> = checks.iter().collect();
         let (out, _) = self.boot(spec, &all, tool_runs)?;
+        // Read once; only a guest that exited normally has a report.
+        let mut reports = match out.outcome {
+            Outcome::Exited { .. } => parse_reports(&out.stdout),
+            _ => Vec::new(),
+        };
         let mut found: Vec<Option<CheckRecord>> = checks
             .iter()
-            .map(|c| match out.outcome {
-                Outcome::Exited { .. } => parse_report(&out.stdout, c.plan.name),
-                _ => None,
+            .map(|c| {
+                let i = reports.iter().position(|r| r.workload == c.plan.name)?;
+                Some(reports.swap_remove(i))
             })
             .collect();
         let missing = found.iter().filter(|r| r.is_none()).count();
@@ -429,10 +434,16 @@ impl GuestEnvironment {
     }
 }
 
+/// The records in a guest's `--format json` report (none if it is not one).
+fn parse_reports(stdout: &str) -> Vec<CheckRecord> {
+    serde_json::from_str::<GuestReport>(stdout.trim()).map_or_else(|_| Vec::new(), |r| r.checks)
+}
+
 /// The record for `workload` in a guest's `--format json` report.
 fn parse_report(stdout: &str, workload: &str) -> Option<CheckRecord> {
-    let r: GuestReport = serde_json::from_str(stdout.trim()).ok()?;
-    r.checks.into_iter().find(|c| c.workload == workload)
+    parse_reports(stdout)
+        .into_iter()
+        .find(|c| c.workload == workload)
 }
 
 fn describe_outcome(o: &Outcome) -> String {
