@@ -83,18 +83,30 @@ pub struct LostEvents {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Timings {
     pub prepare_ms: u64,
+    /// From starting the tool to its being ready: the tool's own start-up.
     pub tool_start_ms: u64,
     pub workload_ms: u64,
     pub settle_ms: u64,
+    /// Starting and stopping tracecheck's own probes (the witness).
+    #[serde(default)]
+    pub witness_ms: u64,
+    /// From the stop signal to the tool's exit, its output complete: the
+    /// tool's own exit (bpftrace 0.17 takes ~180 ms: detaching, then a
+    /// last 100 ms poll of its buffers before it prints its maps).
+    #[serde(default)]
+    pub tool_exit_ms: u64,
+    /// Stopping the tool in all: its exit and then the harness reading the
+    /// rest of its output.
     pub tool_stop_ms: u64,
     pub total_ms: u64,
 }
 
 impl Timings {
-    /// Everything except the tool's start-up and the workload itself.
+    /// The harness's own part: everything except what the tool itself
+    /// takes to start and to exit, and the workload.
     pub fn harness_ms(&self) -> u64 {
         self.total_ms
-            .saturating_sub(self.tool_start_ms + self.workload_ms)
+            .saturating_sub(self.tool_start_ms + self.tool_exit_ms + self.workload_ms)
     }
 }
 

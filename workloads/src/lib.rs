@@ -52,6 +52,14 @@ impl Workload {
         Ok(fs)
     }
 
+    /// Make the input that [`Workload::prepare`] wrote in `dir` cold again,
+    /// so that another run can use it without writing it anew (the harness
+    /// writes each input once per scratch disk).
+    pub fn make_cold(&self, dir: &Path) -> Result<(), WorkloadError> {
+        self.validate()?;
+        ops::make_cold(self, dir)
+    }
+
     /// [`Workload::run_on`] without a device check.
     pub fn run(&self, dir: &Path, comm: &str) -> Result<GroundTruth, WorkloadError> {
         self.run_on(dir, comm, None)

@@ -156,6 +156,20 @@ pub fn prepare(w: &Workload, dir: &Path) -> Result<(), WorkloadError> {
     cache::evict(fd.as_fd(), size, &path)
 }
 
+/// Make an input that `prepare` wrote, and earlier runs used, cold again:
+/// drop it from the page cache and verify that none of it stays. On a
+/// settled disk its pages are clean, so this does no I/O at all (dirty
+/// pages would be written back first, by `evict`'s syncfs). The file keeps
+/// its blocks, so a run over it does the same I/O as over a fresh one; only
+/// the data in it differs, which no truth depends on.
+pub fn make_cold(w: &Workload, dir: &Path) -> Result<(), WorkloadError> {
+    let Some(path) = w.input_path(dir) else {
+        return Ok(());
+    };
+    let fd = open(&path, OFlags::RDONLY, None)?;
+    cache::evict(fd.as_fd(), w.size().unwrap_or(0), &path)
+}
+
 /// Open the prepared input file, check its size and, for reads, that it is
 /// still cold. Called before the comm is taken, then closed.
 pub fn check_input(w: &Workload, dir: &Path, need_cold: bool) -> Result<(), WorkloadError> {

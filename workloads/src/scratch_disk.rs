@@ -57,6 +57,13 @@ pub struct Settled {
 
 pub const DEFAULT_SIZE_MIB: u64 = 256;
 
+/// How long the counters must stand still, with nothing in flight, for the
+/// disk to count as settled ([`ScratchDisk::settle`]).
+pub const QUIET: Duration = Duration::from_millis(10);
+
+/// How often settling reads the counters.
+const POLL: Duration = Duration::from_millis(2);
+
 /// Run an external setup command, turning failure into a clear error with
 /// its stderr. We use util-linux's losetup and e2fsprogs' mkfs.ext4: both
 /// are the reference implementations of what they do and are on every
@@ -228,9 +235,16 @@ impl ScratchDisk {
     }
 
     /// Push everything dirty on the scratch filesystem to the device
-    /// (syncfs: data through the flusher threads, then a journal commit by
-    /// jbd2) and wait, at most `bound`, until nothing is in flight and the
-    /// counters stop moving.
+    /// (syncfs: data through the flusher threads, a journal commit by jbd2,
+    /// then the device's own cache, all waited for) and wait, at most
+    /// `bound`, until nothing is in flight and the counters have not moved
+    /// for [`QUIET`].
+    ///
+    /// syncfs returns only when its writes have completed, and the
+    /// in-flight count covers what it does not wait for (readahead a
+    /// finished workload left behind), so the quiet window guards only
+    /// against something else starting I/O; measured, nothing ever came
+    /// later (docs/kernel-facts.md, "Settling").
     pub fn settle(&self, bound: Duration) -> Result<Settled, DiskError> {
         let start = Instant::now();
         let dir = std::fs::File::open(&self.mountpoint)
@@ -238,10 +252,13 @@ impl ScratchDisk {
         rustix::fs::syncfs(&dir)
             .map_err(|e| DiskError(format!("syncfs {}: {e}", self.mountpoint.display())))?;
         let mut last = self.counters()?;
+        let mut since = Instant::now();
         loop {
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(POLL);
             let now = self.counters()?;
-            if now.in_flight == 0 && now == last {
+            if now != last || now.in_flight != 0 {
+                since = Instant::now();
+            } else if since.elapsed() >= QUIET {
                 return Ok(Settled {
                     waited_ms: start.elapsed().as_millis() as u64,
                     quiet: true,

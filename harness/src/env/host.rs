@@ -61,11 +61,7 @@ impl HostEnvironment {
     pub fn on_disk(disk: ScratchDisk, limits: Limits) -> HostEnvironment {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         HostEnvironment {
-            rig: Rig {
-                disk,
-                limits,
-                label: format!("host (kernel {})", release.trim()),
-            },
+            rig: Rig::new(disk, limits, format!("host (kernel {})", release.trim())),
         }
     }
 }
@@ -84,7 +80,7 @@ impl Environment for HostEnvironment {
     ) -> Result<CheckRecord, HarnessError> {
         let t0 = Instant::now();
         let mut timings = Timings::default();
-        let run = WorkloadRun::new(&self.rig.disk, check.plan, &self.rig.limits, interrupted)?;
+        let run = WorkloadRun::new(&self.rig, check.plan, interrupted)?;
 
         on_event(Event::Phase("preparing files"));
         run.prepare()?;
@@ -97,6 +93,8 @@ impl Environment for HostEnvironment {
             Ok(t) => t,
             Err(rec) => return Ok(self.rig.unmeasured(check, record, *rec, t0, timings)),
         };
+        // The witness loads while the tool starts (see WorkloadRun::watch).
+        let watch = run.watch(&mut timings)?;
         if let Err(f) = tool.wait_ready(spec, interrupted) {
             if interrupted.load(Ordering::Relaxed) {
                 return Err(HarnessError::Interrupted);
@@ -106,12 +104,13 @@ impl Environment for HostEnvironment {
         }
         timings.tool_start_ms = t_tool.elapsed().as_millis() as u64;
 
-        let measured = run.measure(on_event, &mut timings)?;
+        let measured = run.measure(watch, on_event, &mut timings)?;
 
         on_event(Event::Phase("stopping the tool"));
         let t_stop = Instant::now();
         let tool_rec = tool.stop(spec.stop, spec.stop_timeout);
         timings.tool_stop_ms = t_stop.elapsed().as_millis() as u64;
+        timings.tool_exit_ms = tool_rec.stop.stop_ms;
 
         self.rig.judge_measured(
             spec,

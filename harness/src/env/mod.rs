@@ -8,6 +8,7 @@
 
 pub mod guest;
 pub mod host;
+mod inputs;
 mod rig;
 pub mod shared;
 

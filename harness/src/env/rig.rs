@@ -5,6 +5,7 @@
 //! ways of running checks here use it: one tool run per check (`host.rs`)
 //! and one tool run for a spec's checks (`shared.rs`).
 
+use super::inputs::Inputs;
 use super::Check;
 use super::{tracecheck_exe, Event, Limits};
 use crate::error::HarnessError;
@@ -20,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tracecheck_model::{GroundTruth, Metric};
 use tracecheck_witness::{Attribution, Witness, WitnessConfig, WitnessReport};
-use tracecheck_workloads::diskstats::DiskDelta;
+use tracecheck_workloads::diskstats::{DiskCounters, DiskDelta};
 use tracecheck_workloads::scratch_disk::{ScratchDisk, Settled};
 
 /// Where bpftrace and bcc find kprobes; absent on kernels without them
@@ -31,11 +32,21 @@ const KPROBE_EVENTS: &str = "/sys/kernel/tracing/kprobe_events";
 /// where they ran.
 pub struct Rig {
     pub(super) disk: ScratchDisk,
+    pub(super) inputs: Inputs,
     pub(super) limits: Limits,
     pub(super) label: String,
 }
 
 impl Rig {
+    pub(super) fn new(disk: ScratchDisk, limits: Limits, label: String) -> Rig {
+        Rig {
+            inputs: Inputs::under(disk.path()),
+            disk,
+            limits,
+            label,
+        }
+    }
+
     /// A check's record before anything is measured.
     pub(super) fn blank_record(
         &self,
@@ -155,6 +166,12 @@ impl Rig {
     }
 }
 
+/// A run's window, open: the witness and diskstats from before the run.
+pub(super) struct Watch {
+    witness: Result<Witness, String>,
+    before: DiskCounters,
+}
+
 /// What one workload run measured, before the tool is judged.
 pub(super) struct Measured {
     truth: GroundTruth,
@@ -219,6 +236,7 @@ fn establish_truth(
 /// directory of its own.
 pub(super) struct WorkloadRun<'a> {
     disk: &'a ScratchDisk,
+    inputs: &'a Inputs,
     plan: &'a Plan,
     limits: &'a Limits,
     interrupted: &'a AtomicBool,
@@ -228,17 +246,17 @@ pub(super) struct WorkloadRun<'a> {
 
 impl<'a> WorkloadRun<'a> {
     pub(super) fn new(
-        disk: &'a ScratchDisk,
+        rig: &'a Rig,
         plan: &'a Plan,
-        limits: &'a Limits,
         interrupted: &'a AtomicBool,
     ) -> Result<Self, HarnessError> {
         let comm = fresh_comm();
-        let dir = disk.fresh_dir(&comm)?;
+        let dir = rig.disk.fresh_dir(&comm)?;
         Ok(WorkloadRun {
-            disk,
+            disk: &rig.disk,
+            inputs: &rig.inputs,
             plan,
-            limits,
+            limits: &rig.limits,
             interrupted,
             comm,
             dir,
@@ -256,20 +274,31 @@ impl<'a> WorkloadRun<'a> {
         Ok(())
     }
 
-    /// Write the input files, without waiting for the disk to settle.
+    /// Put the input files in place, cold, without waiting for the disk to
+    /// settle: written now, or lent from an earlier check ([`Inputs`]).
     pub(super) fn prepare_files(&self) -> Result<(), HarnessError> {
-        self.run_phase("prepare", &self.dev_args()).map(drop)
+        let dev = (self.disk.major, self.disk.minor);
+        self.inputs.lend(&self.plan.workload, &self.dir, dev)
     }
 
-    /// Run the workload beside the witness, wait for writeback to settle,
-    /// and take diskstats' delta over exactly the witness's window.
-    pub(super) fn measure(
-        &self,
-        on_event: &mut dyn FnMut(Event<'_>),
-        timings: &mut Timings,
-    ) -> Result<Measured, HarnessError> {
-        // The third witness: tracecheck's own probes. A witness that cannot
-        // load is noted, not fatal.
+    /// Begin watching for this run: make its input cold (again, when the
+    /// run before it read the same input, in one tool run for a spec's
+    /// checks; on the settled disk its pages are clean, so this does no
+    /// I/O), load and attach the witness (tracecheck's own probes, the
+    /// third account of the truth), then read diskstats, so that both
+    /// windows are the same. Both count only the device's I/O and the
+    /// witness only this run's process, so watching may begin before the
+    /// tool is ready: a check of its own loads the witness while the tool
+    /// starts. A witness that cannot load is noted, not fatal.
+    pub(super) fn watch(&self, timings: &mut Timings) -> Result<Watch, HarnessError> {
+        let t = Instant::now();
+        self.plan
+            .workload
+            .make_cold(&self.dir)
+            .map_err(|e| HarnessError::Workload {
+                kind: self.plan.name.to_string(),
+                msg: e.to_string(),
+            })?;
         let witness = Witness::start(WitnessConfig {
             dev_major: self.disk.major,
             dev_minor: self.disk.minor,
@@ -277,8 +306,21 @@ impl<'a> WorkloadRun<'a> {
             pids: vec![],
         })
         .map_err(|e| e.to_string());
-        on_event(Event::Phase("running the workload"));
         let before = self.disk.counters()?;
+        timings.witness_ms += t.elapsed().as_millis() as u64;
+        Ok(Watch { witness, before })
+    }
+
+    /// Run the workload, wait for writeback to settle, and take diskstats'
+    /// delta and the witness's report over the window `watch` opened.
+    pub(super) fn measure(
+        &self,
+        watch: Watch,
+        on_event: &mut dyn FnMut(Event<'_>),
+        timings: &mut Timings,
+    ) -> Result<Measured, HarnessError> {
+        let Watch { witness, before } = watch;
+        on_event(Event::Phase("running the workload"));
         let t_w = Instant::now();
         let mut args = self.dev_args();
         args.extend(["--comm".to_string(), self.comm.clone()]);
@@ -295,7 +337,15 @@ impl<'a> WorkloadRun<'a> {
         let settled = self.disk.settle(self.limits.settle)?;
         timings.settle_ms = t_s.elapsed().as_millis() as u64;
         let delta = self.disk.counters()?.since(&before);
-        let witnessed = witness.and_then(|w| w.stop().map_err(|e| e.to_string()));
+        let t_witness = Instant::now();
+        let witnessed = witness.and_then(|w| {
+            let report = w.snapshot().map_err(|e| e.to_string());
+            // Detaching 11 programs takes ~10 ms; nothing waits for it, so
+            // it goes on beside the rest of the check.
+            std::thread::spawn(move || drop(w));
+            report
+        });
+        timings.witness_ms += t_witness.elapsed().as_millis() as u64;
         Ok(Measured {
             truth,
             delta,

@@ -55,7 +55,7 @@ pub(super) fn run_beside_one_tool(
     let t0 = Instant::now();
     let runs: Vec<WorkloadRun<'_>> = checks
         .iter()
-        .map(|c| WorkloadRun::new(&rig.disk, c.plan, &rig.limits, interrupted))
+        .map(|c| WorkloadRun::new(rig, c.plan, interrupted))
         .collect::<Result<_, _>>()?;
     let phase = format!("preparing the files of {n} workload(s) for one run of the tool");
     on_event(Event::Phase(&phase));
@@ -108,7 +108,10 @@ pub(super) fn run_beside_one_tool(
         on_event(Event::start_of(index, n, spec, check));
         let mut timings = Timings::default();
         let t_check = Instant::now();
-        match run.measure(on_event, &mut timings) {
+        match run
+            .watch(&mut timings)
+            .and_then(|w| run.measure(w, on_event, &mut timings))
+        {
             Ok(m) => {
                 timings.total_ms = t_check.elapsed().as_millis() as u64;
                 measured.push((m, timings));
@@ -135,6 +138,7 @@ pub(super) fn run_beside_one_tool(
         timings.prepare_ms = share(prepare_ms, n);
         timings.tool_start_ms = share(tool_start_ms, n);
         timings.tool_stop_ms = share(tool_stop_ms, n);
+        timings.tool_exit_ms = share(tool_rec.stop.stop_ms.into(), n);
         timings.total_ms += timings.prepare_ms + timings.tool_start_ms + timings.tool_stop_ms;
         rec.timings = timings;
         done.push(rec);

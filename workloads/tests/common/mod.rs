@@ -42,6 +42,11 @@ impl ScratchDisk {
         }
     }
 
+    /// The library's own disk, for tests of its methods.
+    pub fn inner(&self) -> &tracecheck_workloads::scratch_disk::ScratchDisk {
+        &self.disk
+    }
+
     pub fn stats(&self) -> DiskStats {
         let c = self.disk.counters().expect("diskstats");
         DiskStats {
