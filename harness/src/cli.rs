@@ -131,9 +131,10 @@ pub struct RunOpts {
 
     /// Use this existing block device as the scratch disk (it is
     /// reformatted), or `serial:NAME` for the virtio disk with that serial.
-    /// Used by tracecheck inside its guests.
+    /// Give it more than once for a fresh disk per check, taken in order.
+    /// Used by tracecheck inside its guests, which get one per workload.
     #[arg(long, value_name = "PATH", hide = true, conflicts_with = "vm")]
-    pub scratch_device: Option<String>,
+    pub scratch_device: Vec<String>,
 
     /// How reports name where the checks ran, instead of `host (kernel
     /// X)`. Used by tracecheck inside its guests, which are told which

@@ -189,7 +189,7 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
                 !show,
             )?),
             None => Box::new(HostEnvironment::prepare(
-                opts.scratch_device.as_deref(),
+                &opts.scratch_device,
                 opts.scratch_size,
                 limits,
                 opts.environment.clone(),

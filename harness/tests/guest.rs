@@ -257,6 +257,8 @@ fn crashing_and_hanging_tools_get_verdicts_and_the_next_check_still_passes() {
         // bio-bytes is keyed by comm: one tool run served both workloads.
         assert_eq!(cs[i]["tool_run_shared"]["checks"], 2, "{:#}", cs[i]);
     }
+    // One guest, but a freshly formatted scratch disk for each workload.
+    assert_ne!(cs[4]["device"], cs[5]["device"], "{:#}", cs[5]);
     assert_eq!(
         stderr.matches("booting one debian-6.1 guest").count(),
         3,

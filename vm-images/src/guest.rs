@@ -44,8 +44,11 @@ pub struct GuestSpec {
     pub command: String,
     pub cpus: u32,
     pub memory_mib: u32,
-    /// Size of a fresh sparse scratch disk (serial `scratch`), if any.
+    /// Size of each fresh sparse scratch disk, if any.
     pub scratch_disk_bytes: Option<u64>,
+    /// How many scratch disks of that size (at least one): serials
+    /// `scratch`, `scratch2`, `scratch3`, ... ([`crate::qemu::scratch_serial`]).
+    pub scratch_disks: u32,
     pub shares: Vec<Share>,
     /// QEMU start → command start; past it the outcome is [`Outcome::NoBoot`].
     pub boot_timeout: Duration,
@@ -72,6 +75,7 @@ impl GuestSpec {
             cpus: 2,
             memory_mib: 2048,
             scratch_disk_bytes: None,
+            scratch_disks: 1,
             shares: Vec::new(),
             boot_timeout: Duration::from_secs(60),
             run_timeout: Duration::from_secs(300),
@@ -433,15 +437,15 @@ fn boot_once(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     let mounts_file = rd.join("mounts");
     fs::write(&mounts_file, mounts).map_err(VmError::io(&mounts_file))?;
 
-    let scratch = match spec.scratch_disk_bytes {
-        Some(bytes) => {
-            let p = rd.join("scratch.img");
+    let mut scratch = Vec::new();
+    if let Some(bytes) = spec.scratch_disk_bytes {
+        for i in 0..spec.scratch_disks.max(1) {
+            let p = rd.join(format!("{}.img", crate::qemu::scratch_serial(i)));
             let f = fs::File::create(&p).map_err(VmError::io(&p))?;
             f.set_len(bytes).map_err(VmError::io(&p))?;
-            Some(p)
+            scratch.push(p);
         }
-        None => None,
-    };
+    }
     let console = rd.join("console.log");
     let plan = QemuPlan {
         accel: spec.accel,

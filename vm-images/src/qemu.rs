@@ -61,9 +61,20 @@ pub struct QemuPlan {
     pub console_log: PathBuf,
     /// `(name, file)` pairs for `-fw_cfg`.
     pub fw_cfg: Vec<(String, PathBuf)>,
-    /// Raw scratch image, attached as virtio-blk with serial `scratch`.
-    pub scratch: Option<PathBuf>,
+    /// Raw scratch images, attached as virtio-blk disks with the serials
+    /// [`scratch_serial`] gives.
+    pub scratch: Vec<PathBuf>,
     pub exports: Vec<Export>,
+}
+
+/// The serial of the guest's `i`th scratch disk (from 0): `scratch`, then
+/// `scratch2`, `scratch3`, ... The guest finds a disk by its serial, since
+/// the PCI order of its disks is not their naming order.
+pub fn scratch_serial(i: u32) -> String {
+    match i {
+        0 => "scratch".into(),
+        i => format!("scratch{}", i + 1),
+    }
 }
 
 /// Kernel command line for a guest: console, crash-to-exit and hang-to-panic settings, then `extra`.
@@ -134,15 +145,16 @@ pub fn qemu_args(plan: &QemuPlan) -> Vec<OsString> {
             format!("name={name},file={}", opt_value(file)),
         ]);
     }
-    if let Some(img) = &plan.scratch {
+    for (i, img) in plan.scratch.iter().enumerate() {
+        let name = scratch_serial(i as u32);
         a.extend([
             "-blockdev".into(),
             format!(
-                "driver=file,filename={},node-name=scratch,cache.direct=on,aio=native",
+                "driver=file,filename={},node-name={name},cache.direct=on,aio=native",
                 opt_value(img)
             ),
             "-device".into(),
-            "virtio-blk-pci,drive=scratch,serial=scratch".into(),
+            format!("virtio-blk-pci,drive={name},serial={name}"),
         ]);
     }
     for (i, e) in plan.exports.iter().enumerate() {
@@ -174,7 +186,7 @@ mod tests {
             append: kernel_cmdline(""),
             console_log: "/r/console.log".into(),
             fw_cfg: vec![("opt/tracecheck/cmd".into(), "/r/cmd.sh".into())],
-            scratch: Some("/r/scratch,1.img".into()),
+            scratch: vec!["/r/scratch,1.img".into(), "/r/scratch2.img".into()],
             exports: vec![
                 Export {
                     tag: "hostroot".into(),
@@ -212,6 +224,8 @@ mod tests {
             "commas in paths are escaped: {s}"
         );
         assert!(s.contains("virtio-blk-pci,drive=scratch,serial=scratch"));
+        assert!(s.contains("filename=/r/scratch2.img,node-name=scratch2,"));
+        assert!(s.contains("virtio-blk-pci,drive=scratch2,serial=scratch2"));
         assert!(s.contains("path=/,security_model=none,multidevs=remap,readonly=on"));
         assert!(s.contains("path=/r/out,security_model=none,multidevs=remap -device virtio-9p-pci,fsdev=fs1,mount_tag=out"));
     }
@@ -220,7 +234,7 @@ mod tests {
     fn kvm_uses_host_cpu_and_no_scratch_means_no_disk() {
         let mut p = plan();
         p.accel = Accel::Kvm;
-        p.scratch = None;
+        p.scratch = Vec::new();
         let s = joined(&p);
         assert!(s.contains("-accel kvm -cpu host"));
         assert!(!s.contains("virtio-blk"));

@@ -2,11 +2,12 @@
 //! for all of a spec's checks on a Debian distribution kernel and runs this
 //! same `tracecheck` binary there as an agent,
 //! `tracecheck check SPEC --workload W1 --workload W2 ... --scratch-device
-//! serial:scratch --environment LABEL --format json`, on the guest's own
-//! dedicated virtio scratch disk: a host environment inside the guest, told
-//! which guest it is. The agent runs the checks as this machine would (one
-//! tool run for all of them where the claims allow it, each workload in a
-//! fresh directory under its own name). The verdicts and records are the
+//! serial:scratch --scratch-device serial:scratch2 ... --environment LABEL
+//! --format json`, with a dedicated virtio scratch disk per workload,
+//! freshly formatted: a host environment inside the guest, told which
+//! guest it is. The agent runs the checks as this machine would (one tool
+//! run for all of them where the claims allow it, each workload under its
+//! own name, on its own disk). The verdicts and records are the
 //! guest's own; the host only reads its JSON back.
 //!
 //! What happens to the guest is a fact about the tool, never a harness
@@ -121,8 +122,13 @@ impl GuestEnvironment {
         if tool_runs == ToolRuns::PerWorkload {
             only.push_str(" --tool-run-per-workload");
         }
+        // A fresh scratch disk for each workload (Self::boot attaches them).
+        for i in 0..workloads.len().max(1) {
+            only.push_str(" --scratch-device serial:");
+            only.push_str(&tracecheck_vm::qemu::scratch_serial(i as u32));
+        }
         format!(
-            "exec {} check {}{only} --scratch-device serial:scratch --environment {} \
+            "exec {} check {}{only} --environment {} \
              --format json --record /dev/null -q --scratch-size {} --settle-timeout {settle_ms}ms",
             sh_quote(&self.exe.display().to_string()),
             sh_quote(&spec_path.display().to_string()),
@@ -173,6 +179,7 @@ impl GuestEnvironment {
             self.command(&spec_path, &workloads, tool_runs),
         );
         gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
+        gs.scratch_disks = workloads.len().max(1) as u32;
         gs.shares = self.shares(&spec_path);
         gs.boot_timeout = self.boot_timeout;
         gs.run_timeout =

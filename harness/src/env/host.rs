@@ -1,5 +1,6 @@
 //! This machine's kernel: checks on a scratch block device of their own (a
-//! new loop device, or a given device such as a guest's virtio disk).
+//! new loop device, or given devices such as a guest's virtio disks, one
+//! per check).
 //!
 //! One check, start to end: prepare the workload's files, start the tool,
 //! wait until it is ready, snapshot diskstats and start the witness, run
@@ -34,23 +35,26 @@ impl HostEnvironment {
     /// `label` replaces the description (a guest's agent is told which
     /// guest it is).
     pub fn prepare(
-        device: Option<&str>,
+        devices: &[String],
         size_mib: u64,
         limits: Limits,
         label: Option<String>,
         quiet: bool,
     ) -> Result<HostEnvironment, HarnessError> {
         ensure_tracefs()?;
-        let disk = match device {
-            Some(d) => ScratchDisk::on_device(&resolve_device(d)?)?,
-            None => {
-                if !quiet {
-                    eprintln!("tracecheck: making a {size_mib} MiB scratch disk...");
-                }
-                ScratchDisk::create(size_mib)?
+        let disks = if devices.is_empty() {
+            if !quiet {
+                eprintln!("tracecheck: making a {size_mib} MiB scratch disk...");
             }
+            vec![ScratchDisk::create(size_mib)?]
+        } else {
+            // Each formatted now: a fresh filesystem per check (guests).
+            devices
+                .iter()
+                .map(|d| Ok(ScratchDisk::on_device(&resolve_device(d)?)?))
+                .collect::<Result<_, HarnessError>>()?
         };
-        let mut env = HostEnvironment::on_disk(disk, limits);
+        let mut env = HostEnvironment::on_disks(disks, limits);
         if let Some(l) = label {
             env.rig.label = l;
         }
@@ -59,9 +63,14 @@ impl HostEnvironment {
 
     /// Checks on an existing scratch disk.
     pub fn on_disk(disk: ScratchDisk, limits: Limits) -> HostEnvironment {
+        HostEnvironment::on_disks(vec![disk], limits)
+    }
+
+    /// Checks on existing scratch disks, each run on the next.
+    fn on_disks(disks: Vec<ScratchDisk>, limits: Limits) -> HostEnvironment {
         let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
         HostEnvironment {
-            rig: Rig::new(disk, limits, format!("host (kernel {})", release.trim())),
+            rig: Rig::new(disks, limits, format!("host (kernel {})", release.trim())),
         }
     }
 }

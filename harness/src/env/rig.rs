@@ -17,7 +17,7 @@ use crate::spec::ToolSpec;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tracecheck_model::{GroundTruth, Metric};
 use tracecheck_witness::{Attribution, Witness, WitnessConfig, WitnessReport};
@@ -28,23 +28,47 @@ use tracecheck_workloads::scratch_disk::{ScratchDisk, Settled};
 /// (CONFIG_KPROBE_EVENTS unset), like this project's own host.
 const KPROBE_EVENTS: &str = "/sys/kernel/tracing/kprobe_events";
 
-/// The scratch disk checks run on, their limits, and how reports name
+/// The scratch disks checks run on, their limits, and how reports name
 /// where they ran.
 pub struct Rig {
-    pub(super) disk: ScratchDisk,
-    pub(super) inputs: Inputs,
+    scratch: Vec<Scratch>,
+    /// How many runs have taken a disk so far.
+    taken: AtomicUsize,
     pub(super) limits: Limits,
     pub(super) label: String,
 }
 
+/// One scratch disk and the inputs written on it.
+struct Scratch {
+    disk: ScratchDisk,
+    inputs: Inputs,
+}
+
 impl Rig {
-    pub(super) fn new(disk: ScratchDisk, limits: Limits, label: String) -> Rig {
+    /// Checks on `disks`: with one, every check runs on it; with several
+    /// (a guest gets one per workload), each run takes the next, so each
+    /// check has a freshly made filesystem of its own (a run measured
+    /// again after them all starts over at the first).
+    pub(super) fn new(disks: Vec<ScratchDisk>, limits: Limits, label: String) -> Rig {
+        assert!(!disks.is_empty(), "a rig needs a scratch disk");
         Rig {
-            inputs: Inputs::under(disk.path()),
-            disk,
+            scratch: disks
+                .into_iter()
+                .map(|disk| Scratch {
+                    inputs: Inputs::under(disk.path()),
+                    disk,
+                })
+                .collect(),
+            taken: AtomicUsize::new(0),
             limits,
             label,
         }
+    }
+
+    /// The disk the next run is to use.
+    fn next_scratch(&self) -> &Scratch {
+        let n = self.taken.fetch_add(1, Ordering::Relaxed);
+        &self.scratch[n % self.scratch.len()]
     }
 
     /// A check's record before anything is measured.
@@ -59,7 +83,7 @@ impl Rig {
             &spec.path,
             check.plan.name,
             self.label.clone(),
-            format!("{} ({})", self.disk.name, self.disk.dev_string()),
+            format!("{} ({})", run.disk.name, run.disk.dev_string()),
             &run.comm,
         )
     }
@@ -126,21 +150,16 @@ impl Rig {
             delta,
             settled,
             witnessed,
+            device: (dev_major, dev_minor, dev_name),
         } = measured;
-        let unestablished = establish_truth(
-            &mut gt,
-            &delta,
-            &settled,
-            witnessed,
-            &self.disk.name,
-            record,
-        );
+        let unestablished =
+            establish_truth(&mut gt, &delta, &settled, witnessed, &dev_name, record);
         let subject = Subject {
             comm: gt.comm.clone(),
             pids: gt.pids.clone(),
-            dev_major: self.disk.major,
-            dev_minor: self.disk.minor,
-            dev_name: self.disk.name.clone(),
+            dev_major,
+            dev_minor,
+            dev_name,
             siblings,
         };
         let advice = self.advice(&tool_rec);
@@ -178,6 +197,8 @@ pub(super) struct Measured {
     delta: DiskDelta,
     settled: Settled,
     witnessed: Result<WitnessReport, String>,
+    /// The scratch disk it ran on: major, minor, name.
+    device: (u32, u32, String),
 }
 
 impl Measured {
@@ -251,10 +272,11 @@ impl<'a> WorkloadRun<'a> {
         interrupted: &'a AtomicBool,
     ) -> Result<Self, HarnessError> {
         let comm = fresh_comm();
-        let dir = rig.disk.fresh_dir(&comm)?;
+        let scratch = rig.next_scratch();
+        let dir = scratch.disk.fresh_dir(&comm)?;
         Ok(WorkloadRun {
-            disk: &rig.disk,
-            inputs: &rig.inputs,
+            disk: &scratch.disk,
+            inputs: &scratch.inputs,
             plan,
             limits: &rig.limits,
             interrupted,
@@ -270,8 +292,18 @@ impl<'a> WorkloadRun<'a> {
     /// Write the input files, and settle them on disk before anyone measures.
     pub(super) fn prepare(&self) -> Result<(), HarnessError> {
         self.prepare_files()?;
+        self.settle_disk()
+    }
+
+    /// Settle the run's disk (before the tool starts, after its files).
+    pub(super) fn settle_disk(&self) -> Result<(), HarnessError> {
         self.disk.settle(self.limits.settle)?;
         Ok(())
+    }
+
+    /// The run's scratch device, `major:minor`.
+    pub(super) fn device(&self) -> String {
+        self.disk.dev_string()
     }
 
     /// Put the input files in place, cold, without waiting for the disk to
@@ -351,6 +383,7 @@ impl<'a> WorkloadRun<'a> {
             delta,
             settled,
             witnessed,
+            device: (self.disk.major, self.disk.minor, self.disk.name.clone()),
         })
     }
 
