@@ -130,3 +130,30 @@ fn execsnoop_bpfcc_misses_execveat_in_a_guest() {
         "misses_execveat",
     );
 }
+
+/// bcc 0.26's biosnoop attaches a kprobe to blk_account_io_start, inlined
+/// since Linux 5.17 (bcc#4261; bcc's fix came after 0.26): on Debian 12's
+/// own 6.1 kernel it never starts. Its verdict is an ERROR that says so in
+/// bcc's words, for each claim and direction, never a PASS or a FAIL.
+#[test]
+fn biosnoop_bpfcc_cannot_attach_on_debian_6_1() {
+    let (code, report, stderr) = {
+        let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+        report_of(
+            "expectations/catalog/bcc/biosnoop/spec.toml",
+            &["--vm", "debian-6.1", "--workload", "direct-read"],
+        )
+    };
+    assert_eq!(code, 1, "the tool did not run properly\n{stderr}");
+    let vs = report["checks"][0]["verdicts"].as_array().unwrap();
+    assert!(vs.len() >= 2, "a verdict per direction: {vs:#?}");
+    for v in vs {
+        assert_eq!(v["status"], "ERROR", "{v:#}");
+        assert_eq!(v["diagnosis"]["finding"], "tool_failed", "{v:#}");
+        let s = v["diagnosis"]["sentence"].as_str().unwrap_or("");
+        assert!(
+            s.contains("never attached") && s.contains("blk_account_io_start"),
+            "{s}"
+        );
+    }
+}
