@@ -406,10 +406,21 @@ impl ToolSpec {
             if metric.direction == tracecheck_model::Directed::FromKey
                 && !keys.contains(&KeyKind::Direction)
             {
+                let both = metric
+                    .both()
+                    .map(|b| format!(", `{}` for reads and writes added up", b.name()))
+                    .unwrap_or_default();
                 return Err(sp(&c.metric, format!(
-                    "metric `{}` takes its direction from a key, but `keys` has no \"direction\"; use e.g. `{}` or add \"direction\" to keys",
+                    "metric `{}` takes its direction from a key, but `keys` has no \"direction\"; use e.g. `{}`{both}, or add \"direction\" to keys",
                     metric.name(),
                     metric.with_direction(tracecheck_model::Direction::Read).name()
+                )));
+            }
+            if metric.is_both() && keys.contains(&KeyKind::Direction) {
+                return Err(sp(&c.metric, format!(
+                    "metric `{}` adds reads and writes up, but `keys` has a \"direction\"; use `{}` to judge each direction apart",
+                    metric.name(),
+                    tracecheck_model::Metric { direction: tracecheck_model::Directed::FromKey, ..metric }.name()
                 )));
             }
             let tolerance = match &c.tolerance {

@@ -50,6 +50,8 @@ pub enum Finding {
     OtherTasks,
     /// Reads and writes added up under one direction (bcc#4871).
     BothDirections,
+    /// One direction only, where the claim adds reads and writes up.
+    OneDirectionOnly,
     /// Bios counted where the claim counts device requests, or the reverse.
     BiosNotRequests,
     RequestsNotBios,

@@ -88,6 +88,25 @@ fn execsnoop_bt_counts_failed_exec_attempts() {
     );
 }
 
+/// bitesize.bt's histograms by process name count block_rq_issue events
+/// under the issuing task's comm: on this kernel's loop device the
+/// submitter issues its own requests, so the counts are its disk I/Os of
+/// either direction (`disk.rw_ios`), and the flushers' writeback is not
+/// charged to the writer. A PASS on every default workload, each direction
+/// and the sum told apart (docs/separation.md).
+#[test]
+fn bitesize_bt_counts_each_process_s_disk_ios() {
+    let (code, vs, stderr) = judge("expectations/catalog/bpftrace/bitesize/spec.toml");
+    assert_eq!(code, 0, "{vs:?}\n{stderr}");
+    let workloads: Vec<&str> = vs.iter().map(|(w, _, _)| w.as_str()).collect();
+    assert_eq!(
+        workloads,
+        ["direct-read", "buffered-write-nofsync", "direct-mixed"],
+        "{vs:?}"
+    );
+    assert!(vs.iter().all(|(_, s, _)| s == "PASS"), "{vs:?}");
+}
+
 /// bcc's opensnoop attaches to open(), openat() and openat2() alike, so it
 /// misses no member of the family. Under TCG its perf buffer overflows, and
 /// it says so ("Possibly lost N samples"): then it FAILs with that cause

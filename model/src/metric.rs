@@ -3,7 +3,8 @@
 //! Users write these names in claim specs (`metric = "disk.read_bytes"`), the
 //! workloads state their truth in them, and the comparison looks for the
 //! layer whose truth a reported number matches. A name is `LAYER.QUANTITY`;
-//! names without a direction (`disk.bytes`) take it from a `direction` key.
+//! names without a direction (`disk.bytes`) take it from a `direction` key,
+//! and `rw_` names (`disk.rw_ios`) add reads and writes up.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -151,6 +152,9 @@ pub enum Directed {
     FromKey,
     /// The quantity has no direction (`syscall.open_calls`, `process.execs`).
     Undirected,
+    /// Reads and writes added up (`disk.rw_ios`): what a tool prints that
+    /// counts every I/O, whatever its direction (bitesize's histograms).
+    Both,
 }
 
 /// One entry of the vocabulary.
@@ -236,6 +240,16 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "device requests; direction from a `direction` key",
     ),
     (
+        "block.rw_bytes",
+        "block-submission bytes, reads and writes added up",
+    ),
+    ("block.rw_ios", "bios submitted, reads and writes added up"),
+    ("disk.rw_bytes", "device bytes, reads and writes added up"),
+    (
+        "disk.rw_ios",
+        "device requests, reads and writes added up (I/Os of either direction)",
+    ),
+    (
         "process.execs",
         "successful execve() calls (sched_process_exec events)",
     ),
@@ -264,6 +278,7 @@ impl Metric {
         const W: Directed = Directed::Fixed(Direction::Write);
         const K: Directed = Directed::FromKey;
         const U: Directed = Directed::Undirected;
+        const B: Directed = Directed::Both;
         let m = match name {
             "syscall.read_bytes" => Metric::new(Syscall, R, Bytes),
             "syscall.write_bytes" => Metric::new(Syscall, W, Bytes),
@@ -285,6 +300,10 @@ impl Metric {
             "disk.write_ios" => Metric::new(Disk, W, Ops),
             "disk.bytes" => Metric::new(Disk, K, Bytes),
             "disk.ios" => Metric::new(Disk, K, Ops),
+            "block.rw_bytes" => Metric::new(Block, B, Bytes),
+            "block.rw_ios" => Metric::new(Block, B, Ops),
+            "disk.rw_bytes" => Metric::new(Disk, B, Bytes),
+            "disk.rw_ios" => Metric::new(Disk, B, Ops),
             "process.execs" => Metric::new(Process, U, Ops),
             _ => return None,
         };
@@ -304,8 +323,23 @@ impl Metric {
     pub fn fixed_direction(&self) -> Option<Direction> {
         match self.direction {
             Directed::Fixed(d) => Some(d),
-            Directed::FromKey | Directed::Undirected => None,
+            Directed::FromKey | Directed::Undirected | Directed::Both => None,
         }
+    }
+
+    /// Does this metric add reads and writes up?
+    pub fn is_both(&self) -> bool {
+        self.direction == Directed::Both
+    }
+
+    /// The same quantity with reads and writes added up, if the vocabulary
+    /// has it (`disk.ios` becomes `disk.rw_ios`).
+    pub fn both(self) -> Option<Metric> {
+        Metric {
+            direction: Directed::Both,
+            ..self
+        }
+        .in_vocabulary()
     }
 
     /// The same metric in direction `d` (a direction-keyed name resolved,
@@ -313,7 +347,7 @@ impl Metric {
     pub fn with_direction(self, d: Direction) -> Metric {
         match self.direction {
             Directed::Undirected => self,
-            Directed::Fixed(_) | Directed::FromKey => Metric {
+            Directed::Fixed(_) | Directed::FromKey | Directed::Both => Metric {
                 direction: Directed::Fixed(d),
                 ..self
             },
@@ -487,6 +521,12 @@ mod tests {
         let s = Metric::parse("syscall.read_bytes").unwrap();
         assert_eq!(s.at_layer(Layer::Disk).unwrap().name(), "disk.read_bytes");
         assert_eq!(s.at_layer(Layer::Process), None);
+        let both = m.with_quantity(Quantity::Ops).unwrap().both().unwrap();
+        assert_eq!(both.name(), "disk.rw_ios");
+        assert!(both.is_both() && both.fixed_direction().is_none());
+        assert_eq!(both.with_direction(Direction::Read).name(), "disk.read_ios");
+        assert_eq!(both.at_layer(Layer::Block).unwrap().name(), "block.rw_ios");
+        assert_eq!(opens.both(), None);
     }
 }
 

@@ -34,6 +34,9 @@ pub enum Mistake {
     OtherDirection,
     /// Both directions added up (every I/O counted as a read: bcc#4871).
     BothDirections,
+    /// One direction only, where the claim adds reads and writes up (a
+    /// filter on the rwbs letter left in, or a probe on one path).
+    OneDirection(Direction),
     /// The same quantity at another layer of the stack.
     Layer(Layer),
     /// 512-byte sectors: bytes ÷ 512, or for a count, sectors summed.
@@ -84,6 +87,7 @@ impl Mistake {
         match self {
             Mistake::OtherDirection => "other-direction".into(),
             Mistake::BothDirections => "both-directions".into(),
+            Mistake::OneDirection(d) => format!("{}s-only", d.as_str()),
             Mistake::Layer(l) => format!("layer-{}", l.as_str()),
             Mistake::Sectors => "sectors".into(),
             Mistake::Kib => "kib".into(),
@@ -110,6 +114,7 @@ impl Mistake {
         match self {
             Mistake::OtherDirection => "the other direction".into(),
             Mistake::BothDirections => "reads and writes added up".into(),
+            Mistake::OneDirection(d) => format!("{}s only, the other direction missed", d.as_str()),
             Mistake::Layer(l) => format!("the same quantity at {}", l.describe()),
             Mistake::Sectors => "512-byte sectors".into(),
             Mistake::Kib => "KiB".into(),
@@ -185,6 +190,12 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
     let mut out = Vec::new();
     if dir.is_some() && m.layer != Layer::Pagecache {
         out.extend([M::OtherDirection, M::BothDirections]);
+    }
+    if m.is_both() {
+        out.extend([
+            M::OneDirection(Direction::Read),
+            M::OneDirection(Direction::Write),
+        ]);
     }
     out.push(M::Twice);
     match (m.layer, m.quantity) {
@@ -291,6 +302,13 @@ impl Mistake {
                     range_of(gt, m.with_direction(d.opposite()), who)?,
                 ))
             }
+            Mistake::OneDirection(d) => range_of(gt, m.with_direction(d), who),
+            // The vocabulary adds reads and writes up only below the page
+            // cache: above it, the layer's reads plus its writes.
+            Mistake::Layer(l) if m.is_both() && m.at_layer(l).is_none() => Some(add(
+                self.value(m.with_direction(Direction::Read), who, gt)?,
+                self.value(m.with_direction(Direction::Write), who, gt)?,
+            )),
             Mistake::Layer(l) => {
                 let n = m.at_layer(l).or_else(|| {
                     // pagecache.read_misses has no directed twin below it.

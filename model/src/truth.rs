@@ -232,6 +232,15 @@ impl GroundTruth {
             .min_by_key(|t| t.source.rank())
     }
 
+    /// Replace the truths of the `rw_` metrics (reads and writes added
+    /// up, [`crate::Directed::Both`]) with ones made anew from the best read
+    /// and write truths of each `who` that has both. Call it again whenever
+    /// the truths change: the harness does once diskstats and the witness
+    /// are in.
+    pub fn add_both_directions(&mut self) {
+        self.truths = with_both_directions(std::mem::take(&mut self.truths));
+    }
+
     /// Truths for a metric charged to `who`, in the order they were stated
     /// (no ranking: the judge picks among them by source).
     pub fn find<'a>(
@@ -242,5 +251,91 @@ impl GroundTruth {
         self.truths
             .iter()
             .filter(move |t| t.metric == metric && &t.who == who)
+    }
+}
+
+/// `truths` with the truths of the `rw_` metrics made anew: for each `who`
+/// with both a read and a write truth of the quantity, their sum, from the
+/// best of each (counted beats measured beats designed), as sure as the
+/// less sure of the two.
+pub fn with_both_directions(mut truths: Vec<Truth>) -> Vec<Truth> {
+    use crate::metric::{Direction, VOCABULARY};
+    truths.retain(|t| !t.metric.is_both());
+    let best = |truths: &[Truth], m: Metric, who: &Who| -> Option<Truth> {
+        truths
+            .iter()
+            .filter(|t| t.metric == m && &t.who == who)
+            .min_by_key(|t| t.source.rank())
+            .cloned()
+    };
+    let mut add = Vec::new();
+    for m in VOCABULARY
+        .iter()
+        .filter_map(|(n, _)| Metric::parse(n))
+        .filter(Metric::is_both)
+    {
+        for who in [Who::Workload, Who::Kernel, Who::Device] {
+            let r = best(&truths, m.with_direction(Direction::Read), &who);
+            let w = best(&truths, m.with_direction(Direction::Write), &who);
+            let (Some(r), Some(w)) = (r, w) else {
+                continue;
+            };
+            let source = if r.source.rank() >= w.source.rank() {
+                r.source
+            } else {
+                w.source
+            };
+            add.push(Truth::bounded(
+                m,
+                who,
+                r.lo.saturating_add(w.lo),
+                r.hi.saturating_add(w.hi),
+                source,
+                format!("reads plus writes: {} (reads); {} (writes)", r.why, w.why),
+            ));
+        }
+    }
+    truths.extend(add);
+    truths
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_add_the_best_of_each_and_are_made_anew() {
+        let m = |n: &str| Metric::parse(n).unwrap();
+        let mut g = GroundTruth {
+            workload: "w".into(),
+            comm: "c".into(),
+            pids: vec![1],
+            params: BTreeMap::new(),
+            truths: vec![
+                Truth::bounded(m("disk.read_ios"), Who::Device, 10, 12, Source::Design, "r"),
+                Truth::exact(m("disk.read_ios"), Who::Device, 11, Source::Diskstats, "d"),
+                Truth::exact(m("disk.write_ios"), Who::Device, 3, Source::Diskstats, "w"),
+                // No write truth for the workload: no sum for it.
+                Truth::exact(m("disk.read_ios"), Who::Workload, 11, Source::Design, "x"),
+            ],
+            tallies: Tallies::default(),
+            needs_writeback: false,
+            elapsed_ns: 1,
+        };
+        g.add_both_directions();
+        let t = g.best(m("disk.rw_ios"), &Who::Device).unwrap();
+        assert_eq!((t.lo, t.hi, t.source), (14, 14, Source::Diskstats));
+        assert!(g.best(m("disk.rw_ios"), &Who::Workload).is_none());
+        g.truths.push(Truth::exact(
+            m("disk.write_ios"),
+            Who::Device,
+            5,
+            Source::Workload,
+            "c",
+        ));
+        g.add_both_directions();
+        let all: Vec<_> = g.find(m("disk.rw_ios"), &Who::Device).collect();
+        assert_eq!(all.len(), 1, "made anew, not added to: {all:?}");
+        assert_eq!((all[0].lo, all[0].source), (16, Source::Diskstats));
     }
 }

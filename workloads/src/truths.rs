@@ -692,7 +692,7 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             format!("the workload execs nothing under comm {comm} (its own exec happened under its binary's name)"),
         );
     }
-    out
+    tracecheck_model::truth::with_both_directions(out)
 }
 
 #[cfg(test)]

@@ -219,6 +219,8 @@ fn establish_truth(
     record: &mut CheckRecord,
 ) -> Vec<Unestablished> {
     let mut unest = establish(gt, delta, dev_name);
+    // Reads plus writes, from the truths diskstats just made exact.
+    gt.add_both_directions();
     match witnessed {
         Ok(w) => {
             let who = Attribution {

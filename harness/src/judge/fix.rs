@@ -12,6 +12,7 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
     let rwbs = match dir {
         Some(Direction::Read) => " for rwbs starting with R",
         Some(Direction::Write) => " for rwbs starting with W (or FW, a preflush write)",
+        None if m.is_both() => " for rwbs starting with R or W (both added up)",
         None => "",
     };
     let family = match dir {
@@ -38,7 +39,7 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 "count() of tracepoint:block:block_rq_complete with nr_sector > 0{rwbs}, keyed by dev and rwbs \
                  (requests, not bios; flush-only completions carry no data and diskstats does not count them as I/O)"
             ),
-            Some("device-ios".to_string()),
+            Some(if m.is_both() { "device-rw-ios" } else { "device-ios" }.to_string()),
         ),
         (Layer::Disk, Quantity::Ops, true) => (
             "requests per submitter need bios tied to the requests they end up in: record comm at \
@@ -87,6 +88,8 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
         ),
         _ => ("no tracepoint measures this directly".to_string(), None),
     };
+    // Only the `-rw-` correct scripts prove a sum of both directions.
+    let proof = proof.filter(|p| !m.is_both() || p.contains("-rw-"));
     match proof {
         Some(p) => format!("{how}; expectations/correct/{p} does this and passes"),
         None => how,

@@ -105,6 +105,14 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             "reads and writes added up: the script counts every I/O under this direction, whatever its own \
              (the bcc#4871 bug class)",
         ),
+        Mistake::OneDirection(d) => s(
+            Finding::OneDirectionOnly,
+            &format!(
+                "the workload's {}s alone: the script counts one direction where the claim adds reads and writes \
+                 up (a filter on the rwbs letter, or a probe on one path only)",
+                d.as_str()
+            ),
+        ),
         Mistake::Requested => s(
             Finding::RequestedNotReturned,
             "the bytes the calls asked for: the script sums the length argument (at sys_enter) instead of the \

@@ -34,8 +34,24 @@ fn judged_metrics(claim: &Claim) -> Vec<(Metric, Option<Direction>)> {
             .into_iter()
             .map(|d| (claim.metric.with_direction(d), Some(d)))
             .collect(),
-        Directed::Undirected => vec![(claim.metric, None)],
+        // Every entry counts, whatever its direction.
+        Directed::Undirected | Directed::Both => vec![(claim.metric, None)],
     }
+}
+
+/// Is `metric`'s truth unknown here? A sum of reads and writes is unknown
+/// when either part is.
+fn unestablished(
+    unest: &[crate::establish::Unestablished],
+    metric: Metric,
+) -> Option<&crate::establish::Unestablished> {
+    unest.iter().find(|u| {
+        u.metric == metric
+            || (metric.is_both()
+                && [Direction::Read, Direction::Write]
+                    .iter()
+                    .any(|d| u.metric == metric.with_direction(*d)))
+    })
 }
 
 /// A verdict with nothing decided yet: ERROR until judged.
@@ -140,7 +156,7 @@ pub fn judge(
             }
         };
         let who = who_for(metric.layer, per_process);
-        if let Some(u) = ev.unestablished.iter().find(|u| u.metric == metric) {
+        if let Some(u) = unestablished(ev.unestablished, metric) {
             v.diagnosis = Some(Diagnosis {
                 finding: Finding::TruthUnknown,
                 sentence: format!("tracecheck cannot establish the truth here: {}", u.why),
