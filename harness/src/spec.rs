@@ -348,7 +348,9 @@ impl ToolSpec {
                             "`sum` names a table column: it goes with `columns`, not `map`".into(),
                         ));
                     }
-                    if !m.get_ref().starts_with('@') {
+                    let bpftrace =
+                        [OutputFormat::BpftraceText, OutputFormat::BpftraceJson].contains(&format);
+                    if bpftrace && !m.get_ref().starts_with('@') {
                         return Err(sp(
                             m,
                             format!(

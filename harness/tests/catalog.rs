@@ -176,3 +176,19 @@ fn biosnoop_bpfcc_cannot_attach_on_debian_6_1() {
         );
     }
 }
+
+/// bcc's bitesize, read with the `bcc-hist` format: its sections by process
+/// name count block_rq_issue events under the issuing task, as bitesize.bt
+/// does, and pass the same way in a guest.
+#[test]
+fn bitesize_bpfcc_counts_each_process_s_disk_ios_in_a_guest() {
+    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/bitesize/spec.toml");
+    assert_eq!(code, 0, "{vs:?}\n{stderr}");
+    let workloads: Vec<&str> = vs.iter().map(|(w, _, _)| w.as_str()).collect();
+    assert_eq!(
+        workloads,
+        ["direct-read", "buffered-write-nofsync", "direct-mixed"],
+        "{vs:?}"
+    );
+    assert!(vs.iter().all(|(_, s, _)| s == "PASS"), "{vs:?}");
+}

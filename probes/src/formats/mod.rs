@@ -2,6 +2,7 @@
 //! [`OutputFormat`](crate::OutputFormat)'s names, parsing, printing, serde
 //! names and [`parse`](crate::parse) dispatch are all taken from [`ALL`].
 
+pub(crate) mod bcc_hist;
 pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
 pub(crate) mod table;
@@ -12,4 +13,9 @@ use crate::format::Format;
 /// them. Names must be unique (a test checks).
 ///
 /// [`OutputFormat::NAMES`]: crate::OutputFormat::NAMES
-pub(crate) const ALL: &[Format] = &[bpftrace_text::FORMAT, bpftrace_json::FORMAT, table::FORMAT];
+pub(crate) const ALL: &[Format] = &[
+    bpftrace_text::FORMAT,
+    bpftrace_json::FORMAT,
+    table::FORMAT,
+    bcc_hist::FORMAT,
+];
