@@ -15,6 +15,7 @@ pub mod schema;
 pub mod select;
 pub mod shard;
 pub mod spec;
+pub mod testing;
 pub mod tool;
 pub mod units;
 pub mod verdict;

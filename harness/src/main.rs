@@ -60,7 +60,7 @@ fn main() {
             color,
             junit,
         } => merge(&files, format, color, junit.as_deref()),
-        Command::Run { examples, opts } => match example_specs(&examples) {
+        Command::Run { examples, opts } => match tracecheck::spec::specs_under(&examples) {
             Ok(specs) => run_specs(&specs, &opts),
             Err(e) => fail(&e),
         },
@@ -85,41 +85,6 @@ fn load_specs(paths: &[PathBuf]) -> Result<Vec<ToolSpec>, HarnessError> {
         .iter()
         .map(|p| Ok(ToolSpec::load(&spec::resolve(p))?))
         .collect()
-}
-
-fn example_specs(dir: &Path) -> Result<Vec<PathBuf>, HarnessError> {
-    // Show `/src/expectations/examples/x`, not `/src/harness/../expectations/...`.
-    let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
-    std::fs::read_dir(dir).map_err(HarnessError::io(format!(
-        "read examples directory {} (set --examples)",
-        dir.display()
-    )))?;
-    // Every directory below holding a spec.toml (the catalog nests them by
-    // tool family). A hand-written walk: a few dozen directories, and no
-    // need for a crate's symlink and error policies.
-    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(d) else {
-            return;
-        };
-        for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if p.is_dir() {
-                if p.join("spec.toml").is_file() {
-                    out.push(p.clone());
-                }
-                walk(&p, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, &mut out);
-    out.sort();
-    if out.is_empty() {
-        return Err(HarnessError::Other(format!(
-            "no spec.toml in any directory under {}",
-            dir.display()
-        )));
-    }
-    Ok(out)
 }
 
 fn default_record_path() -> PathBuf {

@@ -559,6 +559,44 @@ pub fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// Every directory under `dir` that holds a `spec.toml`, sorted (`tracecheck
+/// run --examples DIR`, and [`crate::testing`]).
+pub fn specs_under(dir: &Path) -> Result<Vec<PathBuf>, crate::error::HarnessError> {
+    use crate::error::HarnessError;
+    // Show `/src/expectations/examples/x`, not `/src/harness/../expectations/...`.
+    let dir = &dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+    std::fs::read_dir(dir).map_err(HarnessError::io(format!(
+        "read examples directory {} (set --examples)",
+        dir.display()
+    )))?;
+    // Every directory below holding a spec.toml (the catalog nests them by
+    // tool family). A hand-written walk: a few dozen directories, and no
+    // need for a crate's symlink and error policies.
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for p in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if p.is_dir() {
+                if p.join("spec.toml").is_file() {
+                    out.push(p.clone());
+                }
+                walk(&p, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    if out.is_empty() {
+        return Err(HarnessError::Other(format!(
+            "no spec.toml in any directory under {}",
+            dir.display()
+        )));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
