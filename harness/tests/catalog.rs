@@ -20,6 +20,15 @@ fn one_fail(judged: (i32, Vec<(String, String, String)>, String), workload: &str
     assert_eq!(vs, want, "{stderr}");
 }
 
+/// Every verdict a PASS, on exactly these workloads in this order, and exit 0.
+fn all_pass(judged: (i32, Vec<(String, String, String)>, String), workloads: &[&str]) {
+    let (code, vs, stderr) = judged;
+    assert_eq!(code, 0, "{vs:?}\n{stderr}");
+    let got: Vec<&str> = vs.iter().map(|(w, _, _)| w.as_str()).collect();
+    assert_eq!(got, workloads, "{vs:?}");
+    assert!(vs.iter().all(|(_, s, _)| s == "PASS"), "{vs:?}");
+}
+
 /// One guest at a time: two TCG guests at once on this 2-core machine
 /// would each run at half speed.
 static GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -96,15 +105,10 @@ fn execsnoop_bt_counts_failed_exec_attempts() {
 /// and the sum told apart (docs/separation.md).
 #[test]
 fn bitesize_bt_counts_each_process_s_disk_ios() {
-    let (code, vs, stderr) = judge("expectations/catalog/bpftrace/bitesize/spec.toml");
-    assert_eq!(code, 0, "{vs:?}\n{stderr}");
-    let workloads: Vec<&str> = vs.iter().map(|(w, _, _)| w.as_str()).collect();
-    assert_eq!(
-        workloads,
-        ["direct-read", "buffered-write-nofsync", "direct-mixed"],
-        "{vs:?}"
+    all_pass(
+        judge("expectations/catalog/bpftrace/bitesize/spec.toml"),
+        &["direct-read", "buffered-write-nofsync", "direct-mixed"],
     );
-    assert!(vs.iter().all(|(_, s, _)| s == "PASS"), "{vs:?}");
 }
 
 /// bcc's opensnoop attaches to open(), openat() and openat2() alike, so it
@@ -182,13 +186,8 @@ fn biosnoop_bpfcc_cannot_attach_on_debian_6_1() {
 /// does, and pass the same way in a guest.
 #[test]
 fn bitesize_bpfcc_counts_each_process_s_disk_ios_in_a_guest() {
-    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/bitesize/spec.toml");
-    assert_eq!(code, 0, "{vs:?}\n{stderr}");
-    let workloads: Vec<&str> = vs.iter().map(|(w, _, _)| w.as_str()).collect();
-    assert_eq!(
-        workloads,
-        ["direct-read", "buffered-write-nofsync", "direct-mixed"],
-        "{vs:?}"
+    all_pass(
+        judge_in_guest("expectations/catalog/bcc/bitesize/spec.toml"),
+        &["direct-read", "buffered-write-nofsync", "direct-mixed"],
     );
-    assert!(vs.iter().all(|(_, s, _)| s == "PASS"), "{vs:?}");
 }
