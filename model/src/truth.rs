@@ -226,10 +226,7 @@ impl GroundTruth {
     /// The best truth for `metric` charged to `who`: counted beats
     /// measured beats designed.
     pub fn best(&self, metric: Metric, who: &Who) -> Option<&Truth> {
-        self.truths
-            .iter()
-            .filter(|t| t.metric == metric && &t.who == who)
-            .min_by_key(|t| t.source.rank())
+        best_of(&self.truths, metric, who)
     }
 
     /// Replace the truths of the `rw_` metrics (reads and writes added
@@ -254,6 +251,15 @@ impl GroundTruth {
     }
 }
 
+/// The best of `truths` for `metric` charged to `who`: counted beats
+/// measured beats designed ([`Source::rank`]).
+fn best_of<'t>(truths: &'t [Truth], metric: Metric, who: &Who) -> Option<&'t Truth> {
+    truths
+        .iter()
+        .filter(|t| t.metric == metric && &t.who == who)
+        .min_by_key(|t| t.source.rank())
+}
+
 /// `truths` with the truths of the `rw_` metrics made anew: for each `who`
 /// with both a read and a write truth of the quantity, their sum, from the
 /// best of each (counted beats measured beats designed), as sure as the
@@ -261,13 +267,6 @@ impl GroundTruth {
 pub fn with_both_directions(mut truths: Vec<Truth>) -> Vec<Truth> {
     use crate::metric::{Direction, VOCABULARY};
     truths.retain(|t| !t.metric.is_both());
-    let best = |truths: &[Truth], m: Metric, who: &Who| -> Option<Truth> {
-        truths
-            .iter()
-            .filter(|t| t.metric == m && &t.who == who)
-            .min_by_key(|t| t.source.rank())
-            .cloned()
-    };
     let mut add = Vec::new();
     for m in VOCABULARY
         .iter()
@@ -275,8 +274,8 @@ pub fn with_both_directions(mut truths: Vec<Truth>) -> Vec<Truth> {
         .filter(Metric::is_both)
     {
         for who in [Who::Workload, Who::Kernel, Who::Device] {
-            let r = best(&truths, m.with_direction(Direction::Read), &who);
-            let w = best(&truths, m.with_direction(Direction::Write), &who);
+            let r = best_of(&truths, m.with_direction(Direction::Read), &who).cloned();
+            let w = best_of(&truths, m.with_direction(Direction::Write), &who).cloned();
             let (Some(r), Some(w)) = (r, w) else {
                 continue;
             };
