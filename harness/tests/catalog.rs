@@ -60,11 +60,17 @@ fn report_of(spec: &str, extra: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), report, stderr)
 }
 
+/// The verdicts as (workload, status, finding), and for a failed assertion
+/// the stderr followed by every verdict's sentence (a guest's hang or crash
+/// is only told there).
 fn judge_with(spec: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>, String) {
-    let (code, report, stderr) = report_of(spec, extra);
+    let (code, report, mut stderr) = report_of(spec, extra);
     let mut vs = Vec::new();
     for c in report["checks"].as_array().unwrap() {
         for v in c["verdicts"].as_array().unwrap() {
+            if let Some(s) = v["diagnosis"]["sentence"].as_str() {
+                stderr.push_str(&format!("\n{}: {s}", c["workload"]));
+            }
             vs.push((
                 c["workload"].as_str().unwrap().to_string(),
                 v["status"].as_str().unwrap().to_string(),

@@ -21,5 +21,5 @@ pub use accel::choose_accel;
 pub use error::VmError;
 pub use guest::{run_guest, GuestOutcome, GuestSpec, HangReason, Outcome, Share, BOOT_ATTEMPTS};
 pub use image::{build_image, default_cache_dir, BuildOptions, Image};
-pub use qemu::Accel;
+pub use qemu::{Accel, HUNG_TASK_TIMEOUT_SECS};
 pub use target::KernelTarget;

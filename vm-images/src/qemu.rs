@@ -77,15 +77,27 @@ pub fn scratch_serial(i: u32) -> String {
     }
 }
 
+/// How long a task may stay blocked inside a guest's kernel before the
+/// hung-task watchdog panics it (reported within one to two of these).
+///
+/// Not shorter: under TCG on a busy 2-core host a guest's vCPU can be left
+/// without a host CPU for seconds, and a task blocked on I/O across such a
+/// stall looks blocked for all of it. At 5 s a CI run once lost a bcc
+/// check to this ("the tool hung the kernel" for a tool that passes in
+/// every other run, and in a run with this watchdog at 1 s and both host
+/// cores busy, no task was ever blocked for 1 s). A tool that really hangs
+/// a task hangs it for good, so a longer watchdog only costs time.
+pub const HUNG_TASK_TIMEOUT_SECS: u32 = 20;
+
 /// Kernel command line for a guest: console, crash-to-exit and hang-to-panic settings, then `extra`.
 ///
 /// `hung_task_timeout_secs` has no boot parameter of its own (a bare
 /// `hung_task_timeout_secs=5` is silently handed to init and the kernel keeps
 /// 120 s): it is set through the generic `sysctl.` prefix.
 pub fn kernel_cmdline(extra: &str) -> String {
-    let mut s = String::from(
+    let mut s = format!(
         "console=ttyS0 rdinit=/init loglevel=4 panic=-1 oops=panic hung_task_panic=1 \
-         sysctl.kernel.hung_task_timeout_secs=5 softlockup_panic=1 8250.nr_uarts=1 tsc=reliable no_timer_check",
+         sysctl.kernel.hung_task_timeout_secs={HUNG_TASK_TIMEOUT_SECS} softlockup_panic=1 8250.nr_uarts=1 tsc=reliable no_timer_check",
     );
     if !extra.trim().is_empty() {
         s.push(' ');
@@ -247,11 +259,12 @@ mod tests {
             "panic=-1",
             "oops=panic",
             "hung_task_panic=1",
-            "sysctl.kernel.hung_task_timeout_secs=5",
             "console=ttyS0",
         ] {
             assert!(c.split(' ').any(|w| w == k), "{k} missing from {c}");
         }
+        let hung = format!("sysctl.kernel.hung_task_timeout_secs={HUNG_TASK_TIMEOUT_SECS}");
+        assert!(c.split(' ').any(|w| w == hung), "{hung} missing from {c}");
         assert!(c.ends_with(" foo=1"));
     }
 }
