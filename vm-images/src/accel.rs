@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::guest::{run_guest, GuestSpec, Outcome};
+use crate::guest::{boot_once, GuestSpec, Outcome};
 use crate::qemu::Accel;
 use crate::{Image, VmError};
 
@@ -90,7 +90,7 @@ pub fn choose_accel(image: &Image, cache_dir: &Path) -> Result<Accel, VmError> {
             let mut spec = GuestSpec::new(image, Accel::Kvm, "true");
             spec.boot_timeout = PROBE_BOOT_TIMEOUT;
             spec.run_timeout = Duration::from_secs(10);
-            let out = run_guest(&spec)?;
+            let out = boot_once(&spec)?;
             let accel = if out.outcome == (Outcome::Exited { code: 0 }) {
                 Accel::Kvm
             } else {

@@ -7,7 +7,7 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -329,6 +329,14 @@ pub const BOOT_ATTEMPTS: u32 = 3;
 /// the command within the boot timeout.
 const BOOT_TIMEOUT: &str = "no command start within";
 
+/// The start of a [`Outcome::NoBoot`] reason for a QEMU killed by a signal
+/// before the command started: the emulator itself crashed. A CI run lost a
+/// 6.1 guest to QEMU 7.2's `msix_table_mmio_write: Assertion ... failed`
+/// (SIGABRT) while the kernel probed its virtio devices; the same image
+/// booted at once before and after. QEMU that exits with a status of its own
+/// (bad arguments, a missing file) refused to start and is not retried.
+const QEMU_CRASHED: &str = "qemu crashed";
+
 /// Why this boot was lost before the command started, when that is the
 /// emulator's or the kernel's doing and a fresh boot may succeed; `None`
 /// for a boot that reached the command, or that cannot work (QEMU refused
@@ -342,7 +350,11 @@ fn lost_in_boot(out: &GuestOutcome) -> Option<String> {
             .panic_lines
             .first()
             .map(|l| format!("the kernel crashed: {}", l.trim())),
-        Outcome::NoBoot { reason } if reason.starts_with(BOOT_TIMEOUT) => Some(reason.clone()),
+        Outcome::NoBoot { reason }
+            if reason.starts_with(BOOT_TIMEOUT) || reason.starts_with(QEMU_CRASHED) =>
+        {
+            Some(reason.clone())
+        }
         _ => None,
     }
 }
@@ -380,7 +392,9 @@ pub fn run_guest(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
 }
 
 /// One boot of a fresh VM: runs `spec.command` and reports what happened.
-fn boot_once(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
+/// [`run_guest`] boots again when this one was lost; the KVM probe does
+/// not (a KVM that cannot boot this kernel fails the same way each time).
+pub(crate) fn boot_once(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     spec.validate()?;
     fs::create_dir_all(&spec.work_dir).map_err(VmError::io(&spec.work_dir))?;
     // Declared before the QEMU guard so that it is dropped (deleted) after QEMU is dead.
@@ -585,9 +599,15 @@ fn boot_once(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
                 Outcome::NoBoot { reason: l.clone() }
             } else if started.is_none() {
                 let tail: Vec<&str> = qemu_stderr.lines().rev().take(3).collect();
+                let crashed = qemu_status.is_some_and(|s| s.signal().is_some());
                 Outcome::NoBoot {
                     reason: format!(
-                        "qemu {status} before the command started: {}",
+                        "{} before the command started: {}",
+                        if crashed {
+                            format!("{QEMU_CRASHED} (qemu {status})")
+                        } else {
+                            format!("qemu {status}")
+                        },
                         tail.join(" | ")
                     ),
                 }
@@ -640,6 +660,47 @@ mod tests {
         .collect();
         assert_eq!(panic_lines(&s).len(), 3);
         assert!(panic_lines(&s[..1]).is_empty());
+    }
+
+    /// A boot that never reached the command, ended as `outcome`.
+    fn unstarted(outcome: Outcome) -> GuestOutcome {
+        GuestOutcome {
+            outcome,
+            accel: Accel::Tcg,
+            stdout: String::new(),
+            stderr: String::new(),
+            serial: Vec::new(),
+            panic_lines: Vec::new(),
+            boot_to_command: None,
+            command_time: None,
+            total: Duration::ZERO,
+            qemu_stderr: String::new(),
+            lost_boots: 0,
+        }
+    }
+
+    #[test]
+    fn an_emulator_crash_before_the_command_is_a_lost_boot_a_refusal_is_not() {
+        let no_boot = |reason: &str| {
+            unstarted(Outcome::NoBoot {
+                reason: reason.into(),
+            })
+        };
+        // The reasons as boot_once words them.
+        let crashed = no_boot(
+            "qemu crashed (qemu signal: 6 (SIGABRT)) before the command started: \
+             qemu-system-x86_64: ../../hw/pci/msix.c:218: msix_table_mmio_write: Assertion failed.",
+        );
+        assert!(lost_in_boot(&crashed).is_some_and(|w| w.contains("msix")));
+        let refused =
+            no_boot("qemu exit status: 1 before the command started: could not open kernel");
+        assert_eq!(lost_in_boot(&refused), None);
+        let timeout = no_boot(&format!("{BOOT_TIMEOUT} 60 s"));
+        assert!(lost_in_boot(&timeout).is_some());
+        // Once the command has started, a crash is the verdict.
+        let mut started = crashed;
+        started.boot_to_command = Some(Duration::from_secs(6));
+        assert_eq!(lost_in_boot(&started), None);
     }
 
     #[test]
