@@ -192,6 +192,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "bytes through vfs_write (into the page cache unless O_DIRECT)",
     ),
     (
+        "vfs.bytes",
+        "VFS read or write bytes; direction from a `direction` key",
+    ),
+    (
         "pagecache.read_misses",
         "pages added to the page cache because a read missed",
     ),
@@ -288,6 +292,7 @@ impl Metric {
             "syscall.open_calls" => Metric::new(Syscall, U, Ops),
             "vfs.read_bytes" => Metric::new(Vfs, R, Bytes),
             "vfs.write_bytes" => Metric::new(Vfs, W, Bytes),
+            "vfs.bytes" => Metric::new(Vfs, K, Bytes),
             "pagecache.read_misses" => Metric::new(Pagecache, R, Ops),
             "block.read_bytes" => Metric::new(Block, R, Bytes),
             "block.write_bytes" => Metric::new(Block, W, Bytes),

@@ -11,8 +11,9 @@ use tracecheck_model::neighbour::{self, Mistake};
 use tracecheck_model::{Direction, Layer, Quantity};
 
 /// The calls of the family the claim's direction belongs to, with what
-/// each did on this run (only those the workload made).
-fn family(c: &Context<'_>) -> Vec<(&'static str, u64)> {
+/// each did on this run (only those the workload made) and, for bytes,
+/// what each asked for.
+fn family(c: &Context<'_>) -> Vec<(&'static str, u64, u64)> {
     let dir = c.metric.fixed_direction();
     if dir.is_none() && c.metric.layer != Layer::Syscall {
         return Vec::new();
@@ -25,28 +26,38 @@ fn family(c: &Context<'_>) -> Vec<(&'static str, u64)> {
         .filter(|(_, t)| t.calls > 0)
         .map(|(n, t)| {
             // A disk or block claim that counts system calls counts bytes.
-            let v = match c.metric.quantity {
-                Quantity::Ops if c.metric.layer == Layer::Syscall => t.calls,
-                _ => t.bytes,
-            };
-            (n, v)
+            match c.metric.quantity {
+                Quantity::Ops if c.metric.layer == Layer::Syscall => (n, t.calls, t.calls),
+                _ => (n, t.bytes, t.requested),
+            }
         })
         .collect()
 }
 
 /// The reported number as the sum over some, not all, of the family's
-/// calls: "the script traces read() and readv() only".
+/// calls: "the script traces read() and readv() only"; failing that, for
+/// read bytes, as the bytes those calls asked for (a script that takes the
+/// length argument at entry and traces part of the family, as bcc's
+/// fileslower does).
 pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
     let v = c.reading.reported;
     let fam = family(c);
     if fam.len() < 2 || v <= 1 {
         return None;
     }
+    let reads = c.metric.fixed_direction() == Some(Direction::Read)
+        && c.metric.quantity == Quantity::Bytes
+        && matches!(c.metric.layer, Layer::Syscall | Layer::Vfs);
     let n = fam.len();
-    for mask in 1..(1u32 << n) - 1 {
+    let asked = [false, true];
+    for (mask, asked) in asked
+        .iter()
+        .filter(|a| !**a || reads)
+        .flat_map(|a| (1..(1u32 << n) - 1).map(move |m| (m, *a)))
+    {
         let sum: u64 = (0..n)
             .filter(|i| mask & (1 << i) != 0)
-            .map(|i| fam[i].1)
+            .map(|i| if asked { fam[i].2 } else { fam[i].1 })
             .sum();
         if sum == 0 || !c.within_range(v, sum, sum) {
             continue;
@@ -60,7 +71,13 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
         };
         let what = match (c.metric.layer, c.metric.quantity) {
             (Layer::Syscall, Quantity::Ops) => "the calls made to",
+            _ if asked => "the bytes asked for by",
             (_, _) => "the bytes through",
+        };
+        let asked_too = if asked {
+            ", and it counts the bytes each call asked for (its length argument), not the bytes the call returned"
+        } else {
+            ""
         };
         // Below the page cache the layer is the bigger mistake: the finding
         // names it, and the sentence adds the calls the script misses.
@@ -79,7 +96,7 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
             finding,
             format!(
                 "this equals {what} {} alone ({} from the workload, which also used {}): the script traces only part of \
-                 the system-call family{below}",
+                 the system-call family{asked_too}{below}",
                 pick(true),
                 num(sum),
                 pick(false)
@@ -232,14 +249,17 @@ pub fn unattached<'c>(c: &'c Context<'_>) -> Vec<&'c String> {
         .stderr_tail
         .iter()
         .filter(|l| !c.ev.known_stderr.contains(l))
-        .filter(|l| {
-            let l = l.to_lowercase();
-            l.contains("attach")
-                && ["could not", "fail", "skipping", "error"]
-                    .iter()
-                    .any(|k| l.contains(k))
-        })
+        .filter(|l| attach_failure(l))
         .collect()
+}
+
+/// Does this line of a tool's stderr say a probe failed to attach?
+pub fn attach_failure(line: &str) -> bool {
+    let l = line.to_lowercase();
+    l.contains("attach")
+        && ["could not", "fail", "skipping", "error"]
+            .iter()
+            .any(|k| l.contains(k))
 }
 
 /// A zero whose cause is direct: the workload read only through page

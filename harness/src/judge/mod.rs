@@ -127,6 +127,29 @@ pub fn unmeasured(
         .collect()
 }
 
+/// Why a tool's reading is no measurement: it printed no entry at all for
+/// the claim, and its stderr says some of its probes did not attach (bpftrace
+/// 0.17 warns "could not attach probe kprobe:..., skipping" and runs on
+/// with the rest). `None` when the tool printed something, or nothing says
+/// its probes failed.
+fn blind(reading: &reading::Reading, tool: &ToolRecord) -> Option<String> {
+    if reading.entries > 0 {
+        return None;
+    }
+    let failed: Vec<&String> = tool
+        .stderr_tail
+        .iter()
+        .filter(|l| mistakes::attach_failure(l))
+        .collect();
+    let first = failed.first()?;
+    Some(format!(
+        "the tool printed no entry for this claim, and {} of its probes did not attach (the tool said: {}): \
+         its silence here is no measurement, whatever the truth",
+        failed.len(),
+        first.trim()
+    ))
+}
+
 /// Judge one claim against one workload run.
 pub fn judge(
     claim: &Claim,
@@ -208,7 +231,13 @@ pub fn judge(
             .collect();
         others.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v.others = others;
-        if (accepted.0..=accepted.1).contains(&reading.reported) {
+        if let Some(why) = blind(&reading, tool) {
+            // A zero is only evidence from a tool that could have seen
+            // something: one whose probes did not attach and that printed
+            // no entry at all would "pass" every workload with no I/O.
+            v.reported = None;
+            v.diagnosis = Some(tool_failed(why, tool, ev.advice));
+        } else if (accepted.0..=accepted.1).contains(&reading.reported) {
             v.status = Status::Pass;
         } else {
             v.status = Status::Fail;

@@ -10,6 +10,9 @@ use tracecheck_model::{Direction, MapEntry, ParsedMap, ToolOutput, Value};
 #[derive(Debug, Default)]
 pub struct Reading {
     pub map_printed: bool,
+    /// Entries (or rows) the claim's map held at all, whoever they were
+    /// for: none means the tool saw nothing, not even others' events.
+    pub entries: usize,
     pub reported: u64,
     /// Same direction and device, other processes.
     pub others: BTreeMap<String, u64>,
@@ -87,6 +90,7 @@ pub fn read_map(
         return Ok(r);
     };
     r.map_printed = true;
+    r.entries = map.entries.len();
     if let Some(e) = map
         .entries
         .iter()
