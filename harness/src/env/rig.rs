@@ -395,6 +395,11 @@ impl<'a> WorkloadRun<'a> {
             kind: self.plan.name.to_string(),
             msg,
         };
+        // Its own code pages resident first, or their faults would be disk
+        // reads of this workload outside the scratch disk's truth.
+        let exe = tracecheck_exe()?;
+        tracecheck_workloads::cache::make_resident(&exe)
+            .map_err(|e| err(format!("cannot make its executable resident: {e}")))?;
         let mut child = workload_command(phase, self.plan, &self.dir, extra)?
             .spawn()
             .map_err(|e| err(format!("cannot start: {e}")))?;
