@@ -637,6 +637,23 @@ mod tests {
             "WARNING: could not attach probe kprobe:blk_account_io_start, skipping.",
             "WARNING: could not attach probe kprobe:blk_account_io_done, skipping.",
         ];
+        // Nothing printed at all: no measurement, an ERROR, whatever the
+        // truth (a PASS on a workload whose truth is 0 would be a lie).
+        let v = run_with(&gt, &c, &o, &stderr, &[]);
+        assert_eq!(v[0].status, Status::Error, "{v:?}");
+        assert_eq!(v[0].reported, None);
+        let d = v[0].diagnosis.as_ref().unwrap();
+        assert_eq!(d.finding, Finding::ToolFailed);
+        assert!(
+            d.sentence.contains("printed no entry")
+                && d.sentence.contains("2 of its probes did not attach")
+                && d.sentence.contains("blk_account_io_start"),
+            "{}",
+            d.sentence
+        );
+        // It saw another process, so some probe works: its zero for the
+        // workload is judged, and the warning is the evidence.
+        let o = out(&[(&["other"], 5)]);
         let v = run_with(&gt, &c, &o, &stderr, &[]);
         assert_eq!(finding(&v[0]), Finding::ReportedNothing);
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
