@@ -84,6 +84,13 @@ pub const PLANS: &[Plan] = &[
         purpose: "exactly 1000 opens: 600 openat(), 200 open(), 200 openat2()",
     },
     Plan {
+        name: "stats",
+        workload: Workload::Stats { count: 1000 },
+        purpose: "exactly 1000 stat-family calls on one file: 390 newfstatat() (glibc's stat()), 290 statx(), \
+                  200 newfstat(), 70 newstat(), 50 newlstat(): every subset of the family adds up to its own \
+                  number, so a script that misses some is named exactly",
+    },
+    Plan {
         name: "execs",
         workload: Workload::Execs { count: 50 },
         purpose: "exactly 50 execs (40 execve(), 10 execveat()), plus 20 failed execve() attempts and 10 forks \

@@ -141,6 +141,11 @@ pub enum Quantity {
     /// Operations: system calls, block requests (I/Os), page insertions,
     /// exec events. The unit depends on the layer, see [`Metric::unit`].
     Ops,
+    /// Calls of the stat family (stat, lstat, fstat, newfstatat, statx): a
+    /// quantity of its own, because a metric is one per layer, direction
+    /// and quantity, and the system-call layer's undirected `Ops` is its
+    /// opens.
+    StatCalls,
 }
 
 /// Whether a metric has a direction, and where it comes from.
@@ -183,6 +188,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "syscall read or write bytes; direction from a `direction` key",
     ),
     ("syscall.open_calls", "open()/openat() calls made"),
+    (
+        "syscall.stat_calls",
+        "stat-family calls made: stat(), lstat(), fstat(), newfstatat(), statx()",
+    ),
     (
         "vfs.read_bytes",
         "bytes through vfs_read (page-cache hits included; mmap faults excluded)",
@@ -290,6 +299,7 @@ impl Metric {
             "syscall.write_calls" => Metric::new(Syscall, W, Ops),
             "syscall.bytes" => Metric::new(Syscall, K, Bytes),
             "syscall.open_calls" => Metric::new(Syscall, U, Ops),
+            "syscall.stat_calls" => Metric::new(Syscall, U, StatCalls),
             "vfs.read_bytes" => Metric::new(Vfs, R, Bytes),
             "vfs.write_bytes" => Metric::new(Vfs, W, Bytes),
             "vfs.bytes" => Metric::new(Vfs, K, Bytes),
@@ -381,6 +391,7 @@ impl Metric {
     pub fn unit(&self) -> &'static str {
         match (self.quantity, self.layer) {
             (Quantity::Bytes, _) => "B",
+            (Quantity::StatCalls, _) => "calls",
             (Quantity::Ops, Layer::Syscall) => "calls",
             (Quantity::Ops, Layer::Pagecache) => "pages",
             (Quantity::Ops, Layer::Process) => "execs",

@@ -16,14 +16,19 @@ use std::fmt;
 pub const READ_CALLS: &[&str] = &["read", "pread64", "readv", "preadv2"];
 pub const WRITE_CALLS: &[&str] = &["write", "pwrite64", "writev", "pwritev2"];
 pub const OPEN_CALLS: &[&str] = &["open", "openat", "openat2"];
+/// The stat family as the syscalls tracepoints name it on x86_64: stat(2)
+/// is `newstat`, lstat(2) `newlstat`, fstat(2) `newfstat`; glibc's stat()
+/// and lstat() call `newfstatat` since 2.33.
+pub const STAT_CALLS: &[&str] = &["newstat", "newlstat", "newfstat", "newfstatat", "statx"];
 
-/// The system-call family of a direction: reads, writes, or (no
-/// direction) opens.
-pub fn call_family(dir: Option<Direction>) -> &'static [&'static str] {
-    match dir {
-        Some(Direction::Read) => READ_CALLS,
-        Some(Direction::Write) => WRITE_CALLS,
-        None => OPEN_CALLS,
+/// The system-call family a metric counts: reads, writes, stats, or
+/// (another undirected count) opens.
+pub fn call_family(m: Metric) -> &'static [&'static str] {
+    match (m.fixed_direction(), m.quantity) {
+        (Some(Direction::Read), _) => READ_CALLS,
+        (Some(Direction::Write), _) => WRITE_CALLS,
+        (None, Quantity::StatCalls) => STAT_CALLS,
+        (None, _) => OPEN_CALLS,
     }
 }
 
@@ -236,7 +241,7 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
         }
     }
     if m.layer == Layer::Syscall {
-        out.extend(call_family(dir).iter().map(|c| M::OnlyCall(c)));
+        out.extend(call_family(m).iter().map(|c| M::OnlyCall(c)));
     }
     if per_process
         && dir.is_some()
@@ -320,18 +325,20 @@ impl Mistake {
             Mistake::Sectors => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
+                Quantity::StatCalls => None,
             },
             Mistake::Kib => Some(scale(truth()?, 1, 1024)),
             Mistake::Pages => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
+                Quantity::StatCalls => None,
             },
             Mistake::Twice => Some(scale(truth()?, 2, 1)),
             Mistake::Bios => range_of(gt, m.at_layer(Layer::Block)?, who),
             Mistake::Requests => range_of(gt, m.at_layer(Layer::Disk)?, who),
             Mistake::CompletingTask => (*who == Who::Workload).then_some((0, 0)),
             Mistake::Requested => {
-                let s = t.sum(call_family(m.fixed_direction()));
+                let s = t.sum(call_family(m));
                 (s.calls > 0).then_some((s.requested, s.requested))
             }
             Mistake::OnlyCall(c) => {
@@ -341,7 +348,7 @@ impl Mistake {
                 let one = t.call(c);
                 match m.quantity {
                     Quantity::Bytes => exact(one.bytes),
-                    Quantity::Ops => exact(one.calls),
+                    Quantity::Ops | Quantity::StatCalls => exact(one.calls),
                 }
             }
             Mistake::ExecAttempts => {
@@ -371,7 +378,7 @@ impl Mistake {
             }
             Mistake::MainThreadOnly => {
                 (*who == Who::Workload).then_some(())?;
-                let family = call_family(m.fixed_direction());
+                let family = call_family(m);
                 let main = t.main_thread_sum(family)?;
                 let all = t.sum(family);
                 match (m.layer, m.quantity) {

@@ -122,6 +122,14 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// --count stat-family calls (stat, lstat, fstat, newfstatat, statx in turn) on a
+    /// prepared file.
+    Stats {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count execs of /bin/true through a symlink named like the comm (every fifth
     /// by execveat, each followed by a failed exec and a fork without exec).
     Execs {
@@ -226,6 +234,7 @@ where
         ),
         KindCmd::MmapRead { size, common } => (Workload::MmapRead { size }, common),
         KindCmd::Opens { count, common } => (Workload::Opens { count }, common),
+        KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
         KindCmd::Execs { count, common } => (Workload::Execs { count }, common),
     };
     workload.validate()?;

@@ -127,6 +127,10 @@ pub fn counts(w: &Workload) -> Counts {
         }
         Workload::MmapRead { .. } => open(&mut c, "openat"),
         Workload::Opens { count } => (0..count).for_each(|i| open(&mut c, ops::open_call(i))),
+        Workload::Stats { count } => {
+            open(&mut c, "openat");
+            (0..count).for_each(|i| c.statted(ops::stat_call(i)));
+        }
         Workload::Execs { count } => {
             for child in ops::exec_children(count) {
                 c.forks += 1;
@@ -198,5 +202,34 @@ mod tests {
         assert_eq!(c.by_call["openat"].calls, 600);
         assert_eq!(c.by_call["open"].calls, 200);
         assert_eq!(c.by_call["openat2"].calls, 200);
+    }
+
+    /// The stat mix covers exactly the model's stat family, and no two
+    /// subsets of it add up to within 2% of each other: a partial count
+    /// names the calls it saw.
+    #[test]
+    fn stats_mix_the_family_and_every_subset_sums_apart() {
+        let c = counts(&Workload::Stats { count: 1000 });
+        assert_eq!(c.stat_calls, 1000);
+        assert_eq!(c.open_calls, 1, "one openat() for newfstat's descriptor");
+        let mut names: Vec<&str> = ops::STAT_MIX.iter().map(|(n, _)| *n).collect();
+        let mut family = tracecheck_model::neighbour::STAT_CALLS.to_vec();
+        names.sort();
+        family.sort();
+        assert_eq!(names, family);
+        for (name, per100) in ops::STAT_MIX {
+            assert_eq!(c.by_call[name].calls, per100 * 10, "{name}");
+        }
+        let n = ops::STAT_MIX.len();
+        let mut sums: Vec<u64> = (1..(1u32 << n) - 1)
+            .map(|m| {
+                (0..n)
+                    .filter(|i| m & (1 << i) != 0)
+                    .map(|i| ops::STAT_MIX[i].1 * 10)
+                    .sum()
+            })
+            .collect();
+        sums.sort();
+        assert!(sums.windows(2).all(|w| w[1] - w[0] >= 20), "{sums:?}");
     }
 }

@@ -130,6 +130,7 @@ impl Workload {
             } => ops::direct_mixed(&path, read, write, request, threads),
             Workload::MmapRead { size } => ops::mmap_read(&path, size),
             Workload::Opens { count } => ops::opens(&path, count),
+            Workload::Stats { count } => ops::stats(&path, count),
             Workload::Execs { count } => match &link {
                 Some(l) => ops::execs(&l.link, count),
                 None => Err(WorkloadError::Unsupported(

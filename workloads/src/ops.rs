@@ -23,6 +23,8 @@ pub struct Counts {
     pub write_calls: u64,
     pub write_bytes: u64,
     pub open_calls: u64,
+    /// Stat-family calls made ([`stat_call`]).
+    pub stat_calls: u64,
     pub execs: u64,
     pub child_pids: Vec<u32>,
     /// Sum of the bytes an mmap-read touched, so the reads cannot be elided.
@@ -65,6 +67,12 @@ impl Counts {
 
     fn opened(&mut self, call: &'static str) {
         self.open_calls += 1;
+        self.tally(call, 0, 0);
+    }
+
+    /// One stat-family call (the design counts with this too).
+    pub(crate) fn statted(&mut self, call: &'static str) {
+        self.stat_calls += 1;
         self.tally(call, 0, 0);
     }
 
@@ -582,6 +590,84 @@ pub fn opens(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
         c.opened(call);
         drop(fd);
     }
+    Ok(c)
+}
+
+/// How many of every 100 calls of `stats` each stat-family call makes, by
+/// the name its syscalls tracepoint has on x86_64: `newfstatat` (what
+/// glibc's stat() and lstat() call since 2.33), `statx`, `newfstat`
+/// (fstat(2) of a descriptor), `newstat` (stat(2)), `newlstat` (lstat(2)).
+/// Each is at least 5% and every subset of them adds up to its own number,
+/// at least 2% from any other subset's, so a script that traces some of
+/// the family is told, by its count alone, which ones.
+pub const STAT_MIX: &[(&str, u64)] = &[
+    ("newfstatat", 39),
+    ("statx", 29),
+    ("newfstat", 20),
+    ("newstat", 7),
+    ("newlstat", 5),
+];
+
+/// Which stat-family call the `i`th stat of `stats` makes, by
+/// [`STAT_MIX`].
+pub fn stat_call(i: u64) -> &'static str {
+    let mut k = i % 100;
+    for (name, n) in STAT_MIX {
+        if k < *n {
+            return name;
+        }
+        k -= n;
+    }
+    unreachable!("STAT_MIX adds up to 100")
+}
+
+/// `count` stat-family calls on the prepared file, by [`stat_call`], each
+/// made as that very system call (libc's wrappers would pick their own),
+/// after one openat() for the descriptor newfstat needs.
+pub fn stats(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let fd = open(path, OFlags::RDONLY, Some(&mut c))?;
+    let cpath = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| WorkloadError::param("dir", "contains a NUL byte"))?;
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    for i in 0..count {
+        let call = stat_call(i);
+        // SAFETY: zeroed stat/statx buffers are valid to fill; the path is
+        // a NUL-terminated C string and the fd is open for the whole loop.
+        let rc = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let mut stx: libc::statx = std::mem::zeroed();
+            match call {
+                "newstat" => libc::syscall(libc::SYS_stat, cpath.as_ptr(), &mut st),
+                "newlstat" => libc::syscall(libc::SYS_lstat, cpath.as_ptr(), &mut st),
+                "newfstat" => libc::syscall(libc::SYS_fstat, raw, &mut st),
+                "statx" => libc::syscall(
+                    libc::SYS_statx,
+                    libc::AT_FDCWD,
+                    cpath.as_ptr(),
+                    0,
+                    libc::STATX_BASIC_STATS,
+                    &mut stx,
+                ),
+                _ => libc::syscall(
+                    libc::SYS_newfstatat,
+                    libc::AT_FDCWD,
+                    cpath.as_ptr(),
+                    &mut st,
+                    0,
+                ),
+            }
+        };
+        if rc != 0 {
+            return Err(WorkloadError::io(
+                call,
+                path,
+                std::io::Error::last_os_error(),
+            ));
+        }
+        c.statted(call);
+    }
+    drop(fd);
     Ok(c)
 }
 

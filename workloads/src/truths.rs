@@ -404,7 +404,7 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             | Workload::DirectWrite { .. }
             | Workload::DirectMixed { .. } => "pread64/pwrite64 with O_DIRECT",
             Workload::MmapRead { .. } => "none: mmap page faults are not read calls",
-            Workload::Opens { .. } => "none",
+            Workload::Opens { .. } | Workload::Stats { .. } => "none",
             Workload::CachedReread { .. } => {
                 "read, readv, pread64, preadv2, one per pass in turn, each pass until a call returns 0 at end of \
                  file (that call counts)"
@@ -455,6 +455,18 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             c.open_calls,
             Source::Workload,
             format!("open(), openat() and openat2() calls; {scope}"),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            None,
+            StatCalls,
+            c.stat_calls,
+            Source::Workload,
+            format!(
+                "newstat(), newlstat(), newfstat(), newfstatat() and statx() calls, each made as that system \
+                 call; {scope}"
+            ),
         );
         exact(
             &mut out,
@@ -661,6 +673,11 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Side::zero("opening and closing a cached inode on a noatime mount does no I/O")
                 .push(Read, &mut out);
             Side::zero("opening read-only and closing dirties nothing").push(Write, &mut out);
+        }
+        Workload::Stats { .. } => {
+            misses(0, "stat calls read no file data", &mut out);
+            Side::zero("stat of a cached inode reads nothing from disk").push(Read, &mut out);
+            Side::zero("stat on a noatime mount dirties nothing").push(Write, &mut out);
         }
         Workload::Execs { count } => {
             exact(

@@ -55,6 +55,9 @@ pub enum Workload {
     MmapRead { size: u64 },
     /// `count` openat() + close() of one prepared file.
     Opens { count: u64 },
+    /// `count` stat-family calls on one prepared file, by
+    /// [`crate::ops::stat_call`] in turn.
+    Stats { count: u64 },
     /// `count` fork() + execve() of /bin/true through a symlink named like
     /// the comm.
     Execs { count: u64 },
@@ -69,6 +72,7 @@ pub const KINDS: &[&str] = &[
     "direct-mixed",
     "mmap-read",
     "opens",
+    "stats",
     "execs",
 ];
 
@@ -83,6 +87,7 @@ impl Workload {
             Workload::DirectMixed { .. } => "direct-mixed",
             Workload::MmapRead { .. } => "mmap-read",
             Workload::Opens { .. } => "opens",
+            Workload::Stats { .. } => "stats",
             Workload::Execs { .. } => "execs",
         }
     }
@@ -96,7 +101,7 @@ impl Workload {
             | Workload::BufferedWrite { size, .. }
             | Workload::MmapRead { size } => Some(size),
             Workload::DirectMixed { read, write, .. } => Some(read + write),
-            Workload::Opens { .. } => Some(0),
+            Workload::Opens { .. } | Workload::Stats { .. } => Some(0),
             Workload::Execs { .. } => None,
         }
     }
@@ -195,7 +200,9 @@ impl Workload {
                 pos("size", size)?;
                 paged("size", size, "the file must end on a page boundary")
             }
-            Workload::Opens { count } | Workload::Execs { count } => pos("count", count),
+            Workload::Opens { count } | Workload::Stats { count } | Workload::Execs { count } => {
+                pos("count", count)
+            }
         }
     }
 
@@ -241,7 +248,7 @@ impl Workload {
             Workload::MmapRead { size } => {
                 m.insert("size".into(), size.into());
             }
-            Workload::Opens { count } | Workload::Execs { count } => {
+            Workload::Opens { count } | Workload::Stats { count } | Workload::Execs { count } => {
                 m.insert("count".into(), count.into());
             }
         }
@@ -297,7 +304,7 @@ impl Workload {
                 }
             }
             Workload::MmapRead { size } => push("size", format_size(size)),
-            Workload::Opens { count } | Workload::Execs { count } => {
+            Workload::Opens { count } | Workload::Stats { count } | Workload::Execs { count } => {
                 push("count", count.to_string())
             }
         }

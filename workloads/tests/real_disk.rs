@@ -123,6 +123,27 @@ fn opens_do_no_io() {
     assert_eq!(bound(&t, "disk.read_bytes", Device), (0, 0));
 }
 
+/// Each stat-family call is made as that system call, in the design's
+/// mix, and none of them touches the disk.
+#[test]
+fn stats_make_the_designed_calls_and_do_no_io() {
+    let _s = serial();
+    let w = Workload::Stats { count: 500 };
+    let (t, d) = run(&w, "tcw-stats");
+    check_device(&t, &d);
+    assert_eq!(d, DiskStats::default());
+    assert_eq!(bound(&t, "syscall.stat_calls", W), (500, 500));
+    assert_eq!(bound(&t, "syscall.open_calls", W), (1, 1));
+    let design = tracecheck_workloads::design::counts(&w);
+    for name in tracecheck_model::neighbour::STAT_CALLS {
+        assert_eq!(
+            t.tallies.call(name).calls,
+            design.by_call[name].calls,
+            "{name}"
+        );
+    }
+}
+
 #[test]
 fn execs_record_every_child_and_leave_the_scratch_disk_alone() {
     let _s = serial();

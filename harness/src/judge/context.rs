@@ -79,5 +79,6 @@ fn noun(m: Metric) -> &'static str {
     match m.quantity {
         tracecheck_model::Quantity::Bytes => "bytes",
         tracecheck_model::Quantity::Ops => "operations",
+        tracecheck_model::Quantity::StatCalls => "stat calls",
     }
 }

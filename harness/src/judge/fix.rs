@@ -70,6 +70,12 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
             format!("count() of tracepoint:syscalls:sys_enter_{{{family}}}, keyed by comm"),
             (dir == Some(Direction::Read)).then(|| "syscall-read-calls".to_string()),
         ),
+        (Layer::Syscall, Quantity::StatCalls, _) => (
+            "count() of tracepoint:syscalls:sys_enter_{newstat, newlstat, newfstat, newfstatat, statx}, keyed \
+             by comm (glibc's stat() and lstat() are newfstatat since 2.33)"
+                .to_string(),
+            Some("stat-calls".to_string()),
+        ),
         (Layer::Syscall, Quantity::Ops, _) => (
             "count() of tracepoint:syscalls:sys_enter_{open, openat, openat2}, keyed by comm".to_string(),
             Some("open-calls".to_string()),

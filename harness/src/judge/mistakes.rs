@@ -18,7 +18,7 @@ fn family(c: &Context<'_>) -> Vec<(&'static str, u64, u64)> {
     if dir.is_none() && c.metric.layer != Layer::Syscall {
         return Vec::new();
     }
-    let names = neighbour::call_family(dir);
+    let names = neighbour::call_family(c.metric);
     let t = &c.ev.truth.tallies;
     names
         .iter()
@@ -27,7 +27,9 @@ fn family(c: &Context<'_>) -> Vec<(&'static str, u64, u64)> {
         .map(|(n, t)| {
             // A disk or block claim that counts system calls counts bytes.
             match c.metric.quantity {
-                Quantity::Ops if c.metric.layer == Layer::Syscall => (n, t.calls, t.calls),
+                Quantity::Ops | Quantity::StatCalls if c.metric.layer == Layer::Syscall => {
+                    (n, t.calls, t.calls)
+                }
                 _ => (n, t.bytes, t.requested),
             }
         })
@@ -70,7 +72,7 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
                 .join(", ")
         };
         let what = match (c.metric.layer, c.metric.quantity) {
-            (Layer::Syscall, Quantity::Ops) => "the calls made to",
+            (Layer::Syscall, Quantity::Ops | Quantity::StatCalls) => "the calls made to",
             _ if asked => "the bytes asked for by",
             (_, _) => "the bytes through",
         };

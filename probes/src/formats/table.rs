@@ -17,6 +17,10 @@
 //!   columns, the last column taking the rest of the line (paths and
 //!   argument lists hold spaces). A comm with a space in it would shift
 //!   the columns; tracecheck's workloads never use one.
+//! - A line whose last cell is empty but that still ends with the blank
+//!   that separates it (`printf("%3d %s\n", err, "")`: bcc 0.26's
+//!   statsnoop prints every PATH empty in a 6.1 guest) is a row with an
+//!   empty last column.
 //! - A line with fewer cells than columns (a blank line, a closing banner)
 //!   is not a row, nor is a tool's notice of lost events (bpftrace's
 //!   `Lost N events`, bcc's `Possibly lost N samples`); they are kept in
@@ -60,7 +64,10 @@ fn header_of(line: &str) -> Option<Vec<String>> {
 }
 
 /// `line` split into `n` cells, the last taking the rest; `None` when it
-/// has fewer than `n`.
+/// has fewer than `n - 1`, or `n - 1` and nothing after the last of them.
+/// Every one of the first `n - 1` cells must be followed by a blank, so a
+/// line of `n - 1` cells ending in a blank is a row whose last cell is
+/// empty (a printf `%s` of an empty string).
 fn cells(line: &str, n: usize) -> Option<Vec<String>> {
     let mut out = Vec::with_capacity(n);
     let mut rest = line.trim_start();
@@ -69,11 +76,7 @@ fn cells(line: &str, n: usize) -> Option<Vec<String>> {
         out.push(rest[..end].to_string());
         rest = rest[end..].trim_start();
     }
-    let last = rest.trim_end();
-    if last.is_empty() {
-        return None;
-    }
-    out.push(last.to_string());
+    out.push(rest.trim_end().to_string());
     Some(out)
 }
 
@@ -118,6 +121,23 @@ pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// bcc 0.26's statsnoop in a 6.1 guest: every PATH empty, each line
+    /// ending in the blank before it; a line short of that is no row.
+    #[test]
+    fn an_empty_last_cell_after_its_blank_is_a_row() {
+        let text = "PID     COMM               FD ERR PATH\n\
+                    155     tcw-e06cc0          0   0 \n\
+                    155     tcw-e06cc0          0   0 /tmp/x\n\
+                    155     tcw-e06cc0          0   0\n\
+                    \n";
+        let out = parse_table(text).unwrap();
+        let rows = &out.tables[0].rows;
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(rows[0], ["155", "tcw-e06cc0", "0", "0", ""]);
+        assert_eq!(rows[1][4], "/tmp/x");
+        assert_eq!(out.unparsed.len(), 2, "{:?}", out.unparsed);
+    }
 
     #[test]
     fn rows_split_into_the_header_columns_with_the_rest_in_the_last() {
