@@ -91,6 +91,12 @@ pub const PLANS: &[Plan] = &[
                   number, so a script that misses some is named exactly",
     },
     Plan {
+        name: "threads",
+        workload: Workload::Threads { count: 100 },
+        purpose: "exactly 100 threads (pthread_create), and 20 forks that exit without exec: a script that \
+                  counts every new task reports 120",
+    },
+    Plan {
         name: "execs",
         workload: Workload::Execs { count: 50 },
         purpose: "exactly 50 execs (40 execve(), 10 execveat()), plus 20 failed execve() attempts and 10 forks \

@@ -64,6 +64,11 @@ pub enum Finding {
     ExecAttempts,
     ForksNotExecs,
     MissesExecveat,
+    /// Every new task, forked processes too, counted as threads.
+    NewTasksNotThreads,
+    /// The workload's entry printed under its comm as a Python bytes
+    /// literal (`b'tcw-...'`).
+    BytesLiteralKey,
     /// Short by no more than the events the tool itself said it lost
     /// (`Possibly lost N samples`, `Lost N events`).
     LostEvents,

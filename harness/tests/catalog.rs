@@ -119,6 +119,29 @@ fn statsnoop_bpfcc_misses_newfstatat_and_fstat_in_a_guest() {
     one_fail((code, vs, stderr), "stats", "part_of_call_family");
 }
 
+/// threadsnoop.bt puts its uprobe on libpthread's pthread_create, which
+/// Debian 12's libpthread.so.0 (glibc 2.36, a stub since 2.34) does not
+/// have: bpftrace 0.17 attaches nothing and says nothing, and the tool
+/// prints no row for the workload's 100 threads.
+#[test]
+fn threadsnoop_bt_sees_no_thread_on_glibc_2_36() {
+    one_fail(
+        judge("expectations/catalog/bpftrace/threadsnoop/spec.toml"),
+        "threads",
+        "reported_nothing",
+    );
+}
+
+/// bcc's threadsnoop falls back to libc's pthread_create and sees the
+/// threads, but prints COMM as a Python bytes literal (b'tcw-...'), so
+/// nothing is filed under the workload's name.
+#[test]
+fn threadsnoop_bpfcc_prints_comm_as_a_bytes_literal_in_a_guest() {
+    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/threadsnoop/spec.toml");
+    assert!(stderr.contains("the number is right"), "{stderr}");
+    one_fail((code, vs, stderr), "threads", "bytes_literal_key");
+}
+
 /// execsnoop.bt prints every exec attempt (its man page says the exec "may
 /// have failed"): 70 rows for 50 execs, 20 of the attempts failed.
 #[test]

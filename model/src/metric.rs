@@ -146,6 +146,9 @@ pub enum Quantity {
     /// and quantity, and the system-call layer's undirected `Ops` is its
     /// opens.
     StatCalls,
+    /// Threads a process created (pthread_create: a clone with
+    /// CLONE_THREAD), at the process layer beside its execs.
+    Threads,
 }
 
 /// Whether a metric has a direction, and where it comes from.
@@ -266,6 +269,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "process.execs",
         "successful execve() calls (sched_process_exec events)",
     ),
+    (
+        "process.threads",
+        "threads created (pthread_create(): a clone with CLONE_THREAD)",
+    ),
 ];
 
 impl Metric {
@@ -320,6 +327,7 @@ impl Metric {
             "disk.rw_bytes" => Metric::new(Disk, B, Bytes),
             "disk.rw_ios" => Metric::new(Disk, B, Ops),
             "process.execs" => Metric::new(Process, U, Ops),
+            "process.threads" => Metric::new(Process, U, Threads),
             _ => return None,
         };
         Some(m)
@@ -392,6 +400,7 @@ impl Metric {
         match (self.quantity, self.layer) {
             (Quantity::Bytes, _) => "B",
             (Quantity::StatCalls, _) => "calls",
+            (Quantity::Threads, _) => "threads",
             (Quantity::Ops, Layer::Syscall) => "calls",
             (Quantity::Ops, Layer::Pagecache) => "pages",
             (Quantity::Ops, Layer::Process) => "execs",

@@ -67,6 +67,9 @@ pub enum Mistake {
     ExecAttempts,
     /// fork() calls, not execs.
     Forks,
+    /// Every new task, threads and forked processes alike, where the claim
+    /// counts threads (sched_process_fork or task_newtask unfiltered).
+    NewTasks,
     /// execve() only: execs made through execveat() missed.
     ExecveOnly,
     /// Every page-cache insertion, writes included, not only read misses.
@@ -105,6 +108,7 @@ impl Mistake {
             Mistake::OnlyCall(c) => format!("only-{c}"),
             Mistake::ExecAttempts => "exec-attempts".into(),
             Mistake::Forks => "forks".into(),
+            Mistake::NewTasks => "new-tasks".into(),
             Mistake::ExecveOnly => "execve-only".into(),
             Mistake::AllInsertions => "all-insertions".into(),
             Mistake::PageAccesses => "page-accesses".into(),
@@ -132,6 +136,7 @@ impl Mistake {
             Mistake::OnlyCall(c) => format!("only {c}(), the rest of the family missed"),
             Mistake::ExecAttempts => "exec attempts, failed ones included".into(),
             Mistake::Forks => "fork() calls instead of execs".into(),
+            Mistake::NewTasks => "every new task, forked processes too".into(),
             Mistake::ExecveOnly => "execve() only, execveat() missed".into(),
             Mistake::AllInsertions => "every page-cache insertion, writes included".into(),
             Mistake::PageAccesses => "every page read, cache hits included".into(),
@@ -229,6 +234,7 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
                 out.push(M::Layer(Layer::Pagecache));
             }
         }
+        (Layer::Process, Quantity::Threads) => out.push(M::NewTasks),
         (Layer::Process, _) => out.extend([M::ExecAttempts, M::Forks, M::ExecveOnly]),
         _ => {}
     }
@@ -325,13 +331,13 @@ impl Mistake {
             Mistake::Sectors => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
-                Quantity::StatCalls => None,
+                Quantity::StatCalls | Quantity::Threads => None,
             },
             Mistake::Kib => Some(scale(truth()?, 1, 1024)),
             Mistake::Pages => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
-                Quantity::StatCalls => None,
+                Quantity::StatCalls | Quantity::Threads => None,
             },
             Mistake::Twice => Some(scale(truth()?, 2, 1)),
             Mistake::Bios => range_of(gt, m.at_layer(Layer::Block)?, who),
@@ -348,13 +354,14 @@ impl Mistake {
                 let one = t.call(c);
                 match m.quantity {
                     Quantity::Bytes => exact(one.bytes),
-                    Quantity::Ops | Quantity::StatCalls => exact(one.calls),
+                    Quantity::Ops | Quantity::StatCalls | Quantity::Threads => exact(one.calls),
                 }
             }
             Mistake::ExecAttempts => {
                 (t.exec_attempts > 0).then_some((t.exec_attempts, t.exec_attempts))
             }
             Mistake::Forks => (t.forks > 0).then_some((t.forks, t.forks)),
+            Mistake::NewTasks => Some(add(truth()?, (t.forks, t.forks))),
             Mistake::ExecveOnly => {
                 let (lo, hi) = truth()?;
                 Some((lo.saturating_sub(t.execveat), hi.saturating_sub(t.execveat)))

@@ -130,6 +130,14 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// --count threads (pthread_create, each joined) and --count/5 forks that exit
+    /// without exec.
+    Threads {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count execs of /bin/true through a symlink named like the comm (every fifth
     /// by execveat, each followed by a failed exec and a fork without exec).
     Execs {
@@ -235,6 +243,7 @@ where
         KindCmd::MmapRead { size, common } => (Workload::MmapRead { size }, common),
         KindCmd::Opens { count, common } => (Workload::Opens { count }, common),
         KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
+        KindCmd::Threads { count, common } => (Workload::Threads { count }, common),
         KindCmd::Execs { count, common } => (Workload::Execs { count }, common),
     };
     workload.validate()?;

@@ -69,6 +69,7 @@ pub fn counts(w: &Workload) -> Counts {
             threads,
         } => {
             direct(&mut c, read, write, request);
+            c.threads_created = threads - 1;
             // The main thread's share, by the same rule the run uses.
             if threads > 1 {
                 for (name, n) in [("pread64", read / request), ("pwrite64", write / request)] {
@@ -127,6 +128,10 @@ pub fn counts(w: &Workload) -> Counts {
         }
         Workload::MmapRead { .. } => open(&mut c, "openat"),
         Workload::Opens { count } => (0..count).for_each(|i| open(&mut c, ops::open_call(i))),
+        Workload::Threads { count } => {
+            c.forks = count / 5;
+            c.threads_created = count;
+        }
         Workload::Stats { count } => {
             open(&mut c, "openat");
             (0..count).for_each(|i| c.statted(ops::stat_call(i)));

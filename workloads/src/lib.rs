@@ -131,6 +131,7 @@ impl Workload {
             Workload::MmapRead { size } => ops::mmap_read(&path, size),
             Workload::Opens { count } => ops::opens(&path, count),
             Workload::Stats { count } => ops::stats(&path, count),
+            Workload::Threads { count } => ops::threads(count),
             Workload::Execs { count } => match &link {
                 Some(l) => ops::execs(&l.link, count),
                 None => Err(WorkloadError::Unsupported(

@@ -25,6 +25,8 @@ pub struct Counts {
     pub open_calls: u64,
     /// Stat-family calls made ([`stat_call`]).
     pub stat_calls: u64,
+    /// Threads the process created (pthread_create, through std::thread).
+    pub threads_created: u64,
     pub execs: u64,
     pub child_pids: Vec<u32>,
     /// Sum of the bytes an mmap-read touched, so the reads cannot be elided.
@@ -526,6 +528,7 @@ pub fn direct_mixed(
         c.thread_ids.push(tid);
         c.merge(counts);
     }
+    c.threads_created = threads - 1;
     Ok(c)
 }
 
@@ -668,6 +671,57 @@ pub fn stats(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
         c.statted(call);
     }
     drop(fd);
+    Ok(c)
+}
+
+/// `count / 5` fork()s whose children exit at once without exec (while the
+/// process has one thread), then `count` threads made with pthread_create()
+/// (std::thread), each joined before the next: a script that counts every
+/// new task reports 1.2× the threads.
+pub fn threads(count: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let none = Path::new("");
+    for _ in 0..count / 5 {
+        // SAFETY: the process has a single thread here, and the child only
+        // calls the async-signal-safe _exit.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(WorkloadError::io(
+                "fork",
+                none,
+                std::io::Error::last_os_error(),
+            ));
+        }
+        if pid == 0 {
+            // SAFETY: leaving the child at once, as fork(2) allows.
+            unsafe { libc::_exit(0) };
+        }
+        c.forks += 1;
+        c.child_pids.push(pid as u32);
+        let p = rustix::process::Pid::from_raw(pid)
+            .ok_or_else(|| WorkloadError::io("fork", none, std::io::Error::other("pid 0")))?;
+        loop {
+            match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
+                Ok(Some(_)) => break,
+                Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(WorkloadError::io("waitpid", none, e)),
+            }
+        }
+    }
+    for _ in 0..count {
+        std::thread::Builder::new()
+            .spawn(|| ())
+            .map_err(|e| WorkloadError::io("pthread_create", none, e))?
+            .join()
+            .map_err(|_| {
+                WorkloadError::io(
+                    "pthread_join",
+                    none,
+                    std::io::Error::other("the thread panicked"),
+                )
+            })?;
+        c.threads_created += 1;
+    }
     Ok(c)
 }
 

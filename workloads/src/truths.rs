@@ -397,7 +397,9 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
         ));
     }
 
-    if !matches!(w, Workload::Execs { .. }) {
+    // Threads and execs make system calls beyond the workload's own count
+    // (a thread's start, the children's loader): no system-call truths.
+    if !matches!(w, Workload::Execs { .. } | Workload::Threads { .. }) {
         let (rc, wc) = (c.read_calls, c.write_calls);
         let call = match w {
             Workload::DirectRead { .. }
@@ -674,6 +676,19 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
                 .push(Read, &mut out);
             Side::zero("opening read-only and closing dirties nothing").push(Write, &mut out);
         }
+        Workload::Threads { count } => {
+            misses(
+                0,
+                "starting and joining threads and forks read no file",
+                &mut out,
+            );
+            let why = format!(
+                "{count} threads and {} forks touch no file: nothing reaches the scratch device",
+                count / 5
+            );
+            Side::zero(&why).push(Read, &mut out);
+            Side::zero(&why).push(Write, &mut out);
+        }
         Workload::Stats { .. } => {
             misses(0, "stat calls read no file data", &mut out);
             Side::zero("stat of a cached inode reads nothing from disk").push(Read, &mut out);
@@ -709,6 +724,30 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             format!("the workload execs nothing under comm {comm} (its own exec happened under its binary's name)"),
         );
     }
+    let threads_why = match *w {
+        Workload::Threads { count } => format!(
+            "{count} pthread_create() calls (std::thread), each thread joined before the next; the {} forked \
+             children exit at once and create none",
+            count / 5
+        ),
+        Workload::DirectMixed { threads, .. } => format!(
+            "the {} worker threads that share the calls (std::thread::scope); the main thread is the process",
+            threads - 1
+        ),
+        Workload::Execs { .. } => {
+            "the workload forks and execs /bin/true, which is single-threaded: no thread is created".into()
+        }
+        _ => "the workload runs on its main thread alone".into(),
+    };
+    exact(
+        &mut out,
+        Layer::Process,
+        None,
+        Threads,
+        c.threads_created,
+        Source::Workload,
+        threads_why,
+    );
     tracecheck_model::truth::with_both_directions(out)
 }
 

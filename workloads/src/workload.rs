@@ -58,6 +58,9 @@ pub enum Workload {
     /// `count` stat-family calls on one prepared file, by
     /// [`crate::ops::stat_call`] in turn.
     Stats { count: u64 },
+    /// `count` threads (pthread_create) and `count / 5` forks that exit
+    /// without exec ([`crate::ops::threads`]).
+    Threads { count: u64 },
     /// `count` fork() + execve() of /bin/true through a symlink named like
     /// the comm.
     Execs { count: u64 },
@@ -73,6 +76,7 @@ pub const KINDS: &[&str] = &[
     "mmap-read",
     "opens",
     "stats",
+    "threads",
     "execs",
 ];
 
@@ -88,6 +92,7 @@ impl Workload {
             Workload::MmapRead { .. } => "mmap-read",
             Workload::Opens { .. } => "opens",
             Workload::Stats { .. } => "stats",
+            Workload::Threads { .. } => "threads",
             Workload::Execs { .. } => "execs",
         }
     }
@@ -102,7 +107,7 @@ impl Workload {
             | Workload::MmapRead { size } => Some(size),
             Workload::DirectMixed { read, write, .. } => Some(read + write),
             Workload::Opens { .. } | Workload::Stats { .. } => Some(0),
-            Workload::Execs { .. } => None,
+            Workload::Execs { .. } | Workload::Threads { .. } => None,
         }
     }
 
@@ -200,9 +205,10 @@ impl Workload {
                 pos("size", size)?;
                 paged("size", size, "the file must end on a page boundary")
             }
-            Workload::Opens { count } | Workload::Stats { count } | Workload::Execs { count } => {
-                pos("count", count)
-            }
+            Workload::Opens { count }
+            | Workload::Stats { count }
+            | Workload::Threads { count }
+            | Workload::Execs { count } => pos("count", count),
         }
     }
 
@@ -248,7 +254,10 @@ impl Workload {
             Workload::MmapRead { size } => {
                 m.insert("size".into(), size.into());
             }
-            Workload::Opens { count } | Workload::Stats { count } | Workload::Execs { count } => {
+            Workload::Opens { count }
+            | Workload::Stats { count }
+            | Workload::Threads { count }
+            | Workload::Execs { count } => {
                 m.insert("count".into(), count.into());
             }
         }
@@ -304,9 +313,10 @@ impl Workload {
                 }
             }
             Workload::MmapRead { size } => push("size", format_size(size)),
-            Workload::Opens { count } | Workload::Stats { count } | Workload::Execs { count } => {
-                push("count", count.to_string())
-            }
+            Workload::Opens { count }
+            | Workload::Stats { count }
+            | Workload::Threads { count }
+            | Workload::Execs { count } => push("count", count.to_string()),
         }
         if let Workload::BufferedWrite { fsync: true, .. } = self {
             a.push("--fsync".into());
@@ -318,7 +328,7 @@ impl Workload {
     /// sharing a scratch directory never use each other's files.
     pub fn input_path(&self, dir: &Path) -> Option<PathBuf> {
         let kind = match self {
-            Workload::Execs { .. } => return None,
+            Workload::Execs { .. } | Workload::Threads { .. } => return None,
             // Both write kinds overwrite a prepared file the same way.
             w => w.kind(),
         };

@@ -144,6 +144,18 @@ fn stats_make_the_designed_calls_and_do_no_io() {
     }
 }
 
+/// The threads it says it made, and the forks beside them, and no I/O.
+#[test]
+fn threads_are_counted_and_do_no_io() {
+    let _s = serial();
+    let (t, d) = run(&Workload::Threads { count: 50 }, "tcw-threads");
+    check_device(&t, &d);
+    assert_eq!(d, DiskStats::default());
+    assert_eq!(bound(&t, "process.threads", W), (50, 50));
+    assert_eq!(bound(&t, "process.execs", W), (0, 0));
+    assert_eq!(t.tallies.forks, 10);
+}
+
 #[test]
 fn execs_record_every_child_and_leave_the_scratch_disk_alone() {
     let _s = serial();

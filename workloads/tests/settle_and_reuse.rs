@@ -52,6 +52,7 @@ fn every_kind() -> Vec<Workload> {
         Workload::MmapRead { size: 16 * M },
         Workload::Opens { count: 200 },
         Workload::Stats { count: 200 },
+        Workload::Threads { count: 20 },
         Workload::Execs { count: 5 },
     ]
 }

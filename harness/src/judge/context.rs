@@ -50,7 +50,10 @@ impl Context<'_> {
             Layer::Syscall => format!("system-call {dir}{}", noun(m)),
             Layer::Vfs => format!("VFS {dir}{}", noun(m)),
             Layer::Pagecache => "page-cache misses".to_string(),
-            Layer::Process => "execs".to_string(),
+            Layer::Process => match m.quantity {
+                tracecheck_model::Quantity::Threads => "threads created".to_string(),
+                _ => "execs".to_string(),
+            },
         }
     }
 
@@ -80,5 +83,6 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::Bytes => "bytes",
         tracecheck_model::Quantity::Ops => "operations",
         tracecheck_model::Quantity::StatCalls => "stat calls",
+        tracecheck_model::Quantity::Threads => "threads",
     }
 }

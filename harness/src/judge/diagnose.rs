@@ -28,6 +28,13 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         return d(Finding::DoubleCounting, twice_sentence(v, c.truth));
     }
 
+    // 0b'. The workload's own entry under its comm spelled as a Python
+    // bytes literal (bcc 0.26's threadsnoop prints `b'tcw-78471f'`): the
+    // count may be right, the key is not what a user filters on.
+    if let Some(tail) = bytes_literal_key(c) {
+        return d(Finding::BytesLiteralKey, tail);
+    }
+
     // 0c. The missing part found under the workload's other threads' ids.
     if let Some((finding, tail)) = super::mistakes::keyed_by_thread(c) {
         return d(finding, tail);
@@ -87,8 +94,9 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             Layer::Block,
             Layer::Pagecache,
         ],
-        // Only the system-call layer counts stat calls.
-        tracecheck_model::Quantity::StatCalls => &[],
+        // Only the system-call layer counts stat calls, only the process
+        // layer threads.
+        tracecheck_model::Quantity::StatCalls | tracecheck_model::Quantity::Threads => &[],
     };
     for &layer in layers {
         if layer == c.metric.layer {
@@ -327,6 +335,28 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
 
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
     d(Finding::Unexplained, format!("{ratio:.3}× the truth, which matches no layer, unit, direction or attribution tracecheck knows"))
+}
+
+/// The tool's entry for the workload, printed under `b'COMM'`: what it
+/// holds and whether that is the truth.
+fn bytes_literal_key(c: &Context<'_>) -> Option<String> {
+    if !c.per_process || c.reading.reported > 0 {
+        return None;
+    }
+    let key = format!("b'{}'", c.ev.subject.comm);
+    let n = *c.reading.others.get(&key)?;
+    let verdict = if c.within_range(n, c.truth.lo, c.truth.hi) {
+        "within the tolerance of the truth: the number is right and the key is wrong"
+    } else {
+        "which is not the truth either"
+    };
+    Some(format!(
+        "it printed the workload's comm as a Python bytes literal, {key}, and counted {} {} under it, {verdict} \
+         (a str() of Python 3 bytes in the tool's print, so a user who looks for {} finds nothing)",
+        num(n),
+        c.metric.unit(),
+        c.ev.subject.comm
+    ))
 }
 
 /// More than this many unparsed lines, with the claim's map missing, is
@@ -618,6 +648,20 @@ mod tests {
     fn finding(v: &Verdict) -> Finding {
         assert_eq!(v.status, Status::Fail, "{v:?}");
         v.diagnosis.as_ref().unwrap().finding
+    }
+
+    #[test]
+    fn the_comm_as_a_python_bytes_literal_is_named() {
+        let gt = cached_reread();
+        let c = claim("disk.read_bytes", &[KeyKind::Comm]);
+        let o = out(&[(&["b'tcw-aaaaaa'"], S as i64), (&["other"], 5)]);
+        let v = run(&gt, &c, &o);
+        assert_eq!(finding(&v[0]), Finding::BytesLiteralKey);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(
+            s.contains("b'tcw-aaaaaa'") && s.contains("the number is right"),
+            "{s}"
+        );
     }
 
     #[test]

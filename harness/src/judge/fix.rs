@@ -70,6 +70,12 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
             format!("count() of tracepoint:syscalls:sys_enter_{{{family}}}, keyed by comm"),
             (dir == Some(Direction::Read)).then(|| "syscall-read-calls".to_string()),
         ),
+        (Layer::Process, Quantity::Threads, _) => (
+            "count() of tracepoint:task:task_newtask where clone_flags has CLONE_THREAD (0x10000), keyed by \
+             comm (it fires in the creating thread; every thread, whichever library made it)"
+                .to_string(),
+            Some("threads".to_string()),
+        ),
         (Layer::Syscall, Quantity::StatCalls, _) => (
             "count() of tracepoint:syscalls:sys_enter_{newstat, newlstat, newfstat, newfstatat, statx}, keyed \
              by comm (glibc's stat() and lstat() are newfstatat since 2.33)"

@@ -146,6 +146,11 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             Finding::ForksNotExecs,
             "the fork() calls: the script counts new processes (fork or sched_process_fork), not execs",
         ),
+        Mistake::NewTasks => s(
+            Finding::NewTasksNotThreads,
+            "the threads and the forked processes together: the script counts every new task \
+             (sched_process_fork, or task_newtask without testing CLONE_THREAD in clone_flags), not threads",
+        ),
         Mistake::ExecveOnly => s(
             Finding::MissesExecveat,
             "the execs made through execve() alone: the script misses execveat()",

@@ -115,7 +115,9 @@ pub fn read_map(
     // under the harness's name, before the measured phase; every exec the
     // truth counts is a child's. So for execs keyed by pid only the
     // children's pids are the workload's.
-    let pids: &[u32] = if claim.metric.layer == tracecheck_model::Layer::Process {
+    let execs = claim.metric.layer == tracecheck_model::Layer::Process
+        && claim.metric.quantity == tracecheck_model::Quantity::Ops;
+    let pids: &[u32] = if execs {
         subject.pids.get(1..).unwrap_or_default()
     } else {
         &subject.pids
