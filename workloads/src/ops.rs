@@ -674,6 +674,19 @@ pub fn stats(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
     Ok(c)
 }
 
+/// Wait for the child `pid` (forked for `path`) to end, through EINTR.
+fn reap(pid: libc::pid_t, path: &Path) -> Result<rustix::process::WaitStatus, WorkloadError> {
+    let p = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| WorkloadError::io("fork for", path, std::io::Error::other("pid 0")))?;
+    loop {
+        match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
+            Ok(Some((_, s))) => return Ok(s),
+            Ok(None) | Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(WorkloadError::io("waitpid for", path, e)),
+        }
+    }
+}
+
 /// `count / 5` fork()s whose children exit at once without exec (while the
 /// process has one thread), then `count` threads made with pthread_create()
 /// (std::thread), each joined before the next: a script that counts every
@@ -698,15 +711,7 @@ pub fn threads(count: u64) -> Result<Counts, WorkloadError> {
         }
         c.forks += 1;
         c.child_pids.push(pid as u32);
-        let p = rustix::process::Pid::from_raw(pid)
-            .ok_or_else(|| WorkloadError::io("fork", none, std::io::Error::other("pid 0")))?;
-        loop {
-            match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
-                Ok(Some(_)) => break,
-                Ok(None) | Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(WorkloadError::io("waitpid", none, e)),
-            }
-        }
+        reap(pid, none)?;
     }
     for _ in 0..count {
         std::thread::Builder::new()
@@ -855,16 +860,7 @@ pub fn execs(link: &Path, count: u64) -> Result<Counts, WorkloadError> {
             c.exec_attempts += 1;
         }
         c.child_pids.push(pid as u32);
-        let p = rustix::process::Pid::from_raw(pid)
-            .ok_or_else(|| WorkloadError::io("fork for", link, std::io::Error::other("pid 0")))?;
-        let status = loop {
-            match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
-                Ok(Some((_, s))) => break s,
-                Ok(None) => continue,
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(WorkloadError::io("waitpid for", link, e)),
-            }
-        };
+        let status = reap(pid, link)?;
         let expected = if child == Child::FailedExec { 127 } else { 0 };
         match status.exit_status() {
             Some(s) if s == expected => match child {
