@@ -296,7 +296,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         let warn = if let Some(first) = unattached.first() {
             format!(
                 " ({} of its probes did not attach; the tool said: {})",
-                unattached.len(),
+                super::mistakes::probes_named(&unattached),
                 first.trim()
             )
         } else {
@@ -648,6 +648,22 @@ mod tests {
     fn finding(v: &Verdict) -> Finding {
         assert_eq!(v.status, Status::Fail, "{v:?}");
         v.diagnosis.as_ref().unwrap().finding
+    }
+
+    #[test]
+    fn each_probe_that_failed_is_counted_once() {
+        let lines: Vec<String> = [
+            "/usr/sbin/biolatency.bt:17-19: WARNING: blk_account_io_start is not traceable (either \
+             non-existing, inlined, or marked as \"notrace\"); attaching to it will likely fail",
+            "WARNING: could not attach probe kprobe:blk_account_io_start, skipping.",
+            "WARNING: could not attach probe kprobe:__blk_account_io_done, skipping.",
+            "WARNING: could not attach probe uprobe:/lib/x86_64-linux-gnu/libc.so.6:pthread_create, skipping.",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let refs: Vec<&String> = lines.iter().collect();
+        assert_eq!(super::super::mistakes::probes_named(&refs), 3);
     }
 
     #[test]

@@ -260,6 +260,38 @@ pub fn unattached<'c>(c: &'c Context<'_>) -> Vec<&'c String> {
         .collect()
 }
 
+/// How many probes the attach-failure lines name, each counted once:
+/// bpftrace 0.17 says "X is not traceable" and then "could not attach probe
+/// kprobe:X" for the same X. A line that names no probe counts alone.
+pub fn probes_named(lines: &[&String]) -> usize {
+    let mut names: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            let l = l.as_str();
+            let after_kind = [
+                "kprobe:",
+                "kretprobe:",
+                "uprobe:",
+                "uretprobe:",
+                "tracepoint:",
+            ]
+            .iter()
+            .find_map(|k| l.split_once(k).map(|(_, rest)| rest));
+            let before_untraceable = l
+                .split_once(" is not traceable")
+                .and_then(|(head, _)| head.split_whitespace().last());
+            let name = after_kind
+                .map(|rest| rest.split([',', ' ']).next().unwrap_or(rest))
+                .or(before_untraceable)
+                .unwrap_or(l);
+            name.rsplit(':').next().unwrap_or(name)
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.len()
+}
+
 /// Does this line of a tool's stderr say a probe failed to attach?
 pub fn attach_failure(line: &str) -> bool {
     let l = line.to_lowercase();

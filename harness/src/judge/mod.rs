@@ -145,7 +145,7 @@ fn blind(reading: &reading::Reading, tool: &ToolRecord) -> Option<String> {
     Some(format!(
         "the tool printed no entry for this claim, and {} of its probes did not attach (the tool said: {}): \
          its silence here is no measurement, whatever the truth",
-        failed.len(),
+        mistakes::probes_named(&failed),
         first.trim()
     ))
 }
