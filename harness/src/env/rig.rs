@@ -400,7 +400,7 @@ impl<'a> WorkloadRun<'a> {
         let exe = tracecheck_exe()?;
         tracecheck_workloads::cache::make_resident(&exe)
             .map_err(|e| err(format!("cannot make its executable resident: {e}")))?;
-        let mut child = workload_command(phase, self.plan, &self.dir, extra)?
+        let mut child = workload_command(&exe, phase, self.plan, &self.dir, extra)
             .spawn()
             .map_err(|e| err(format!("cannot start: {e}")))?;
         let mut out = child.stdout.take().expect("piped");
@@ -466,15 +466,10 @@ pub fn fresh_comm() -> String {
     format!("tcw-{:06x}", x >> 40)
 }
 
-/// How to start the workload generator: this same binary's hidden
+/// How to start the workload generator `exe`: this same binary's hidden
 /// `workload` subcommand, so one binary serves host and guest alike.
-fn workload_command(
-    phase: &str,
-    plan: &Plan,
-    dir: &Path,
-    extra: &[String],
-) -> Result<Command, HarnessError> {
-    let mut cmd = Command::new(tracecheck_exe()?);
+fn workload_command(exe: &Path, phase: &str, plan: &Plan, dir: &Path, extra: &[String]) -> Command {
+    let mut cmd = Command::new(exe);
     cmd.arg("workload")
         .arg(phase)
         .args(plan.workload.to_args())
@@ -492,5 +487,5 @@ fn workload_command(
             Ok(())
         });
     }
-    Ok(cmd)
+    cmd
 }

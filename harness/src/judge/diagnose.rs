@@ -293,12 +293,8 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         // What the tool said on its passing checks too is no evidence; a
         // probe that did not attach is the best evidence there is.
         let unattached = super::mistakes::unattached(c);
-        let warn = if let Some(first) = unattached.first() {
-            format!(
-                " ({} of its probes did not attach; the tool said: {})",
-                super::mistakes::probes_named(&unattached),
-                first.trim()
-            )
+        let warn = if let Some(phrase) = super::mistakes::unattached_phrase(&unattached) {
+            format!(" ({phrase})")
         } else {
             c.tool
                 .stderr_tail

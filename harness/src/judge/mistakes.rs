@@ -51,11 +51,10 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
         && c.metric.quantity == Quantity::Bytes
         && matches!(c.metric.layer, Layer::Syscall | Layer::Vfs);
     let n = fam.len();
-    let asked = [false, true];
-    for (mask, asked) in asked
+    let passes: &[bool] = if reads { &[false, true] } else { &[false] };
+    for (&asked, mask) in passes
         .iter()
-        .filter(|a| !**a || reads)
-        .flat_map(|a| (1..(1u32 << n) - 1).map(move |m| (m, *a)))
+        .flat_map(|a| (1..(1u32 << n) - 1).map(move |m| (a, m)))
     {
         let sum: u64 = (0..n)
             .filter(|i| mask & (1 << i) != 0)
@@ -290,6 +289,17 @@ pub fn probes_named(lines: &[&String]) -> usize {
     names.sort();
     names.dedup();
     names.len()
+}
+
+/// "N of its probes did not attach; the tool said: LINE" for the
+/// attach-failure lines, quoting the first; `None` when there are none.
+pub fn unattached_phrase(lines: &[&String]) -> Option<String> {
+    let first = lines.first()?;
+    Some(format!(
+        "{} of its probes did not attach; the tool said: {}",
+        probes_named(lines),
+        first.trim()
+    ))
 }
 
 /// Does this line of a tool's stderr say a probe failed to attach?

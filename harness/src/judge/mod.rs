@@ -141,12 +141,9 @@ fn blind(reading: &reading::Reading, tool: &ToolRecord) -> Option<String> {
         .iter()
         .filter(|l| mistakes::attach_failure(l))
         .collect();
-    let first = failed.first()?;
     Some(format!(
-        "the tool printed no entry for this claim, and {} of its probes did not attach (the tool said: {}): \
-         its silence here is no measurement, whatever the truth",
-        mistakes::probes_named(&failed),
-        first.trim()
+        "the tool printed no entry for this claim ({}): its silence here is no measurement, whatever the truth",
+        mistakes::unattached_phrase(&failed)?
     ))
 }
 
