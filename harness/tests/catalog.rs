@@ -171,6 +171,7 @@ fn bitesize_bt_counts_each_process_s_disk_ios() {
 /// misses no member of the family. Under TCG its perf buffer overflows, and
 /// it says so ("Possibly lost N samples"): then it FAILs with that cause
 /// (seen: 918 rows and 82 said lost, exactly; 911 rows, fewer said lost).
+/// Once it lost 91 and said nothing: a FAIL the judge cannot explain.
 #[test]
 fn opensnoop_bpfcc_sees_the_whole_open_family_in_a_guest() {
     let (code, report, stderr) = {
@@ -192,6 +193,14 @@ fn opensnoop_bpfcc_sees_the_whole_open_family_in_a_guest() {
         // unsaid.
         (Some("FAIL"), Some("lost_events")) => assert!(
             reported > 800 && reported < 1000 && lost > 0,
+            "{v:#}\nlost {lost}"
+        ),
+        // Short with no loss notice at all: a CI run saw 909 rows and
+        // nothing said lost. Still more than the 800 open() and openat()
+        // calls, so openat2() was seen; the judge has no evidence for a
+        // cause and says so ("unexplained"), never a PASS.
+        (Some("FAIL"), Some("unexplained")) => assert!(
+            reported > 800 && reported < 1000 && lost == 0 && code == 1,
             "{v:#}\nlost {lost}"
         ),
         _ => panic!("neither a PASS nor the loss it reported: {v:#}\n{stderr}"),
