@@ -155,6 +155,20 @@ impl PrivateApt {
         Ok(vec![arch, common])
     }
 
+    /// `apt-cache depends --important PACKAGE`, as text.
+    pub(crate) fn depends(&self, package: &str) -> Result<String, VmError> {
+        cmd::stdout(
+            self.apt("apt-cache")
+                .args(["depends", "--important", package]),
+            &format!("resolving the dependencies of {package} for {}", self.target),
+        )
+        .map_err(|e| VmError::PackageNotFound {
+            package: package.into(),
+            target: self.target.name().into(),
+            detail: e.to_string(),
+        })
+    }
+
     /// The candidate version of `package`, or [`VmError::PackageNotFound`].
     pub fn candidate_version(&self, package: &str) -> Result<String, VmError> {
         let policy = cmd::stdout(

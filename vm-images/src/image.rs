@@ -83,12 +83,18 @@ pub struct Image {
 }
 
 /// Holds an exclusive `flock` on the cache while building.
-struct CacheLock(#[allow(dead_code)] fs::File);
+pub(crate) struct CacheLock(#[allow(dead_code)] fs::File);
 
 impl CacheLock {
     fn take(cache: &Path) -> Result<Self, VmError> {
+        Self::take_named(cache, ".lock")
+    }
+
+    /// An exclusive lock of its own (`name` in the cache), for work that
+    /// must not wait on image builds (SystemTap's, [`crate::stap`]).
+    pub(crate) fn take_named(cache: &Path, name: &str) -> Result<Self, VmError> {
         fs::create_dir_all(cache).map_err(VmError::io(cache))?;
-        let path = cache.join(".lock");
+        let path = cache.join(name);
         let f = fs::File::create(&path).map_err(VmError::io(&path))?;
         rustix::fs::flock(f.as_fd(), rustix::fs::FlockOperation::LockExclusive).map_err(|e| {
             VmError::Io {

@@ -15,6 +15,7 @@ pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
 pub mod runner;
+pub mod stap;
 pub mod target;
 
 pub use accel::choose_accel;
@@ -22,4 +23,5 @@ pub use error::VmError;
 pub use guest::{run_guest, GuestOutcome, GuestSpec, HangReason, Outcome, Share, BOOT_ATTEMPTS};
 pub use image::{build_image, default_cache_dir, BuildOptions, Image};
 pub use qemu::{Accel, HUNG_TASK_TIMEOUT_SECS};
+pub use stap::{BuildFailure, Module, StapError, StapKit};
 pub use target::KernelTarget;

@@ -30,6 +30,23 @@ enum Cmd {
         #[arg(default_value = "debian-6.1")]
         target: String,
     },
+    /// Build a SystemTap script into a module for a target's kernel, on this
+    /// host, with SystemTap unpacked into the cache (nothing installed), and
+    /// print the module's path. `example:io/disktop.stp` names a script
+    /// shipped in systemtap-doc. Cached by script, options, stap version and
+    /// kernel; load it in a guest with the printed `staprun` command.
+    StapBuild {
+        #[arg(long, default_value = "debian-6.1")]
+        target: String,
+        /// Module name (default: the script's file stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// A script file, or `example:DIR/NAME.stp`.
+        script: String,
+        /// Options passed to stap before the script (`-g`, `-E 'probe ...'`).
+        #[arg(last = true)]
+        options: Vec<String>,
+    },
     /// Print the accelerator guests would use (probing KVM once if needed).
     Accel {
         #[arg(default_value = "debian-6.1")]
@@ -148,6 +165,58 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             let img = build_image(target.parse::<KernelTarget>()?, &opts)?;
             println!("{}", serde_json::to_string_pretty(&img)?);
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::StapBuild {
+            target,
+            name,
+            script,
+            options,
+        } => {
+            let img = build_image(target.parse::<KernelTarget>()?, &opts)?;
+            let kit = tracecheck_vm::StapKit::prepare(&img, &opts.cache_dir)?;
+            let path = match script.strip_prefix("example:") {
+                Some(rel) => kit.example(rel),
+                None => PathBuf::from(&script),
+            };
+            let name = name.unwrap_or_else(|| {
+                path.file_stem()
+                    .map(|s| s.to_string_lossy().replace(['-', '.'], "_"))
+                    .unwrap_or_else(|| "script".into())
+            });
+            match kit.build(&path, &options, &name) {
+                Ok(m) => {
+                    eprintln!(
+                        "tracecheck-vm: {} for {} ({}; built in {:.1} s{})",
+                        m.path.display(),
+                        kit.kver,
+                        if m.cached { "cached" } else { "new" },
+                        m.build_secs,
+                        if m.debuginfo { ", with debug info" } else { "" }
+                    );
+                    let env: Vec<String> = kit
+                        .run_env()
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
+                    eprintln!(
+                        "tracecheck-vm: in the guest: {} {} {}",
+                        env.join(" "),
+                        kit.staprun().display(),
+                        m.path.display()
+                    );
+                    println!("{}", m.path.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(tracecheck_vm::StapError::Build(f)) => {
+                    eprintln!("tracecheck-vm: {}", f.reason);
+                    eprintln!("tracecheck-vm: first error: {}", f.first_error);
+                    for l in &f.stderr_tail {
+                        eprintln!("  | {l}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+                Err(tracecheck_vm::StapError::Setup(e)) => Err(e.into()),
+            }
         }
         Cmd::Accel { target } => {
             let img = build_image(target.parse::<KernelTarget>()?, &opts)?;

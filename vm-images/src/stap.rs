@@ -1,0 +1,611 @@
+//! SystemTap for guests, with nothing of it installed on the host system.
+//!
+//! A SystemTap script is a kernel module built at start. In a TCG guest
+//! that takes minutes (gcc under emulation), so the module is built here,
+//! on the host, for the guest's kernel, and the guest only loads it with
+//! `staprun` (docs/kernel-facts.md, "SystemTap"). Everything lives in the
+//! VM cache:
+//!
+//! - `stap/systemtap-VERSION/root`: Debian 12's `systemtap`,
+//!   `systemtap-common`, `systemtap-runtime` and `systemtap-doc` unpacked
+//!   (stap, staprun, stapio, the tapsets, the runtime and the shipped
+//!   examples). The guests run the host's userland, so the host's suite
+//!   (bookworm) gives the version, whatever the guest's kernel.
+//! - the kernel's `linux-kbuild-*` unpacked beside its headers (the
+//!   headers' `scripts` and `tools` links point there), and
+//!   `usr/src/stap-build-KVER` there: a copy of the arch headers directory
+//!   whose Makefile includes the cached `-common` headers by their cache
+//!   path, so kbuild runs without a chroot; with `System.map` and, once a
+//!   script needs it, the debug `vmlinux`.
+//! - `stap/kernel-KVER/runtime`: a private copy of the runtime, patched
+//!   where the kernel needs it (stap 4.8 calls `task_work_cancel(task,
+//!   func)`, which 6.1.192's stable backport renamed
+//!   `task_work_cancel_func()`). The system's files are never touched.
+//! - `stap/kernel-KVER/vmlinux-debug`: only the `vmlinux` of
+//!   `linux-image-KVER-dbg` (633 MB of its 858 MB .deb), fetched the first
+//!   time a script's probes need debug info (`vfs.*`, `ioblock.*`,
+//!   `kernel.function()`); the .deb is deleted after.
+//! - `stap/modules/KEY/NAME.ko`: built modules, keyed by the script's
+//!   content, options, stap version and kernel release.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::apt::PrivateApt;
+use crate::image::CacheLock;
+use crate::{cmd, Image, KernelTarget, VmError};
+
+/// The Debian packages that make up SystemTap here.
+const PACKAGES: &[&str] = &[
+    "systemtap",
+    "systemtap-common",
+    "systemtap-runtime",
+    "systemtap-doc",
+];
+/// How old the host suite's apt lists may be before an update.
+const APT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// SystemTap, ready to build modules for one guest kernel.
+#[derive(Debug, Clone)]
+pub struct StapKit {
+    cache: PathBuf,
+    /// The guest kernel's release (`6.1.0-57-amd64`).
+    pub kver: String,
+    /// The stap version (`4.8-2`).
+    pub version: String,
+    /// The unpacked packages (`usr/bin/stap`, `usr/share/systemtap`...).
+    pub root: PathBuf,
+    build_tree: PathBuf,
+    runtime: PathBuf,
+    /// Whether the private runtime carries the task_work_cancel_func fix.
+    pub runtime_patched: bool,
+    target: KernelTarget,
+    kernel_version: String,
+}
+
+/// A module built for the guest kernel.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Module {
+    pub path: PathBuf,
+    /// Found in the cache: no build this time.
+    #[serde(skip)]
+    pub cached: bool,
+    /// How long the build took (when it was built, not this time if cached).
+    pub build_secs: f64,
+    /// Whether the script needed the kernel's debug info.
+    pub debuginfo: bool,
+}
+
+/// Why stap could not build a script for this kernel: a fact about the
+/// tool on that kernel, for a verdict, never a harness error.
+#[derive(Debug, Clone)]
+pub struct BuildFailure {
+    /// The reason in plain words.
+    pub reason: String,
+    /// The compiler's (or translator's) first error line.
+    pub first_error: String,
+    /// The end of stap's stderr.
+    pub stderr_tail: Vec<String>,
+}
+
+/// Either stap failed (a verdict) or the kit could not be set up (an error).
+#[derive(Debug)]
+pub enum StapError {
+    Build(BuildFailure),
+    Setup(VmError),
+}
+
+impl From<VmError> for StapError {
+    fn from(e: VmError) -> Self {
+        StapError::Setup(e)
+    }
+}
+
+impl StapKit {
+    /// Fetches and unpacks what building for `image`'s kernel needs (once;
+    /// later calls find it in the cache).
+    pub fn prepare(image: &Image, cache: &Path) -> Result<StapKit, VmError> {
+        let _lock = CacheLock::take_named(cache, ".stap-lock")?;
+        let host_apt = PrivateApt::new(
+            KernelTarget::Debian61,
+            &cache.join("apt").join(KernelTarget::Debian61.name()),
+        )?;
+        host_apt.update_if_stale(APT_MAX_AGE)?;
+        let version = host_apt.candidate_version("systemtap")?;
+        let base = cache.join("stap");
+        let root = base.join(format!("systemtap-{version}")).join("root");
+        if !root.join(".unpacked").exists() {
+            if root.exists() {
+                fs::remove_dir_all(&root).map_err(VmError::io(&root))?;
+            }
+            fs::create_dir_all(&root).map_err(VmError::io(&root))?;
+            for p in PACKAGES {
+                let deb = host_apt.download(p, &version, &cache.join("debs"))?;
+                unpack(&deb, &root)?;
+            }
+            fs::write(root.join(".unpacked"), "").map_err(VmError::io(&root))?;
+        }
+
+        let target: KernelTarget = image.target.parse()?;
+        let kapt = PrivateApt::new(target, &cache.join("apt").join(target.name()))?;
+        let headers_src = image.headers_dir.clone().ok_or_else(|| VmError::CorruptCache {
+            path: cache.join("images"),
+            detail: format!("the {} image has no headers", image.target),
+        })?;
+        let headers_root = headers_src
+            .parent()
+            .and_then(Path::parent)
+            .map(Path::to_owned)
+            .ok_or_else(|| VmError::CorruptCache {
+                path: headers_src.clone(),
+                detail: "headers directory is not ROOT/usr/src".into(),
+            })?;
+        let kbuild_done = headers_root.join(".kbuild-unpacked");
+        if !kbuild_done.exists() {
+            let kbuild = kapt.kbuild_package(&image.kver)?;
+            let deb = kapt.download(&kbuild, &image.package_version, &cache.join("debs"))?;
+            unpack(&deb, &headers_root)?;
+            fs::write(&kbuild_done, "").map_err(VmError::io(&kbuild_done))?;
+        }
+        let kdir = base.join(format!("kernel-{}", image.kver));
+        let build_tree = headers_src.join(format!("stap-build-{}", image.kver));
+        let system_map = image
+            .modules_dir
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::parent)
+            .map(|k| k.join("boot").join(format!("System.map-{}", image.kver)));
+        make_build_tree(&headers_src, &image.kver, &build_tree, system_map.as_deref())?;
+        let runtime = kdir.join("runtime");
+        let runtime_patched = make_runtime(
+            &root.join("usr/share/systemtap/runtime"),
+            &headers_src,
+            &runtime,
+        )?;
+        Ok(StapKit {
+            cache: cache.to_owned(),
+            kver: image.kver.clone(),
+            version,
+            root,
+            build_tree,
+            runtime,
+            runtime_patched,
+            target,
+            kernel_version: image.package_version.clone(),
+        })
+    }
+
+    /// `staprun`, which loads a module and runs `stapio` to print its output.
+    pub fn staprun(&self) -> PathBuf {
+        self.root.join("usr/bin/staprun")
+    }
+
+    /// The environment `staprun` needs to find its helpers in the cache
+    /// (without it, it looks in /usr/lib/systemtap and /usr/bin).
+    pub fn run_env(&self) -> Vec<(String, String)> {
+        vec![
+            (
+                "SYSTEMTAP_STAPIO".into(),
+                self.root
+                    .join("usr/lib/systemtap/stapio")
+                    .display()
+                    .to_string(),
+            ),
+            (
+                "SYSTEMTAP_STAPRUN".into(),
+                self.staprun().display().to_string(),
+            ),
+        ]
+    }
+
+    /// A script shipped in `systemtap-doc` (`io/disktop.stp`).
+    pub fn example(&self, rel: &str) -> PathBuf {
+        self.root.join("usr/share/systemtap/examples").join(rel)
+    }
+
+    fn debug_vmlinux(&self) -> PathBuf {
+        self.cache
+            .join("stap")
+            .join(format!("kernel-{}", self.kver))
+            .join("vmlinux-debug")
+    }
+
+    /// Builds `script` into `NAME.ko` for this kernel, or finds it built.
+    /// `options` go to stap before the script (`-g`, `-E 'probe ...'`).
+    pub fn build(
+        &self,
+        script: &Path,
+        options: &[String],
+        name: &str,
+    ) -> Result<Module, StapError> {
+        let text = fs::read(script).map_err(VmError::io(script))?;
+        let mut h = Sha256::new();
+        for part in [
+            text.as_slice(),
+            self.version.as_bytes(),
+            self.kver.as_bytes(),
+            name.as_bytes(),
+            if self.runtime_patched { b"p" } else { b"u" },
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        for o in options {
+            h.update((o.len() as u64).to_le_bytes());
+            h.update(o.as_bytes());
+        }
+        let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let dir = self.cache.join("stap/modules").join(&key[..24]);
+        let meta = dir.join("module.json");
+        if let Ok(t) = fs::read_to_string(&meta) {
+            if let Ok(mut m) = serde_json::from_str::<Module>(&t) {
+                if m.path.exists() {
+                    m.cached = true;
+                    return Ok(m);
+                }
+            }
+        }
+        let _lock = CacheLock::take_named(&self.cache, ".stap-lock")?;
+        let t0 = Instant::now();
+        let work = tempfile::tempdir_in(self.cache.join("stap")).map_err(VmError::io(&dir))?;
+        let mut debuginfo = self.debug_vmlinux().exists();
+        let mut result = self.run_stap(script, options, name, work.path());
+        if let Err(f) = &result {
+            if !debuginfo && needs_debuginfo(&f.stderr_tail) {
+                eprintln!(
+                    "tracecheck-vm: {}: {} needs {}'s debug info: fetching it (858 MB once, then cached)",
+                    self.target,
+                    script.display(),
+                    self.kver
+                );
+                self.fetch_debuginfo()?;
+                debuginfo = true;
+                result = self.run_stap(script, options, name, work.path());
+            }
+        }
+        result.map_err(StapError::Build)?;
+        fs::create_dir_all(&dir).map_err(VmError::io(&dir))?;
+        let ko = dir.join(format!("{name}.ko"));
+        fs::copy(work.path().join(format!("{name}.ko")), &ko).map_err(VmError::io(&ko))?;
+        let m = Module {
+            path: ko,
+            cached: false,
+            build_secs: t0.elapsed().as_secs_f64(),
+            debuginfo,
+        };
+        let json = serde_json::to_string_pretty(&m).expect("module serialises");
+        fs::write(&meta, json).map_err(VmError::io(&meta))?;
+        Ok(m)
+    }
+
+    fn run_stap(
+        &self,
+        script: &Path,
+        options: &[String],
+        name: &str,
+        work: &Path,
+    ) -> Result<(), BuildFailure> {
+        let mut c = Command::new(self.root.join("usr/bin/stap"));
+        c.arg("-r")
+            .arg(&self.build_tree)
+            .arg("-R")
+            .arg(&self.runtime)
+            .args(["-p4", "-m", name])
+            .args(options)
+            .arg(script)
+            .current_dir(work)
+            // stap keeps a cache in $HOME/.systemtap: keep it in the work dir.
+            .env("HOME", work)
+            .env(
+                "SYSTEMTAP_TAPSET",
+                self.root.join("usr/share/systemtap/tapset"),
+            )
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null());
+        let out = c.output().map_err(|e| BuildFailure {
+            reason: format!("stap {} could not be run: {e}", self.version),
+            first_error: e.to_string(),
+            stderr_tail: Vec::new(),
+        })?;
+        if out.status.success() && work.join(format!("{name}.ko")).exists() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<String> = stderr.lines().map(str::to_owned).collect();
+        Err(self.failure(&lines))
+    }
+
+    /// Plain words for a failed build, from stap's stderr.
+    fn failure(&self, lines: &[String]) -> BuildFailure {
+        let first_error = first_error(lines).unwrap_or_else(|| "no error line".into());
+        let all = lines.join("\n");
+        let k = &self.kver;
+        let v = &self.version;
+        let reason = if all.contains("task_work_cancel") {
+            format!("stap {v}'s runtime does not compile against {k}: task_work_cancel was renamed task_work_cancel_func")
+        } else if let Some(gcc) = missing_compiler(&all) {
+            format!("{k} is built with {gcc}, which this host does not have, and kernel modules must be built with the kernel's own compiler")
+        } else if needs_debuginfo(lines) {
+            format!("stap {v} found no debug info for {k}")
+        } else {
+            format!("stap {v} could not build the script for {k}")
+        };
+        let n = lines.len();
+        BuildFailure {
+            reason,
+            first_error,
+            stderr_tail: lines[n.saturating_sub(15)..].to_vec(),
+        }
+    }
+
+    /// Downloads `linux-image-KVER-dbg`, keeps only its `vmlinux`, and
+    /// links it into the build tree, where stap looks for it.
+    fn fetch_debuginfo(&self) -> Result<(), VmError> {
+        let out = self.debug_vmlinux();
+        if !out.exists() {
+            let kapt = PrivateApt::new(
+                self.target,
+                &self.cache.join("apt").join(self.target.name()),
+            )?;
+            let dl = out.with_file_name("dbg-download");
+            let pkg = format!("linux-image-{}-dbg", self.kver);
+            let deb = kapt.download(&pkg, &self.kernel_version, &dl)?;
+            let t0 = Instant::now();
+            let member = format!("./usr/lib/debug/boot/vmlinux-{}", self.kver);
+            let tmp = out.with_extension("part");
+            extract_member(&deb, &member, &tmp)?;
+            fs::rename(&tmp, &out).map_err(VmError::io(&out))?;
+            let _ = fs::remove_dir_all(&dl);
+            eprintln!(
+                "tracecheck-vm: debug vmlinux of {} extracted in {:.1?}",
+                self.kver,
+                t0.elapsed()
+            );
+        }
+        relink(&out, &self.build_tree.join("vmlinux"))
+    }
+}
+
+impl PrivateApt {
+    /// The `linux-kbuild-*` package the kernel's headers depend on.
+    pub fn kbuild_package(&self, kver: &str) -> Result<String, VmError> {
+        let pkg = format!("linux-headers-{kver}");
+        let deps = self.depends(&pkg)?;
+        deps.lines()
+            .filter_map(|l| l.trim().strip_prefix("Depends:"))
+            .map(|d| d.trim().trim_start_matches('|').trim())
+            .find(|d| d.starts_with("linux-kbuild-"))
+            .map(str::to_owned)
+            .ok_or_else(|| VmError::PackageNotFound {
+                package: format!("{pkg} (its linux-kbuild-* dependency)"),
+                target: kver.into(),
+                detail: deps.trim().to_owned(),
+            })
+    }
+}
+
+fn unpack(deb: &Path, dest: &Path) -> Result<(), VmError> {
+    cmd::run(
+        Command::new("dpkg-deb").arg("-x").arg(deb).arg(dest),
+        &format!("unpacking {}", deb.display()),
+    )
+    .map(drop)
+}
+
+/// Writes one member of a .deb's data to `out` (dpkg-deb piped into tar,
+/// so the other 5 GB of the package are never written).
+fn extract_member(deb: &Path, member: &str, out: &Path) -> Result<(), VmError> {
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|source| VmError::MissingTool {
+            tool: "dpkg-deb".into(),
+            source,
+        })?;
+    let file = fs::File::create(out).map_err(VmError::io(out))?;
+    let tar = Command::new("tar")
+        .args(["-x", "-O", "-f", "-", member])
+        .stdin(dpkg.stdout.take().expect("piped"))
+        .stdout(file)
+        .status()
+        .map_err(|source| VmError::MissingTool {
+            tool: "tar".into(),
+            source,
+        })?;
+    let _ = dpkg.wait();
+    let len = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    if !tar.success() || len == 0 {
+        let _ = fs::remove_file(out);
+        return Err(VmError::Command {
+            command: format!("dpkg-deb --fsys-tarfile {} | tar -x {member}", deb.display()),
+            doing: "extracting the debug vmlinux".into(),
+            detail: format!("{tar}, {len} bytes written"),
+        });
+    }
+    Ok(())
+}
+
+/// Makes `link` a symlink to `target`, replacing what is there.
+fn relink(target: &Path, link: &Path) -> Result<(), VmError> {
+    if fs::read_link(link).ok().as_deref() == Some(target) {
+        return Ok(());
+    }
+    if fs::symlink_metadata(link).is_ok() {
+        fs::remove_file(link).map_err(VmError::io(link))?;
+    }
+    std::os::unix::fs::symlink(target, link).map_err(VmError::io(link))
+}
+
+/// The arch headers directory, copied beside it with its Makefile pointed
+/// at the `-common` headers by their cache path (the packaged one names
+/// `/usr/src/...`, where the guest sees them but the host does not). Its
+/// relative `scripts` and `tools` links keep working, since the copy sits
+/// in the same directory. A `vmlinux` there (6.12's headers ship one with
+/// BTF only) is removed: stap would take it for debug info.
+fn make_build_tree(
+    headers_src: &Path,
+    kver: &str,
+    tree: &Path,
+    system_map: Option<&Path>,
+) -> Result<(), VmError> {
+    let done = tree.join(".tracecheck-build-tree");
+    if done.exists() {
+        return Ok(());
+    }
+    let arch = headers_src.join(format!("linux-headers-{kver}"));
+    if tree.exists() {
+        fs::remove_dir_all(tree).map_err(VmError::io(tree))?;
+    }
+    cmd::run(
+        Command::new("cp").arg("-a").arg(&arch).arg(tree),
+        "copying the kernel headers for stap",
+    )?;
+    let mk = tree.join("Makefile");
+    let text = fs::read_to_string(&mk).map_err(VmError::io(&mk))?;
+    let cached = format!("{}/", headers_src.display());
+    fs::write(&mk, text.replace("/usr/src/", &cached)).map_err(VmError::io(&mk))?;
+    let _ = fs::remove_file(tree.join("vmlinux"));
+    if let Some(map) = system_map.filter(|m| m.exists()) {
+        relink(map, &tree.join("System.map"))?;
+    }
+    fs::write(&done, "").map_err(VmError::io(&done))
+}
+
+/// The two lines stap 4.8's runtime needs on kernels that have
+/// `task_work_cancel_func()` (6.11, and 6.1.192's stable backport).
+const TASK_WORK_FIX: &[(&str, &str)] = &[
+    (
+        "typedef typeof(&task_work_cancel) task_work_cancel_fn;",
+        "typedef typeof(&task_work_cancel_func) task_work_cancel_fn;",
+    ),
+    (
+        "kallsyms_lookup_name(\"task_work_cancel\")",
+        "kallsyms_lookup_name(\"task_work_cancel_func\")",
+    ),
+];
+
+/// A private copy of the runtime, with [`TASK_WORK_FIX`] applied when the
+/// kernel declares `task_work_cancel_func`. Returns whether it was.
+fn make_runtime(system: &Path, headers_src: &Path, dest: &Path) -> Result<bool, VmError> {
+    let common = fs::read_dir(headers_src)
+        .map_err(VmError::io(headers_src))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("-common"))
+        });
+    let needs_fix = common
+        .map(|c| c.join("include/linux/task_work.h"))
+        .and_then(|h| fs::read_to_string(h).ok())
+        .is_some_and(|t| t.contains("task_work_cancel_func("));
+    let file = dest.join("stp_task_work.c");
+    let done = dest.join(".tracecheck-runtime");
+    if !done.exists() {
+        if dest.exists() {
+            fs::remove_dir_all(dest).map_err(VmError::io(dest))?;
+        }
+        fs::create_dir_all(dest.parent().unwrap_or(dest)).map_err(VmError::io(dest))?;
+        cmd::run(
+            Command::new("cp").arg("-a").arg(system).arg(dest),
+            "copying the stap runtime",
+        )?;
+        if needs_fix {
+            let text = fs::read_to_string(&file).map_err(VmError::io(&file))?;
+            let (fixed, applied) = apply_fix(&text);
+            if applied {
+                fs::write(&file, fixed).map_err(VmError::io(&file))?;
+            }
+        }
+        let mut f = fs::File::create(&done).map_err(VmError::io(&done))?;
+        let _ = writeln!(f, "needs task_work fix: {needs_fix}");
+    }
+    let text = fs::read_to_string(&file).map_err(VmError::io(&file))?;
+    Ok(text.contains("task_work_cancel_func"))
+}
+
+/// `text` with [`TASK_WORK_FIX`], and whether every line of it applied.
+fn apply_fix(text: &str) -> (String, bool) {
+    let mut out = text.to_owned();
+    let mut all = true;
+    for (from, to) in TASK_WORK_FIX {
+        all &= out.contains(from);
+        out = out.replace(from, to);
+    }
+    (out, all)
+}
+
+/// Whether stap said it lacks the kernel's debug info.
+fn needs_debuginfo(lines: &[String]) -> bool {
+    lines
+        .iter()
+        .any(|l| l.contains("debuginfo") || l.contains("debug information"))
+}
+
+/// `gcc-14` from "gcc-14: not found" or "No such file or directory" lines.
+fn missing_compiler(text: &str) -> Option<String> {
+    text.lines()
+        .filter(|l| l.contains("not found") || l.contains("No such file or directory"))
+        .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == ':' || c == '\''))
+        .find(|w| w.starts_with("gcc-") && w[4..].chars().all(|c| c.is_ascii_digit()))
+        .map(str::to_owned)
+}
+
+/// The first line of stap's stderr that reports an error (the translator's
+/// `semantic error:`, gcc's `error:`, make's `***`), not a `Pass N` summary.
+fn first_error(lines: &[String]) -> Option<String> {
+    lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| {
+            !l.starts_with("Pass ")
+                && (l.contains("error:") || l.contains("***") || l.contains("not found"))
+        })
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &str) -> Vec<String> {
+        s.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn the_task_work_fix_applies_to_stap_4_8s_runtime_lines() {
+        let text = "typedef typeof(&task_work_cancel) task_work_cancel_fn;\n\
+                    x = (void *)kallsyms_lookup_name(\"task_work_cancel\");\n";
+        let (fixed, all) = apply_fix(text);
+        assert!(all);
+        assert!(fixed.contains("typeof(&task_work_cancel_func)"));
+        assert!(fixed.contains("(\"task_work_cancel_func\")"));
+        assert!(!apply_fix("nothing of it").1, "a runtime without those lines");
+    }
+
+    #[test]
+    fn build_failures_are_named_from_stap_stderr() {
+        let missing = lines(
+            "semantic error: while resolving probe point: identifier 'kernel' at /x/vfs.stp:1:1\n\
+             semantic error: missing x86_64 kernel/module debuginfo [man warning::debuginfo] under '/b'\n\
+             Pass 2: analysis failed.  [man error::pass2]\n",
+        );
+        assert!(needs_debuginfo(&missing));
+        assert_eq!(
+            first_error(&missing).unwrap(),
+            "semantic error: while resolving probe point: identifier 'kernel' at /x/vfs.stp:1:1"
+        );
+        let gcc = "make[1]: gcc-14: No such file or directory\nmake[1]: *** [x] Error 127\n";
+        assert_eq!(missing_compiler(gcc).as_deref(), Some("gcc-14"));
+        assert_eq!(missing_compiler("gcc-12 -O2 ok"), None);
+        assert!(!needs_debuginfo(&lines(gcc)));
+    }
+}
