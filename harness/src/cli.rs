@@ -141,6 +141,28 @@ pub struct RunOpts {
     /// guest they are.
     #[arg(long, value_name = "LABEL", hide = true, conflicts_with = "vm")]
     pub environment: Option<String>,
+
+    /// The SystemTap module the host built for this kernel, loaded with
+    /// `staprun` from the unpacked SystemTap at --stap-root. Used by
+    /// tracecheck inside its guests.
+    #[arg(
+        long,
+        value_name = "KO",
+        hide = true,
+        conflicts_with = "vm",
+        requires = "stap_root"
+    )]
+    pub stap_module: Option<PathBuf>,
+
+    /// The unpacked SystemTap (usr/bin/staprun...) for --stap-module.
+    #[arg(
+        long,
+        value_name = "DIR",
+        hide = true,
+        conflicts_with = "vm",
+        requires = "stap_module"
+    )]
+    pub stap_root: Option<PathBuf>,
 }
 
 fn parse_target(s: &str) -> Result<tracecheck_vm::KernelTarget, String> {

@@ -96,10 +96,17 @@ fn default_record_path() -> PathBuf {
 }
 
 fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
-    let specs = match load_specs(paths) {
+    let mut specs = match load_specs(paths) {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
+    for spec in specs.iter_mut().filter(|s| s.stap.is_some()) {
+        match (&opts.stap_root, &opts.stap_module, opts.vm) {
+            (Some(root), Some(module), _) => spec.use_stap_module(root, module),
+            (_, _, Some(_)) => {}
+            _ => return fail(&HarnessError::Other(spec::stap_needs_a_guest(spec))),
+        }
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));

@@ -66,6 +66,29 @@ pub struct ToolRecord {
     /// samples`, on stdout or stderr), summed over its whole run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lost_events: Option<LostEvents>,
+    /// A tool built before it runs (a SystemTap module, built on the host
+    /// for the guest's kernel): what the build cost. The start-up in
+    /// `ready_ms` is then the module's load alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<ModuleBuild>,
+}
+
+/// How a tool's kernel module was built for the kernel it ran on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ModuleBuild {
+    /// The builder (`stap 4.8-2`).
+    pub builder: String,
+    pub kernel: String,
+    /// Found already built: this run did not build it.
+    pub cached: bool,
+    /// What building it took, when it was built.
+    pub build_ms: u64,
+    /// What this run spent on it: the build, or finding it cached.
+    pub this_run_ms: u64,
+    /// It needed the kernel's debug info (`linux-image-KVER-dbg`).
+    pub debuginfo: bool,
+    /// It needs guru mode (`-g`): embedded C, or a guru-only operation.
+    pub guru: bool,
 }
 
 /// The loss a tool reported itself.

@@ -153,7 +153,87 @@ pub struct ToolSpec {
     pub ready_timeout: Duration,
     pub stop: Stop,
     pub stop_timeout: Duration,
+    /// A tool that prints only at fixed intervals (and drops what it has
+    /// gathered on exit): after the workload it keeps running this long
+    /// plus a margin, so the interval holding the workload's end is printed.
+    pub interval: Option<Duration>,
+    /// Set in the tool's environment (staprun's helpers, for SystemTap).
+    pub env: Vec<(String, String)>,
+    /// A SystemTap script: built into a module for the guest's kernel on
+    /// the host, loaded in the guest by `staprun` ([`StapScript`]).
+    pub stap: Option<StapScript>,
     pub claims: Vec<Claim>,
+}
+
+/// A SystemTap script a spec checks (`stap = "example:io/disktop.stp"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StapScript {
+    pub source: StapSource,
+    /// Options for stap before the script (`-g`, `-DMAXACTION=...`).
+    pub options: Vec<String>,
+    /// The module's name (from the script's file name).
+    pub module_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StapSource {
+    /// A script shipped in systemtap-doc, relative to its examples directory.
+    Example(String),
+    /// A script file (absolute, resolved from the spec's directory).
+    File(PathBuf),
+}
+
+/// What tracecheck adds to every SystemTap script (with stap's `-E`, an
+/// extra script beside the tool's own, which is left as it is): one line
+/// from the first tick of a timer. stap's module start registers kprobes
+/// before it starts timers (a `begin` probe runs before both), so this
+/// line means the tool's probes are in place.
+pub const STAP_READY_PROBE: &str = "global tracecheck_ready; probe timer.ms(100) { if (!tracecheck_ready) { tracecheck_ready = 1; printf(\"tracecheck: stap probes registered\\n\") } }";
+/// The line [`STAP_READY_PROBE`] prints.
+pub const STAP_READY_LINE: &str = "tracecheck: stap probes registered";
+
+impl StapScript {
+    /// The stap options tracecheck builds with: the spec's, then the
+    /// readiness probe.
+    pub fn build_options(&self) -> Vec<String> {
+        let mut o = self.options.clone();
+        o.push("-E".into());
+        o.push(STAP_READY_PROBE.into());
+        o
+    }
+
+    /// The script's file name, for messages (`disktop.stp`).
+    pub fn file_name(&self) -> String {
+        match &self.source {
+            StapSource::Example(r) => r.rsplit('/').next().unwrap_or(r).to_string(),
+            StapSource::File(p) => p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl ToolSpec {
+    /// Run the SystemTap script as `module`, loaded by `staprun` from the
+    /// unpacked SystemTap at `root` (tracecheck's agent in a guest, told by
+    /// the host which module it built).
+    pub fn use_stap_module(&mut self, root: &Path, module: &Path) {
+        self.command = vec![
+            root.join("usr/bin/staprun").display().to_string(),
+            module.display().to_string(),
+        ];
+        self.env = vec![
+            (
+                "SYSTEMTAP_STAPIO".into(),
+                root.join("usr/lib/systemtap/stapio").display().to_string(),
+            ),
+            (
+                "SYSTEMTAP_STAPRUN".into(),
+                root.join("usr/bin/staprun").display().to_string(),
+            ),
+        ];
+    }
 }
 
 // ---- raw TOML shapes (private; spans kept for error messages) ----
@@ -177,6 +257,10 @@ struct RawTool {
     ready_timeout: Option<Spanned<String>>,
     stop: Option<Spanned<String>>,
     stop_timeout: Option<Spanned<String>>,
+    stap: Option<Spanned<String>>,
+    #[serde(default)]
+    stap_options: Vec<String>,
+    interval: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +293,9 @@ const KNOWN_KEYS: &[&str] = &[
     "ready_timeout",
     "stop",
     "stop_timeout",
+    "stap",
+    "stap_options",
+    "interval",
     "map",
     "columns",
     "sum",
@@ -252,8 +339,19 @@ impl ToolSpec {
         let base = path.parent().unwrap_or(Path::new("."));
 
         let t = raw.tool;
-        let command =
-            match (&t.script, &t.command) {
+        let stap = match &t.stap {
+            None => None,
+            Some(s) if t.script.is_some() || t.command.is_some() => {
+                return Err(sp(
+                    s,
+                    "give one of `script`, `command` or `stap` in [tool]".into(),
+                ))
+            }
+            Some(s) => Some(parse_stap(s.get_ref(), base, &t.stap_options).map_err(|m| sp(s, m))?),
+        };
+        let command = match &stap {
+            Some(st) => vec!["staprun".into(), format!("{}.ko", st.module_name)],
+            None => match (&t.script, &t.command) {
                 (Some(s), None) => {
                     let script = base.join(s.get_ref());
                     if !script.is_file() {
@@ -289,10 +387,11 @@ impl ToolSpec {
                 }
                 (None, None) => return Err(sp(
                     &t.name,
-                    "[tool] needs `script = \"FILE.bt\"` (a bpftrace script) or `command = [..]`"
+                    "[tool] needs `script = \"FILE.bt\"` (a bpftrace script), `command = [..]` or `stap = \"FILE.stp\"` (a SystemTap script)"
                         .into(),
                 )),
-            };
+            },
+        };
         let format = match &t.format {
             None => OutputFormat::BpftraceText,
             Some(f) => f.get_ref().parse().map_err(|_| {
@@ -307,6 +406,7 @@ impl ToolSpec {
             })?,
         };
         let ready = match &t.ready {
+            None if stap.is_some() => Ready::Contains(STAP_READY_LINE.into()),
             None => Ready::FirstLine,
             Some(r) => parse_ready(r.get_ref()).map_err(|m| sp(r, m))?,
         };
@@ -316,6 +416,10 @@ impl ToolSpec {
         };
         let ready_timeout = dur(&t.ready_timeout, DEFAULT_READY_TIMEOUT)?;
         let stop_timeout = dur(&t.stop_timeout, DEFAULT_STOP_TIMEOUT)?;
+        let interval = match &t.interval {
+            None => None,
+            Some(s) => Some(parse_duration(s.get_ref()).map_err(|m| sp(s, m))?),
+        };
         let stop = match t.stop.as_ref().map(|s| (s, s.get_ref().as_str())) {
             None => Stop::Sigint,
             Some((_, "sigint")) => Stop::Sigint,
@@ -473,6 +577,9 @@ impl ToolSpec {
             ready_timeout,
             stop,
             stop_timeout,
+            interval,
+            env: Vec::new(),
+            stap,
             claims,
         })
     }
@@ -514,6 +621,52 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(err());
     }
     Ok(Duration::from_millis((v * mult_ms) as u64))
+}
+
+/// Why a SystemTap spec does not run on this host, and what to run instead.
+pub fn stap_needs_a_guest(spec: &ToolSpec) -> String {
+    let name = spec
+        .stap
+        .as_ref()
+        .map(StapScript::file_name)
+        .unwrap_or_default();
+    format!(
+        "{}: {name} is a SystemTap script, which runs as a kernel module; tracecheck loads such modules only into its guests, never into this machine's kernel. Run it in a guest: tracecheck check {} --vm debian-6.1",
+        spec.path.display(),
+        spec.path.display()
+    )
+}
+
+/// `example:DIR/NAME.stp` (shipped in systemtap-doc) or a file beside the spec.
+fn parse_stap(s: &str, base: &Path, options: &[String]) -> Result<StapScript, String> {
+    let source = match s.strip_prefix("example:") {
+        Some(rel) if rel.ends_with(".stp") && !rel.starts_with('/') && !rel.contains("..") => {
+            StapSource::Example(rel.to_string())
+        }
+        Some(_) => {
+            return Err(format!(
+                "`{s}` is no shipped example; expected `example:DIR/NAME.stp`, as in systemtap-doc's examples (`example:io/disktop.stp`)"
+            ))
+        }
+        None => {
+            let f = base.join(s);
+            if !f.is_file() {
+                return Err(format!("SystemTap script `{}` does not exist", f.display()));
+            }
+            StapSource::File(f.canonicalize().unwrap_or(f))
+        }
+    };
+    let stem = s.rsplit('/').next().unwrap_or(s).trim_end_matches(".stp");
+    // A kernel module's name: letters, digits and underscores.
+    let module_name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Ok(StapScript {
+        source,
+        options: options.to_vec(),
+        module_name,
+    })
 }
 
 fn parse_ready(s: &str) -> Result<Ready, String> {

@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 /// Lines kept from the tool's stderr for a verdict.
 const STDERR_TAIL: usize = 15;
+/// Beyond a tool's interval, for its timer to fire and its lines to arrive
+/// (a TCG guest's timers can run late by a second).
+const INTERVAL_MARGIN: Duration = Duration::from_millis(1500);
 
 enum Line {
     Out(String),
@@ -44,6 +47,7 @@ impl RunningTool {
             .stderr(Stdio::piped())
             // bcc tools block-buffer stdout when it is not a TTY.
             .env("PYTHONUNBUFFERED", "1")
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             // Its own process group: the terminal's Ctrl-C reaches only the
             // harness, which then stops the tool itself, in order.
             .process_group(0);
@@ -206,6 +210,17 @@ impl RunningTool {
             .recv_timeout(end.saturating_duration_since(Instant::now()))
         {
             self.take(l);
+        }
+    }
+
+    /// Before stopping a tool that prints only every `interval` (and drops
+    /// the rest on exit), let it print the interval that holds the
+    /// workload's end: one interval and a margin, reading as it goes.
+    pub fn outlast_interval(&mut self, spec: &ToolSpec) {
+        if let Some(i) = spec.interval {
+            if self.wait_exit(i + INTERVAL_MARGIN).is_some() {
+                self.drain(Duration::from_millis(200));
+            }
         }
     }
 

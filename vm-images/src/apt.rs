@@ -160,7 +160,10 @@ impl PrivateApt {
         cmd::stdout(
             self.apt("apt-cache")
                 .args(["depends", "--important", package]),
-            &format!("resolving the dependencies of {package} for {}", self.target),
+            &format!(
+                "resolving the dependencies of {package} for {}",
+                self.target
+            ),
         )
         .map_err(|e| VmError::PackageNotFound {
             package: package.into(),

@@ -134,10 +134,13 @@ impl StapKit {
 
         let target: KernelTarget = image.target.parse()?;
         let kapt = PrivateApt::new(target, &cache.join("apt").join(target.name()))?;
-        let headers_src = image.headers_dir.clone().ok_or_else(|| VmError::CorruptCache {
-            path: cache.join("images"),
-            detail: format!("the {} image has no headers", image.target),
-        })?;
+        let headers_src = image
+            .headers_dir
+            .clone()
+            .ok_or_else(|| VmError::CorruptCache {
+                path: cache.join("images"),
+                detail: format!("the {} image has no headers", image.target),
+            })?;
         let headers_root = headers_src
             .parent()
             .and_then(Path::parent)
@@ -161,7 +164,12 @@ impl StapKit {
             .and_then(Path::parent)
             .and_then(Path::parent)
             .map(|k| k.join("boot").join(format!("System.map-{}", image.kver)));
-        make_build_tree(&headers_src, &image.kver, &build_tree, system_map.as_deref())?;
+        make_build_tree(
+            &headers_src,
+            &image.kver,
+            &build_tree,
+            system_map.as_deref(),
+        )?;
         let runtime = kdir.join("runtime");
         let runtime_patched = make_runtime(
             &root.join("usr/share/systemtap/runtime"),
@@ -425,7 +433,10 @@ fn extract_member(deb: &Path, member: &str, out: &Path) -> Result<(), VmError> {
     if !tar.success() || len == 0 {
         let _ = fs::remove_file(out);
         return Err(VmError::Command {
-            command: format!("dpkg-deb --fsys-tarfile {} | tar -x {member}", deb.display()),
+            command: format!(
+                "dpkg-deb --fsys-tarfile {} | tar -x {member}",
+                deb.display()
+            ),
             doing: "extracting the debug vmlinux".into(),
             detail: format!("{tar}, {len} bytes written"),
         });
@@ -550,12 +561,16 @@ fn needs_debuginfo(lines: &[String]) -> bool {
         .any(|l| l.contains("debuginfo") || l.contains("debug information"))
 }
 
-/// `gcc-14` from "gcc-14: not found" or "No such file or directory" lines.
+/// The compiler a "not found" line names (`gcc-14`,
+/// `x86_64-linux-gnu-gcc-14`): kbuild calls the kernel's own.
 fn missing_compiler(text: &str) -> Option<String> {
     text.lines()
         .filter(|l| l.contains("not found") || l.contains("No such file or directory"))
         .flat_map(|l| l.split(|c: char| c.is_whitespace() || c == ':' || c == '\''))
-        .find(|w| w.starts_with("gcc-") && w[4..].chars().all(|c| c.is_ascii_digit()))
+        .find(|w| {
+            w.rsplit_once("gcc-")
+                .is_some_and(|(_, v)| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+        })
         .map(str::to_owned)
 }
 
@@ -588,7 +603,10 @@ mod tests {
         assert!(all);
         assert!(fixed.contains("typeof(&task_work_cancel_func)"));
         assert!(fixed.contains("(\"task_work_cancel_func\")"));
-        assert!(!apply_fix("nothing of it").1, "a runtime without those lines");
+        assert!(
+            !apply_fix("nothing of it").1,
+            "a runtime without those lines"
+        );
     }
 
     #[test]
@@ -606,6 +624,10 @@ mod tests {
         let gcc = "make[1]: gcc-14: No such file or directory\nmake[1]: *** [x] Error 127\n";
         assert_eq!(missing_compiler(gcc).as_deref(), Some("gcc-14"));
         assert_eq!(missing_compiler("gcc-12 -O2 ok"), None);
+        assert_eq!(
+            missing_compiler("/bin/sh: 1: x86_64-linux-gnu-gcc-14: not found").as_deref(),
+            Some("x86_64-linux-gnu-gcc-14")
+        );
         assert!(!needs_debuginfo(&lines(gcc)));
     }
 }

@@ -22,16 +22,17 @@ use super::Check;
 use super::{tracecheck_exe, Environment, Event, Limits, Together, ToolRuns};
 use crate::error::HarnessError;
 use crate::judge;
-use crate::record::{CheckRecord, ToolRecord};
-use crate::spec::ToolSpec;
+use crate::record::{CheckRecord, ModuleBuild, ToolRecord};
+use crate::spec::{StapSource, ToolSpec};
 use crate::verdict::{Diagnosis, Finding};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 use tracecheck_vm::{
     build_image, choose_accel, run_guest, Accel, BuildOptions, GuestOutcome, GuestSpec, HangReason,
-    Image, KernelTarget, Outcome, Share,
+    Image, KernelTarget, Outcome, Share, StapError, StapKit,
 };
 
 /// Console lines quoted in a verdict about a hung or vanished guest.
@@ -56,6 +57,22 @@ pub struct GuestEnvironment {
     /// Added to the spec's `ready_timeout` to bound one guest check.
     pub run_margin: Duration,
     pub quiet: bool,
+    /// The VM cache (SystemTap is unpacked and its modules built there).
+    pub cache_dir: PathBuf,
+    /// SystemTap for this guest's kernel, set up at the first SystemTap spec.
+    stap: OnceLock<StapKit>,
+}
+
+/// Why a SystemTap script could not be built, and the end of stap's stderr.
+type Unbuilt = (Diagnosis, Vec<String>);
+
+/// A SystemTap spec's module, built on the host for the guest's kernel.
+struct BuiltModule {
+    /// The unpacked SystemTap (staprun, stapio), seen by the guest through
+    /// the shared host root.
+    root: PathBuf,
+    module: PathBuf,
+    build: ModuleBuild,
 }
 
 /// The part of the guest's `--format json` report the host needs.
@@ -100,6 +117,8 @@ impl GuestEnvironment {
             boot_timeout: Duration::from_secs(120),
             run_margin: Duration::from_secs(120),
             quiet,
+            cache_dir: opts.cache_dir.clone(),
+            stap: OnceLock::new(),
         })
     }
 
@@ -112,9 +131,21 @@ impl GuestEnvironment {
 
     /// The guest's shell command: this binary as the agent for `workloads`,
     /// in that order.
-    pub fn command(&self, spec_path: &Path, workloads: &[&str], tool_runs: ToolRuns) -> String {
+    pub fn command(
+        &self,
+        spec_path: &Path,
+        workloads: &[&str],
+        tool_runs: ToolRuns,
+        stap: Option<(&Path, &Path)>,
+    ) -> String {
         let settle_ms = self.settle.as_millis();
         let mut only = String::new();
+        if let Some((root, module)) = stap {
+            only.push_str(" --stap-root ");
+            only.push_str(&sh_quote(&root.display().to_string()));
+            only.push_str(" --stap-module ");
+            only.push_str(&sh_quote(&module.display().to_string()));
+        }
         for w in workloads {
             only.push_str(" --workload ");
             only.push_str(&sh_quote(w));
@@ -167,6 +198,7 @@ impl GuestEnvironment {
         spec: &ToolSpec,
         checks: &[&Check<'_>],
         tool_runs: ToolRuns,
+        stap: Option<&BuiltModule>,
     ) -> Result<(GuestOutcome, Duration), HarnessError> {
         let spec_path = spec
             .path
@@ -176,7 +208,12 @@ impl GuestEnvironment {
         let mut gs = GuestSpec::new(
             &self.image,
             self.accel,
-            self.command(&spec_path, &workloads, tool_runs),
+            self.command(
+                &spec_path,
+                &workloads,
+                tool_runs,
+                stap.map(|b| (b.root.as_path(), b.module.as_path())),
+            ),
         );
         gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
         gs.scratch_disks = workloads.len().max(1) as u32;
@@ -199,8 +236,132 @@ impl GuestEnvironment {
     }
 
     fn boot_for(&self, spec: &ToolSpec, check: &Check<'_>) -> Result<CheckRecord, HarnessError> {
-        let (out, run_timeout) = self.boot(spec, &[check], ToolRuns::PerWorkload)?;
-        Ok(self.record_from(spec, check, &out, run_timeout))
+        let stap = match self.stap_module(spec)? {
+            Some(Err(why)) => return Ok(self.unbuilt_record(spec, check, why)),
+            Some(Ok(b)) => Some(b),
+            None => None,
+        };
+        let (out, run_timeout) = self.boot(spec, &[check], ToolRuns::PerWorkload, stap.as_ref())?;
+        let mut rec = self.record_from(spec, check, &out, run_timeout);
+        if let Some(b) = stap {
+            rec.tool_run.build = Some(b.build);
+        }
+        Ok(rec)
+    }
+
+    /// For a SystemTap spec, its module built on this host for the guest's
+    /// kernel (or found built); `Some(Err)` when stap cannot build it,
+    /// which is the verdict. `None` for any other tool.
+    fn stap_module(
+        &self,
+        spec: &ToolSpec,
+    ) -> Result<Option<Result<BuiltModule, Unbuilt>>, HarnessError> {
+        let Some(script) = &spec.stap else {
+            return Ok(None);
+        };
+        let t0 = Instant::now();
+        let kit = match self.stap.get() {
+            Some(k) => k,
+            None => {
+                if !self.quiet {
+                    eprintln!(
+                        "      setting up SystemTap for {} in {} (the first time fetches Debian's systemtap packages and the kernel's kbuild)",
+                        self.image.kver,
+                        self.cache_dir.display()
+                    );
+                }
+                let kit = StapKit::prepare(&self.image, &self.cache_dir).map_err(|e| {
+                    HarnessError::Other(format!("cannot set up SystemTap for {}: {e}", self.target))
+                })?;
+                self.stap.get_or_init(|| kit)
+            }
+        };
+        let path = match &script.source {
+            StapSource::Example(rel) => kit.example(rel),
+            StapSource::File(p) => p.clone(),
+        };
+        if !path.is_file() {
+            return Err(HarnessError::Other(format!(
+                "{}: SystemTap {} ships no example {}",
+                spec.path.display(),
+                kit.version,
+                path.display()
+            )));
+        }
+        let guru = script
+            .options
+            .iter()
+            .any(|o| o == "-g" || o == "--guru-mode")
+            || std::fs::read_to_string(&path).is_ok_and(|t| t.contains("%{"));
+        let name = script.file_name();
+        match kit.build(&path, &script.build_options(), &script.module_name) {
+            Ok(m) => {
+                let build = ModuleBuild {
+                    builder: format!("stap {}", kit.version),
+                    kernel: kit.kver.clone(),
+                    cached: m.cached,
+                    build_ms: (m.build_secs * 1000.0) as u64,
+                    this_run_ms: t0.elapsed().as_millis() as u64,
+                    debuginfo: m.debuginfo,
+                    guru,
+                };
+                if !self.quiet {
+                    eprintln!(
+                        "      {name}: module for {} {} ({:.1} s{})",
+                        kit.kver,
+                        if m.cached { "found built" } else { "built" },
+                        if m.cached {
+                            t0.elapsed().as_secs_f64()
+                        } else {
+                            m.build_secs
+                        },
+                        if m.debuginfo {
+                            ", with the kernel's debug info"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                Ok(Some(Ok(BuiltModule {
+                    root: kit.root.clone(),
+                    module: m.path,
+                    build,
+                })))
+            }
+            Err(StapError::Build(f)) => {
+                let sentence = format!(
+                    "{name} cannot run on {}: {}; stap's first error: {}",
+                    kit.kver, f.reason, f.first_error
+                );
+                Ok(Some(Err((
+                    Diagnosis {
+                        finding: Finding::ToolFailed,
+                        sentence,
+                    },
+                    f.stderr_tail,
+                ))))
+            }
+            Err(StapError::Setup(e)) => Err(HarnessError::Other(format!(
+                "cannot build {name} for {}: {e}",
+                self.target
+            ))),
+        }
+    }
+
+    /// The record of a check whose SystemTap script could not be built:
+    /// no guest booted, and every claim gets the build's ERROR.
+    fn unbuilt_record(
+        &self,
+        spec: &ToolSpec,
+        check: &Check<'_>,
+        (why, stderr): Unbuilt,
+    ) -> CheckRecord {
+        let tool_rec = ToolRecord {
+            command: spec.command.clone(),
+            stderr_tail: stderr,
+            ..ToolRecord::default()
+        };
+        self.failed_record(spec, check, tool_rec, why, 0)
     }
 
     /// Turn what the guest did into the check's record.
@@ -299,7 +460,20 @@ impl GuestEnvironment {
                 ),
             ),
         };
-        self.failed_record(spec, check, out, Diagnosis { finding, sentence })
+        let tool_rec = ToolRecord {
+            command: spec.command.clone(),
+            stdout: out.stdout.clone(),
+            stderr_tail: tail(&lines(&out.stderr), SERIAL_TAIL),
+            ..ToolRecord::default()
+        };
+        let total_ms = out.total.as_millis() as u64;
+        self.failed_record(
+            spec,
+            check,
+            tool_rec,
+            Diagnosis { finding, sentence },
+            total_ms,
+        )
     }
 
     /// An ERROR verdict saying `why` for every claim of the check.
@@ -307,15 +481,10 @@ impl GuestEnvironment {
         &self,
         spec: &ToolSpec,
         check: &Check<'_>,
-        out: &GuestOutcome,
+        tool_rec: ToolRecord,
         why: Diagnosis,
+        total_ms: u64,
     ) -> CheckRecord {
-        let tool_rec = ToolRecord {
-            command: spec.command.clone(),
-            stdout: out.stdout.clone(),
-            stderr_tail: tail(&lines(&out.stderr), SERIAL_TAIL),
-            ..ToolRecord::default()
-        };
         let verdicts = judge::unmeasured(&check.claims, check.plan.name, &tool_rec, &why);
         let mut rec = CheckRecord::unmeasured(
             &spec.name,
@@ -327,7 +496,7 @@ impl GuestEnvironment {
         );
         rec.tool_run = tool_rec;
         rec.verdicts = verdicts;
-        rec.timings.total_ms = out.total.as_millis() as u64;
+        rec.timings.total_ms = total_ms;
         rec
     }
 }
@@ -395,7 +564,20 @@ impl GuestEnvironment {
         );
         on_event(Event::Phase(&phase));
         let all: Vec<&Check<'_>> = checks.iter().collect();
-        let (out, _) = self.boot(spec, &all, tool_runs)?;
+        let stap = match self.stap_module(spec)? {
+            Some(Err(why)) => {
+                return Ok(Together {
+                    records: checks
+                        .iter()
+                        .map(|c| self.unbuilt_record(spec, c, why.clone()))
+                        .collect(),
+                    stopped: None,
+                })
+            }
+            Some(Ok(b)) => Some(b),
+            None => None,
+        };
+        let (out, _) = self.boot(spec, &all, tool_runs, stap.as_ref())?;
         // Read once; only a guest that exited normally has a report.
         let mut reports = match out.outcome {
             Outcome::Exited { .. } => parse_reports(&out.stdout),
@@ -408,6 +590,11 @@ impl GuestEnvironment {
                 Some(reports.swap_remove(i))
             })
             .collect();
+        if let Some(b) = &stap {
+            for r in found.iter_mut().flatten() {
+                r.tool_run.build = Some(b.build.clone());
+            }
+        }
         let missing = found.iter().filter(|r| r.is_none()).count();
         if missing > 0 && !self.quiet {
             eprintln!(

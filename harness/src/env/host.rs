@@ -117,6 +117,7 @@ impl Environment for HostEnvironment {
 
         on_event(Event::Phase("stopping the tool"));
         let t_stop = Instant::now();
+        tool.outlast_interval(spec);
         let tool_rec = tool.stop(spec.stop, spec.stop_timeout);
         timings.tool_stop_ms = t_stop.elapsed().as_millis() as u64;
         timings.tool_exit_ms = tool_rec.stop.stop_ms;

@@ -129,6 +129,7 @@ pub(super) fn run_beside_one_tool(
 
     on_event(Event::Phase("stopping the tool"));
     let t_stop = Instant::now();
+    tool.outlast_interval(spec);
     let tool_rec = tool.stop(spec.stop, spec.stop_timeout);
     let tool_stop_ms = t_stop.elapsed().as_millis();
 

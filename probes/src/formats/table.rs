@@ -27,6 +27,10 @@
 //!   `unparsed`.
 //! - The same header printed again (interval tools) starts a new table; a
 //!   different header-like line inside a table with enough cells is a row.
+//! - A blank line closes the table: interval tools print one and then a
+//!   banner before their next header (SystemTap's disktop.stp: `Wed Dec  2
+//!   14:40:10 2026 , Average: 819Kb/sec, Read: 4096Kb, Write: 0Kb`), and
+//!   that banner is no row. Lines up to the next header are `unparsed`.
 //!
 //! Nothing here is an error: which columns a claim reads, and whether its
 //! cells are numbers, is checked when the claim is judged.
@@ -102,6 +106,13 @@ pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
             });
             continue;
         }
+        if line.trim().is_empty() {
+            if let Some(t) = open.take() {
+                out.tables.push(t);
+            }
+            out.unparsed.push(line.to_string());
+            continue;
+        }
         let notice = crate::loss::loss_notice(line).is_some();
         let row = open
             .as_mut()
@@ -145,8 +156,8 @@ mod tests {
             "Attaching 6 probes...\nTracing open syscalls... Hit Ctrl-C to end.\n\
              PID    COMM               FD ERR PATH\n\
              2440   tcw-3b7b8d          3   0 /tmp/a file\n\
-             \n\
-             2441   cat                -1   2 /nope\n",
+             2441   cat                -1   2 /nope\n\
+             \n",
         )
         .unwrap();
         assert_eq!(o.tables.len(), 1);
@@ -156,6 +167,30 @@ mod tests {
         assert_eq!(t.rows[0], ["2440", "tcw-3b7b8d", "3", "0", "/tmp/a file"]);
         assert_eq!(t.rows[1][2], "-1");
         assert_eq!(o.unparsed.len(), 3, "{:?}", o.unparsed);
+    }
+
+    /// SystemTap's disktop.stp, two intervals: a blank line and a banner
+    /// with as many words as the header has columns, between the tables.
+    #[test]
+    fn a_blank_line_closes_an_interval_table() {
+        let o = parse_table(
+            "tracecheck: stap probes registered\n\
+             \n\
+             Wed Dec  2 14:40:10 2026 , Average:  819Kb/sec, Read:    4096Kb, Write:      0Kb\n\
+             \n\
+             \x20    UID      PID     PPID                       CMD   DEVICE    T        BYTES\n\
+             \x20      0      231      180                tcw-3b7b8d      vda    R      4194304\n\
+             \n\
+             Wed Dec  2 14:40:15 2026 , Average:  100Kb/sec, Read:     512Kb, Write:      0Kb\n\
+             \n\
+             \x20    UID      PID     PPID                       CMD   DEVICE    T        BYTES\n\
+             \x20      0      231      180                tcw-3b7b8d      vda    R       524288\n",
+        )
+        .unwrap();
+        assert_eq!(o.tables.len(), 2);
+        assert!(o.tables.iter().all(|t| t.rows.len() == 1), "{:?}", o.tables);
+        assert_eq!(o.tables[1].rows[0][6], "524288");
+        assert_eq!(o.unparsed.len(), 7, "{:?}", o.unparsed);
     }
 
     #[test]
