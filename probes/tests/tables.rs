@@ -18,7 +18,7 @@ fn table(stem: &str) -> ToolOutput {
 
 #[test]
 fn snapshots() {
-    for stem in ["opensnoop_bt", "execsnoop_bt"] {
+    for stem in ["opensnoop_bt", "execsnoop_bt", "disktop_stp"] {
         insta::assert_yaml_snapshot!(format!("table_{stem}"), table(stem));
     }
 }
@@ -65,4 +65,30 @@ fn execsnoop_rows_keep_the_whole_argument_list() {
     );
     // A failed exec is printed like any other: the tool traces the call.
     assert!(args.contains(&"/nonexistent-cmd"), "{args:?}");
+}
+
+/// SystemTap 4.8's disktop.stp in a debian-6.1 guest, two 5 s intervals
+/// (dd writing 4 MiB with fsync, then two cats reading it after a cache
+/// drop): each interval's blank line and banner close the table before, and
+/// its rows hold the bytes each process moved.
+#[test]
+fn disktop_intervals_are_tables_of_their_own() {
+    let o = table("disktop_stp");
+    assert_eq!(o.tables.len(), 2, "{:?}", o.tables);
+    let bytes = |t: usize, cmd: &str, dir: &str| -> u64 {
+        let t = &o.tables[t];
+        let (c, d, b) = (
+            t.column("CMD").unwrap(),
+            t.column("T").unwrap(),
+            t.column("BYTES").unwrap(),
+        );
+        t.rows
+            .iter()
+            .filter(|r| r[c] == cmd && r[d] == dir)
+            .map(|r| r[b].parse::<u64>().unwrap())
+            .sum()
+    };
+    assert_eq!(bytes(0, "dd", "W"), 4 << 20);
+    assert_eq!(bytes(1, "cat", "R"), 8 << 20);
+    assert!(o.unparsed.iter().any(|l| l.contains("Average:")));
 }

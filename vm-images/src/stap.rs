@@ -78,7 +78,8 @@ pub struct Module {
     pub cached: bool,
     /// How long the build took (when it was built, not this time if cached).
     pub build_secs: f64,
-    /// Whether the script needed the kernel's debug info.
+    /// Whether the script needed the kernel's debug info (it failed to
+    /// build without it).
     pub debuginfo: bool,
 }
 
@@ -232,6 +233,8 @@ impl StapKit {
         options: &[String],
         name: &str,
     ) -> Result<Module, StapError> {
+        // stap runs in a work directory: give it an absolute path.
+        let script = &script.canonicalize().map_err(VmError::io(script))?;
         let text = fs::read(script).map_err(VmError::io(script))?;
         let mut h = Sha256::new();
         for part in [
@@ -262,16 +265,22 @@ impl StapKit {
         let _lock = CacheLock::take_named(&self.cache, ".stap-lock")?;
         let t0 = Instant::now();
         let work = tempfile::tempdir_in(self.cache.join("stap")).map_err(VmError::io(&dir))?;
-        let mut debuginfo = self.debug_vmlinux().exists();
+        // First without the debug vmlinux in the tree, so that a module
+        // records whether it needs it.
+        let linked = self.build_tree.join("vmlinux");
+        let _ = fs::remove_file(&linked);
+        let mut debuginfo = false;
         let mut result = self.run_stap(script, options, name, work.path());
         if let Err(f) = &result {
-            if !debuginfo && needs_debuginfo(&f.stderr_tail) {
-                eprintln!(
-                    "tracecheck-vm: {}: {} needs {}'s debug info: fetching it (858 MB once, then cached)",
-                    self.target,
-                    script.display(),
-                    self.kver
-                );
+            if needs_debuginfo(&f.stderr_tail) {
+                if !self.debug_vmlinux().exists() {
+                    eprintln!(
+                        "tracecheck-vm: {}: {} needs {}'s debug info: fetching it (858 MB once, then cached)",
+                        self.target,
+                        script.display(),
+                        self.kver
+                    );
+                }
                 self.fetch_debuginfo()?;
                 debuginfo = true;
                 result = self.run_stap(script, options, name, work.path());
@@ -335,9 +344,13 @@ impl StapKit {
         let all = lines.join("\n");
         let k = &self.kver;
         let v = &self.version;
+        let missing = missing_compiler(&all).or_else(|| {
+            let cc = kernel_compiler(&self.build_tree.join(".config"))?;
+            (!on_path(&cc)).then_some(cc)
+        });
         let reason = if all.contains("task_work_cancel") {
             format!("stap {v}'s runtime does not compile against {k}: task_work_cancel was renamed task_work_cancel_func")
-        } else if let Some(gcc) = missing_compiler(&all) {
+        } else if let Some(gcc) = missing {
             format!("{k} is built with {gcc}, which this host does not have, and kernel modules must be built with the kernel's own compiler")
         } else if needs_debuginfo(lines) {
             format!("stap {v} found no debug info for {k}")
@@ -467,7 +480,8 @@ fn make_build_tree(
     tree: &Path,
     system_map: Option<&Path>,
 ) -> Result<(), VmError> {
-    let done = tree.join(".tracecheck-build-tree");
+    // Raised when the tree's layout changes, so old caches are redone.
+    let done = tree.join(".tracecheck-build-tree-2");
     if done.exists() {
         return Ok(());
     }
@@ -484,6 +498,16 @@ fn make_build_tree(
     let cached = format!("{}/", headers_src.display());
     fs::write(&mk, text.replace("/usr/src/", &cached)).map_err(VmError::io(&mk))?;
     let _ = fs::remove_file(tree.join("vmlinux"));
+    // stap finds tracepoint headers (trace/events/*.h) under the build
+    // tree's `source`, as in /lib/modules/KVER/source: the -common headers.
+    if let Some(common) = fs::read_dir(headers_src)
+        .map_err(VmError::io(headers_src))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-common"))
+    {
+        relink(&common, &tree.join("source"))?;
+    }
     if let Some(map) = system_map.filter(|m| m.exists()) {
         relink(map, &tree.join("System.map"))?;
     }
@@ -574,6 +598,23 @@ fn missing_compiler(text: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The compiler the kernel was built with, from its `.config`
+/// (`CONFIG_CC_VERSION_TEXT="x86_64-linux-gnu-gcc-14 (Debian ...) 14.2.0"`):
+/// kbuild calls that one. stap hides kbuild's output unless verbose, so a
+/// missing compiler shows only as probes that do not resolve.
+fn kernel_compiler(config: &Path) -> Option<String> {
+    let text = fs::read_to_string(config).ok()?;
+    let v = text
+        .lines()
+        .find_map(|l| l.strip_prefix("CONFIG_CC_VERSION_TEXT=\""))?;
+    v.split_whitespace().next().map(str::to_owned)
+}
+
+fn on_path(exe: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(exe).is_file()))
+}
+
 /// The first line of stap's stderr that reports an error (the translator's
 /// `semantic error:`, gcc's `error:`, make's `***`), not a `Pass N` summary.
 fn first_error(lines: &[String]) -> Option<String> {
@@ -607,6 +648,19 @@ mod tests {
             !apply_fix("nothing of it").1,
             "a runtime without those lines"
         );
+    }
+
+    #[test]
+    fn the_kernel_s_compiler_comes_from_its_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = dir.path().join(".config");
+        fs::write(&c, "CONFIG_X=y\nCONFIG_CC_VERSION_TEXT=\"x86_64-linux-gnu-gcc-14 (Debian 14.2.0-19) 14.2.0\"\n").unwrap();
+        assert_eq!(
+            kernel_compiler(&c).as_deref(),
+            Some("x86_64-linux-gnu-gcc-14")
+        );
+        assert!(!on_path("x86_64-linux-gnu-gcc-99"));
+        assert!(on_path("sh"));
     }
 
     #[test]

@@ -1,0 +1,165 @@
+//! SystemTap scripts judged in guests: built on this host for the guest's
+//! kernel (SystemTap unpacked into the VM cache, nothing installed), loaded
+//! in the guest with staprun. disktop.stp, the example this project began
+//! with, must FAIL for the reasons Brendan Gregg gave in 2011; a script
+//! stap cannot build gets an ERROR that says why; and no SystemTap module is
+//! ever loaded into this machine's kernel.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// One guest at a time: two TCG guests at once on a 2-core machine would
+/// each run at half speed.
+static GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// `tracecheck check SPEC EXTRA...`: exit code, JSON report (Null when
+/// there is none) and stderr.
+fn check(spec: &str, extra: &[&str]) -> (i32, Value, String) {
+    let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("check")
+        .arg(root.join(spec))
+        .args(["--format", "json", "--record", "/dev/null"])
+        .args(extra)
+        .output()
+        .expect("run tracecheck");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().unwrap_or(-1), report, stderr)
+}
+
+/// (workload, status, finding) of every verdict, in order.
+fn verdicts(report: &Value) -> Vec<(String, String, String)> {
+    let mut vs = Vec::new();
+    for c in report["checks"].as_array().expect("a report") {
+        for v in c["verdicts"].as_array().unwrap() {
+            vs.push((
+                c["workload"].as_str().unwrap().to_string(),
+                v["status"].as_str().unwrap().to_string(),
+                v["diagnosis"]["finding"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    vs
+}
+
+fn sentences(report: &Value) -> String {
+    let mut s = String::new();
+    for c in report["checks"].as_array().into_iter().flatten() {
+        for v in c["verdicts"].as_array().unwrap() {
+            if let Some(t) = v["diagnosis"]["sentence"].as_str() {
+                s.push_str(&format!("\n{}: {t}", c["workload"]));
+            }
+        }
+    }
+    s
+}
+
+fn owned(want: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    want.iter()
+        .map(|(w, s, f)| (w.to_string(), s.to_string(), f.to_string()))
+        .collect()
+}
+
+/// disktop.stp adds the bytes every vfs_read and vfs_write returned, page-
+/// cache hits and writes into the page cache included, and sees nothing of
+/// an mmap read. Its O_DIRECT I/O is right. The second run loads the module
+/// the first one built (or found) without building it again.
+#[test]
+fn disktop_stp_counts_page_cache_hits_as_disk_reads_in_a_guest() {
+    let spec = "expectations/systemtap/disktop/spec.toml";
+    let (code, report, stderr) = check(spec, &["--vm", "debian-6.1"]);
+    assert_eq!(
+        verdicts(&report),
+        owned(&[
+            ("cached-reread", "FAIL", "counts_cache_hits_as_disk"),
+            ("cached-reread", "PASS", ""),
+            ("mmap-read", "FAIL", "misses_faults"),
+            ("mmap-read", "PASS", ""),
+            ("buffered-write-nofsync", "PASS", ""),
+            (
+                "buffered-write-nofsync",
+                "FAIL",
+                "counts_page_cache_writes_as_disk"
+            ),
+            ("buffered-rewrite-fsync", "PASS", ""),
+            (
+                "buffered-rewrite-fsync",
+                "FAIL",
+                "counts_page_cache_writes_as_disk"
+            ),
+            ("direct-mixed", "PASS", ""),
+            ("direct-mixed", "PASS", ""),
+        ]),
+        "{stderr}{}",
+        sentences(&report)
+    );
+    assert_eq!(code, 1);
+    let build = &report["checks"][0]["tool_run"]["build"];
+    assert_eq!(build["builder"], "stap 4.8-2", "{build}");
+    assert_eq!(build["debuginfo"], true, "the vfs tapset needs it: {build}");
+    assert_eq!(build["guru"], false, "{build}");
+
+    let (_, again, stderr) = check(spec, &["--vm", "debian-6.1", "--workload", "direct-mixed"]);
+    let build = &again["checks"][0]["tool_run"]["build"];
+    assert_eq!(build["cached"], true, "{stderr}");
+    assert!(
+        build["this_run_ms"].as_u64().unwrap() < 10_000,
+        "finding a built module should not build it: {build}"
+    );
+}
+
+/// A tracepoint needs no debug info: our own execs.stp builds from the
+/// headers alone and counts the execs workload's 50 execs.
+#[test]
+fn a_tracepoint_stap_script_passes_in_a_guest() {
+    let (code, report, stderr) = check(
+        "expectations/systemtap/execs/spec.toml",
+        &["--vm", "debian-6.1"],
+    );
+    assert_eq!(
+        verdicts(&report),
+        owned(&[("execs", "PASS", "")]),
+        "{stderr}{}",
+        sentences(&report)
+    );
+    assert_eq!(code, 0);
+    assert_eq!(report["checks"][0]["tool_run"]["build"]["debuginfo"], false);
+}
+
+/// Debian 13's kernel is built with gcc-14, which Debian 12 does not have:
+/// stap cannot build a module for it here. That is the verdict, with the
+/// reason in words, and no guest boots for it.
+#[test]
+fn stap_cannot_build_for_debian_6_12_on_this_host() {
+    let (code, report, stderr) = check(
+        "expectations/systemtap/execs/spec.toml",
+        &["--vm", "debian-6.12"],
+    );
+    assert_eq!(
+        verdicts(&report),
+        owned(&[("execs", "ERROR", "tool_failed")]),
+        "{stderr}"
+    );
+    assert_eq!(code, 1, "the tool did not run: {stderr}");
+    let s = sentences(&report);
+    assert!(
+        s.contains("gcc-14, which this host does not have") && s.contains("first error"),
+        "{s}"
+    );
+}
+
+/// Without --vm a SystemTap spec stops before anything runs, and says why
+/// and what to run instead.
+#[test]
+fn stap_never_runs_on_this_machine_s_kernel() {
+    let (code, report, stderr) = check("expectations/systemtap/disktop/spec.toml", &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(report.is_null(), "{report}");
+    assert!(
+        stderr.contains("never into this machine's kernel") && stderr.contains("--vm debian-6.1"),
+        "{stderr}"
+    );
+}
