@@ -206,6 +206,47 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Measure a tool's report card: time to ready and whether it says so,
+    /// its first output, its cost to a loop of reads, whether a second
+    /// instance can run beside it, how it stops on SIGINT, what it leaves in
+    /// the kernel (modules, BPF objects, probe events, enabled trace
+    /// events), and what a wrong option gets. With --vm, in a fresh guest
+    /// (a SystemTap script's card also says how its module was built and
+    /// whether it needs guru mode).
+    Card {
+        /// A spec file, or a directory holding a spec.toml.
+        #[arg(value_name = "SPEC")]
+        spec: PathBuf,
+        /// Measure in a fresh QEMU guest on this Debian kernel.
+        #[arg(long, value_name = "TARGET", value_parser = parse_target)]
+        vm: Option<tracecheck_vm::KernelTarget>,
+        /// Where guest kernels and images are cached.
+        #[arg(long, value_name = "DIR", requires = "vm")]
+        vm_cache: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::report::Format,
+        /// How the card names where it ran (tracecheck inside its guests).
+        #[arg(long, value_name = "LABEL", hide = true, conflicts_with = "vm")]
+        environment: Option<String>,
+        /// The SystemTap module built for this kernel (inside guests).
+        #[arg(
+            long,
+            value_name = "KO",
+            hide = true,
+            conflicts_with = "vm",
+            requires = "stap_root"
+        )]
+        stap_module: Option<PathBuf>,
+        /// The unpacked SystemTap for --stap-module (inside guests).
+        #[arg(
+            long,
+            value_name = "DIR",
+            hide = true,
+            conflicts_with = "vm",
+            requires = "stap_module"
+        )]
+        stap_root: Option<PathBuf>,
+    },
     /// List the metric vocabulary used in specs.
     Metrics,
     /// List the workloads and what each one tells apart.

@@ -2,6 +2,7 @@
 //! comparison, diagnosis and reports. The `tracecheck` binary only wires
 //! these together.
 
+pub mod card;
 pub mod cli;
 pub mod env;
 pub mod error;

@@ -20,6 +20,22 @@ fn main() {
         Command::Workload { args } => {
             tracecheck_workloads::cli::main_with_args("tracecheck workload", args).into()
         }
+        Command::Card {
+            spec,
+            vm,
+            vm_cache,
+            format,
+            environment,
+            stap_module,
+            stap_root,
+        } => card(
+            &spec,
+            vm,
+            vm_cache.as_deref(),
+            format,
+            environment,
+            stap_root.zip(stap_module),
+        ),
         Command::Metrics => {
             print_metrics();
             0
@@ -71,6 +87,53 @@ fn main() {
 fn fail(e: &HarnessError) -> i32 {
     eprintln!("tracecheck: error: {e}");
     e.exit_code()
+}
+
+fn card(
+    path: &Path,
+    vm: Option<tracecheck_vm::KernelTarget>,
+    vm_cache: Option<&Path>,
+    format: report::Format,
+    environment: Option<String>,
+    stap: Option<(PathBuf, PathBuf)>,
+) -> i32 {
+    let mut spec = match ToolSpec::load(&spec::resolve(path)) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.into()),
+    };
+    let card = match (vm, stap) {
+        (Some(target), _) => {
+            let env = GuestEnvironment::prepare(target, vm_cache, 64, &Limits::default(), false);
+            match env.and_then(|g| g.card(&spec)) {
+                Ok(c) => c,
+                Err(e) => return fail(&e),
+            }
+        }
+        (None, stap) => {
+            if let Some((root, module)) = stap {
+                spec.use_stap_module(&root, &module);
+            } else if spec.stap.is_some() {
+                return fail(&HarnessError::Other(spec::stap_needs_a_guest(&spec)));
+            }
+            let interrupted = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                let _ = signal_hook::flag::register(sig, Arc::clone(&interrupted));
+            }
+            let here = environment.unwrap_or_else(|| {
+                let k = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+                format!("host (kernel {})", k.trim())
+            });
+            tracecheck::card::measure(&spec, here, &interrupted)
+        }
+    };
+    match format {
+        report::Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&card).expect("a card serialises")
+        ),
+        _ => print!("{}", tracecheck::card::render(&card)),
+    }
+    0
 }
 
 fn print_metrics() {

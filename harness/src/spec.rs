@@ -127,7 +127,19 @@ pub struct Claim {
 pub struct TableRead {
     pub columns: Vec<String>,
     pub sum: Option<String>,
+    /// Bytes per unit of the `sum` column (`unit = "KiB"`: 1024); 1 for bytes
+    /// and for anything that is not bytes.
+    pub scale: u64,
 }
+
+/// The units a table's byte column may be printed in (`unit` in a claim).
+pub const BYTE_UNITS: &[(&str, u64)] = &[
+    ("bytes", 1),
+    ("KiB", 1024),
+    ("MiB", 1 << 20),
+    ("sectors", 512),
+    ("pages", 4096),
+];
 
 impl Claim {
     pub fn has_key(&self, k: KeyKind) -> bool {
@@ -171,6 +183,8 @@ pub struct StapScript {
     pub source: StapSource,
     /// Options for stap before the script (`-g`, `-DMAXACTION=...`).
     pub options: Vec<String>,
+    /// The script's arguments (`$1`...), compiled into the module.
+    pub args: Vec<String>,
     /// The module's name (from the script's file name).
     pub module_name: String,
 }
@@ -260,6 +274,8 @@ struct RawTool {
     stap: Option<Spanned<String>>,
     #[serde(default)]
     stap_options: Vec<String>,
+    #[serde(default)]
+    stap_args: Vec<String>,
     interval: Option<Spanned<String>>,
 }
 
@@ -273,6 +289,8 @@ struct RawClaim {
     columns: Option<Spanned<Vec<String>>>,
     /// The table column whose numbers are summed.
     sum: Option<Spanned<String>>,
+    /// The unit of the `sum` column, for a metric in bytes (`KiB`).
+    unit: Option<Spanned<String>>,
     metric: Spanned<String>,
     #[serde(default)]
     keys: Vec<Spanned<String>>,
@@ -295,10 +313,12 @@ const KNOWN_KEYS: &[&str] = &[
     "stop_timeout",
     "stap",
     "stap_options",
+    "stap_args",
     "interval",
     "map",
     "columns",
     "sum",
+    "unit",
     "metric",
     "keys",
     "tolerance",
@@ -347,7 +367,10 @@ impl ToolSpec {
                     "give one of `script`, `command` or `stap` in [tool]".into(),
                 ))
             }
-            Some(s) => Some(parse_stap(s.get_ref(), base, &t.stap_options).map_err(|m| sp(s, m))?),
+            Some(s) => Some(
+                parse_stap(s.get_ref(), base, &t.stap_options, &t.stap_args)
+                    .map_err(|m| sp(s, m))?,
+            ),
         };
         let command = match &stap {
             Some(st) => vec!["staprun".into(), format!("{}.ko", st.module_name)],
@@ -452,6 +475,12 @@ impl ToolSpec {
                             "`sum` names a table column: it goes with `columns`, not `map`".into(),
                         ));
                     }
+                    if let Some(u) = &c.unit {
+                        return Err(sp(
+                            u,
+                            "`unit` is the unit of a table's `sum` column: it goes with `columns` and `sum`, not `map`".into(),
+                        ));
+                    }
                     let bpftrace =
                         [OutputFormat::BpftraceText, OutputFormat::BpftraceJson].contains(&format);
                     if bpftrace && !m.get_ref().starts_with('@') {
@@ -476,9 +505,33 @@ impl ToolSpec {
                             ),
                         ));
                     }
+                    let scale = match &c.unit {
+                        None => 1,
+                        Some(u) if c.sum.is_none() => {
+                            return Err(sp(u, "`unit` is the unit of the `sum` column, and this claim has no `sum`".into()))
+                        }
+                        Some(u) if metric.unit() != "B" => {
+                            return Err(sp(u, format!("`unit` converts a column to bytes, and `{}` is counted in {}", metric.name(), metric.unit())))
+                        }
+                        Some(u) => BYTE_UNITS
+                            .iter()
+                            .find(|(n, _)| n == u.get_ref())
+                            .map(|(_, s)| *s)
+                            .ok_or_else(|| {
+                                sp(
+                                    u,
+                                    format!(
+                                        "unknown unit `{}`; expected one of: {}",
+                                        u.get_ref(),
+                                        BYTE_UNITS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                                    ),
+                                )
+                            })?,
+                    };
                     let t = TableRead {
                         columns: cols.get_ref().clone(),
                         sum: c.sum.as_ref().map(|s| s.get_ref().clone()),
+                        scale,
                     };
                     (format!("table[{}]", t.columns.join(" ")), Some(t))
                 }
@@ -638,7 +691,12 @@ pub fn stap_needs_a_guest(spec: &ToolSpec) -> String {
 }
 
 /// `example:DIR/NAME.stp` (shipped in systemtap-doc) or a file beside the spec.
-fn parse_stap(s: &str, base: &Path, options: &[String]) -> Result<StapScript, String> {
+fn parse_stap(
+    s: &str,
+    base: &Path,
+    options: &[String],
+    args: &[String],
+) -> Result<StapScript, String> {
     let source = match s.strip_prefix("example:") {
         Some(rel) if rel.ends_with(".stp") && !rel.starts_with('/') && !rel.contains("..") => {
             StapSource::Example(rel.to_string())
@@ -665,6 +723,7 @@ fn parse_stap(s: &str, base: &Path, options: &[String]) -> Result<StapScript, St
     Ok(StapScript {
         source,
         options: options.to_vec(),
+        args: args.to_vec(),
         module_name,
     })
 }
@@ -802,6 +861,50 @@ mod tests {
         assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes"))
             .contains("takes its direction from a key"));
         assert!(err("[tool]\nname = \"t\"\nscript = \"x.bt\"\n").contains("no [[claim]]"));
+    }
+
+    #[test]
+    fn a_table_sum_may_have_a_byte_unit() {
+        let table = GOOD.replace(
+            "map = \"@b\"",
+            "columns = [\"COMM\"]\nsum = \"KB\"\nunit = \"KiB\"",
+        );
+        assert_eq!(
+            parse(&table).unwrap().claims[0]
+                .table
+                .as_ref()
+                .unwrap()
+                .scale,
+            1024
+        );
+        let e = err(&table.replace("KiB", "kB"));
+        assert!(
+            e.contains("unknown unit `kB`") && e.contains("KiB, MiB"),
+            "{e}"
+        );
+        let e = err(&table.replace("disk.read_bytes", "process.execs"));
+        assert!(e.contains("counted in execs"), "{e}");
+        let e = err(&GOOD.replace("keys", "unit = \"KiB\"\nkeys"));
+        assert!(e.contains("goes with `columns` and `sum`"), "{e}");
+    }
+
+    #[test]
+    fn a_stap_spec_names_a_shipped_example_or_a_file() {
+        let stap = GOOD.replace("script = \"x.bt\"", "stap = \"example:io/disktop.stp\"");
+        let s = parse(&stap).unwrap();
+        let st = s.stap.as_ref().unwrap();
+        assert_eq!(st.source, StapSource::Example("io/disktop.stp".into()));
+        assert_eq!(st.module_name, "disktop");
+        assert_eq!(s.ready, Ready::Contains(STAP_READY_LINE.into()));
+        assert!(st.build_options().contains(&STAP_READY_PROBE.to_string()));
+        assert!(
+            err(&stap.replace("example:io/disktop.stp", "example:../x.stp"))
+                .contains("no shipped example")
+        );
+        assert!(err(&stap.replace("example:io/disktop.stp", "mine.stp")).contains("does not exist"));
+        let both = stap.replace("[tool]\n", "[tool]\ncommand = [\"x\"]\n");
+        assert!(err(&both).contains("one of `script`, `command` or `stap`"));
+        assert!(stap_needs_a_guest(&s).contains("--vm debian-6.1"));
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub struct RunningTool {
     stderr: Vec<String>,
     started: Instant,
     pub record: ToolRecord,
+    /// The tool's first stdout line of its own (not the line tracecheck's
+    /// SystemTap readiness probe prints), and when it came.
+    pub first_own_line: Option<(Duration, String)>,
 }
 
 impl RunningTool {
@@ -105,11 +108,16 @@ impl RunningTool {
             stderr: Vec::new(),
             started: Instant::now(),
             record,
+            first_own_line: None,
         })
     }
 
     fn take(&mut self, l: Line) -> (bool, String) {
         let (Line::Out(s) | Line::Err(s)) = &l;
+        let own_stdout = matches!(l, Line::Out(_)) && s != crate::spec::STAP_READY_LINE;
+        if self.first_own_line.is_none() && own_stdout {
+            self.first_own_line = Some((self.started.elapsed(), s.clone()));
+        }
         if let Some(n) = tracecheck_probes::loss_notice(s) {
             let lost = self.record.lost_events.get_or_insert_with(Default::default);
             lost.events += n;
@@ -185,6 +193,24 @@ impl RunningTool {
                 });
             }
         }
+    }
+
+    /// Its exit status in words, if it has exited, and its last stderr line.
+    pub fn exited(&mut self) -> Option<(String, Option<String>)> {
+        let status = self.child.try_wait().ok().flatten()?;
+        self.drain(Duration::from_millis(200));
+        let last = self
+            .stderr
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .cloned();
+        Some((describe_status(status), last))
+    }
+
+    /// Keep reading its output for `d`, or until it exits; true if it did.
+    pub fn watch_for(&mut self, d: Duration) -> bool {
+        self.wait_exit(d).is_some()
     }
 
     fn wait_exit(&mut self, d: Duration) -> Option<ExitStatus> {

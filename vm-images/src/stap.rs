@@ -93,6 +93,8 @@ pub struct BuildFailure {
     pub first_error: String,
     /// The end of stap's stderr.
     pub stderr_tail: Vec<String>,
+    /// stap said it lacks the kernel's (or a module's) debug info.
+    pub needs_debuginfo: bool,
 }
 
 /// Either stap failed (a verdict) or the kit could not be set up (an error).
@@ -226,11 +228,13 @@ impl StapKit {
     }
 
     /// Builds `script` into `NAME.ko` for this kernel, or finds it built.
-    /// `options` go to stap before the script (`-g`, `-E 'probe ...'`).
+    /// `options` go to stap before the script (`-g`, `-E 'probe ...'`),
+    /// `args` after it: the script's `$1`, `$2`..., which stap compiles in.
     pub fn build(
         &self,
         script: &Path,
         options: &[String],
+        args: &[String],
         name: &str,
     ) -> Result<Module, StapError> {
         // stap runs in a work directory: give it an absolute path.
@@ -247,7 +251,7 @@ impl StapKit {
             h.update((part.len() as u64).to_le_bytes());
             h.update(part);
         }
-        for o in options {
+        for o in options.iter().chain([&"--".to_string()]).chain(args) {
             h.update((o.len() as u64).to_le_bytes());
             h.update(o.as_bytes());
         }
@@ -270,9 +274,9 @@ impl StapKit {
         let linked = self.build_tree.join("vmlinux");
         let _ = fs::remove_file(&linked);
         let mut debuginfo = false;
-        let mut result = self.run_stap(script, options, name, work.path());
+        let mut result = self.run_stap(script, options, args, name, work.path());
         if let Err(f) = &result {
-            if needs_debuginfo(&f.stderr_tail) {
+            if f.needs_debuginfo {
                 if !self.debug_vmlinux().exists() {
                     eprintln!(
                         "tracecheck-vm: {}: {} needs {}'s debug info: fetching it (858 MB once, then cached)",
@@ -281,9 +285,10 @@ impl StapKit {
                         self.kver
                     );
                 }
-                self.fetch_debuginfo()?;
+                let modules = probed_modules(&String::from_utf8_lossy(&text));
+                self.fetch_debuginfo(&modules)?;
                 debuginfo = true;
-                result = self.run_stap(script, options, name, work.path());
+                result = self.run_stap(script, options, args, name, work.path());
             }
         }
         result.map_err(StapError::Build)?;
@@ -305,6 +310,7 @@ impl StapKit {
         &self,
         script: &Path,
         options: &[String],
+        args: &[String],
         name: &str,
         work: &Path,
     ) -> Result<(), BuildFailure> {
@@ -316,6 +322,7 @@ impl StapKit {
             .args(["-p4", "-m", name])
             .args(options)
             .arg(script)
+            .args(args)
             .current_dir(work)
             // stap keeps a cache in $HOME/.systemtap: keep it in the work dir.
             .env("HOME", work)
@@ -329,6 +336,7 @@ impl StapKit {
             reason: format!("stap {} could not be run: {e}", self.version),
             first_error: e.to_string(),
             stderr_tail: Vec::new(),
+            needs_debuginfo: false,
         })?;
         if out.status.success() && work.join(format!("{name}.ko")).exists() {
             return Ok(());
@@ -362,14 +370,20 @@ impl StapKit {
             reason,
             first_error,
             stderr_tail: lines[n.saturating_sub(15)..].to_vec(),
+            needs_debuginfo: needs_debuginfo(lines),
         }
     }
 
-    /// Downloads `linux-image-KVER-dbg`, keeps only its `vmlinux`, and
-    /// links it into the build tree, where stap looks for it.
-    fn fetch_debuginfo(&self) -> Result<(), VmError> {
+    /// Downloads `linux-image-KVER-dbg` and keeps only its `vmlinux`, and
+    /// the debug `.ko` of each of `modules` (a script's `module("sd_mod")`
+    /// probes), linked into the build tree where stap looks for them. The
+    /// .deb is deleted after; a module asked for later downloads it again.
+    fn fetch_debuginfo(&self, modules: &[String]) -> Result<(), VmError> {
         let out = self.debug_vmlinux();
-        if !out.exists() {
+        let mdir = out.with_file_name("module-debug");
+        let ko = |m: &str| mdir.join(format!("{m}.ko"));
+        let missing: Vec<&String> = modules.iter().filter(|m| !ko(m).exists()).collect();
+        if !out.exists() || !missing.is_empty() {
             let kapt = PrivateApt::new(
                 self.target,
                 &self.cache.join("apt").join(self.target.name()),
@@ -378,19 +392,70 @@ impl StapKit {
             let pkg = format!("linux-image-{}-dbg", self.kver);
             let deb = kapt.download(&pkg, &self.kernel_version, &dl)?;
             let t0 = Instant::now();
-            let member = format!("./usr/lib/debug/boot/vmlinux-{}", self.kver);
-            let tmp = out.with_extension("part");
-            extract_member(&deb, &member, &tmp)?;
-            fs::rename(&tmp, &out).map_err(VmError::io(&out))?;
+            if !out.exists() {
+                let member = format!("./usr/lib/debug/boot/vmlinux-{}", self.kver);
+                let tmp = out.with_extension("part");
+                extract_member(&deb, &member, &tmp)?;
+                fs::rename(&tmp, &out).map_err(VmError::io(&out))?;
+            }
+            if !missing.is_empty() {
+                fs::create_dir_all(&mdir).map_err(VmError::io(&mdir))?;
+                let tmp = tempfile::tempdir_in(&dl).map_err(VmError::io(&dl))?;
+                let patterns: Vec<String> = missing
+                    .iter()
+                    .map(|m| format!("./usr/lib/debug/lib/modules/{}/*/{m}.ko", self.kver))
+                    .collect();
+                extract_matching(&deb, &patterns, tmp.path())?;
+                for m in &missing {
+                    if let Some(f) = find_file(tmp.path(), &format!("{m}.ko")) {
+                        fs::rename(&f, ko(m)).map_err(VmError::io(ko(m)))?;
+                    }
+                }
+            }
             let _ = fs::remove_dir_all(&dl);
             eprintln!(
-                "tracecheck-vm: debug vmlinux of {} extracted in {:.1?}",
+                "tracecheck-vm: debug info of {} extracted in {:.1?}",
                 self.kver,
                 t0.elapsed()
             );
         }
+        for m in modules.iter().filter(|m| ko(m).exists()) {
+            relink(&ko(m), &self.build_tree.join(format!("{m}.ko")))?;
+        }
         relink(&out, &self.build_tree.join("vmlinux"))
     }
+}
+
+/// The kernel modules a script probes by name (`module("sd_mod")`).
+fn probed_modules(script: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for part in script.split("module(\"").skip(1) {
+        if let Some(name) = part.split('"').next() {
+            let plain = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if plain && !out.iter().any(|o| o == name) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The first file called `name` under `dir`.
+fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if let Some(f) = find_file(&p, name) {
+                return Some(f);
+            }
+        } else if p.file_name().is_some_and(|n| n == name) {
+            return Some(p);
+        }
+    }
+    None
 }
 
 impl PrivateApt {
@@ -454,6 +519,35 @@ fn extract_member(deb: &Path, member: &str, out: &Path) -> Result<(), VmError> {
             detail: format!("{tar}, {len} bytes written"),
         });
     }
+    Ok(())
+}
+
+/// Extracts the members of a .deb's data that match `patterns` (tar
+/// wildcards) under `dest`.
+fn extract_matching(deb: &Path, patterns: &[String], dest: &Path) -> Result<(), VmError> {
+    let mut dpkg = Command::new("dpkg-deb")
+        .arg("--fsys-tarfile")
+        .arg(deb)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|source| VmError::MissingTool {
+            tool: "dpkg-deb".into(),
+            source,
+        })?;
+    // A pattern that matches nothing makes tar fail at the end: which
+    // modules were found is checked by the caller.
+    let _ = Command::new("tar")
+        .args(["-x", "-f", "-", "--wildcards", "-C"])
+        .arg(dest)
+        .args(patterns)
+        .stdin(dpkg.stdout.take().expect("piped"))
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|source| VmError::MissingTool {
+            tool: "tar".into(),
+            source,
+        })?;
+    let _ = dpkg.wait();
     Ok(())
 }
 
@@ -578,11 +672,17 @@ fn apply_fix(text: &str) -> (String, bool) {
     (out, all)
 }
 
-/// Whether stap said it lacks the kernel's debug info.
+/// Whether stap's failure may be for want of the kernel's debug info: it
+/// says so ("missing ... debuginfo"), or it could not resolve a type or a
+/// probe point in pass 2, which DWARF would answer (a `@cast` to
+/// `struct request` fails with "type definition 'request' not found in
+/// 'kernel'" without a word about debug info).
 fn needs_debuginfo(lines: &[String]) -> bool {
-    lines
-        .iter()
-        .any(|l| l.contains("debuginfo") || l.contains("debug information"))
+    lines.iter().any(|l| {
+        l.contains("debuginfo")
+            || l.contains("debug information")
+            || (l.contains("semantic error:") && l.contains("not found in 'kernel'"))
+    })
 }
 
 /// The compiler a "not found" line names (`gcc-14`,
@@ -648,6 +748,15 @@ mod tests {
             !apply_fix("nothing of it").1,
             "a runtime without those lines"
         );
+    }
+
+    #[test]
+    fn probed_modules_are_read_from_the_script() {
+        let s = r#"probe module("sd_mod").function("sd_init_command") !, kernel.function("x") {}
+                   probe module("sd_mod").function("y") {} probe module("*").function("z") {}
+                   probe module("ext4").statement("w") {}"#;
+        assert_eq!(probed_modules(s), ["sd_mod", "ext4"]);
+        assert!(probed_modules("probe vfs.read {}").is_empty());
     }
 
     #[test]

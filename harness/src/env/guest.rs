@@ -294,7 +294,12 @@ impl GuestEnvironment {
             .any(|o| o == "-g" || o == "--guru-mode")
             || std::fs::read_to_string(&path).is_ok_and(|t| t.contains("%{"));
         let name = script.file_name();
-        match kit.build(&path, &script.build_options(), &script.module_name) {
+        match kit.build(
+            &path,
+            &script.build_options(),
+            &script.args,
+            &script.module_name,
+        ) {
             Ok(m) => {
                 let build = ModuleBuild {
                     builder: format!("stap {}", kit.version),
@@ -498,6 +503,92 @@ impl GuestEnvironment {
         rec.verdicts = verdicts;
         rec.timings.total_ms = total_ms;
         rec
+    }
+}
+
+impl GuestEnvironment {
+    /// The report card of `spec`'s tool, measured in a fresh guest by this
+    /// same binary (`tracecheck card --format json`); for a SystemTap
+    /// script, with its module built here first, and whether it needs guru
+    /// mode found by building it without `-g` too.
+    pub fn card(&self, spec: &ToolSpec) -> Result<crate::card::Card, HarnessError> {
+        let stap = match self.stap_module(spec)? {
+            Some(Err((why, _))) => {
+                return Ok(crate::card::Card {
+                    tool: spec.name.clone(),
+                    environment: self.describe(),
+                    start_failure: Some(why.sentence),
+                    ..Default::default()
+                })
+            }
+            Some(Ok(b)) => Some(b),
+            None => None,
+        };
+        let guru_reason = match (&spec.stap, self.stap.get()) {
+            (Some(script), Some(kit)) if stap.as_ref().is_some_and(|b| b.build.guru) => {
+                let path = match &script.source {
+                    StapSource::Example(rel) => kit.example(rel),
+                    StapSource::File(p) => p.clone(),
+                };
+                let plain: Vec<String> = script
+                    .build_options()
+                    .into_iter()
+                    .filter(|o| o != "-g" && o != "--guru-mode")
+                    .collect();
+                match kit.build(&path, &plain, &script.args, &script.module_name) {
+                    Err(StapError::Build(f)) => Some(f.first_error),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let spec_path = spec
+            .path
+            .canonicalize()
+            .unwrap_or_else(|_| spec.path.clone());
+        let mut command = format!(
+            "exec {} card {} --format json --environment {}",
+            sh_quote(&self.exe.display().to_string()),
+            sh_quote(&spec_path.display().to_string()),
+            sh_quote(&self.describe()),
+        );
+        if let Some(b) = &stap {
+            command.push_str(&format!(
+                " --stap-root {} --stap-module {}",
+                sh_quote(&b.root.display().to_string()),
+                sh_quote(&b.module.display().to_string())
+            ));
+        }
+        let mut gs = GuestSpec::new(&self.image, self.accel, command);
+        gs.shares = self.shares(&spec_path);
+        gs.boot_timeout = self.boot_timeout;
+        gs.run_timeout = spec.ready_timeout * 2 + spec.stop_timeout * 2 + self.run_margin;
+        let out = run_guest(&gs).map_err(|e| {
+            HarnessError::Other(format!("cannot start a {} guest: {e}", self.target))
+        })?;
+        let mut card: crate::card::Card = match &out.outcome {
+            Outcome::Exited { .. } => serde_json::from_str(out.stdout.trim()).map_err(|e| {
+                HarnessError::Other(format!(
+                    "the {} guest printed no report card ({e}); its stderr ended with: {}",
+                    self.target,
+                    tail(&lines(&out.stderr), 5).join(" | ")
+                ))
+            })?,
+            other => crate::card::Card {
+                tool: spec.name.clone(),
+                environment: self.describe(),
+                start_failure: Some(format!(
+                    "the guest did not finish the card: {}",
+                    describe_outcome(other)
+                )),
+                ..Default::default()
+            },
+        };
+        if let Some(b) = stap {
+            card.build = Some(b.build);
+        }
+        card.guru_reason = guru_reason;
+        Ok(card)
     }
 }
 

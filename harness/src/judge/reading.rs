@@ -47,15 +47,17 @@ fn rows_as_map(out: &ToolOutput, t: &TableRead, name: &str) -> Result<Option<Par
         for (i, row) in table.rows.iter().enumerate() {
             let value = match sum {
                 None => 1,
-                Some(s) => row[s].parse::<i64>().map_err(|_| {
-                    format!(
-                        "row {} of the table under line {} has `{}` in column {}, not a number",
-                        i + 1,
-                        table.line,
-                        row[s],
-                        t.sum.as_deref().unwrap_or_default()
-                    )
-                })?,
+                Some(s) => {
+                    row[s].parse::<i64>().map_err(|_| {
+                        format!(
+                            "row {} of the table under line {} has `{}` in column {}, not a number",
+                            i + 1,
+                            table.line,
+                            row[s],
+                            t.sum.as_deref().unwrap_or_default()
+                        )
+                    })? * t.scale as i64
+                }
             };
             entries.push(MapEntry {
                 keys: keys.iter().map(|&k| row[k].clone()).collect(),

@@ -27,6 +27,11 @@
 //!   `unparsed`.
 //! - The same header printed again (interval tools) starts a new table; a
 //!   different header-like line inside a table with enough cells is a row.
+//! - A line whose cells are separated by tabs is a header when each cell,
+//!   trimmed, is a title of words that starts with an upper-case letter
+//!   (SystemTap's iotop.stp: `Process\tKB Read\tKB Written`, printed with
+//!   `%16s\t%10s\t%10s`); its rows are split on tabs too, into exactly as
+//!   many cells. A header of single words is read the first way.
 //! - A blank line closes the table: interval tools print one and then a
 //!   banner before their next header (SystemTap's disktop.stp: `Wed Dec  2
 //!   14:40:10 2026 , Average: 819Kb/sec, Read: 4096Kb, Write: 0Kb`), and
@@ -67,6 +72,26 @@ fn header_of(line: &str) -> Option<Vec<String>> {
         .then(|| cols.iter().map(|c| c.to_string()).collect())
 }
 
+fn is_title(cell: &str) -> bool {
+    cell.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+        && cell
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || "_%/.:#-()".contains(c))
+}
+
+/// A tab-separated header of titles with blanks in them (`KB Read`).
+fn tab_header_of(line: &str) -> Option<Vec<String>> {
+    let cols: Vec<&str> = line.split('\t').map(str::trim).collect();
+    (line.contains('\t') && cols.len() >= 2 && cols.iter().all(|c| is_title(c)))
+        .then(|| cols.iter().map(|c| c.to_string()).collect())
+}
+
+/// A row of a tab-separated table: exactly `n` cells between tabs.
+fn tab_cells(line: &str, n: usize) -> Option<Vec<String>> {
+    let cells: Vec<String> = line.split('\t').map(|c| c.trim().to_string()).collect();
+    (cells.len() == n).then_some(cells)
+}
+
 /// `line` split into `n` cells, the last taking the rest; `None` when it
 /// has fewer than `n - 1`, or `n - 1` and nothing after the last of them.
 /// Every one of the first `n - 1` cells must be followed by a blank, so a
@@ -88,8 +113,13 @@ fn cells(line: &str, n: usize) -> Option<Vec<String>> {
 pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
     let mut out = ToolOutput::default();
     let mut open: Option<Table> = None;
+    // Whether the open table's cells are separated by tabs.
+    let mut tabbed = false;
     for (i, line) in text.lines().enumerate() {
-        let header = header_of(line);
+        let (header, tabs) = match header_of(line) {
+            Some(h) => (Some(h), false),
+            None => (tab_header_of(line), true),
+        };
         let restart = match (&open, &header) {
             (None, Some(_)) => true,
             (Some(t), Some(h)) => &t.header == h,
@@ -104,6 +134,7 @@ pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
                 line: i + 1,
                 rows: Vec::new(),
             });
+            tabbed = tabs;
             continue;
         }
         if line.trim().is_empty() {
@@ -114,10 +145,15 @@ pub fn parse_table(text: &str) -> Result<ToolOutput, ParseError> {
             continue;
         }
         let notice = crate::loss::loss_notice(line).is_some();
-        let row = open
-            .as_mut()
-            .filter(|_| !notice)
-            .and_then(|t| cells(line, t.header.len()).map(|c| (t, c)));
+        let row = open.as_mut().filter(|_| !notice).and_then(|t| {
+            let n = t.header.len();
+            let c = if tabbed {
+                tab_cells(line, n)
+            } else {
+                cells(line, n)
+            };
+            c.map(|c| (t, c))
+        });
         match row {
             Some((t, c)) => t.rows.push(c),
             None => out.unparsed.push(line.to_string()),
@@ -202,6 +238,29 @@ mod tests {
             vec![vec!["B".to_string(), "2".to_string()]]
         );
         assert_eq!(o.unparsed, ["Lost 3 events"]);
+    }
+
+    /// SystemTap's iotop.stp: `%16s\t%10s\t%10s` under a header of titles.
+    #[test]
+    fn a_tab_separated_header_may_hold_titles() {
+        let o = parse_table(
+            "         Process\t   KB Read\tKB Written\n\
+             \x20     tcw-3b7b8d\t    180224\t         0\n\
+             \x20    kworker/0:1\t         0\t        12\n\
+             \n\
+             \x20        Process\t   KB Read\tKB Written\n\
+             a line with no tab\n",
+        )
+        .unwrap();
+        assert_eq!(o.tables.len(), 2);
+        assert_eq!(o.tables[0].header, ["Process", "KB Read", "KB Written"]);
+        assert_eq!(o.tables[0].rows[1], ["kworker/0:1", "0", "12"]);
+        assert!(o.tables[1].rows.is_empty());
+        assert!(
+            tab_header_of("hello\tworld").is_none(),
+            "lower case is no title"
+        );
+        assert_eq!(header_of("PID\tCOMM").unwrap(), ["PID", "COMM"]);
     }
 
     #[test]

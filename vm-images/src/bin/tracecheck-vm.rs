@@ -43,6 +43,10 @@ enum Cmd {
         name: Option<String>,
         /// A script file, or `example:DIR/NAME.stp`.
         script: String,
+        /// An argument for the script (its `$1`, `$2`...; stap compiles them
+        /// in); give it once per argument.
+        #[arg(long = "arg", value_name = "ARG")]
+        args: Vec<String>,
         /// Options passed to stap before the script (`-g`, `-E 'probe ...'`).
         #[arg(last = true)]
         options: Vec<String>,
@@ -170,6 +174,7 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
             target,
             name,
             script,
+            args,
             options,
         } => {
             let img = build_image(target.parse::<KernelTarget>()?, &opts)?;
@@ -183,7 +188,7 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
                     .map(|s| s.to_string_lossy().replace(['-', '.'], "_"))
                     .unwrap_or_else(|| "script".into())
             });
-            match kit.build(&path, &options, &name) {
+            match kit.build(&path, &options, &args, &name) {
                 Ok(m) => {
                     eprintln!(
                         "tracecheck-vm: {} for {} ({}; built in {:.1} s{})",

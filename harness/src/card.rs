@@ -1,0 +1,461 @@
+//! A tool's report card: how it behaves as a program, measured, beside the
+//! numeric verdicts of `check`. Where the check asks "is the number right?",
+//! the card asks what a user meets before that: how long it takes to start
+//! and whether it says it has, whether it stops on Ctrl-C, whether two
+//! people can run it at once, what it leaves in the kernel, what a wrong
+//! option gets, and what it costs the traced work.
+//!
+//! Every line is a measurement of this run on this kernel. Nothing is
+//! taken from documentation. `tracecheck card SPEC [--vm TARGET]`.
+
+use crate::record::{ModuleBuild, StopRecord};
+use crate::spec::ToolSpec;
+use crate::tool::{describe_status, RunningTool};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// Reads of the overhead loop: enough for a tenth of a second or more
+/// even on a fast host, few enough for a TCG guest.
+const OVERHEAD_READS: u32 = 50_000;
+/// What the overhead loop reads each time.
+const OVERHEAD_READ_SIZE: usize = 4096;
+/// How long the card watches a started tool for a first line of its own
+/// when it has no `interval`.
+const FIRST_OUTPUT_WATCH: Duration = Duration::from_secs(2);
+
+/// Everything the card measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Card {
+    pub tool: String,
+    pub environment: String,
+    /// How a SystemTap module was built (on the host, for this kernel).
+    pub build: Option<ModuleBuild>,
+    /// Why the script needs guru mode, when it does: stap's first error
+    /// when built without `-g`.
+    pub guru_reason: Option<String>,
+    /// From start to ready, in ms (the module's load alone, for SystemTap).
+    pub ready_ms: Option<u64>,
+    /// Why it never became ready, if it did not.
+    pub start_failure: Option<String>,
+    /// The tool's first line of its own and when, within the watch.
+    pub first_line: Option<(u64, String)>,
+    /// How long the card watched for that line after start.
+    pub watched_ms: u64,
+    pub overhead: Option<Overhead>,
+    /// What became of a second instance started while the first ran.
+    pub second_instance: Option<String>,
+    pub stop: Option<StopRecord>,
+    /// What the tool left behind in the kernel after it exited.
+    pub leftovers: Vec<String>,
+    /// What `TOOL --tracecheck-no-such-option` did.
+    pub bad_option: Option<String>,
+}
+
+/// The traced work's cost: the same loop of reads without the tool and
+/// with it running.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Overhead {
+    pub reads: u32,
+    pub alone_ms: f64,
+    pub traced_ms: f64,
+}
+
+impl Overhead {
+    pub fn ratio(&self) -> f64 {
+        self.traced_ms / self.alone_ms.max(1e-6)
+    }
+}
+
+/// What of the kernel's state a tool could leave behind.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct KernelState {
+    modules: BTreeSet<String>,
+    bpf: BTreeSet<String>,
+    probe_events: BTreeSet<String>,
+    enabled_events: BTreeSet<String>,
+}
+
+impl KernelState {
+    fn now() -> KernelState {
+        let lines = |p: &str| -> BTreeSet<String> {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut probe_events = BTreeSet::new();
+        for f in ["kprobe_events", "uprobe_events"] {
+            for l in lines(&format!("/sys/kernel/tracing/{f}")) {
+                probe_events.insert(format!("{f}: {l}"));
+            }
+        }
+        KernelState {
+            modules: lines("/proc/modules")
+                .iter()
+                .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+                .collect(),
+            bpf: bpf_objects(),
+            probe_events,
+            enabled_events: lines("/sys/kernel/tracing/set_event"),
+        }
+    }
+
+    /// What is in `self` and was not in `before`, in words.
+    fn added_since(&self, before: &KernelState) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in self.modules.difference(&before.modules) {
+            out.push(format!("kernel module {m} still loaded"));
+        }
+        for b in self.bpf.difference(&before.bpf) {
+            out.push(format!("BPF {b} still loaded"));
+        }
+        for e in self.probe_events.difference(&before.probe_events) {
+            out.push(format!("probe event left in tracefs ({e})"));
+        }
+        for e in self.enabled_events.difference(&before.enabled_events) {
+            out.push(format!("trace event left enabled ({e})"));
+        }
+        out
+    }
+}
+
+/// Loaded BPF programs, maps and links, as `prog 12 (name)`, from bpftool.
+fn bpf_objects() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for kind in ["prog", "map", "link"] {
+        let Ok(o) = Command::new("bpftool")
+            .args(["-j", kind, "show"])
+            .stderr(Stdio::null())
+            .output()
+        else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        for x in v.as_array().into_iter().flatten() {
+            let id = x["id"].as_u64().unwrap_or(0);
+            let name = x["name"].as_str().unwrap_or("");
+            out.insert(format!("{kind} {id} ({name})"));
+        }
+    }
+    out
+}
+
+/// Time `OVERHEAD_READS` pread()s of 4 KiB from a cached file on `dir`.
+fn read_loop(file: &std::fs::File) -> f64 {
+    let mut buf = vec![0u8; OVERHEAD_READ_SIZE];
+    let t0 = Instant::now();
+    for i in 0..OVERHEAD_READS {
+        let off = (i as u64 % 256) * OVERHEAD_READ_SIZE as u64;
+        let _ = file.read_at(&mut buf, off);
+    }
+    t0.elapsed().as_secs_f64() * 1000.0
+}
+
+/// A cached 1 MiB file for the overhead loop, on a disk where the system
+/// has one (/var/tmp), deleted when dropped.
+fn overhead_file() -> Option<tempfile::NamedTempFile> {
+    let mut f = tempfile::NamedTempFile::new_in("/var/tmp").ok()?;
+    f.write_all(&vec![7u8; 256 * OVERHEAD_READ_SIZE]).ok()?;
+    let mut sink = Vec::new();
+    f.reopen().ok()?.read_to_end(&mut sink).ok()?;
+    Some(f)
+}
+
+/// The least of three runs of the loop: the least disturbed one.
+fn best_of_three(file: &std::fs::File) -> f64 {
+    (0..3).map(|_| read_loop(file)).fold(f64::MAX, f64::min)
+}
+
+/// The tool's program name for sentences (`staprun`, not its cache path).
+fn program(spec: &ToolSpec) -> String {
+    std::path::Path::new(&spec.command[0])
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| spec.command[0].clone())
+}
+
+/// Measure `spec`'s tool here, on this machine's kernel.
+pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -> Card {
+    let mut card = Card {
+        tool: spec.name.clone(),
+        environment,
+        ..Card::default()
+    };
+    let before = KernelState::now();
+    let loop_file = overhead_file();
+    let alone = loop_file.as_ref().map(|f| best_of_three(f.as_file()));
+
+    let mut first = match RunningTool::start(spec) {
+        Ok(t) => t,
+        Err(rec) => {
+            card.start_failure = rec.failure.map(|f| f.describe(&program(spec)));
+            card.bad_option = bad_option(spec);
+            return card;
+        }
+    };
+    match first.wait_ready(spec, interrupted) {
+        Ok(d) => card.ready_ms = Some(d.as_millis() as u64),
+        Err(f) => {
+            card.start_failure = Some(f.describe(&program(spec)));
+            let rec = first.abandon(f);
+            card.stop = Some(rec.stop);
+            card.leftovers = KernelState::now().added_since(&before);
+            card.bad_option = bad_option(spec);
+            return card;
+        }
+    }
+    let watch = spec
+        .interval
+        .map(|i| i + Duration::from_millis(1500))
+        .unwrap_or(FIRST_OUTPUT_WATCH);
+    first.watch_for(watch);
+    card.watched_ms = card.ready_ms.unwrap_or(0) + watch.as_millis() as u64;
+    card.first_line = first
+        .first_own_line
+        .as_ref()
+        .map(|(t, l)| (t.as_millis() as u64, l.clone()));
+
+    if let (Some(f), Some(alone_ms)) = (&loop_file, alone) {
+        card.overhead = Some(Overhead {
+            reads: OVERHEAD_READS,
+            alone_ms,
+            traced_ms: best_of_three(f.as_file()),
+        });
+    }
+
+    card.second_instance = Some(match RunningTool::start(spec) {
+        Err(rec) => match rec.failure {
+            Some(f) => f.describe(&program(spec)),
+            None => "did not start".into(),
+        },
+        Ok(mut second) => match second.wait_ready(spec, interrupted) {
+            Ok(d) => {
+                let rec = second.stop(spec.stop, spec.stop_timeout);
+                format!(
+                    "ran beside the first (ready in {:.1} s) and stopped with {}",
+                    d.as_secs_f64(),
+                    rec.stop.status
+                )
+            }
+            Err(f) => {
+                let why = f.describe(&program(spec));
+                let rec = second.abandon(f);
+                match rec.stderr_tail.iter().find(|l| !l.trim().is_empty()) {
+                    Some(l) => format!("{why}; it said: {}", l.trim()),
+                    None => why,
+                }
+            }
+        },
+    });
+
+    // Did the second instance take the first one down with it? (Two
+    // SystemTap runs of one script share a module name.)
+    first.watch_for(Duration::from_secs(1));
+    if let (Some(s), Some((status, said))) = (&mut card.second_instance, first.exited()) {
+        s.push_str(&format!("; then the first instance exited ({status})"));
+        if let Some(l) = said {
+            s.push_str(&format!(", saying: {}", l.trim()));
+        }
+    }
+    let rec = first.stop(spec.stop, spec.stop_timeout);
+    card.stop = Some(rec.stop);
+    // What a tool tears down on exit, it tears down before it exits; a
+    // moment more for the kernel's own deferred frees.
+    std::thread::sleep(Duration::from_millis(500));
+    card.leftovers = KernelState::now().added_since(&before);
+    card.bad_option = bad_option(spec);
+    card
+}
+
+/// What the tool does with an option it does not know, for tools started
+/// by a command (a bpftrace script's or a SystemTap module's options are
+/// bpftrace's and staprun's, not the tool's).
+fn bad_option(spec: &ToolSpec) -> Option<String> {
+    if spec.stap.is_some() || spec.command.first().is_some_and(|c| c == "bpftrace") {
+        return None;
+    }
+    let mut child = Command::new(&spec.command[0])
+        .arg("--tracecheck-no-such-option")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .spawn()
+        .ok()?;
+    let t0 = Instant::now();
+    let status = loop {
+        if let Ok(Some(s)) = child.try_wait() {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut text = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut text);
+    }
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut text);
+    }
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let usage = text.to_lowercase().contains("usage");
+    Some(match status {
+        None => "ran on for 30 s, ignoring it".into(),
+        Some(s) => format!(
+            "{}, {}{}",
+            describe_status(s),
+            if usage {
+                "with usage text"
+            } else {
+                "without usage text"
+            },
+            if first.is_empty() {
+                String::new()
+            } else {
+                format!(": \"{first}\"")
+            }
+        ),
+    })
+}
+
+/// The card as lines of text.
+pub fn render(c: &Card) -> String {
+    let mut out = format!("report card: {}  on {}\n", c.tool, c.environment);
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<13} {v}\n"));
+    if let Some(b) = &c.build {
+        line(
+            "build",
+            format!(
+                "{} on the host for {}: {:.1} s{}; {}; {}",
+                b.builder,
+                b.kernel,
+                b.build_ms as f64 / 1000.0,
+                if b.cached {
+                    format!(
+                        " (found built this time, {:.1} s)",
+                        b.this_run_ms as f64 / 1000.0
+                    )
+                } else {
+                    String::new()
+                },
+                if b.debuginfo {
+                    "needs the kernel's debug info"
+                } else {
+                    "no debug info needed"
+                },
+                match (&c.guru_reason, b.guru) {
+                    (Some(r), _) => format!("needs guru mode (-g): without it, {r}"),
+                    (None, true) => "built in guru mode (-g)".into(),
+                    (None, false) => "no guru mode".into(),
+                }
+            ),
+        );
+    }
+    match (&c.start_failure, c.ready_ms) {
+        (Some(f), _) => line("start", f.clone()),
+        (None, Some(ms)) => line(
+            "start",
+            format!("ready {:.1} s after it started", ms as f64 / 1000.0),
+        ),
+        _ => {}
+    }
+    if c.start_failure.is_none() {
+        line(
+            "first output",
+            match &c.first_line {
+                Some((ms, l)) => format!("after {:.1} s: \"{l}\"", *ms as f64 / 1000.0),
+                None => format!(
+                    "nothing of its own in the {:.1} s watched: no start message",
+                    c.watched_ms as f64 / 1000.0
+                ),
+            },
+        );
+    }
+    if let Some(o) = &c.overhead {
+        line(
+            "overhead",
+            format!(
+                "{} pread()s of 4 KiB from a cached file: {:.0} ms alone, {:.0} ms while it runs ({:.2}x)",
+                o.reads,
+                o.alone_ms,
+                o.traced_ms,
+                o.ratio()
+            ),
+        );
+    }
+    if let Some(s) = &c.second_instance {
+        line("two at once", format!("a second instance {s}"));
+    }
+    if let Some(s) = &c.stop {
+        line(
+            "stop",
+            if s.signals.is_empty() {
+                format!("it had already exited ({}) before any signal", s.status)
+            } else {
+                format!(
+                    "{} after {} ({:.1} s)",
+                    s.status,
+                    s.signals.join(", then "),
+                    s.stop_ms as f64 / 1000.0
+                )
+            },
+        );
+    }
+    line(
+        "leftovers",
+        if c.leftovers.is_empty() {
+            "none: no kernel module, BPF program, map or link, probe event or enabled trace event left".into()
+        } else {
+            c.leftovers.join("; ")
+        },
+    );
+    line(
+        "bad option",
+        c.bad_option
+            .clone()
+            .unwrap_or_else(|| "not tried: its options are bpftrace's or staprun's".into()),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_are_what_was_added() {
+        let before = KernelState {
+            modules: ["virtio_blk".to_string()].into(),
+            ..KernelState::default()
+        };
+        let after = KernelState {
+            modules: ["virtio_blk".to_string(), "disktop".to_string()].into(),
+            probe_events: ["kprobe_events: p:kprobes/x vfs_read".to_string()].into(),
+            ..KernelState::default()
+        };
+        assert_eq!(
+            after.added_since(&before),
+            [
+                "kernel module disktop still loaded",
+                "probe event left in tracefs (kprobe_events: p:kprobes/x vfs_read)"
+            ]
+        );
+        assert!(before.added_since(&after).is_empty());
+    }
+}
