@@ -5,6 +5,7 @@
 pub(crate) mod bcc_hist;
 pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
+pub(crate) mod stap_hist;
 pub(crate) mod table;
 
 use crate::format::Format;
@@ -18,4 +19,5 @@ pub(crate) const ALL: &[Format] = &[
     bpftrace_json::FORMAT,
     table::FORMAT,
     bcc_hist::FORMAT,
+    stap_hist::FORMAT,
 ];
