@@ -228,7 +228,47 @@ impl StapScript {
     }
 }
 
+/// The placeholders a command line may hold for the scratch disk.
+pub const DEVICE_PLACEHOLDERS: &[(&str, &str)] = &[
+    ("{dev}", "the disk's kernel name (`loop0`, `vda`)"),
+    ("{devpath}", "its device node (`/dev/loop0`)"),
+    ("{maj}", "its major number"),
+    ("{min}", "its minor number"),
+    ("{mnt}", "where its filesystem is mounted"),
+];
+
+/// The scratch disk a check runs on, for [`DEVICE_PLACEHOLDERS`].
+pub struct DeviceNames<'a> {
+    pub name: &'a str,
+    pub path: &'a Path,
+    pub major: u32,
+    pub minor: u32,
+    pub mountpoint: &'a Path,
+}
+
 impl ToolSpec {
+    /// Whether the command names the scratch disk (`{dev}`...): then each
+    /// workload, on a disk of its own, needs a run of the tool of its own.
+    pub fn names_the_device(&self) -> bool {
+        self.command
+            .iter()
+            .any(|a| DEVICE_PLACEHOLDERS.iter().any(|(p, _)| a.contains(p)))
+    }
+
+    /// The spec with the command's placeholders replaced for `d`.
+    pub fn on_device(&self, d: &DeviceNames<'_>) -> ToolSpec {
+        let mut s = self.clone();
+        for a in &mut s.command {
+            *a = a
+                .replace("{devpath}", &d.path.display().to_string())
+                .replace("{dev}", d.name)
+                .replace("{maj}", &d.major.to_string())
+                .replace("{min}", &d.minor.to_string())
+                .replace("{mnt}", &d.mountpoint.display().to_string());
+        }
+        s
+    }
+
     /// Run the SystemTap script as `module`, loaded by `staprun` from the
     /// unpacked SystemTap at `root` (tracecheck's agent in a guest, told by
     /// the host which module it built).
@@ -861,6 +901,26 @@ mod tests {
         assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes"))
             .contains("takes its direction from a key"));
         assert!(err("[tool]\nname = \"t\"\nscript = \"x.bt\"\n").contains("no [[claim]]"));
+    }
+
+    #[test]
+    fn device_placeholders_are_filled_in_per_disk() {
+        let spec = GOOD.replace(
+            "script = \"x.bt\"",
+            "command = [\"iosnoop\", \"-d\", \"{maj},{min}\", \"{devpath}\", \"{dev}@{mnt}\"]",
+        );
+        let s = parse(&spec).unwrap();
+        assert!(s.names_the_device());
+        let d = DeviceNames {
+            name: "vda",
+            path: Path::new("/dev/vda"),
+            major: 254,
+            minor: 0,
+            mountpoint: Path::new("/tmp/m"),
+        };
+        let on = s.on_device(&d);
+        assert_eq!(on.command, ["iosnoop", "-d", "254,0", "/dev/vda", "vda@/tmp/m"]);
+        assert!(!parse(GOOD).unwrap().names_the_device());
     }
 
     #[test]

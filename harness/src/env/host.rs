@@ -98,6 +98,7 @@ impl Environment for HostEnvironment {
         on_event(Event::Phase("starting the tool"));
         let t_tool = Instant::now();
         let mut record = self.rig.blank_record(spec, check, &run);
+        let spec = &run.tool_spec(spec);
         let mut tool = match RunningTool::start(spec) {
             Ok(t) => t,
             Err(rec) => return Ok(self.rig.unmeasured(check, record, *rec, t0, timings)),

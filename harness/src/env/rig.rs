@@ -268,6 +268,18 @@ pub(super) struct WorkloadRun<'a> {
 }
 
 impl<'a> WorkloadRun<'a> {
+    /// `spec` with its command's device placeholders filled in for this
+    /// run's scratch disk.
+    pub(super) fn tool_spec(&self, spec: &ToolSpec) -> ToolSpec {
+        spec.on_device(&crate::spec::DeviceNames {
+            name: &self.disk.name,
+            path: &self.disk.device,
+            major: self.disk.major,
+            minor: self.disk.minor,
+            mountpoint: &self.disk.mountpoint,
+        })
+    }
+
     pub(super) fn new(
         rig: &'a Rig,
         plan: &'a Plan,

@@ -32,8 +32,12 @@ use std::time::Instant;
 /// Can one run of the tool serve all of `spec`'s checks? Only when every
 /// claim is keyed by process (comm or pid): then each workload's part of
 /// the output is told apart by its fresh name and pids.
+/// Nor when its command names the scratch disk (`{dev}`): each workload
+/// has a disk of its own.
 pub fn shares_tool_run(spec: &ToolSpec) -> bool {
-    !spec.claims.is_empty() && spec.claims.iter().all(|c| c.per_process())
+    !spec.claims.is_empty()
+        && spec.claims.iter().all(|c| c.per_process())
+        && !spec.names_the_device()
 }
 
 /// How many whole milliseconds of `ms` one of `n` checks bears.
