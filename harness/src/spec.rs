@@ -919,7 +919,10 @@ mod tests {
             mountpoint: Path::new("/tmp/m"),
         };
         let on = s.on_device(&d);
-        assert_eq!(on.command, ["iosnoop", "-d", "254,0", "/dev/vda", "vda@/tmp/m"]);
+        assert_eq!(
+            on.command,
+            ["iosnoop", "-d", "254,0", "/dev/vda", "vda@/tmp/m"]
+        );
         assert!(!parse(GOOD).unwrap().names_the_device());
     }
 

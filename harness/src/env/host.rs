@@ -42,6 +42,7 @@ impl HostEnvironment {
         quiet: bool,
     ) -> Result<HostEnvironment, HarnessError> {
         ensure_tracefs()?;
+        ensure_debugfs_tracing(quiet);
         let disks = if devices.is_empty() {
             if !quiet {
                 eprintln!("tracecheck: making a {size_mib} MiB scratch disk...");
@@ -173,4 +174,35 @@ pub fn ensure_tracefs() -> Result<(), HarnessError> {
             dir.display()
         ))
     })
+}
+
+/// perf-tools (and older scripts) use the tracing directory under debugfs,
+/// `/sys/kernel/debug/tracing`; on a machine that mounts only tracefs it is
+/// missing, and they fail with "accessing tracing ... debugfs mounted?".
+/// Mount debugfs there (the kernel puts tracefs under it), as a user
+/// running them would. A failure is left to show in the tool's own error.
+pub fn ensure_debugfs_tracing(quiet: bool) {
+    let debug = Path::new("/sys/kernel/debug");
+    if debug.join("tracing").is_dir() {
+        return;
+    }
+    let mounted = nix::mount::mount(
+        Some("debugfs"),
+        debug,
+        Some("debugfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    );
+    if !quiet {
+        match mounted {
+            Ok(()) => eprintln!(
+                "tracecheck: mounted debugfs on {} (tools such as perf-tools use its tracing directory)",
+                debug.display()
+            ),
+            Err(e) => eprintln!(
+                "tracecheck: warning: could not mount debugfs on {}: {e}; tools that use its tracing directory will fail",
+                debug.display()
+            ),
+        }
+    }
 }
