@@ -220,6 +220,14 @@ impl StapKit {
         self.root.join("usr/share/systemtap/examples").join(rel)
     }
 
+    /// stap's `$HOME` for this kernel's builds (its own cache lives there).
+    fn stap_home(&self) -> PathBuf {
+        self.cache
+            .join("stap")
+            .join(format!("kernel-{}", self.kver))
+            .join("home")
+    }
+
     fn debug_vmlinux(&self) -> PathBuf {
         self.cache
             .join("stap")
@@ -324,8 +332,10 @@ impl StapKit {
             .arg(script)
             .args(args)
             .current_dir(work)
-            // stap keeps a cache in $HOME/.systemtap: keep it in the work dir.
-            .env("HOME", work)
+            // stap keeps a cache in $HOME/.systemtap (among it the
+            // tracepoint query modules, ~45 s to build for a kernel): one
+            // per kernel, in the VM cache, shared by every script.
+            .env("HOME", self.stap_home())
             .env(
                 "SYSTEMTAP_TAPSET",
                 self.root.join("usr/share/systemtap/tapset"),

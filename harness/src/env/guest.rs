@@ -169,15 +169,22 @@ impl GuestEnvironment {
     }
 
     /// Host directories the guest must be given: the spec's directory and
-    /// the binary's, when they lie where the guest has fresh tmpfs.
-    fn shares(&self, spec_path: &Path) -> Vec<Share> {
+    /// the binary's, and a SystemTap module's and staprun's, when they lie
+    /// where the guest has fresh tmpfs (a VM cache under /var/tmp).
+    fn shares(&self, spec_path: &Path, stap: Option<&BuiltModule>) -> Vec<Share> {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for p in [spec_path, self.exe.as_path()] {
-            if let Some(d) = p.parent() {
-                let hidden = GUEST_TMPFS.iter().any(|t| d.starts_with(t));
-                if hidden && !dirs.iter().any(|x| x == d) {
-                    dirs.push(d.to_owned());
-                }
+        let mut wanted: Vec<PathBuf> = [spec_path, self.exe.as_path()]
+            .iter()
+            .filter_map(|p| p.parent().map(Path::to_owned))
+            .collect();
+        if let Some(b) = stap {
+            wanted.push(b.root.clone());
+            wanted.extend(b.module.parent().map(Path::to_owned));
+        }
+        for d in wanted {
+            let hidden = GUEST_TMPFS.iter().any(|t| d.starts_with(t));
+            if hidden && !dirs.iter().any(|x| *x == d) {
+                dirs.push(d);
             }
         }
         dirs.into_iter()
@@ -217,7 +224,7 @@ impl GuestEnvironment {
         );
         gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
         gs.scratch_disks = workloads.len().max(1) as u32;
-        gs.shares = self.shares(&spec_path);
+        gs.shares = self.shares(&spec_path, stap);
         gs.boot_timeout = self.boot_timeout;
         gs.run_timeout =
             (spec.ready_timeout + self.settle + self.run_margin) * checks.len().max(1) as u32;
@@ -560,7 +567,7 @@ impl GuestEnvironment {
             ));
         }
         let mut gs = GuestSpec::new(&self.image, self.accel, command);
-        gs.shares = self.shares(&spec_path);
+        gs.shares = self.shares(&spec_path, stap.as_ref());
         gs.boot_timeout = self.boot_timeout;
         gs.run_timeout = spec.ready_timeout * 2 + spec.stop_timeout * 2 + self.run_margin;
         let out = run_guest(&gs).map_err(|e| {
