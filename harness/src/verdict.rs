@@ -69,6 +69,10 @@ pub enum Finding {
     /// The workload's entry printed under its comm as a Python bytes
     /// literal (`b'tcw-...'`).
     BytesLiteralKey,
+    /// The workload's entry under its comm garbled (perf-tools' iosnoop
+    /// strips the first `-<digits>` from `tcw-3b2f2e-229`, the ftrace
+    /// TASK-PID field, and prints `tcwb2f2e-229`).
+    GarbledComm,
     /// Short by no more than the events the tool itself said it lost
     /// (`Possibly lost N samples`, `Lost N events`).
     LostEvents,

@@ -34,6 +34,9 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     if let Some(tail) = bytes_literal_key(c) {
         return d(Finding::BytesLiteralKey, tail);
     }
+    if let Some(tail) = garbled_comm(c) {
+        return d(Finding::GarbledComm, tail);
+    }
 
     // 0c. The missing part found under the workload's other threads' ids.
     if let Some((finding, tail)) = super::mistakes::keyed_by_thread(c) {
@@ -355,6 +358,58 @@ fn bytes_literal_key(c: &Context<'_>) -> Option<String> {
     ))
 }
 
+/// How many of the workload comm's last characters (random hex, unique to
+/// the run) a garbled spelling of it must still hold.
+const COMM_TAIL: usize = 2;
+
+/// The letters of a name, without digits or punctuation.
+fn letters(s: &str) -> String {
+    s.chars().filter(|c| c.is_ascii_alphabetic()).collect()
+}
+
+/// The tool's entries for the workload under garbled spellings of its comm
+/// (`tcwc6a-175` for `tcw-067c6a`: perf-tools' iosnoop cuts the first
+/// `-<digits>` out of ftrace's TASK-PID field): keys that are not the comm
+/// but have its letters, in order, and end of it. What they add up to, and
+/// whether that is the truth.
+fn garbled_comm(c: &Context<'_>) -> Option<String> {
+    let comm = &c.ev.subject.comm;
+    let chars: Vec<char> = comm.chars().collect();
+    if !c.per_process || c.reading.reported > 0 || chars.len() < COMM_TAIL + 2 {
+        return None;
+    }
+    let tail: String = chars[chars.len() - COMM_TAIL..].iter().collect();
+    let hits: Vec<(&String, u64)> = c
+        .reading
+        .others
+        .iter()
+        .filter(|(k, _)| {
+            k.as_str() != comm
+                && !k.starts_with("b'")
+                && k.contains(&tail)
+                && letters(k) == letters(comm)
+        })
+        .map(|(k, v)| (k, *v))
+        .collect();
+    let (first, _) = hits.first()?;
+    let n: u64 = hits.iter().map(|(_, v)| v).sum();
+    let verdict = if c.within_range(n, c.truth.lo, c.truth.hi) {
+        "within the tolerance of the truth: the number is right and the key is wrong"
+    } else {
+        "which is not the truth either"
+    };
+    let more = match hits.len() {
+        1 => String::new(),
+        k => format!(" and {} other spelling(s)", k - 1),
+    };
+    Some(format!(
+        "it printed the workload's comm {comm} garbled, as {first}{more}, and counted {} {} under it, {verdict} \
+         (a user who looks for {comm} finds nothing)",
+        num(n),
+        c.metric.unit(),
+    ))
+}
+
 /// More than this many unparsed lines, with the claim's map missing, is
 /// output of its own kind: a banner or two is not.
 const GARBAGE_LINES: usize = 5;
@@ -672,6 +727,25 @@ mod tests {
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
         assert!(
             s.contains("b'tcw-aaaaaa'") && s.contains("the number is right"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn a_garbled_comm_is_named() {
+        let gt = cached_reread();
+        let c = claim("disk.read_bytes", &[KeyKind::Comm]);
+        let o = out(&[
+            (&["tcwaaaaaa-229"], S as i64 - 4096),
+            (&["tcw4aaaaaa-230"], 4096),
+            (&["taa-231"], 4096),
+            (&["other"], 5),
+        ]);
+        let v = run(&gt, &c, &o);
+        assert_eq!(finding(&v[0]), Finding::GarbledComm);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(
+            s.contains("and 1 other spelling") && s.contains("the number is right"),
             "{s}"
         );
     }

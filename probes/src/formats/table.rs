@@ -12,7 +12,8 @@
 //! - A header is a line of two or more column names, each starting with an
 //!   upper-case letter and holding only upper-case letters, digits and
 //!   `_%/.:#-`, then perhaps a unit in parentheses in any case (`PID`,
-//!   `TIME(ms)`, `T`); a banner in mixed case is not.
+//!   `TIME(ms)`, `T`), or in up to two lower-case letters after it
+//!   (`LATms`, `R_Kb`); a banner in mixed case is not.
 //! - Each line after it is a row, split on whitespace into the header's
 //!   columns, the last column taking the rest of the line (paths and
 //!   argument lists hold spaces). A comm with a space in it would shift
@@ -61,7 +62,13 @@ fn is_column_name(t: &str) -> bool {
         }
         _ => t,
     };
-    let mut chars = t.chars();
+    // A unit may also trail in up to two lower-case letters: `LATms`
+    // (perf-tools' iosnoop), `R_Kb` (bcc's filetop).
+    let core = t.trim_end_matches(|c: char| c.is_ascii_lowercase());
+    if t.len() - core.len() > 2 {
+        return false;
+    }
+    let mut chars = core.chars();
     chars.next().is_some_and(|c| c.is_ascii_uppercase())
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "_%/.:#-".contains(c))
 }
@@ -269,6 +276,9 @@ mod tests {
         assert_eq!(o.tables[0].header, ["TIME(ms)", "PID", "ARGS"]);
         assert_eq!(o.tables[0].rows[0][2], "/bin/true -x");
         assert!(parse_table("Time(ms) PID\n").unwrap().tables.is_empty());
+        let o = parse_table("COMM PID LATms R_Kb\nx 1 0.5 4\nTracing block I/O\n").unwrap();
+        assert_eq!(o.tables[0].header, ["COMM", "PID", "LATms", "R_Kb"]);
+        assert!(!is_column_name("Tracing") && !is_column_name("Ctrl-C"));
     }
 
     #[test]
