@@ -183,7 +183,7 @@ impl GuestEnvironment {
         }
         for d in wanted {
             let hidden = GUEST_TMPFS.iter().any(|t| d.starts_with(t));
-            if hidden && !dirs.iter().any(|x| *x == d) {
+            if hidden && !dirs.contains(&d) {
                 dirs.push(d);
             }
         }

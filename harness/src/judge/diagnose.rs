@@ -358,37 +358,37 @@ fn bytes_literal_key(c: &Context<'_>) -> Option<String> {
     ))
 }
 
-/// How many of the workload comm's last characters (random hex, unique to
-/// the run) a garbled spelling of it must still hold.
-const COMM_TAIL: usize = 2;
-
-/// The letters of a name, without digits or punctuation.
-fn letters(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphabetic()).collect()
+/// Whether `key` is `comm` with its first `-<digits>` cut out, and perhaps
+/// a `-PID` added (`tcwc6a-175` and `tcw-211` from `tcw-067c6a` and
+/// `tcw-231520`): what an awk that strips the first `-[0-9]+` from ftrace's
+/// `TASK-PID` field to get the task's name leaves of it.
+fn garbles(key: &str, comm: &str) -> bool {
+    let base = match key.rsplit_once('-') {
+        Some((b, pid)) if !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()) => b,
+        _ => key,
+    };
+    let Some(dash) = comm.find('-') else {
+        return false;
+    };
+    let after = &comm[dash + 1..];
+    let digits = after.len() - after.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    digits > 0 && base == format!("{}{}", &comm[..dash], &after[digits..])
 }
 
 /// The tool's entries for the workload under garbled spellings of its comm
 /// (`tcwc6a-175` for `tcw-067c6a`: perf-tools' iosnoop cuts the first
-/// `-<digits>` out of ftrace's TASK-PID field): keys that are not the comm
-/// but have its letters, in order, and end of it. What they add up to, and
-/// whether that is the truth.
+/// `-<digits>` out of ftrace's TASK-PID field; see [`garbles`]). What they
+/// add up to, and whether that is the truth.
 fn garbled_comm(c: &Context<'_>) -> Option<String> {
     let comm = &c.ev.subject.comm;
-    let chars: Vec<char> = comm.chars().collect();
-    if !c.per_process || c.reading.reported > 0 || chars.len() < COMM_TAIL + 2 {
+    if !c.per_process || c.reading.reported > 0 {
         return None;
     }
-    let tail: String = chars[chars.len() - COMM_TAIL..].iter().collect();
     let hits: Vec<(&String, u64)> = c
         .reading
         .others
         .iter()
-        .filter(|(k, _)| {
-            k.as_str() != comm
-                && !k.starts_with("b'")
-                && k.contains(&tail)
-                && letters(k) == letters(comm)
-        })
+        .filter(|(k, _)| garbles(k, comm))
         .map(|(k, v)| (k, *v))
         .collect();
     let (first, _) = hits.first()?;
@@ -733,16 +733,29 @@ mod tests {
 
     #[test]
     fn a_garbled_comm_is_named() {
-        let gt = cached_reread();
+        let mut gt = cached_reread();
+        gt.comm = "tcw-067c6a".into();
         let c = claim("disk.read_bytes", &[KeyKind::Comm]);
         let o = out(&[
-            (&["tcwaaaaaa-229"], S as i64 - 4096),
-            (&["tcw4aaaaaa-230"], 4096),
-            (&["taa-231"], 4096),
+            (&["tcwc6a-229"], S as i64 - 4096),
+            (&["tcwc6a-230"], 4096),
+            (&["tcw-231"], 4096),
             (&["other"], 5),
         ]);
         let v = run(&gt, &c, &o);
         assert_eq!(finding(&v[0]), Finding::GarbledComm);
+        assert!(
+            super::garbles("tcwc6a-175", "tcw-067c6a") && super::garbles("tcw-211", "tcw-231520")
+        );
+        assert!(!super::garbles("tcw-067c6a", "tcw-067c6a"));
+        assert!(
+            !super::garbles("kworker/0:1H", "tcw-067c6a")
+                && !super::garbles("tcwc6a", "tcw-abcdef")
+        );
+        assert!(
+            !super::garbles("tcw-067c6a-175", "tcw-067c6a"),
+            "the comm itself with its pid"
+        );
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
         assert!(
             s.contains("and 1 other spelling") && s.contains("the number is right"),
