@@ -265,3 +265,26 @@ fn bitesize_nd_stp_misses_directly_issued_requests_in_a_guest() {
     );
     assert_eq!(code, 1);
 }
+
+/// A shipped example that stap 4.8 cannot build for Debian's 6.1 kernel:
+/// opensnoop-nd.stp's nd_syscall.open.return resolves to the syscall
+/// tracepoints there, where its @entry() is not allowed. The verdict says so
+/// with stap's own error, and no guest boots.
+#[test]
+fn opensnoop_nd_stp_cannot_be_built_for_debian_6_1() {
+    let (code, report, stderr) = check(
+        "expectations/systemtap/opensnoop-nd/spec.toml",
+        &["--vm", "debian-6.1"],
+    );
+    assert_eq!(
+        verdicts(&report),
+        owned(&[("opens", "ERROR", "tool_failed")]),
+        "{stderr}"
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let s = sentences(&report);
+    assert!(
+        s.contains("cannot run on 6.1.0") && s.contains("@entry is only valid in .return probes"),
+        "{s}"
+    );
+}

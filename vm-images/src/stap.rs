@@ -727,12 +727,15 @@ fn on_path(exe: &str) -> bool {
 
 /// The first line of stap's stderr that reports an error (the translator's
 /// `semantic error:`, gcc's `error:`, make's `***`), not a `Pass N` summary.
+/// A `while processing probe ...` line only says where the next error
+/// comes from (it names the alias chain, not what is wrong): skipped.
 fn first_error(lines: &[String]) -> Option<String> {
     lines
         .iter()
         .map(|l| l.trim())
         .find(|l| {
             !l.starts_with("Pass ")
+                && !l.contains("error: while processing probe")
                 && (l.contains("error:") || l.contains("***") || l.contains("not found"))
         })
         .map(str::to_owned)
@@ -794,6 +797,13 @@ mod tests {
             first_error(&missing).unwrap(),
             "semantic error: while resolving probe point: identifier 'kernel' at /x/vfs.stp:1:1"
         );
+        let alias = lines(
+            "semantic error: while processing probe tp_syscall.open.return from: nd_syscall.open.return\n\
+             semantic error: internal error: @entry is only valid in .return probes: operator '@entry' at x.stp:30:26\n",
+        );
+        assert!(first_error(&alias)
+            .unwrap()
+            .contains("@entry is only valid"));
         let gcc = "make[1]: gcc-14: No such file or directory\nmake[1]: *** [x] Error 127\n";
         assert_eq!(missing_compiler(gcc).as_deref(), Some("gcc-14"));
         assert_eq!(missing_compiler("gcc-12 -O2 ok"), None);
