@@ -419,7 +419,10 @@ fn filetop_bpfcc_traces_part_of_the_family_in_a_guest() {
 /// cuts out the first `-<digits>`: a workload named `tcw-067c6a` appears as
 /// `tcwc6a-175`, so whenever a workload's name has a digit after its dash
 /// its I/O is filed under a garbled name. It also loses the last rows it
-/// had not yet read when it is stopped (mawk reads its pipe in blocks).
+/// had not yet read when it is stopped (mawk reads its pipe in blocks), and
+/// takes the comm at issue, so a fsync's requests that a kworker (or a
+/// task ftrace has no name for, `<...>`) issued are charged to it: one CI
+/// run saw 2 MB of buffered-rewrite-fsync's 16 MiB go there.
 /// Which of the workloads' random names get garbled differs from run to
 /// run, so this holds the kinds of verdict, and that the garbling is named
 /// (all seven names free of a digit after the dash, or every garbled one's
@@ -432,7 +435,13 @@ fn iosnoop_perf_garbles_comms_in_a_guest() {
     for (w, status, finding) in &vs {
         assert!(
             status == "PASS"
-                || ["garbled_comm", "unexplained", "reported_nothing"].contains(&finding.as_str()),
+                || [
+                    "garbled_comm",
+                    "unexplained",
+                    "reported_nothing",
+                    "other_tasks"
+                ]
+                .contains(&finding.as_str()),
             "{w}: {status} {finding}\n{stderr}"
         );
     }
