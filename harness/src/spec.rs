@@ -274,19 +274,10 @@ impl ToolSpec {
     /// the host which module it built).
     pub fn use_stap_module(&mut self, root: &Path, module: &Path) {
         self.command = vec![
-            root.join("usr/bin/staprun").display().to_string(),
+            tracecheck_vm::stap::staprun_in(root).display().to_string(),
             module.display().to_string(),
         ];
-        self.env = vec![
-            (
-                "SYSTEMTAP_STAPIO".into(),
-                root.join("usr/lib/systemtap/stapio").display().to_string(),
-            ),
-            (
-                "SYSTEMTAP_STAPRUN".into(),
-                root.join("usr/bin/staprun").display().to_string(),
-            ),
-        ];
+        self.env = tracecheck_vm::stap::staprun_env(root);
     }
 }
 

@@ -194,25 +194,12 @@ impl StapKit {
 
     /// `staprun`, which loads a module and runs `stapio` to print its output.
     pub fn staprun(&self) -> PathBuf {
-        self.root.join("usr/bin/staprun")
+        staprun_in(&self.root)
     }
 
-    /// The environment `staprun` needs to find its helpers in the cache
-    /// (without it, it looks in /usr/lib/systemtap and /usr/bin).
+    /// The environment `staprun` needs to find its helpers in the cache.
     pub fn run_env(&self) -> Vec<(String, String)> {
-        vec![
-            (
-                "SYSTEMTAP_STAPIO".into(),
-                self.root
-                    .join("usr/lib/systemtap/stapio")
-                    .display()
-                    .to_string(),
-            ),
-            (
-                "SYSTEMTAP_STAPRUN".into(),
-                self.staprun().display().to_string(),
-            ),
-        ]
+        staprun_env(&self.root)
     }
 
     /// A script shipped in `systemtap-doc` (`io/disktop.stp`).
@@ -468,6 +455,27 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
+/// `staprun` in the unpacked SystemTap at `root`.
+pub fn staprun_in(root: &Path) -> PathBuf {
+    root.join("usr/bin/staprun")
+}
+
+/// The environment `staprun` from the unpacked SystemTap at `root` needs
+/// to find its helpers there (without it, it looks in /usr/lib/systemtap
+/// and /usr/bin): `stapio`, and itself to remove the module at exit.
+pub fn staprun_env(root: &Path) -> Vec<(String, String)> {
+    vec![
+        (
+            "SYSTEMTAP_STAPIO".into(),
+            root.join("usr/lib/systemtap/stapio").display().to_string(),
+        ),
+        (
+            "SYSTEMTAP_STAPRUN".into(),
+            staprun_in(root).display().to_string(),
+        ),
+    ]
+}
+
 impl PrivateApt {
     /// The `linux-kbuild-*` package the kernel's headers depend on.
     pub fn kbuild_package(&self, kver: &str) -> Result<String, VmError> {
@@ -494,29 +502,37 @@ fn unpack(deb: &Path, dest: &Path) -> Result<(), VmError> {
     .map(drop)
 }
 
-/// Writes one member of a .deb's data to `out` (dpkg-deb piped into tar,
-/// so the other 5 GB of the package are never written).
-fn extract_member(deb: &Path, member: &str, out: &Path) -> Result<(), VmError> {
+/// Pipes a .deb's data (`dpkg-deb --fsys-tarfile`) into `tar`, so only
+/// what `tar` is told to extract is ever written; returns tar's status.
+fn untar_deb(deb: &Path, tar: &mut Command) -> Result<std::process::ExitStatus, VmError> {
+    let missing = |tool: &str| {
+        let tool = tool.to_string();
+        move |source| VmError::MissingTool { tool, source }
+    };
     let mut dpkg = Command::new("dpkg-deb")
         .arg("--fsys-tarfile")
         .arg(deb)
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|source| VmError::MissingTool {
-            tool: "dpkg-deb".into(),
-            source,
-        })?;
-    let file = fs::File::create(out).map_err(VmError::io(out))?;
-    let tar = Command::new("tar")
-        .args(["-x", "-O", "-f", "-", member])
+        .map_err(missing("dpkg-deb"))?;
+    let status = tar
         .stdin(dpkg.stdout.take().expect("piped"))
-        .stdout(file)
         .status()
-        .map_err(|source| VmError::MissingTool {
-            tool: "tar".into(),
-            source,
-        })?;
+        .map_err(missing("tar"));
     let _ = dpkg.wait();
+    status
+}
+
+/// Writes one member of a .deb's data to `out` (the other 5 GB of the
+/// package are never written).
+fn extract_member(deb: &Path, member: &str, out: &Path) -> Result<(), VmError> {
+    let file = fs::File::create(out).map_err(VmError::io(out))?;
+    let tar = untar_deb(
+        deb,
+        Command::new("tar")
+            .args(["-x", "-O", "-f", "-", member])
+            .stdout(file),
+    )?;
     let len = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
     if !tar.success() || len == 0 {
         let _ = fs::remove_file(out);
@@ -535,30 +551,17 @@ fn extract_member(deb: &Path, member: &str, out: &Path) -> Result<(), VmError> {
 /// Extracts the members of a .deb's data that match `patterns` (tar
 /// wildcards) under `dest`.
 fn extract_matching(deb: &Path, patterns: &[String], dest: &Path) -> Result<(), VmError> {
-    let mut dpkg = Command::new("dpkg-deb")
-        .arg("--fsys-tarfile")
-        .arg(deb)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|source| VmError::MissingTool {
-            tool: "dpkg-deb".into(),
-            source,
-        })?;
     // A pattern that matches nothing makes tar fail at the end: which
     // modules were found is checked by the caller.
-    let _ = Command::new("tar")
-        .args(["-x", "-f", "-", "--wildcards", "-C"])
-        .arg(dest)
-        .args(patterns)
-        .stdin(dpkg.stdout.take().expect("piped"))
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|source| VmError::MissingTool {
-            tool: "tar".into(),
-            source,
-        })?;
-    let _ = dpkg.wait();
-    Ok(())
+    untar_deb(
+        deb,
+        Command::new("tar")
+            .args(["-x", "-f", "-", "--wildcards", "-C"])
+            .arg(dest)
+            .args(patterns)
+            .stderr(Stdio::null()),
+    )
+    .map(drop)
 }
 
 /// Makes `link` a symlink to `target`, replacing what is there.
@@ -570,6 +573,19 @@ fn relink(target: &Path, link: &Path) -> Result<(), VmError> {
         fs::remove_file(link).map_err(VmError::io(link))?;
     }
     std::os::unix::fs::symlink(target, link).map_err(VmError::io(link))
+}
+
+/// The `linux-headers-*-common` directory (the kernel's source headers)
+/// among the unpacked headers.
+fn common_headers(headers_src: &Path) -> Result<Option<PathBuf>, VmError> {
+    Ok(fs::read_dir(headers_src)
+        .map_err(VmError::io(headers_src))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with("-common"))
+        }))
 }
 
 /// The arch headers directory, copied beside it with its Makefile pointed
@@ -604,12 +620,7 @@ fn make_build_tree(
     let _ = fs::remove_file(tree.join("vmlinux"));
     // stap finds tracepoint headers (trace/events/*.h) under the build
     // tree's `source`, as in /lib/modules/KVER/source: the -common headers.
-    if let Some(common) = fs::read_dir(headers_src)
-        .map_err(VmError::io(headers_src))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-common"))
-    {
+    if let Some(common) = common_headers(headers_src)? {
         relink(&common, &tree.join("source"))?;
     }
     if let Some(map) = system_map.filter(|m| m.exists()) {
@@ -634,15 +645,7 @@ const TASK_WORK_FIX: &[(&str, &str)] = &[
 /// A private copy of the runtime, with [`TASK_WORK_FIX`] applied when the
 /// kernel declares `task_work_cancel_func`. Returns whether it was.
 fn make_runtime(system: &Path, headers_src: &Path, dest: &Path) -> Result<bool, VmError> {
-    let common = fs::read_dir(headers_src)
-        .map_err(VmError::io(headers_src))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().ends_with("-common"))
-        });
-    let needs_fix = common
+    let needs_fix = common_headers(headers_src)?
         .map(|c| c.join("include/linux/task_work.h"))
         .and_then(|h| fs::read_to_string(h).ok())
         .is_some_and(|t| t.contains("task_work_cancel_func("));

@@ -63,6 +63,15 @@ pub struct GuestEnvironment {
     stap: OnceLock<StapKit>,
 }
 
+/// Where a spec's SystemTap script is: shipped in the kit's examples, or a
+/// file of its own.
+fn script_path(kit: &StapKit, source: &StapSource) -> PathBuf {
+    match source {
+        StapSource::Example(rel) => kit.example(rel),
+        StapSource::File(p) => p.clone(),
+    }
+}
+
 /// Why a SystemTap script could not be built, and the end of stap's stderr.
 type Unbuilt = (Diagnosis, Vec<String>);
 
@@ -283,10 +292,7 @@ impl GuestEnvironment {
                 self.stap.get_or_init(|| kit)
             }
         };
-        let path = match &script.source {
-            StapSource::Example(rel) => kit.example(rel),
-            StapSource::File(p) => p.clone(),
-        };
+        let path = script_path(kit, &script.source);
         if !path.is_file() {
             return Err(HarnessError::Other(format!(
                 "{}: SystemTap {} ships no example {}",
@@ -533,10 +539,7 @@ impl GuestEnvironment {
         };
         let guru_reason = match (&spec.stap, self.stap.get()) {
             (Some(script), Some(kit)) if stap.as_ref().is_some_and(|b| b.build.guru) => {
-                let path = match &script.source {
-                    StapSource::Example(rel) => kit.example(rel),
-                    StapSource::File(p) => p.clone(),
-                };
+                let path = script_path(kit, &script.source);
                 let plain: Vec<String> = script
                     .build_options()
                     .into_iter()
