@@ -142,9 +142,16 @@ pub struct RunOpts {
     #[arg(long, value_name = "LABEL", hide = true, conflicts_with = "vm")]
     pub environment: Option<String>,
 
-    /// The SystemTap module the host built for this kernel, loaded with
-    /// `staprun` from the unpacked SystemTap at --stap-root. Used by
-    /// tracecheck inside its guests.
+    #[command(flatten)]
+    pub stap: StapAgent,
+}
+
+/// The SystemTap module the host built for a guest's kernel, as tracecheck
+/// tells its agent inside the guest (`check` and `card`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct StapAgent {
+    /// The module, loaded with `staprun` from the unpacked SystemTap at
+    /// --stap-root. Used by tracecheck inside its guests.
     #[arg(
         long,
         value_name = "KO",
@@ -163,6 +170,13 @@ pub struct RunOpts {
         requires = "stap_module"
     )]
     pub stap_root: Option<PathBuf>,
+}
+
+impl StapAgent {
+    /// The unpacked SystemTap and the module, when both were given.
+    pub fn given(&self) -> Option<(PathBuf, PathBuf)> {
+        self.stap_root.clone().zip(self.stap_module.clone())
+    }
 }
 
 fn parse_target(s: &str) -> Result<tracecheck_vm::KernelTarget, String> {
@@ -228,24 +242,8 @@ pub enum Command {
         /// How the card names where it ran (tracecheck inside its guests).
         #[arg(long, value_name = "LABEL", hide = true, conflicts_with = "vm")]
         environment: Option<String>,
-        /// The SystemTap module built for this kernel (inside guests).
-        #[arg(
-            long,
-            value_name = "KO",
-            hide = true,
-            conflicts_with = "vm",
-            requires = "stap_root"
-        )]
-        stap_module: Option<PathBuf>,
-        /// The unpacked SystemTap for --stap-module (inside guests).
-        #[arg(
-            long,
-            value_name = "DIR",
-            hide = true,
-            conflicts_with = "vm",
-            requires = "stap_module"
-        )]
-        stap_root: Option<PathBuf>,
+        #[command(flatten)]
+        stap: StapAgent,
     },
     /// List the metric vocabulary used in specs.
     Metrics,

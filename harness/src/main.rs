@@ -26,15 +26,14 @@ fn main() {
             vm_cache,
             format,
             environment,
-            stap_module,
-            stap_root,
+            stap,
         } => card(
             &spec,
             vm,
             vm_cache.as_deref(),
             format,
             environment,
-            stap_root.zip(stap_module),
+            stap.given(),
         ),
         Command::Metrics => {
             print_metrics();
@@ -164,9 +163,9 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         Err(e) => return fail(&e),
     };
     for spec in specs.iter_mut().filter(|s| s.stap.is_some()) {
-        match (&opts.stap_root, &opts.stap_module, opts.vm) {
-            (Some(root), Some(module), _) => spec.use_stap_module(root, module),
-            (_, _, Some(_)) => {}
+        match (opts.stap.given(), opts.vm) {
+            (Some((root, module)), _) => spec.use_stap_module(&root, &module),
+            (None, Some(_)) => {}
             _ => return fail(&HarnessError::Other(spec::stap_needs_a_guest(spec))),
         }
     }
