@@ -380,10 +380,7 @@ fn emulator_fault(panic_lines: &[String]) -> Option<String> {
     let (bytes, at) = code_bytes(panic_lines)?;
     let has = |pat: &str| panic_lines.iter().any(|l| l.contains(pat));
     let first = panic_lines.first().map_or("", |l| l.trim());
-    let nop_at = |i: usize| match bytes.get(i..) {
-        Some([0x0f, 0x1f, ..]) | Some([0x66, 0x90, ..]) => true,
-        _ => false,
-    };
+    let nop_at = |i: usize| matches!(bytes.get(i..), Some([0x0f, 0x1f, ..] | [0x66, 0x90, ..]));
     if has("Oops: int3") && at > 0 && bytes[at - 1] != 0xcc {
         return Some(format!(
             "an int3 trap where memory holds {:02x}, a stale translation of patched code under TCG: {first}",
