@@ -326,6 +326,7 @@ mod tests {
             keys: vec![KeyKind::Comm],
             tolerance: Tolerance::Percent(1.0),
             workloads: vec![],
+            sample_hz: None,
         };
         let out = ToolOutput {
             maps: vec![ParsedMap {

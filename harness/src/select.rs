@@ -97,6 +97,12 @@ pub const PLANS: &[Plan] = &[
                   counts every new task reports 120",
     },
     Plan {
+        name: "spin",
+        workload: Workload::Spin { ms: 3000 },
+        purpose: "one thread pinned to each CPU, spinning 3 s: a profiler's samples of the process at N Hz are N × \
+                  its CPU-seconds, a timer on one CPU sees half of them on 2 CPUs, and another rate a multiple",
+    },
+    Plan {
         name: "execs",
         workload: Workload::Execs { count: 50 },
         purpose: "exactly 50 execs (40 execve(), 10 execveat()), plus 20 failed execve() attempts and 10 forks \

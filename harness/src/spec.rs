@@ -119,6 +119,20 @@ pub struct Claim {
     /// Workloads to check the claim on; empty means the built-in choice for
     /// the metric (see `select`).
     pub workloads: Vec<&'static crate::select::Plan>,
+    /// The rate a profiler samples at (`sample_hz`, a `cpu.time` claim's):
+    /// each count it prints stands for 1/hz s of CPU time.
+    pub sample_hz: Option<u32>,
+}
+
+/// Nanoseconds of CPU time that `samples` samples at `hz` stand for.
+pub fn ns_of(samples: u64, hz: u32) -> u64 {
+    (samples as u128 * 1_000_000_000 / hz.max(1) as u128) as u64
+}
+
+/// Samples at `hz` that `ns` of CPU time makes (the inverse of [`ns_of`],
+/// rounded to the nearest).
+pub fn samples_of(ns: u64, hz: u32) -> u64 {
+    ((ns as u128 * hz as u128 + 500_000_000) / 1_000_000_000) as u64
 }
 
 /// How a claim reads a table: the columns that are its keys, and the
@@ -328,6 +342,8 @@ struct RawClaim {
     tolerance: Option<Spanned<String>>,
     #[serde(default)]
     workloads: Vec<Spanned<String>>,
+    /// A profiler's sampling rate, for `cpu.time`.
+    sample_hz: Option<Spanned<u32>>,
 }
 
 /// Known top-level and nested keys, for "did you mean" hints on unknown ones.
@@ -354,6 +370,7 @@ const KNOWN_KEYS: &[&str] = &[
     "keys",
     "tolerance",
     "workloads",
+    "sample_hz",
 ];
 
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -642,6 +659,26 @@ impl ToolSpec {
                     format!("duplicate claim name `{name}`"),
                 ));
             }
+            let cpu = metric.layer == tracecheck_model::Layer::Cpu;
+            let sample_hz = match &c.sample_hz {
+                Some(hz) if !cpu => {
+                    return Err(at(
+                        Some(hz.span()),
+                        format!("`sample_hz` is a profiler's sampling rate, for `cpu.time`; `{}` is no CPU time", metric.name()),
+                    ))
+                }
+                Some(hz) if *hz.get_ref() == 0 => {
+                    return Err(at(Some(hz.span()), "`sample_hz` must be a rate above 0 (the N of profile:hz:N)".into()))
+                }
+                Some(hz) => Some(*hz.get_ref()),
+                None if cpu => {
+                    return Err(sp(&c.metric, format!(
+                        "`{}` is counted in samples: add `sample_hz = N`, the rate the tool samples at (bpftrace's profile:hz:N, bcc profile's -F N)",
+                        metric.name()
+                    )))
+                }
+                None => None,
+            };
             claims.push(Claim {
                 name,
                 map,
@@ -650,6 +687,7 @@ impl ToolSpec {
                 keys,
                 tolerance,
                 workloads,
+                sample_hz,
             });
         }
         Ok(ToolSpec {
@@ -915,6 +953,27 @@ mod tests {
             ["iosnoop", "-d", "254,0", "/dev/vda", "vda@/tmp/m"]
         );
         assert!(!parse(GOOD).unwrap().names_the_device());
+    }
+
+    #[test]
+    fn cpu_time_needs_a_sample_rate_and_only_it_takes_one() {
+        let cpu = GOOD.replace("disk.read_bytes", "cpu.time");
+        let e = err(&cpu);
+        assert!(e.contains("add `sample_hz = N`"), "{e}");
+        let s = parse(&cpu.replace("keys", "sample_hz = 997\nkeys")).unwrap();
+        assert_eq!(s.claims[0].sample_hz, Some(997));
+        let e = err(&GOOD.replace("keys", "sample_hz = 997\nkeys"));
+        assert!(
+            e.contains("spec.toml:8:") && e.contains("is no CPU time"),
+            "{e}"
+        );
+        assert!(err(&cpu.replace("keys", "sample_hz = 0\nkeys")).contains("above 0"));
+        // A sample at 997 Hz is 1/997 s; the two conversions invert.
+        assert_eq!(ns_of(997, 997), 1_000_000_000);
+        assert_eq!(ns_of(1, 997), 1_003_009);
+        for n in [0, 1, 99, 997, 5_981, 1 << 40] {
+            assert_eq!(samples_of(ns_of(n, 997), 997), n);
+        }
     }
 
     #[test]

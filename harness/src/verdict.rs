@@ -66,6 +66,12 @@ pub enum Finding {
     MissesExecveat,
     /// Every new task, forked processes too, counted as threads.
     NewTasksNotThreads,
+    /// A profiler that samples one CPU alone (a timer that fires on one
+    /// CPU: bpftrace's `interval:hz`, where `profile:hz` fires on each).
+    OneCpuOnly,
+    /// A profiler whose samples match another rate than the claim's
+    /// `sample_hz`.
+    WrongSampleRate,
     /// The workload's entry printed under its comm as a Python bytes
     /// literal (`b'tcw-...'`).
     BytesLiteralKey,

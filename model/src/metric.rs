@@ -39,6 +39,9 @@ pub enum Layer {
     Disk,
     /// Process lifecycle events (exec).
     Process,
+    /// The CPU: time a process's threads spent running, as the scheduler
+    /// accounts it (what profilers sample).
+    Cpu,
 }
 
 impl Layer {
@@ -50,6 +53,7 @@ impl Layer {
             Layer::Block => "block",
             Layer::Disk => "disk",
             Layer::Process => "process",
+            Layer::Cpu => "cpu",
         }
     }
 
@@ -62,6 +66,7 @@ impl Layer {
             Layer::Block => "block I/O submission",
             Layer::Disk => "the disk",
             Layer::Process => "process events",
+            Layer::Cpu => "CPU time",
         }
     }
 }
@@ -149,6 +154,10 @@ pub enum Quantity {
     /// Threads a process created (pthread_create: a clone with
     /// CLONE_THREAD), at the process layer beside its execs.
     Threads,
+    /// Time in nanoseconds (CPU time: the scheduler's `sum_exec_runtime`).
+    /// A profiler counts it in samples, each worth 1/hz s (a claim's
+    /// `sample_hz`).
+    Time,
 }
 
 /// Whether a metric has a direction, and where it comes from.
@@ -273,6 +282,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "process.threads",
         "threads created (pthread_create(): a clone with CLONE_THREAD)",
     ),
+    (
+        "cpu.time",
+        "time the process's threads ran on a CPU (schedstat); profilers count it in samples at `sample_hz`",
+    ),
 ];
 
 impl Metric {
@@ -328,6 +341,7 @@ impl Metric {
             "disk.rw_ios" => Metric::new(Disk, B, Ops),
             "process.execs" => Metric::new(Process, U, Ops),
             "process.threads" => Metric::new(Process, U, Threads),
+            "cpu.time" => Metric::new(Cpu, U, Time),
             _ => return None,
         };
         Some(m)
@@ -401,6 +415,7 @@ impl Metric {
             (Quantity::Bytes, _) => "B",
             (Quantity::StatCalls, _) => "calls",
             (Quantity::Threads, _) => "threads",
+            (Quantity::Time, _) => "ns",
             (Quantity::Ops, Layer::Syscall) => "calls",
             (Quantity::Ops, Layer::Pagecache) => "pages",
             (Quantity::Ops, Layer::Process) => "execs",

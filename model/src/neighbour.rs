@@ -70,6 +70,9 @@ pub enum Mistake {
     /// Every new task, threads and forked processes alike, where the claim
     /// counts threads (sched_process_fork or task_newtask unfiltered).
     NewTasks,
+    /// One CPU's share alone: a profiler on a timer that fires on one CPU
+    /// (bpftrace's `interval:hz`, not `profile:hz`), or filtered to one.
+    OneCpu,
     /// execve() only: execs made through execveat() missed.
     ExecveOnly,
     /// Every page-cache insertion, writes included, not only read misses.
@@ -109,6 +112,7 @@ impl Mistake {
             Mistake::ExecAttempts => "exec-attempts".into(),
             Mistake::Forks => "forks".into(),
             Mistake::NewTasks => "new-tasks".into(),
+            Mistake::OneCpu => "one-cpu".into(),
             Mistake::ExecveOnly => "execve-only".into(),
             Mistake::AllInsertions => "all-insertions".into(),
             Mistake::PageAccesses => "page-accesses".into(),
@@ -137,6 +141,7 @@ impl Mistake {
             Mistake::ExecAttempts => "exec attempts, failed ones included".into(),
             Mistake::Forks => "fork() calls instead of execs".into(),
             Mistake::NewTasks => "every new task, forked processes too".into(),
+            Mistake::OneCpu => "one CPU's samples alone".into(),
             Mistake::ExecveOnly => "execve() only, execveat() missed".into(),
             Mistake::AllInsertions => "every page-cache insertion, writes included".into(),
             Mistake::PageAccesses => "every page read, cache hits included".into(),
@@ -235,6 +240,7 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
             }
         }
         (Layer::Process, Quantity::Threads) => out.push(M::NewTasks),
+        (Layer::Cpu, _) => out.push(M::OneCpu),
         (Layer::Process, _) => out.extend([M::ExecAttempts, M::Forks, M::ExecveOnly]),
         _ => {}
     }
@@ -331,13 +337,13 @@ impl Mistake {
             Mistake::Sectors => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
-                Quantity::StatCalls | Quantity::Threads => None,
+                Quantity::StatCalls | Quantity::Threads | Quantity::Time => None,
             },
             Mistake::Kib => Some(scale(truth()?, 1, 1024)),
             Mistake::Pages => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
-                Quantity::StatCalls | Quantity::Threads => None,
+                Quantity::StatCalls | Quantity::Threads | Quantity::Time => None,
             },
             Mistake::Twice => Some(scale(truth()?, 2, 1)),
             Mistake::Bios => range_of(gt, m.at_layer(Layer::Block)?, who),
@@ -354,7 +360,9 @@ impl Mistake {
                 let one = t.call(c);
                 match m.quantity {
                     Quantity::Bytes => exact(one.bytes),
-                    Quantity::Ops | Quantity::StatCalls | Quantity::Threads => exact(one.calls),
+                    Quantity::Ops | Quantity::StatCalls | Quantity::Threads | Quantity::Time => {
+                        exact(one.calls)
+                    }
                 }
             }
             Mistake::ExecAttempts => {
@@ -362,6 +370,14 @@ impl Mistake {
             }
             Mistake::Forks => (t.forks > 0).then_some((t.forks, t.forks)),
             Mistake::NewTasks => Some(add(truth()?, (t.forks, t.forks))),
+            // The busiest and the idlest CPU's share: with one thread
+            // pinned to each, either is what a one-CPU timer sees.
+            Mistake::OneCpu => {
+                (t.cpu_ns.len() > 1).then_some(())?;
+                let lo = *t.cpu_ns.values().min()?;
+                let hi = *t.cpu_ns.values().max()?;
+                Some((lo, hi))
+            }
             Mistake::ExecveOnly => {
                 let (lo, hi) = truth()?;
                 Some((lo.saturating_sub(t.execveat), hi.saturating_sub(t.execveat)))

@@ -191,6 +191,10 @@ pub struct Tallies {
     /// The thread ids (tid ≠ pid) of the other threads that made calls.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub thread_ids: Vec<u32>,
+    /// CPU time (ns) of the workload's threads pinned to each CPU, by CPU
+    /// number: what a profiler that samples one CPU alone would see.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cpu_ns: BTreeMap<u32, u64>,
 }
 
 impl Tallies {

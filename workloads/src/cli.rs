@@ -138,6 +138,14 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// One thread per CPU this process may run on, each pinned to its CPU, spinning
+    /// for --ms milliseconds.
+    Spin {
+        #[arg(long)]
+        ms: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count execs of /bin/true through a symlink named like the comm (every fifth
     /// by execveat, each followed by a failed exec and a fork without exec).
     Execs {
@@ -244,6 +252,7 @@ where
         KindCmd::Opens { count, common } => (Workload::Opens { count }, common),
         KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
         KindCmd::Threads { count, common } => (Workload::Threads { count }, common),
+        KindCmd::Spin { ms, common } => (Workload::Spin { ms }, common),
         KindCmd::Execs { count, common } => (Workload::Execs { count }, common),
     };
     workload.validate()?;

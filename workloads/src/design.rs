@@ -28,6 +28,9 @@ pub fn nominal_facts() -> Facts {
     }
 }
 
+/// CPUs a spin workload is designed for: one thread on each.
+pub const NOMINAL_CPUS: u32 = 2;
+
 /// The calls `w` makes, exactly as the workload will count them.
 pub fn counts(w: &Workload) -> Counts {
     let mut c = Counts::default();
@@ -131,6 +134,15 @@ pub fn counts(w: &Workload) -> Counts {
         Workload::Threads { count } => {
             c.forks = count / 5;
             c.threads_created = count;
+        }
+        // Nominally two CPUs (this project's machines), each thread on its
+        // own for the whole time.
+        Workload::Spin { ms } => {
+            for cpu in 0..NOMINAL_CPUS {
+                c.cpu_ns.insert(cpu, ms * 1_000_000);
+            }
+            c.threads_created = NOMINAL_CPUS as u64;
+            c.process_cpu_ns = NOMINAL_CPUS as u64 * ms * 1_000_000;
         }
         Workload::Stats { count } => {
             open(&mut c, "openat");

@@ -132,6 +132,7 @@ impl Workload {
             Workload::Opens { count } => ops::opens(&path, count),
             Workload::Stats { count } => ops::stats(&path, count),
             Workload::Threads { count } => ops::threads(count),
+            Workload::Spin { ms } => ops::spin(ms),
             Workload::Execs { count } => match &link {
                 Some(l) => ops::execs(&l.link, count),
                 None => Err(WorkloadError::Unsupported(

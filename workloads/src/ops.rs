@@ -44,6 +44,13 @@ pub struct Counts {
     pub main_thread: BTreeMap<&'static str, CallTally>,
     /// The other threads' ids (tid ≠ pid).
     pub thread_ids: Vec<u32>,
+    /// CPU time (ns) each pinned spinning thread ran, by its CPU ([`spin`]).
+    pub cpu_ns: BTreeMap<u32, u64>,
+    /// The process's whole CPU time over the run (getrusage), every thread
+    /// included, for [`spin`].
+    pub process_cpu_ns: u64,
+    /// Wall time the spinning threads spun, for [`spin`].
+    pub spin_wall_ns: u64,
 }
 
 impl Counts {
@@ -106,6 +113,7 @@ impl Counts {
             fault_read_bytes: 0,
             main_thread: named(&self.main_thread),
             thread_ids: self.thread_ids.clone(),
+            cpu_ns: self.cpu_ns.clone(),
         }
     }
 }
@@ -727,6 +735,79 @@ pub fn threads(count: u64) -> Result<Counts, WorkloadError> {
             })?;
         c.threads_created += 1;
     }
+    Ok(c)
+}
+
+/// The calling thread's CPU time so far (the scheduler's sum_exec_runtime,
+/// as CLOCK_THREAD_CPUTIME_ID gives it, to the nanosecond).
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// The whole process's CPU time so far, every thread, live or exited.
+fn process_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+}
+
+/// One thread per CPU this process may run on (its affinity mask), each
+/// pinned to its CPU with sched_setaffinity() and spinning until `ms`
+/// milliseconds after the start, reading its own CPU clock before and
+/// after the spin. A profiler sampling every CPU at `hz` sees each thread
+/// about `ns × hz / 1e9` times; one that samples one CPU sees one thread.
+pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
+    let none = Path::new("");
+    let allowed = rustix::thread::sched_getaffinity(None)
+        .map_err(|e| WorkloadError::io("sched_getaffinity", none, e))?;
+    let cpus: Vec<usize> = (0..rustix::thread::CpuSet::MAX_CPU)
+        .filter(|&i| allowed.is_set(i))
+        .collect();
+    let mut c = Counts::default();
+    let before = process_cpu_ns();
+    let start = std::time::Instant::now();
+    let until = start + std::time::Duration::from_millis(ms);
+    let spun: Vec<Result<(u32, u32, u64), WorkloadError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = cpus
+            .iter()
+            .map(|&cpu| {
+                s.spawn(move || {
+                    let mut one = rustix::thread::CpuSet::new();
+                    one.set(cpu);
+                    rustix::thread::sched_setaffinity(None, &one)
+                        .map_err(|e| WorkloadError::io("sched_setaffinity", none, e))?;
+                    let t0 = thread_cpu_ns();
+                    let mut spins = 0u64;
+                    while std::time::Instant::now() < until {
+                        spins = std::hint::black_box(spins.wrapping_add(1));
+                    }
+                    let ns = thread_cpu_ns() - t0;
+                    let tid = rustix::thread::gettid().as_raw_pid().unsigned_abs();
+                    Ok((cpu as u32, tid, ns))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(WorkloadError::io(
+                        "spin",
+                        none,
+                        std::io::Error::other("a spinning thread panicked"),
+                    ))
+                })
+            })
+            .collect()
+    });
+    c.spin_wall_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    for r in spun {
+        let (cpu, tid, ns) = r?;
+        c.cpu_ns.insert(cpu, ns);
+        c.thread_ids.push(tid);
+        c.threads_created += 1;
+    }
+    c.process_cpu_ns = process_cpu_ns() - before;
     Ok(c)
 }
 

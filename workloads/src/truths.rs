@@ -399,7 +399,10 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
 
     // Threads and execs make system calls beyond the workload's own count
     // (a thread's start, the children's loader): no system-call truths.
-    if !matches!(w, Workload::Execs { .. } | Workload::Threads { .. }) {
+    if !matches!(
+        w,
+        Workload::Execs { .. } | Workload::Threads { .. } | Workload::Spin { .. }
+    ) {
         let (rc, wc) = (c.read_calls, c.write_calls);
         let call = match w {
             Workload::DirectRead { .. }
@@ -689,6 +692,14 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Side::zero(&why).push(Read, &mut out);
             Side::zero(&why).push(Write, &mut out);
         }
+        Workload::Spin { ms } => {
+            misses(0, "spinning threads read no file", &mut out);
+            let why = format!(
+                "threads spinning {ms} ms touch no file: nothing reaches the scratch device"
+            );
+            Side::zero(&why).push(Read, &mut out);
+            Side::zero(&why).push(Write, &mut out);
+        }
         Workload::Stats { .. } => {
             misses(0, "stat calls read no file data", &mut out);
             Side::zero("stat of a cached inode reads nothing from disk").push(Read, &mut out);
@@ -737,6 +748,10 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
         Workload::Execs { .. } => {
             "the workload forks and execs /bin/true, which is single-threaded: no thread is created".into()
         }
+        Workload::Spin { .. } => format!(
+            "one spinning thread for each of the {} CPUs the process may run on (std::thread::scope)",
+            c.cpu_ns.len()
+        ),
         _ => "the workload runs on its main thread alone".into(),
     };
     exact(
@@ -748,7 +763,48 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
         Source::Workload,
         threads_why,
     );
+    if let Workload::Spin { ms } = *w {
+        out.push(cpu_time(ms, c));
+    }
     tracecheck_model::truth::with_both_directions(out)
+}
+
+/// The spin workload's CPU time: at least what its threads spun, each read
+/// from its own CPU clock around its spin loop; at most the whole
+/// process's CPU time over the run (CLOCK_PROCESS_CPUTIME_ID: the main
+/// thread, and the threads' start and exit, included). Both are the
+/// scheduler's own sum_exec_runtime; the wall time each thread spun bounds
+/// its share from above, and the why says how close each came to it (a
+/// CPU the host also gave to others falls short of it).
+fn cpu_time(ms: u64, c: &Counts) -> Truth {
+    let spun: u64 = c.cpu_ns.values().sum();
+    let hi = c.process_cpu_ns.max(spun);
+    let wall = c.spin_wall_ns.max(1);
+    let per_cpu: Vec<String> = c
+        .cpu_ns
+        .iter()
+        .map(|(cpu, ns)| {
+            format!(
+                "CPU {cpu}: {:.6} s ({:.1}% of the {:.6} s it spun)",
+                *ns as f64 / 1e9,
+                *ns as f64 * 100.0 / wall as f64,
+                wall as f64 / 1e9
+            )
+        })
+        .collect();
+    Truth::bounded(
+        Metric::new(Layer::Cpu, Directed::Undirected, Quantity::Time),
+        Who::Workload,
+        spun,
+        hi,
+        Source::Workload,
+        format!(
+            "one thread pinned to each CPU spinning {ms} ms, each reading its own CPU clock (the scheduler's \
+             sum_exec_runtime) around its loop: {}; at most the process's CPU time over the run (CLOCK_PROCESS_CPUTIME_ID, \
+             the main thread and the threads' start and exit included)",
+            per_cpu.join(", ")
+        ),
+    )
 }
 
 #[cfg(test)]

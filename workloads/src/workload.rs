@@ -61,6 +61,9 @@ pub enum Workload {
     /// `count` threads (pthread_create) and `count / 5` forks that exit
     /// without exec ([`crate::ops::threads`]).
     Threads { count: u64 },
+    /// One thread per CPU the process may run on, each pinned to its CPU
+    /// and spinning for `ms` milliseconds ([`crate::ops::spin`]).
+    Spin { ms: u64 },
     /// `count` fork() + execve() of /bin/true through a symlink named like
     /// the comm.
     Execs { count: u64 },
@@ -77,6 +80,7 @@ pub const KINDS: &[&str] = &[
     "opens",
     "stats",
     "threads",
+    "spin",
     "execs",
 ];
 
@@ -93,6 +97,7 @@ impl Workload {
             Workload::Opens { .. } => "opens",
             Workload::Stats { .. } => "stats",
             Workload::Threads { .. } => "threads",
+            Workload::Spin { .. } => "spin",
             Workload::Execs { .. } => "execs",
         }
     }
@@ -107,7 +112,7 @@ impl Workload {
             | Workload::MmapRead { size } => Some(size),
             Workload::DirectMixed { read, write, .. } => Some(read + write),
             Workload::Opens { .. } | Workload::Stats { .. } => Some(0),
-            Workload::Execs { .. } | Workload::Threads { .. } => None,
+            Workload::Execs { .. } | Workload::Threads { .. } | Workload::Spin { .. } => None,
         }
     }
 
@@ -209,6 +214,7 @@ impl Workload {
             | Workload::Stats { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => pos("count", count),
+            Workload::Spin { ms } => pos("ms", ms),
         }
     }
 
@@ -259,6 +265,9 @@ impl Workload {
             | Workload::Threads { count }
             | Workload::Execs { count } => {
                 m.insert("count".into(), count.into());
+            }
+            Workload::Spin { ms } => {
+                m.insert("ms".into(), ms.into());
             }
         }
         m
@@ -317,6 +326,7 @@ impl Workload {
             | Workload::Stats { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => push("count", count.to_string()),
+            Workload::Spin { ms } => push("ms", ms.to_string()),
         }
         if let Workload::BufferedWrite { fsync: true, .. } = self {
             a.push("--fsync".into());
@@ -328,7 +338,9 @@ impl Workload {
     /// sharing a scratch directory never use each other's files.
     pub fn input_path(&self, dir: &Path) -> Option<PathBuf> {
         let kind = match self {
-            Workload::Execs { .. } | Workload::Threads { .. } => return None,
+            Workload::Execs { .. } | Workload::Threads { .. } | Workload::Spin { .. } => {
+                return None
+            }
             // Both write kinds overwrite a prepared file the same way.
             w => w.kind(),
         };

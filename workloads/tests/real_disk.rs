@@ -156,6 +156,27 @@ fn threads_are_counted_and_do_no_io() {
     assert_eq!(t.tallies.forks, 10);
 }
 
+/// One pinned thread per CPU, each with its CPU time, which no thread can
+/// exceed its wall time by, and which the process's own clock holds; no I/O.
+#[test]
+fn spin_runs_a_pinned_thread_on_every_cpu_and_does_no_io() {
+    let _s = serial();
+    let (t, d) = run(&Workload::Spin { ms: 500 }, "tcw-spin");
+    check_device(&t, &d);
+    assert_eq!(d, DiskStats::default());
+    let cpus = rustix::thread::sched_getaffinity(None).unwrap().count() as usize;
+    assert_eq!(t.tallies.cpu_ns.len(), cpus, "{:?}", t.tallies.cpu_ns);
+    assert_eq!(bound(&t, "process.threads", W), (cpus as u64, cpus as u64));
+    let (lo, hi) = bound(&t, "cpu.time", W);
+    assert_eq!(lo, t.tallies.cpu_ns.values().sum::<u64>());
+    assert!(hi >= lo && hi - lo < 100_000_000, "{lo}..{hi}");
+    for (cpu, ns) in &t.tallies.cpu_ns {
+        // A thread cannot run longer than it spun (plus its clock reads);
+        // on a loaded machine it may get much less of its CPU.
+        assert!(*ns > 0 && *ns < 510_000_000, "CPU {cpu}: {ns} ns");
+    }
+}
+
 #[test]
 fn execs_record_every_child_and_leave_the_scratch_disk_alone() {
     let _s = serial();

@@ -53,6 +53,7 @@ fn every_kind() -> Vec<Workload> {
         Workload::Opens { count: 200 },
         Workload::Stats { count: 200 },
         Workload::Threads { count: 20 },
+        Workload::Spin { ms: 200 },
         Workload::Execs { count: 5 },
     ]
 }

@@ -50,6 +50,7 @@ impl Context<'_> {
             Layer::Syscall => format!("system-call {dir}{}", noun(m)),
             Layer::Vfs => format!("VFS {dir}{}", noun(m)),
             Layer::Pagecache => "page-cache misses".to_string(),
+            Layer::Cpu => "CPU time".to_string(),
             Layer::Process => match m.quantity {
                 tracecheck_model::Quantity::Threads => "threads created".to_string(),
                 _ => "execs".to_string(),
@@ -61,8 +62,18 @@ impl Context<'_> {
     /// read 16,777,216 B (diskstats)"
     pub fn opening(&self) -> String {
         let t = self.truth;
+        let samples = self
+            .claim
+            .sample_hz
+            .map(|hz| {
+                format!(
+                    " ({} samples at {hz} Hz)",
+                    num(crate::spec::samples_of(self.reading.reported, hz))
+                )
+            })
+            .unwrap_or_default();
         format!(
-            "reports {} {} of {} for {}, where the truth is {} {} ({})",
+            "reports {} {}{samples} of {} for {}, where the truth is {} {} ({})",
             num(self.reading.reported),
             self.metric.unit(),
             self.what(),
@@ -84,5 +95,6 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::Ops => "operations",
         tracecheck_model::Quantity::StatCalls => "stat calls",
         tracecheck_model::Quantity::Threads => "threads",
+        tracecheck_model::Quantity::Time => "time",
     }
 }

@@ -98,8 +98,10 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             Layer::Pagecache,
         ],
         // Only the system-call layer counts stat calls, only the process
-        // layer threads.
-        tracecheck_model::Quantity::StatCalls | tracecheck_model::Quantity::Threads => &[],
+        // layer threads, only the CPU time.
+        tracecheck_model::Quantity::StatCalls
+        | tracecheck_model::Quantity::Threads
+        | tracecheck_model::Quantity::Time => &[],
     };
     for &layer in layers {
         if layer == c.metric.layer {
@@ -171,13 +173,17 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         return d(finding, tail);
     }
 
-    // 2. Unit factors.
+    // 2. Unit factors (of bytes: CPU time's wrong factor is a rate, 7).
+    let byte_units = c.metric.layer != Layer::Cpu;
     for (f, bigger, smaller) in [
         (512u64, "512-byte sectors", "bytes"),
         (1024, "KiB", "bytes"),
         (1000, "kB (1000 B)", "bytes"),
         (4096, "4 KiB pages", "bytes"),
     ] {
+        if !byte_units {
+            break;
+        }
         let scaled_up = v.checked_mul(f).filter(|x| c.within(*x, c.truth));
         if scaled_up.is_some() && v > 0 {
             return d(
@@ -332,8 +338,37 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         );
     }
 
+    // 7. Samples at another rate than the claim's.
+    if let Some(tail) = wrong_rate(c) {
+        return d(Finding::WrongSampleRate, tail);
+    }
+
     let ratio = v as f64 / c.truth.mid().max(1) as f64;
     d(Finding::Unexplained, format!("{ratio:.3}× the truth, which matches no layer, unit, direction or attribution tracecheck knows"))
+}
+
+/// The rate a profiler's samples of the workload match, when it is not the
+/// claim's `sample_hz`: samples ÷ the CPU seconds of the truth. Said only
+/// when that rate is far enough off to be a rate at all (under 90% or over
+/// 110% of the claimed one), with the sampling rate a common wrong choice
+/// would give (bpftrace's examples sample at 99 Hz).
+fn wrong_rate(c: &Context<'_>) -> Option<String> {
+    let hz = c.claim.sample_hz?;
+    if c.metric.layer != Layer::Cpu || c.truth.mid() == 0 {
+        return None;
+    }
+    let samples = crate::spec::samples_of(c.reading.reported, hz);
+    let rate = samples as f64 * 1e9 / c.truth.mid() as f64;
+    let off = rate / hz as f64;
+    if (0.9..=1.1).contains(&off) {
+        return None;
+    }
+    Some(format!(
+        "its {} samples over the workload's {:.3} CPU-seconds are {rate:.0} samples a second, not the {hz} the \
+         claim says: the script samples at another rate (profile:hz:N sets it; sample_hz must say the same N)",
+        num(samples),
+        c.truth.mid() as f64 / 1e9
+    ))
 }
 
 /// The tool's entry for the workload, printed under `b'COMM'`: what it
@@ -591,6 +626,7 @@ mod tests {
             keys: keys.to_vec(),
             tolerance: Tolerance::Percent(1.0),
             workloads: vec![],
+            sample_hz: None,
         }
     }
 

@@ -76,6 +76,12 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("threads".to_string()),
         ),
+        (Layer::Cpu, _, _) => (
+            "count() in profile:hz:N (a timer on every CPU; interval:hz:N fires on one), keyed by comm, with \
+             the claim's sample_hz = N"
+                .to_string(),
+            Some("cpu-samples".to_string()),
+        ),
         (Layer::Syscall, Quantity::StatCalls, _) => (
             "count() of tracepoint:syscalls:sys_enter_{newstat, newlstat, newfstat, newfstatat, statx}, keyed \
              by comm (glibc's stat() and lstat() are newfstatat since 2.33)"

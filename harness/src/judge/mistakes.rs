@@ -150,6 +150,12 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             "the threads and the forked processes together: the script counts every new task \
              (sched_process_fork, or task_newtask without testing CLONE_THREAD in clone_flags), not threads",
         ),
+        Mistake::OneCpu => s(
+            Finding::OneCpuOnly,
+            "the workload's CPU time on one CPU alone (it ran one thread on each): the script samples one CPU, \
+             as a timer that fires on one CPU does (bpftrace's interval:hz, where profile:hz fires on every CPU), \
+             or it filters on one",
+        ),
         Mistake::ExecveOnly => s(
             Finding::MissesExecveat,
             "the execs made through execve() alone: the script misses execveat()",

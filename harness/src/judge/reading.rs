@@ -172,7 +172,13 @@ pub fn read_map(
     bad.sort();
     bad.dedup();
     r.bad_direction_keys = bad;
+    // A profiler's samples, as the CPU time they stand for.
+    let as_truth = |v: u64| match claim.sample_hz {
+        Some(hz) => crate::spec::ns_of(v, hz),
+        None => v,
+    };
     for ((class, label), v) in sums {
+        let v = as_truth(v);
         match class {
             0 => r.reported += v,
             1 => r.opposite += v,
