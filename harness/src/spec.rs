@@ -43,12 +43,15 @@ pub enum KeyKind {
     Pid,
     Direction,
     Device,
-    /// A key the claim does not care about (file name, cpu...): summed over.
+    /// The CPU number: summed over, and for `cpu.time` also judged CPU by
+    /// CPU (the workload runs one thread on each).
+    Cpu,
+    /// A key the claim does not care about (file name...): summed over.
     Ignore,
 }
 
 impl KeyKind {
-    const NAMES: &'static [&'static str] = &["comm", "pid", "direction", "device", "_"];
+    const NAMES: &'static [&'static str] = &["comm", "pid", "direction", "device", "cpu", "_"];
 
     fn parse(s: &str) -> Option<KeyKind> {
         Some(match s {
@@ -56,6 +59,7 @@ impl KeyKind {
             "pid" | "tgid" => KeyKind::Pid,
             "direction" => KeyKind::Direction,
             "device" => KeyKind::Device,
+            "cpu" => KeyKind::Cpu,
             "_" | "ignore" => KeyKind::Ignore,
             _ => return None,
         })
@@ -67,6 +71,7 @@ impl KeyKind {
             KeyKind::Pid => "pid",
             KeyKind::Direction => "direction",
             KeyKind::Device => "device",
+            KeyKind::Cpu => "cpu",
             KeyKind::Ignore => "_",
         }
     }
@@ -924,7 +929,7 @@ mod tests {
     #[test]
     fn missing_script_file_and_bad_values_are_named() {
         assert!(err(&GOOD.replace("x.bt", "nope.bt")).contains("nope.bt` does not exist"));
-        assert!(err(&GOOD.replace("[\"comm\"]", "[\"cpu\"]")).contains("unknown key kind `cpu`"));
+        assert!(err(&GOOD.replace("[\"comm\"]", "[\"core\"]")).contains("unknown key kind `core`"));
         let e = err(&GOOD.replace("keys", "tolerance = \"lots\"\nkeys"));
         assert!(e.contains("bad tolerance `lots`"), "{e}");
         assert!(err(&GOOD.replace("disk.read_bytes", "disk.bytes"))

@@ -72,6 +72,8 @@ pub enum Finding {
     /// A profiler whose samples match another rate than the claim's
     /// `sample_hz`.
     WrongSampleRate,
+    /// A profiler right in total but not CPU by CPU (its `cpu` key).
+    WrongCpu,
     /// The workload's entry printed under its comm as a Python bytes
     /// literal (`b'tcw-...'`).
     BytesLiteralKey,

@@ -13,6 +13,7 @@ mod diagnose;
 pub mod evidence;
 mod fix;
 mod mistakes;
+mod per_cpu;
 pub mod reading;
 
 use crate::record::ToolRecord;
@@ -236,6 +237,11 @@ pub fn judge(
             v.diagnosis = Some(tool_failed(why, tool, ev.advice));
         } else if (accepted.0..=accepted.1).contains(&reading.reported) {
             v.status = Status::Pass;
+            if let Some(d) = per_cpu::misfit(claim, &reading, truth, &ev.truth.tallies) {
+                v.status = Status::Fail;
+                v.diagnosis = Some(d);
+                v.fix = Some(fix::suggestion(metric, per_process));
+            }
         } else {
             v.status = Status::Fail;
             let ctx = Context {

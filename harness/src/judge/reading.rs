@@ -20,6 +20,9 @@ pub struct Reading {
     pub opposite: u64,
     pub duplicates: usize,
     pub bad_direction_keys: Vec<String>,
+    /// The workload's own entries by their `cpu` key, for a claim that has
+    /// one, converted like `reported`.
+    pub per_cpu: BTreeMap<u32, u64>,
 }
 
 fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e str> {
@@ -125,6 +128,7 @@ pub fn read_map(
         &subject.pids
     };
     let mut bad = Vec::new();
+    let mut per_cpu: BTreeMap<u32, u64> = BTreeMap::new();
     let (sums, dups) = map.sum_by(|e| {
         if let Some(d) = key_at(claim, e, KeyKind::Device) {
             if !subject.is_device(d) {
@@ -160,6 +164,11 @@ pub fn read_map(
             return None; // another workload of the same tool run
         }
         let label = comm.or(pid).unwrap_or("").to_string();
+        if mine && same_dir {
+            if let Some(cpu) = key_at(claim, e, KeyKind::Cpu).and_then(|k| k.trim().parse().ok()) {
+                *per_cpu.entry(cpu).or_insert(0) += e.value.as_count();
+            }
+        }
         Some(match (mine, same_dir) {
             (true, true) => (0u8, String::new()),
             (true, false) => (1, String::new()),
@@ -177,6 +186,7 @@ pub fn read_map(
         Some(hz) => crate::spec::ns_of(v, hz),
         None => v,
     };
+    r.per_cpu = per_cpu.into_iter().map(|(k, v)| (k, as_truth(v))).collect();
     for ((class, label), v) in sums {
         let v = as_truth(v);
         match class {
