@@ -98,8 +98,8 @@ pub const PLANS: &[Plan] = &[
     },
     Plan {
         name: "spin",
-        workload: Workload::Spin { ms: 3000 },
-        purpose: "one thread pinned to each CPU, spinning 3 s: a profiler's samples of the process at N Hz are N × \
+        workload: Workload::Spin { ms: 2000 },
+        purpose: "one thread pinned to each CPU, spinning 2 s: a profiler's samples of the process at N Hz are N × \
                   its CPU-seconds, a timer on one CPU sees half of them on 2 CPUs, and another rate a multiple",
     },
     Plan {
