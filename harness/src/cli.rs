@@ -245,6 +245,19 @@ pub enum Command {
         #[command(flatten)]
         stap: StapAgent,
     },
+    /// Measure a per-event tool's event loss: its claim checked on openat()
+    /// calls at 1,000, 10,000 and 50,000 a second and as fast as the machine
+    /// goes, the tool started afresh for each, and for each rate the calls
+    /// made, the rows printed and whether the tool said it lost any. Prints
+    /// the curve and the rate where loss starts.
+    Loss {
+        /// A spec whose claim counts open calls per process
+        /// (syscall.open_calls), e.g. expectations/catalog/bpftrace/opensnoop.
+        #[arg(value_name = "SPEC")]
+        spec: PathBuf,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
     /// List the metric vocabulary used in specs.
     Metrics,
     /// List the workloads and what each one tells apart.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod establish;
 pub mod judge;
 pub mod junit;
+pub mod loss;
 pub mod progress;
 pub mod record;
 pub mod report;

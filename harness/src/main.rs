@@ -68,7 +68,16 @@ fn main() {
             }
             Err(e) => fail(&e),
         },
-        Command::Check { specs, opts } => run_specs(&specs, &opts),
+        Command::Check { specs, opts } => run_specs(&specs, &opts, Show::Report),
+        Command::Loss { spec, mut opts } => {
+            opts.workload = tracecheck::loss::PLANS
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            // Each rate with a fresh tool, so that each loss notice is its own.
+            opts.tool_run_per_workload = true;
+            run_specs(&[spec], &opts, Show::LossCurve)
+        }
         Command::Merge {
             files,
             format,
@@ -76,7 +85,7 @@ fn main() {
             junit,
         } => merge(&files, format, color, junit.as_deref()),
         Command::Run { examples, opts } => match tracecheck::spec::specs_under(&examples) {
-            Ok(specs) => run_specs(&specs, &opts),
+            Ok(specs) => run_specs(&specs, &opts, Show::Report),
             Err(e) => fail(&e),
         },
     };
@@ -157,7 +166,16 @@ fn default_record_path() -> PathBuf {
     PathBuf::from("/var/tmp/tracecheck/runs").join(format!("{t}-{}.jsonl", std::process::id()))
 }
 
-fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
+/// What a run prints on stdout when it ends.
+#[derive(Clone, Copy, PartialEq)]
+enum Show {
+    /// The verdicts (table or JSON, and JUnit if asked).
+    Report,
+    /// `tracecheck loss`: the loss curve of each spec.
+    LossCurve,
+}
+
+fn run_specs(paths: &[PathBuf], opts: &RunOpts, show_what: Show) -> i32 {
     let mut specs = match load_specs(paths) {
         Ok(s) => s,
         Err(e) => return fail(&e),
@@ -246,6 +264,12 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
         }
         Ok(())
     })();
+    if show_what == Show::LossCurve {
+        if !opts.quiet || result.is_err() {
+            eprintln!("tracecheck: full records in {}", record_path.display());
+        }
+        return loss_curves(&specs, &records, result);
+    }
     if let Err(e) = print_report(&records, opts.format, opts.color, opts.junit.as_deref()) {
         return fail(&e);
     }
@@ -254,6 +278,36 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts) -> i32 {
     }
     match result {
         Ok(()) => report::exit_code(&records),
+        Err(e) => fail(&e),
+    }
+}
+
+/// `tracecheck loss`: each spec's curve on stdout. Exit 0 when every rate
+/// was measured, 1 when a rate has no number (the tool did not run
+/// properly there), 2 when tracecheck could not run the checks.
+fn loss_curves(
+    specs: &[ToolSpec],
+    records: &[CheckRecord],
+    result: Result<(), HarnessError>,
+) -> i32 {
+    let mut code = 0;
+    for spec in specs {
+        let mine: Vec<CheckRecord> = records
+            .iter()
+            .filter(|r| r.spec == spec.path)
+            .cloned()
+            .collect();
+        let points = tracecheck::loss::points(&mine);
+        let claim = spec.claims.first().map_or("", |c| c.name.as_str());
+        print!("{}", tracecheck::loss::render(&spec.name, claim, &points));
+        if points.len() < tracecheck::loss::PLANS.len()
+            || points.iter().any(|p| p.printed.is_none())
+        {
+            code = 1;
+        }
+    }
+    match result {
+        Ok(()) => code,
         Err(e) => fail(&e),
     }
 }

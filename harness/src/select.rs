@@ -97,6 +97,26 @@ pub const PLANS: &[Plan] = &[
                   counts every new task reports 120",
     },
     Plan {
+        name: "paced-opens-1k",
+        workload: Workload::PacedOpens { count: 2_000, rate: 1_000 },
+        purpose: "2,000 openat() + close() at 1,000 a second: the slow end of a loss curve (`tracecheck loss`)",
+    },
+    Plan {
+        name: "paced-opens-10k",
+        workload: Workload::PacedOpens { count: 20_000, rate: 10_000 },
+        purpose: "20,000 openat() + close() at 10,000 a second, for loss curves",
+    },
+    Plan {
+        name: "paced-opens-50k",
+        workload: Workload::PacedOpens { count: 100_000, rate: 50_000 },
+        purpose: "100,000 openat() + close() at 50,000 a second, for loss curves",
+    },
+    Plan {
+        name: "paced-opens-max",
+        workload: Workload::PacedOpens { count: 200_000, rate: 0 },
+        purpose: "200,000 openat() + close() as fast as the machine goes: the fast end of a loss curve",
+    },
+    Plan {
         name: "spin",
         workload: Workload::Spin { ms: 2000 },
         purpose: "one thread pinned to each CPU, spinning 2 s: a profiler's samples of the process at N Hz are N × \

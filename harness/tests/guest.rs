@@ -129,6 +129,7 @@ fn bio_bytes_passes_on_debian_6_12_reading_with_the_witness_equal_to_diskstats()
 
 /// fsync's flush sequence exercises the other request flag (RQF_FLUSH_SEQ).
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn bio_bytes_passes_on_debian_6_12_after_fsync_with_the_witness_equal_to_diskstats() {
     bio_bytes_passes_with_the_witness_equal_to_diskstats("debian-6.12", "buffered-write-fsync");
 }

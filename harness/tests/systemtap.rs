@@ -114,6 +114,7 @@ fn disktop_stp_counts_page_cache_hits_as_disk_reads_in_a_guest() {
 /// A tracepoint needs no debug info: our own execs.stp builds from the
 /// headers alone and counts the execs workload's 50 execs.
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn a_tracepoint_stap_script_passes_in_a_guest() {
     let (code, report, stderr) = check(
         "expectations/systemtap/execs/spec.toml",
@@ -189,6 +190,7 @@ fn card(spec: &str) -> (i32, Value, String) {
 /// name (Brendan Gregg's complaint of 2011), SIGINT ends it and it leaves
 /// nothing loaded.
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn disktop_stp_report_card_in_a_guest() {
     let (code, c, stderr) = card("expectations/systemtap/disktop/spec.toml");
     assert_eq!(code, 0, "{stderr}");
@@ -209,6 +211,7 @@ fn disktop_stp_report_card_in_a_guest() {
 /// and says why it needs guru mode (its embedded C), and runs it in the
 /// guest only.
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn iostat_scsi_stp_needs_guru_mode() {
     let (code, c, stderr) = card("expectations/systemtap/iostat-scsi/spec.toml");
     assert_eq!(code, 0, "{stderr}");
@@ -229,6 +232,7 @@ fn iostat_scsi_stp_needs_guru_mode() {
 /// readv(), preadv2(), writev() and pwritev2() never pass through them on
 /// 6.1, so it sees only part of each call family.
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn iotop_stp_sees_part_of_each_call_family_in_a_guest() {
     let (code, report, stderr) = check(
         "expectations/systemtap/iotop/spec.toml",
@@ -253,6 +257,7 @@ fn iotop_stp_sees_part_of_each_call_family_in_a_guest() {
 /// scheduler): it has no entry at all for the O_DIRECT workloads' 128 and
 /// 256 requests. Read through the `stap-hist` format.
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn bitesize_nd_stp_misses_directly_issued_requests_in_a_guest() {
     let (code, report, stderr) = check(
         "expectations/systemtap/bitesize-nd/spec.toml",

@@ -122,6 +122,16 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// --count openat() + close() of a prepared file, paced at --rate a second (0: as
+    /// fast as it can).
+    PacedOpens {
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count stat-family calls (stat, lstat, fstat, newfstatat, statx in turn) on a
     /// prepared file.
     Stats {
@@ -250,6 +260,11 @@ where
         ),
         KindCmd::MmapRead { size, common } => (Workload::MmapRead { size }, common),
         KindCmd::Opens { count, common } => (Workload::Opens { count }, common),
+        KindCmd::PacedOpens {
+            count,
+            rate,
+            common,
+        } => (Workload::PacedOpens { count, rate }, common),
         KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
         KindCmd::Threads { count, common } => (Workload::Threads { count }, common),
         KindCmd::Spin { ms, common } => (Workload::Spin { ms }, common),
@@ -418,6 +433,10 @@ mod tests {
             },
             Workload::MmapRead { size: 1 << 20 },
             Workload::Opens { count: 100 },
+            Workload::PacedOpens {
+                count: 100,
+                rate: 5000,
+            },
             Workload::Execs { count: 7 },
         ] {
             assert_eq!(Workload::from_args(&w.to_args()).unwrap(), w);

@@ -131,6 +131,7 @@ pub fn counts(w: &Workload) -> Counts {
         }
         Workload::MmapRead { .. } => open(&mut c, "openat"),
         Workload::Opens { count } => (0..count).for_each(|i| open(&mut c, ops::open_call(i))),
+        Workload::PacedOpens { count, .. } => (0..count).for_each(|_| open(&mut c, "openat")),
         Workload::Threads { count } => {
             c.forks = count / 5;
             c.threads_created = count;

@@ -130,6 +130,7 @@ impl Workload {
             } => ops::direct_mixed(&path, read, write, request, threads),
             Workload::MmapRead { size } => ops::mmap_read(&path, size),
             Workload::Opens { count } => ops::opens(&path, count),
+            Workload::PacedOpens { count, rate } => ops::paced_opens(&path, count, rate),
             Workload::Stats { count } => ops::stats(&path, count),
             Workload::Threads { count } => ops::threads(count),
             Workload::Spin { ms } => ops::spin(ms),

@@ -604,6 +604,40 @@ pub fn opens(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
     Ok(c)
 }
 
+/// `count` openat() + close() of the prepared file, the `i`th not before
+/// `i / rate` s after the first (0: as fast as the machine goes). Ahead of
+/// time it sleeps, or spins for waits under 100 µs, which a sleep would
+/// overshoot. The rate it reached is `count` over the run's elapsed time,
+/// which the ground truth reports; a machine too slow for `rate` falls
+/// behind and says so there.
+pub fn paced_opens(path: &Path, count: u64, rate: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let start = std::time::Instant::now();
+    for i in 0..count {
+        if let Some(at) = (i * 1_000_000_000).checked_div(rate) {
+            let due = start + std::time::Duration::from_nanos(at);
+            loop {
+                let now = std::time::Instant::now();
+                if now >= due {
+                    break;
+                }
+                let wait = due - now;
+                if wait > std::time::Duration::from_micros(100) {
+                    std::thread::sleep(wait);
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        }
+        let fd = rustix::fs::openat(rustix::fs::CWD, path, flags, Mode::empty())
+            .map_err(|e| WorkloadError::io("openat", path, e))?;
+        c.opened("openat");
+        drop(fd);
+    }
+    Ok(c)
+}
+
 /// How many of every 100 calls of `stats` each stat-family call makes, by
 /// the name its syscalls tracepoint has on x86_64: `newfstatat` (what
 /// glibc's stat() and lstat() call since 2.33), `statx`, `newfstat`

@@ -409,7 +409,7 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             | Workload::DirectWrite { .. }
             | Workload::DirectMixed { .. } => "pread64/pwrite64 with O_DIRECT",
             Workload::MmapRead { .. } => "none: mmap page faults are not read calls",
-            Workload::Opens { .. } | Workload::Stats { .. } => "none",
+            Workload::Opens { .. } | Workload::PacedOpens { .. } | Workload::Stats { .. } => "none",
             Workload::CachedReread { .. } => {
                 "read, readv, pread64, preadv2, one per pass in turn, each pass until a call returns 0 at end of \
                  file (that call counts)"
@@ -672,9 +672,8 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             };
             side.push(Write, &mut out);
         }
-        Workload::Opens { count } => {
+        Workload::Opens { .. } | Workload::PacedOpens { .. } => {
             misses(0, "openat() and close() read no file data", &mut out);
-            let _ = count;
             Side::zero("opening and closing a cached inode on a noatime mount does no I/O")
                 .push(Read, &mut out);
             Side::zero("opening read-only and closing dirties nothing").push(Write, &mut out);

@@ -55,6 +55,10 @@ pub enum Workload {
     MmapRead { size: u64 },
     /// `count` openat() + close() of one prepared file.
     Opens { count: u64 },
+    /// `count` openat() + close() of one prepared file, paced at `rate` a
+    /// second (0: as fast as it can), for loss curves
+    /// ([`crate::ops::paced_opens`]).
+    PacedOpens { count: u64, rate: u64 },
     /// `count` stat-family calls on one prepared file, by
     /// [`crate::ops::stat_call`] in turn.
     Stats { count: u64 },
@@ -78,6 +82,7 @@ pub const KINDS: &[&str] = &[
     "direct-mixed",
     "mmap-read",
     "opens",
+    "paced-opens",
     "stats",
     "threads",
     "spin",
@@ -95,6 +100,7 @@ impl Workload {
             Workload::DirectMixed { .. } => "direct-mixed",
             Workload::MmapRead { .. } => "mmap-read",
             Workload::Opens { .. } => "opens",
+            Workload::PacedOpens { .. } => "paced-opens",
             Workload::Stats { .. } => "stats",
             Workload::Threads { .. } => "threads",
             Workload::Spin { .. } => "spin",
@@ -111,7 +117,9 @@ impl Workload {
             | Workload::BufferedWrite { size, .. }
             | Workload::MmapRead { size } => Some(size),
             Workload::DirectMixed { read, write, .. } => Some(read + write),
-            Workload::Opens { .. } | Workload::Stats { .. } => Some(0),
+            Workload::Opens { .. } | Workload::PacedOpens { .. } | Workload::Stats { .. } => {
+                Some(0)
+            }
             Workload::Execs { .. } | Workload::Threads { .. } | Workload::Spin { .. } => None,
         }
     }
@@ -215,6 +223,7 @@ impl Workload {
             | Workload::Threads { count }
             | Workload::Execs { count } => pos("count", count),
             Workload::Spin { ms } => pos("ms", ms),
+            Workload::PacedOpens { count, .. } => pos("count", count),
         }
     }
 
@@ -268,6 +277,10 @@ impl Workload {
             }
             Workload::Spin { ms } => {
                 m.insert("ms".into(), ms.into());
+            }
+            Workload::PacedOpens { count, rate } => {
+                m.insert("count".into(), count.into());
+                m.insert("rate".into(), rate.into());
             }
         }
         m
@@ -327,6 +340,10 @@ impl Workload {
             | Workload::Threads { count }
             | Workload::Execs { count } => push("count", count.to_string()),
             Workload::Spin { ms } => push("ms", ms.to_string()),
+            Workload::PacedOpens { count, rate } => {
+                push("count", count.to_string());
+                push("rate", rate.to_string());
+            }
         }
         if let Workload::BufferedWrite { fsync: true, .. } = self {
             a.push("--fsync".into());
