@@ -12,15 +12,22 @@ use crate::record::CheckRecord;
 use crate::units::num;
 use std::fmt::Write as _;
 
-/// The workloads of a loss curve, slowest first (`tracecheck workloads`
-/// lists them): openat() + close() of one cached file at 1,000, 10,000
-/// and 50,000 a second, then as fast as the machine goes.
-pub const PLANS: &[&str] = &[
-    "paced-opens-1k",
-    "paced-opens-10k",
-    "paced-opens-50k",
-    "paced-opens-max",
-];
+/// The workloads of a loss curve, slowest first: the `paced-opens` plans
+/// of [`crate::select::PLANS`] (openat() + close() of one cached file at
+/// 1,000, 10,000 and 50,000 a second, then as fast as the machine goes),
+/// in their order there.
+pub fn plans() -> Vec<&'static str> {
+    crate::select::PLANS
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.workload,
+                tracecheck_workloads::Workload::PacedOpens { .. }
+            )
+        })
+        .map(|p| p.name)
+        .collect()
+}
 
 /// One rate of the curve.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,11 +57,12 @@ impl Point {
 }
 
 /// The curve's points from a loss run's records, in the order of
-/// [`PLANS`]; each from the first verdict that has a truth.
+/// [`plans`]; each from the first verdict that has a truth.
 pub fn points(records: &[CheckRecord]) -> Vec<Point> {
+    let order = plans();
     let mut out: Vec<Point> = records
         .iter()
-        .filter(|r| PLANS.contains(&r.workload.as_str()))
+        .filter(|r| order.contains(&r.workload.as_str()))
         .filter_map(|r| {
             let gt = r.ground_truth.as_ref()?;
             let param = |k: &str| gt.params.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
@@ -67,11 +75,11 @@ pub fn points(records: &[CheckRecord]) -> Vec<Point> {
                 emitted: v.truth.as_ref()?.lo,
                 printed: v.reported,
                 said_lost: r.tool_run.lost_events.map(|l| l.events),
-                status: format!("{:?}", v.status).to_uppercase(),
+                status: v.status.word().to_string(),
             })
         })
         .collect();
-    out.sort_by_key(|p| PLANS.iter().position(|n| *n == p.workload));
+    out.sort_by_key(|p| order.iter().position(|n| *n == p.workload));
     out
 }
 
@@ -163,6 +171,19 @@ mod tests {
             said_lost: said,
             status: "FAIL".into(),
         }
+    }
+
+    #[test]
+    fn the_curve_runs_the_paced_opens_plans_slowest_first() {
+        assert_eq!(
+            plans(),
+            [
+                "paced-opens-1k",
+                "paced-opens-10k",
+                "paced-opens-50k",
+                "paced-opens-max"
+            ]
+        );
     }
 
     #[test]

@@ -70,8 +70,8 @@ fn main() {
         },
         Command::Check { specs, opts } => run_specs(&specs, &opts, Show::Report),
         Command::Loss { spec, mut opts } => {
-            opts.workload = tracecheck::loss::PLANS
-                .iter()
+            opts.workload = tracecheck::loss::plans()
+                .into_iter()
                 .map(|s| s.to_string())
                 .collect();
             // Each rate with a fresh tool, so that each loss notice is its own.
@@ -300,7 +300,7 @@ fn loss_curves(
         let points = tracecheck::loss::points(&mine);
         let claim = spec.claims.first().map_or("", |c| c.name.as_str());
         print!("{}", tracecheck::loss::render(&spec.name, claim, &points));
-        if points.len() < tracecheck::loss::PLANS.len()
+        if points.len() < tracecheck::loss::plans().len()
             || points.iter().any(|p| p.printed.is_none())
         {
             code = 1;

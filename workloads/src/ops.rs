@@ -772,16 +772,11 @@ pub fn threads(count: u64) -> Result<Counts, WorkloadError> {
     Ok(c)
 }
 
-/// The calling thread's CPU time so far (the scheduler's sum_exec_runtime,
-/// as CLOCK_THREAD_CPUTIME_ID gives it, to the nanosecond).
-fn thread_cpu_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-}
-
-/// The whole process's CPU time so far, every thread, live or exited.
-fn process_cpu_ns() -> u64 {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+/// CPU time so far on a CPU-time clock, to the nanosecond (the scheduler's
+/// sum_exec_runtime): `ThreadCPUTime` for the calling thread,
+/// `ProcessCPUTime` for every thread of the process, live or exited.
+fn cpu_ns(clock: rustix::time::ClockId) -> u64 {
+    let t = rustix::time::clock_gettime(clock);
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
@@ -798,7 +793,7 @@ pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
         .filter(|&i| allowed.is_set(i))
         .collect();
     let mut c = Counts::default();
-    let before = process_cpu_ns();
+    let before = cpu_ns(rustix::time::ClockId::ProcessCPUTime);
     let start = std::time::Instant::now();
     let until = start + std::time::Duration::from_millis(ms);
     let spun: Vec<Result<(u32, u32, u64), WorkloadError>> = std::thread::scope(|s| {
@@ -810,12 +805,12 @@ pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
                     one.set(cpu);
                     rustix::thread::sched_setaffinity(None, &one)
                         .map_err(|e| WorkloadError::io("sched_setaffinity", none, e))?;
-                    let t0 = thread_cpu_ns();
+                    let t0 = cpu_ns(rustix::time::ClockId::ThreadCPUTime);
                     let mut spins = 0u64;
                     while std::time::Instant::now() < until {
                         spins = std::hint::black_box(spins.wrapping_add(1));
                     }
-                    let ns = thread_cpu_ns() - t0;
+                    let ns = cpu_ns(rustix::time::ClockId::ThreadCPUTime) - t0;
                     let tid = rustix::thread::gettid().as_raw_pid().unsigned_abs();
                     Ok((cpu as u32, tid, ns))
                 })
@@ -841,7 +836,7 @@ pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
         c.thread_ids.push(tid);
         c.threads_created += 1;
     }
-    c.process_cpu_ns = process_cpu_ns() - before;
+    c.process_cpu_ns = cpu_ns(rustix::time::ClockId::ProcessCPUTime) - before;
     Ok(c)
 }
 

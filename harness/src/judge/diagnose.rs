@@ -174,16 +174,17 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     }
 
     // 2. Unit factors (of bytes: CPU time's wrong factor is a rate, 7).
-    let byte_units = c.metric.layer != Layer::Cpu;
-    for (f, bigger, smaller) in [
-        (512u64, "512-byte sectors", "bytes"),
-        (1024, "KiB", "bytes"),
-        (1000, "kB (1000 B)", "bytes"),
-        (4096, "4 KiB pages", "bytes"),
-    ] {
-        if !byte_units {
-            break;
-        }
+    let byte_units: &[(u64, &str, &str)] = if c.metric.layer == Layer::Cpu {
+        &[]
+    } else {
+        &[
+            (512, "512-byte sectors", "bytes"),
+            (1024, "KiB", "bytes"),
+            (1000, "kB (1000 B)", "bytes"),
+            (4096, "4 KiB pages", "bytes"),
+        ]
+    };
+    for &(f, bigger, smaller) in byte_units {
         let scaled_up = v.checked_mul(f).filter(|x| c.within(*x, c.truth));
         if scaled_up.is_some() && v > 0 {
             return d(
