@@ -9,7 +9,9 @@
 
 use crate::units::{num, range};
 use serde::{Deserialize, Serialize};
-use tracecheck_model::{Direction, GroundTruth, Layer, Metric, Quantity, Source, Truth, Who};
+use tracecheck_model::{
+    Directed, Direction, GroundTruth, Latencies, Layer, Metric, Quantity, Source, Truth, Who,
+};
 use tracecheck_workloads::diskstats::DiskDelta;
 
 /// A layer/direction whose truth tracecheck could not establish: the
@@ -223,6 +225,129 @@ pub fn cross_check_witness(gt: &mut GroundTruth, witnessed: Vec<Truth>) -> Vec<U
     }
     gt.truths.extend(witnessed);
     unest
+}
+
+/// The latency metrics: one distribution per request, at the device
+/// (issue to end) and at the block layer (queueing included).
+pub fn latency_metrics() -> [Metric; 2] {
+    [Layer::Disk, Layer::Block].map(|l| Metric::new(l, Directed::Undirected, Quantity::Latency))
+}
+
+/// Both latency metrics unestablished, for `why`.
+pub fn latency_unknown(why: &str) -> Vec<Unestablished> {
+    latency_metrics()
+        .into_iter()
+        .map(|metric| Unestablished {
+            metric,
+            why: why.to_string(),
+        })
+        .collect()
+}
+
+/// How far above the configured delay a request's median may end on a
+/// device of known latency: the guest's own overhead between the issue
+/// tracepoint and the driver's timer, and the timer's wake-up under TCG
+/// (measured: well under a millisecond; docs/kernel-facts.md, "A device of
+/// known latency").
+pub const LATENCY_OVERHEAD_NS: u64 = 1_000_000;
+
+/// The truth of a latency claim: the witness's timing of every request on
+/// the device, established only on a device whose latency was set
+/// (`known_ns`) and only when it agrees with it and with diskstats. The
+/// sample count becomes each latency metric's count truth.
+///
+/// Cross-checks: every request the device completed with data was timed
+/// (diskstats' I/Os less the data-less ones the witness saw), none ended
+/// sooner after its issue than the device's set delay, the median ended
+/// within [`LATENCY_OVERHEAD_NS`] of it, and no request was queued for
+/// less time than it spent at the device.
+pub fn establish_latency(
+    gt: &mut GroundTruth,
+    lat: &Latencies,
+    data_requests: u64,
+    known_ns: Option<u64>,
+) -> Vec<Unestablished> {
+    gt.tallies.latency = Some(lat.clone());
+    let Some(known) = known_ns else {
+        return latency_unknown(
+            "nobody set this scratch device's latency, so the witness's timing has nothing to be checked \
+             against; latency claims are judged on a device of known latency: use --vm debian-6.1 (null_blk)",
+        );
+    };
+    let timed = lat.samples.len() as u64;
+    let issue = lat.sorted(Layer::Disk);
+    let median = tracecheck_model::latency::quantile(&issue, 0.5).unwrap_or(0);
+    let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
+    let mut why = Vec::new();
+    if lat.lost > 0 || lat.unissued > 0 {
+        why.push(format!(
+            "the witness could not time {} request(s) ({} beyond its room, {} issued before it attached)",
+            lat.lost + lat.unissued,
+            lat.lost,
+            lat.unissued
+        ));
+    }
+    if timed != data_requests {
+        why.push(format!(
+            "the witness timed {} requests but /proc/diskstats counts {} with data",
+            num(timed),
+            num(data_requests)
+        ));
+    }
+    if timed == 0 {
+        why.push("the workload made no request to time".into());
+    }
+    if issue.first().is_some_and(|&f| f < known) {
+        why.push(format!(
+            "a request ended {} after its issue, sooner than the device's set {}",
+            ms(issue[0]),
+            ms(known)
+        ));
+    }
+    if median > known + LATENCY_OVERHEAD_NS {
+        why.push(format!(
+            "the median request took {} from issue to end, more than {} over the device's set {}",
+            ms(median),
+            ms(LATENCY_OVERHEAD_NS),
+            ms(known)
+        ));
+    }
+    let mut out = latency_unknown(&why.join("; "));
+    if !why.is_empty() {
+        return out;
+    }
+    out.clear();
+    let [disk, block] = latency_metrics();
+    gt.truths.push(Truth::exact(
+        disk,
+        Who::Device,
+        timed,
+        Source::Witness,
+        format!(
+            "requests the witness timed from issue to end, as many as diskstats completed with data; \
+             median {} on a device set to {}",
+            ms(median),
+            ms(known)
+        ),
+    ));
+    if !lat.has_queue_times() || lat.samples.iter().any(|s| s.queue_ns < s.issue_ns) {
+        out.push(Unestablished {
+            metric: block,
+            why: "the kernel did not stamp every request's start (rq->start_time_ns), or stamped one \
+                  after its issue: time in the queue is unknown"
+                .into(),
+        });
+    } else {
+        gt.truths.push(Truth::exact(
+            block,
+            Who::Device,
+            timed,
+            Source::Witness,
+            "requests the witness timed from their creation (rq->start_time_ns) to end, as many as \
+             diskstats completed with data",
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

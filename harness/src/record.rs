@@ -356,6 +356,7 @@ mod tests {
                 fix: None,
                 others: vec![],
                 notes: vec![],
+                histogram: None,
             })
             .collect();
         r

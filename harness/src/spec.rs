@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
-use tracecheck_model::{metric::edit_distance, Metric};
+use tracecheck_model::{metric::edit_distance, Metric, Quantity};
 use tracecheck_probes::OutputFormat;
 
 /// How the harness knows the tool has attached and is counting.
@@ -127,7 +127,20 @@ pub struct Claim {
     /// The rate a profiler samples at (`sample_hz`, a `cpu.time` claim's):
     /// each count it prints stands for 1/hz s of CPU time.
     pub sample_hz: Option<u32>,
+    /// Nanoseconds per unit of a latency histogram's values (`unit`:
+    /// "ns" 1, "us" 1000, "ms" 1000000), for a latency claim.
+    pub latency_unit_ns: Option<u64>,
 }
+
+/// The units a latency histogram may be printed in, with their length in
+/// nanoseconds.
+pub const TIME_UNITS: &[(&str, u64)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("usecs", 1_000),
+    ("ms", 1_000_000),
+    ("msecs", 1_000_000),
+];
 
 /// Nanoseconds of CPU time that `samples` samples at `hz` stand for.
 pub fn ns_of(samples: u64, hz: u32) -> u64 {
@@ -528,10 +541,10 @@ impl ToolSpec {
                             "`sum` names a table column: it goes with `columns`, not `map`".into(),
                         ));
                     }
-                    if let Some(u) = &c.unit {
+                    if let Some(u) = c.unit.as_ref().filter(|_| metric.quantity != Quantity::Latency) {
                         return Err(sp(
                             u,
-                            "`unit` is the unit of a table's `sum` column: it goes with `columns` and `sum`, not `map`".into(),
+                            "`unit` is the unit of a table's `sum` column (or of a latency histogram): it goes with `columns` and `sum`, not `map`".into(),
                         ));
                     }
                     let bpftrace =
@@ -684,6 +697,53 @@ impl ToolSpec {
                 }
                 None => None,
             };
+            let latency_unit_ns = if metric.quantity == Quantity::Latency {
+                if let Some(k) = keys
+                    .iter()
+                    .find(|k| matches!(k, KeyKind::Comm | KeyKind::Pid))
+                {
+                    return Err(sp(&c.metric, format!(
+                        "`{}` is a distribution over the device's requests: key it by `device` or not at all, not by `{}`",
+                        metric.name(),
+                        k.as_str()
+                    )));
+                }
+                if table.is_some() {
+                    return Err(sp(&c.metric, format!(
+                        "`{}` is a distribution: it is read from a histogram map (`map`), not from a table's rows",
+                        metric.name()
+                    )));
+                }
+                let Some(u) = &c.unit else {
+                    return Err(sp(&c.metric, format!(
+                        "`{}` is a histogram of times: add `unit`, the unit its values are in ({})",
+                        metric.name(),
+                        TIME_UNITS.iter().map(|(n, _)| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+                    )));
+                };
+                Some(
+                    TIME_UNITS
+                        .iter()
+                        .find(|(n, _)| n == u.get_ref())
+                        .map(|(_, ns)| *ns)
+                        .ok_or_else(|| {
+                            sp(
+                                u,
+                                format!(
+                                    "unknown time unit `{}`; expected one of: {}",
+                                    u.get_ref(),
+                                    TIME_UNITS
+                                        .iter()
+                                        .map(|(n, _)| *n)
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
+                            )
+                        })?,
+                )
+            } else {
+                None
+            };
             claims.push(Claim {
                 name,
                 map,
@@ -693,6 +753,7 @@ impl ToolSpec {
                 tolerance,
                 workloads,
                 sample_hz,
+                latency_unit_ns,
             });
         }
         Ok(ToolSpec {

@@ -95,6 +95,16 @@ pub enum Finding {
     /// Keyed by thread id where the claim keys by process: the other
     /// threads' I/O went under their own ids.
     KeyedByThread,
+    /// A latency histogram in another unit than the claim's (µs under a
+    /// ns label): it fits the truth once rescaled.
+    WrongTimeUnit,
+    /// A latency histogram of another span: queueing counted as device
+    /// time, or the reverse.
+    WrongSpan,
+    /// A latency histogram that fits no plausible unit or span.
+    WrongShape,
+    /// A latency histogram with more or fewer samples than requests.
+    MissingSamples,
     Unexplained,
     ToolFailed,
     TruthUnknown,
@@ -156,6 +166,32 @@ pub struct Verdict {
     pub others: Vec<(String, u64)>,
     /// Facts worth knowing (duplicate keys summed, escalated stop...).
     pub notes: Vec<String>,
+    /// For a latency claim: the tool's histogram beside the truth's count
+    /// in each of its buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<HistogramComparison>,
+}
+
+/// A tool's latency histogram and the truth, bucket by bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct HistogramComparison {
+    /// The unit the tool's bounds are in, as the claim says (`ns`, `µs`).
+    pub unit: String,
+    pub rows: Vec<BucketRow>,
+    /// Truth samples below the tool's first bucket.
+    pub truth_below: u64,
+    pub truth_median_ns: Option<u64>,
+    pub truth_p99_ns: Option<u64>,
+}
+
+/// One bucket `[lo, hi)` in the tool's unit: the tool's count and the
+/// truth's samples in the same bounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct BucketRow {
+    pub lo: i64,
+    pub hi: Option<i64>,
+    pub tool: u64,
+    pub truth: u64,
 }
 
 impl Verdict {

@@ -4,11 +4,13 @@
 //!
 //! Nothing here does I/O; it is data and the rules that define it.
 
+pub mod latency;
 pub mod metric;
 pub mod neighbour;
 pub mod output;
 pub mod truth;
 
+pub use latency::{Latencies, RequestLatency};
 pub use metric::{Directed, Direction, Layer, Metric, Quantity};
 pub use neighbour::{Mistake, Separation};
 pub use output::{Bucket, MapEntry, ParsedMap, Table, ToolOutput, Value};

@@ -158,6 +158,10 @@ pub enum Quantity {
     /// A profiler counts it in samples, each worth 1/hz s (a claim's
     /// `sample_hz`).
     Time,
+    /// Per-request latency in nanoseconds: a distribution, printed as a
+    /// histogram, held against the witness's timing of every request. Its
+    /// sample count is the number of requests.
+    Latency,
 }
 
 /// Whether a metric has a direction, and where it comes from.
@@ -283,6 +287,14 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "threads created (pthread_create(): a clone with CLONE_THREAD)",
     ),
     (
+        "disk.latency",
+        "per-request device time, issue to completion (ns; a histogram with the claim's `unit`)",
+    ),
+    (
+        "block.latency",
+        "per-request time from the request's creation (queueing included) to completion (ns; a histogram)",
+    ),
+    (
         "cpu.time",
         "time the process's threads ran on a CPU (schedstat); profilers count it in samples at `sample_hz`",
     ),
@@ -341,6 +353,8 @@ impl Metric {
             "disk.rw_ios" => Metric::new(Disk, B, Ops),
             "process.execs" => Metric::new(Process, U, Ops),
             "process.threads" => Metric::new(Process, U, Threads),
+            "disk.latency" => Metric::new(Disk, U, Latency),
+            "block.latency" => Metric::new(Block, U, Latency),
             "cpu.time" => Metric::new(Cpu, U, Time),
             _ => return None,
         };
@@ -415,7 +429,7 @@ impl Metric {
             (Quantity::Bytes, _) => "B",
             (Quantity::StatCalls, _) => "calls",
             (Quantity::Threads, _) => "threads",
-            (Quantity::Time, _) => "ns",
+            (Quantity::Time | Quantity::Latency, _) => "ns",
             (Quantity::Ops, Layer::Syscall) => "calls",
             (Quantity::Ops, Layer::Pagecache) => "pages",
             (Quantity::Ops, Layer::Process) => "execs",

@@ -190,6 +190,10 @@ impl fmt::Display for Mistake {
 /// Who a claim is about: the workload's processes (keyed by comm or pid),
 /// or the whole device.
 pub fn scopes(m: Metric) -> &'static [Who] {
+    if m.quantity == Quantity::Latency {
+        // The witness times the device's requests, not a process's.
+        return &[Who::Device];
+    }
     match m.layer {
         Layer::Block | Layer::Disk => &[Who::Workload, Who::Device],
         _ => &[Who::Workload],
@@ -203,6 +207,12 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
     let per_process = *who == Who::Workload;
     let dir = m.fixed_direction();
     let mut out = Vec::new();
+    if m.quantity == Quantity::Latency {
+        // A distribution's wrong neighbours (another unit, another span)
+        // are told apart by its shape on one run, not by separate plans:
+        // the harness's distribution judge names them.
+        return out;
+    }
     if dir.is_some() && m.layer != Layer::Pagecache {
         out.extend([M::OtherDirection, M::BothDirections]);
     }
@@ -337,13 +347,17 @@ impl Mistake {
             Mistake::Sectors => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
-                Quantity::StatCalls | Quantity::Threads | Quantity::Time => None,
+                Quantity::StatCalls | Quantity::Threads | Quantity::Time | Quantity::Latency => {
+                    None
+                }
             },
             Mistake::Kib => Some(scale(truth()?, 1, 1024)),
             Mistake::Pages => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
-                Quantity::StatCalls | Quantity::Threads | Quantity::Time => None,
+                Quantity::StatCalls | Quantity::Threads | Quantity::Time | Quantity::Latency => {
+                    None
+                }
             },
             Mistake::Twice => Some(scale(truth()?, 2, 1)),
             Mistake::Bios => range_of(gt, m.at_layer(Layer::Block)?, who),
@@ -360,9 +374,11 @@ impl Mistake {
                 let one = t.call(c);
                 match m.quantity {
                     Quantity::Bytes => exact(one.bytes),
-                    Quantity::Ops | Quantity::StatCalls | Quantity::Threads | Quantity::Time => {
-                        exact(one.calls)
-                    }
+                    Quantity::Ops
+                    | Quantity::StatCalls
+                    | Quantity::Threads
+                    | Quantity::Time
+                    | Quantity::Latency => exact(one.calls),
                 }
             }
             Mistake::ExecAttempts => {
@@ -504,7 +520,12 @@ mod tests {
 
     #[test]
     fn every_resolved_metric_has_neighbours_and_they_are_distinct() {
-        for metric in resolved_metrics() {
+        // A latency's neighbours are judged on its histogram's shape
+        // (another unit, another span), not listed here.
+        for metric in resolved_metrics()
+            .into_iter()
+            .filter(|m| m.quantity != Quantity::Latency)
+        {
             for who in scopes(metric) {
                 let n = neighbours(metric, who);
                 assert!(n.len() >= 2, "{metric}: {n:?}");

@@ -195,6 +195,10 @@ pub struct Tallies {
     /// number: what a profiler that samples one CPU alone would see.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cpu_ns: BTreeMap<u32, u64>,
+    /// Every request on the scratch device, timed by the witness: the
+    /// truth a latency claim's histogram is held against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<crate::latency::Latencies>,
 }
 
 impl Tallies {

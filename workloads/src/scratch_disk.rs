@@ -45,6 +45,12 @@ pub struct ScratchDisk {
     pub mountpoint: PathBuf,
     attached: bool,
     mounted: bool,
+    /// How long the device takes for every request, when it is made to
+    /// (a null_blk device's `completion_nsec`); `None` for real and loop
+    /// devices, whose latency nobody set.
+    pub known_latency_ns: Option<u64>,
+    /// The null_blk configfs directory to remove in `Drop`.
+    nullb: Option<PathBuf>,
 }
 
 /// How long settling took, for the report.
@@ -112,6 +118,8 @@ impl ScratchDisk {
             mountpoint: std::env::temp_dir().join(&tag),
             attached: false,
             mounted: false,
+            known_latency_ns: None,
+            nullb: None,
         };
         let dev = run(Command::new("losetup")
             .args(["--direct-io=on", "-f", "--show"])
@@ -142,6 +150,8 @@ impl ScratchDisk {
             mountpoint: std::env::temp_dir().join(&tag),
             attached: false,
             mounted: false,
+            known_latency_ns: None,
+            nullb: None,
         };
         disk.format_and_mount()?;
         Ok(disk)
@@ -298,6 +308,128 @@ impl Drop for ScratchDisk {
         if let Some(b) = &self.backing {
             let _ = std::fs::remove_file(b);
         }
+        if let Some(n) = &self.nullb {
+            let _ = std::fs::write(n.join("power"), "0");
+            let _ = std::fs::remove_dir(n);
+        }
+    }
+}
+
+/// Where null_blk's configfs directories live.
+const NULLB_CONFIGFS: &str = "/sys/kernel/config/nullb";
+
+/// A null_blk device's size, MiB: room for every workload's files.
+const NULLB_MIB: u64 = 256;
+
+impl ScratchDisk {
+    /// A scratch disk of known latency: a memory-backed null_blk device
+    /// (Debian's kernels ship the module; the host here has none) on which
+    /// every request completes `completion_ns` after it is issued (a timer,
+    /// `irqmode=2`), one at a time (`hw_queue_depth=1`, one queue), so
+    /// requests that arrive together wait in the scheduler: time from
+    /// queueing to completion and from issue to completion then differ by
+    /// whole multiples of the delay. Merging is off (`nomerges=2`), so
+    /// every request the workload makes is one the device times.
+    /// docs/kernel-facts.md, "A device of known latency".
+    pub fn null_blk(completion_ns: u64) -> Result<ScratchDisk, DiskError> {
+        if !Path::new(NULLB_CONFIGFS).exists() {
+            run(Command::new("modprobe").args(["null_blk", "nr_devices=0"])).map_err(|e| {
+                DiskError(format!(
+                    "a device of known latency needs the null_blk module (Debian's kernels have it: use --vm): {e}"
+                ))
+            })?;
+            // configfs (a module in Debian's kernels, loaded with null_blk)
+            // may not be mounted: a guest's init is minimal. A failure
+            // shows below as the missing directory.
+            if !Path::new(NULLB_CONFIGFS).exists() {
+                let _ = nix::mount::mount(
+                    Some("configfs"),
+                    "/sys/kernel/config",
+                    Some("configfs"),
+                    nix::mount::MsFlags::empty(),
+                    None::<&str>,
+                );
+            }
+            if !Path::new(NULLB_CONFIGFS).exists() {
+                return Err(DiskError(format!(
+                    "null_blk loaded but {NULLB_CONFIGFS} is missing: configfs could not be mounted on /sys/kernel/config"
+                )));
+            }
+        }
+        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let dir = PathBuf::from(NULLB_CONFIGFS).join(&tag);
+        std::fs::create_dir(&dir).map_err(DiskError::io(format!("create {}", dir.display())))?;
+        let mut disk = ScratchDisk {
+            backing: None,
+            device: PathBuf::new(),
+            name: String::new(),
+            major: 0,
+            minor: 0,
+            mountpoint: std::env::temp_dir().join(&tag),
+            attached: false,
+            mounted: false,
+            known_latency_ns: Some(completion_ns),
+            nullb: Some(dir.clone()),
+        };
+        let set = |attr: &str, v: String| {
+            std::fs::write(dir.join(attr), &v).map_err(DiskError::io(format!(
+                "set {}/{attr} to {v}",
+                dir.display()
+            )))
+        };
+        set("size", NULLB_MIB.to_string())?;
+        set("blocksize", "4096".into())?;
+        set("memory_backed", "1".into())?;
+        set("irqmode", "2".into())?;
+        set("completion_nsec", completion_ns.to_string())?;
+        set("submit_queues", "1".into())?;
+        set("hw_queue_depth", "1".into())?;
+        // Room for the 128 KiB requests every scratch disk is capped at
+        // (null_blk's default, 255 sectors, is less).
+        set("max_sectors", (MAX_SECTORS_KB * 2).to_string())?;
+        set("power", "1".into())?;
+        let index = std::fs::read_to_string(dir.join("index"))
+            .map_err(DiskError::io(format!("read {}/index", dir.display())))?;
+        // Named `nullbN` by its index, or after its configfs directory on
+        // kernels that do that (6.x later than Debian's 6.1).
+        let name = [format!("nullb{}", index.trim()), tag.clone()]
+            .into_iter()
+            .find(|n| Path::new("/sys/block").join(n).exists())
+            .ok_or_else(|| {
+                DiskError(format!(
+                    "null_blk device {} is powered on but neither /sys/block/nullb{} nor /sys/block/{tag} exists",
+                    dir.display(),
+                    index.trim()
+                ))
+            })?;
+        disk.device = PathBuf::from("/dev").join(&name);
+        let queue = PathBuf::from("/sys/block").join(&name).join("queue");
+        std::fs::write(queue.join("nomerges"), "2")
+            .map_err(DiskError::io(format!("set {}/nomerges", queue.display())))?;
+        // The elevator is what queues requests above the device's one
+        // slot; mq-deadline is the default for one queue, named here so a
+        // kernel with another default does not change what is measured.
+        let _ = std::fs::write(queue.join("scheduler"), "mq-deadline");
+        disk.format_and_mount()?;
+        Ok(disk)
+    }
+}
+
+/// The scratch disk `--scratch-device` names, formatted and mounted:
+/// `nullb:NS` makes a null_blk device whose requests take NS nanoseconds
+/// each ([`ScratchDisk::null_blk`]); anything else is a device
+/// ([`resolve_device`]).
+pub fn open_scratch(spec: &str) -> Result<ScratchDisk, DiskError> {
+    match spec.strip_prefix("nullb:") {
+        Some(ns) => {
+            let ns = ns.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                DiskError(format!(
+                    "--scratch-device {spec}: expected nullb:NS with NS a request's latency in nanoseconds, e.g. nullb:3000000"
+                ))
+            })?;
+            ScratchDisk::null_blk(ns)
+        }
+        None => ScratchDisk::on_device(&resolve_device(spec)?),
     }
 }
 

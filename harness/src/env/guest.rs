@@ -163,9 +163,20 @@ impl GuestEnvironment {
             only.push_str(" --tool-run-per-workload");
         }
         // A fresh scratch disk for each workload (Self::boot attaches them).
+        // A plan that needs a device of known latency gets a null_blk
+        // device instead (the virtio disk stays unused).
         for i in 0..workloads.len().max(1) {
-            only.push_str(" --scratch-device serial:");
-            only.push_str(&tracecheck_vm::qemu::scratch_serial(i as u32));
+            let known = workloads
+                .get(i)
+                .and_then(|w| crate::select::plan(w))
+                .and_then(|p| p.known_latency_ns());
+            match known {
+                Some(ns) => only.push_str(&format!(" --scratch-device nullb:{ns}")),
+                None => {
+                    only.push_str(" --scratch-device serial:");
+                    only.push_str(&tracecheck_vm::qemu::scratch_serial(i as u32));
+                }
+            }
         }
         format!(
             "exec {} check {}{only} --environment {} \

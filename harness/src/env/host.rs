@@ -22,7 +22,7 @@ use crate::tool::RunningTool;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tracecheck_workloads::scratch_disk::{resolve_device, ScratchDisk};
+use tracecheck_workloads::scratch_disk::{open_scratch, ScratchDisk};
 
 /// Checks on this machine's kernel.
 pub struct HostEnvironment {
@@ -52,7 +52,7 @@ impl HostEnvironment {
             // Each formatted now: a fresh filesystem per check (guests).
             devices
                 .iter()
-                .map(|d| Ok(ScratchDisk::on_device(&resolve_device(d)?)?))
+                .map(|d| Ok(open_scratch(d)?))
                 .collect::<Result<_, HarnessError>>()?
         };
         let mut env = HostEnvironment::on_disks(disks, limits);

@@ -9,7 +9,9 @@ use super::inputs::Inputs;
 use super::Check;
 use super::{tracecheck_exe, Event, Limits};
 use crate::error::HarnessError;
-use crate::establish::{cross_check_witness, establish, Unestablished};
+use crate::establish::{
+    cross_check_witness, establish, establish_latency, latency_unknown, Unestablished,
+};
 use crate::judge::{self, Evidence, Siblings, Subject};
 use crate::record::{CheckRecord, Timings, ToolRecord};
 use crate::select::Plan;
@@ -151,9 +153,16 @@ impl Rig {
             settled,
             witnessed,
             device: (dev_major, dev_minor, dev_name),
+            known_latency_ns,
         } = measured;
-        let unestablished =
-            establish_truth(&mut gt, &delta, &settled, witnessed, &dev_name, record);
+        let unestablished = establish_truth(
+            &mut gt,
+            &delta,
+            &settled,
+            witnessed,
+            (&dev_name, known_latency_ns),
+            record,
+        );
         let subject = Subject {
             comm: gt.comm.clone(),
             pids: gt.pids.clone(),
@@ -199,6 +208,8 @@ pub(super) struct Measured {
     witnessed: Result<WitnessReport, String>,
     /// The scratch disk it ran on: major, minor, name.
     device: (u32, u32, String),
+    /// Its latency per request, when it was made with one.
+    known_latency_ns: Option<u64>,
 }
 
 impl Measured {
@@ -215,7 +226,7 @@ fn establish_truth(
     delta: &DiskDelta,
     settled: &Settled,
     witnessed: Result<WitnessReport, String>,
-    dev_name: &str,
+    (dev_name, known_latency_ns): (&str, Option<u64>),
     record: &mut CheckRecord,
 ) -> Vec<Unestablished> {
     let mut unest = establish(gt, delta, dev_name);
@@ -228,9 +239,23 @@ fn establish_truth(
                 pids: gt.pids.clone(),
             };
             unest.extend(cross_check_witness(gt, w.truths(&who)));
+            let dataless = w.device.complete_without_data;
+            let data_requests = (delta.read_ios + delta.write_ios)
+                .saturating_sub(dataless.read.count + dataless.write.count);
+            unest.extend(establish_latency(
+                gt,
+                &w.latency,
+                data_requests,
+                known_latency_ns,
+            ));
             record.witness = Some(w);
         }
-        Err(e) => record.witness_error = Some(e),
+        Err(e) => {
+            unest.extend(latency_unknown(&format!(
+                "the witness, which times every request, did not run: {e}"
+            )));
+            record.witness_error = Some(e);
+        }
     }
     if !settled.quiet {
         // The device was still busy when the bound ran out: the counters
@@ -398,6 +423,7 @@ impl<'a> WorkloadRun<'a> {
             settled,
             witnessed,
             device: (self.disk.major, self.disk.minor, self.disk.name.clone()),
+            known_latency_ns: self.disk.known_latency_ns,
         })
     }
 

@@ -101,7 +101,8 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         // layer threads, only the CPU time.
         tracecheck_model::Quantity::StatCalls
         | tracecheck_model::Quantity::Threads
-        | tracecheck_model::Quantity::Time => &[],
+        | tracecheck_model::Quantity::Time
+        | tracecheck_model::Quantity::Latency => &[],
     };
     for &layer in layers {
         if layer == c.metric.layer {
@@ -628,6 +629,7 @@ mod tests {
             tolerance: Tolerance::Percent(1.0),
             workloads: vec![],
             sample_hz: None,
+            latency_unit_ns: None,
         }
     }
 

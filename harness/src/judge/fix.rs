@@ -76,6 +76,19 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("threads".to_string()),
         ),
+        (Layer::Disk, Quantity::Latency, _) => (
+            "hist() of nsecs at tracepoint:block:block_rq_complete minus nsecs stored at \
+             tracepoint:block:block_rq_issue, keyed by (dev, sector), in the unit the claim names"
+                .to_string(),
+            Some("disk-latency".to_string()),
+        ),
+        (Layer::Block, Quantity::Latency, _) => (
+            "hist() of nsecs at tracepoint:block:block_rq_complete minus nsecs stored at \
+             tracepoint:block:block_rq_insert (queueing included; with an I/O scheduler every request is \
+             inserted), keyed by (dev, sector)"
+                .to_string(),
+            None,
+        ),
         (Layer::Cpu, _, _) => (
             "count() in profile:hz:N (a timer on every CPU; interval:hz:N fires on one), keyed by comm, with \
              the claim's sample_hz = N"

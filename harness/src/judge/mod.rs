@@ -10,6 +10,7 @@
 
 mod context;
 mod diagnose;
+mod distribution;
 pub mod evidence;
 mod fix;
 mod mistakes;
@@ -73,7 +74,13 @@ fn blank(claim: &Claim, metric: Metric, workload: &str, tool: &ToolRecord) -> Ve
     Verdict {
         claim: claim.name.clone(),
         metric,
-        unit: metric.unit().to_string(),
+        // A latency claim's numbers are its sample counts; its times are
+        // in the histogram comparison.
+        unit: if metric.quantity == tracecheck_model::Quantity::Latency {
+            "samples".to_string()
+        } else {
+            metric.unit().to_string()
+        },
         workload: workload.to_string(),
         status: Status::Error,
         reported: None,
@@ -84,6 +91,7 @@ fn blank(claim: &Claim, metric: Metric, workload: &str, tool: &ToolRecord) -> Ve
         fix: None,
         others: Vec::new(),
         notes,
+        histogram: None,
     }
 }
 
@@ -146,6 +154,52 @@ fn blind(reading: &reading::Reading, tool: &ToolRecord) -> Option<String> {
         "the tool printed no entry for this claim ({}): its silence here is no measurement, whatever the truth",
         mistakes::unattached_phrase(&failed)?
     ))
+}
+
+/// A latency claim: the right number of samples (one per request), then
+/// the histogram's shape against the witness's timings.
+fn judge_latency(
+    v: &mut Verdict,
+    claim: &Claim,
+    out: &ToolOutput,
+    reading: &reading::Reading,
+    truth: &tracecheck_model::Truth,
+    ev: &Evidence<'_>,
+) {
+    let buckets = match distribution::tool_histogram(claim, out, ev.subject) {
+        Ok(b) => b,
+        Err(e) => {
+            v.diagnosis = Some(Diagnosis {
+                finding: Finding::ToolFailed,
+                sentence: e,
+            });
+            return;
+        }
+    };
+    let Some(lat) = &ev.truth.tallies.latency else {
+        v.diagnosis = Some(Diagnosis {
+            finding: Finding::TruthUnknown,
+            sentence: "tracecheck cannot establish the truth here: the witness timed no request"
+                .into(),
+        });
+        return;
+    };
+    v.histogram = Some(distribution::comparison(claim, &buckets, lat));
+    let (lo, hi) = v.accepted.unwrap_or((truth.lo, truth.hi));
+    v.status = Status::Fail;
+    if !(lo..=hi).contains(&reading.reported) {
+        v.diagnosis = Some(distribution::miscount(
+            reading.reported,
+            truth.lo,
+            claim.has_key(crate::spec::KeyKind::Device),
+        ));
+    } else if let Some(d) = distribution::misfit(claim, &buckets, lat) {
+        v.diagnosis = Some(d);
+    } else {
+        v.status = Status::Pass;
+        return;
+    }
+    v.fix = Some(fix::suggestion(claim.metric, false));
 }
 
 /// Judge one claim against one workload run.
@@ -235,6 +289,8 @@ pub fn judge(
             // no entry at all would "pass" every workload with no I/O.
             v.reported = None;
             v.diagnosis = Some(tool_failed(why, tool, ev.advice));
+        } else if metric.quantity == tracecheck_model::Quantity::Latency {
+            judge_latency(&mut v, claim, out, &reading, truth, ev);
         } else if (accepted.0..=accepted.1).contains(&reading.reported) {
             v.status = Status::Pass;
             if let Some(d) = per_cpu::misfit(claim, &reading, truth, &ev.truth.tallies) {

@@ -234,6 +234,9 @@ pub struct WitnessReport {
     /// where they came from (the kernel's BTF, or the macro-era default).
     #[serde(default)]
     pub request_flags: Option<RequestFlags>,
+    /// Every data-carrying request that ended on the device, timed.
+    #[serde(default)]
+    pub latency: tracecheck_model::Latencies,
 }
 
 impl WitnessReport {
@@ -371,6 +374,21 @@ impl WitnessReport {
             lost_by_map: minus_map(&self.lost_by_map, &earlier.lost_by_map),
             missed_by_program: minus_map(&self.missed_by_program, &earlier.missed_by_program),
             request_flags: self.request_flags,
+            // Samples are appended in order: the earlier report's are the
+            // first ones.
+            latency: tracecheck_model::Latencies {
+                samples: self
+                    .latency
+                    .samples
+                    .get(earlier.latency.samples.len()..)
+                    .unwrap_or_default()
+                    .to_vec(),
+                lost: self.latency.lost.saturating_sub(earlier.latency.lost),
+                unissued: self
+                    .latency
+                    .unissued
+                    .saturating_sub(earlier.latency.unissued),
+            },
         }
     }
 }

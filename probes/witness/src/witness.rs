@@ -29,6 +29,8 @@ pub struct Witness {
     pagecache: MapHandle,
     syscalls: MapHandle,
     pids: MapHandle,
+    latencies: MapHandle,
+    latency_state: MapHandle,
     /// Each attached program: its tracepoint, kernel program id, link.
     links: Vec<(&'static str, u32, Link)>,
     /// The RQF_* bits the programs were loaded with.
@@ -94,6 +96,8 @@ impl Witness {
             pagecache: handle(&skel.maps.pagecache, "pagecache")?,
             syscalls: handle(&skel.maps.syscalls, "syscalls")?,
             pids: handle(&skel.maps.pids, "pids")?,
+            latencies: handle(&skel.maps.latencies, "latencies")?,
+            latency_state: handle(&skel.maps.latency_state, "latency_state")?,
             links: Vec::new(),
             request_flags,
             config,
@@ -260,6 +264,7 @@ impl Witness {
             lost_by_map,
             missed_by_program,
             request_flags: Some(self.request_flags),
+            latency: self.read_latencies()?,
         })
     }
 
@@ -356,6 +361,35 @@ impl Witness {
         }
         rows.sort();
         Ok(rows)
+    }
+
+    /// The samples taken so far, in the order requests ended.
+    fn read_latencies(&self) -> Result<tracecheck_model::Latencies, WitnessError> {
+        let state = self
+            .latency_state
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(self.map_err("latency_state"))?
+            .unwrap_or_default();
+        let (next, unissued) = layout::two_u64(&state).ok_or_else(|| {
+            self.layout_err("latency_state", state.len(), layout::LATENCY_STATE_SIZE)
+        })?;
+        let taken = next.min(layout::LATENCY_MAX as u64) as u32;
+        let mut samples = Vec::with_capacity(taken as usize);
+        for i in 0..taken {
+            let v = self
+                .latencies
+                .lookup(&i.to_ne_bytes(), MapFlags::ANY)
+                .map_err(self.map_err("latencies"))?
+                .unwrap_or_default();
+            samples.push(layout::latency_sample(&v).ok_or_else(|| {
+                self.layout_err("latencies", v.len(), layout::LATENCY_SAMPLE_SIZE)
+            })?);
+        }
+        Ok(tracecheck_model::Latencies {
+            samples,
+            lost: next.saturating_sub(layout::LATENCY_MAX as u64),
+            unissued,
+        })
     }
 
     fn read_syscalls(&self) -> Result<Vec<SyscallCounts>, WitnessError> {

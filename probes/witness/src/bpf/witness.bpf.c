@@ -87,6 +87,28 @@ struct {
 	__type(value, __u8);
 } flushdata SEC(".maps");
 
+/* Issue time of each request in flight, keyed by its address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct issue_stamp);
+} issued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LATENCY_MAX);
+	__type(key, __u32);
+	__type(value, struct latency_sample);
+} latencies SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct latency_state);
+} latency_state SEC(".maps");
+
 static __always_inline struct witness_counters *counters_now(void)
 {
 	__u32 zero = 0;
@@ -304,6 +326,8 @@ SEC("tp_btf/block_rq_issue")
 int BPF_PROG(rq_issue, struct request *rq)
 {
 	struct witness_counters *c = counters_now();
+	struct issue_stamp stamp = {};
+	__u64 rq_key = (__u64)rq;
 	__u32 bytes, g;
 
 	if (!c || !rq_is_target(rq))
@@ -317,6 +341,12 @@ int BPF_PROG(rq_issue, struct request *rq)
 	g = op_group(BPF_CORE_READ(rq, cmd_flags));
 	add(c, C_ISSUE_BYTES + g, bytes);
 	add(c, C_ISSUE_RQS + g, 1);
+	/* A requeued request is issued again: its latency counts from the
+	 * last issue, as the device saw it. */
+	stamp.ns = bpf_ktime_get_ns();
+	stamp.bytes = bytes;
+	stamp.group = g;
+	bpf_map_update_elem(&issued, &rq_key, &stamp, BPF_ANY);
 	return 0;
 }
 
@@ -360,6 +390,46 @@ int BPF_PROG(rq_requeue, struct request *rq)
  * - block_io_done is not used: it fires in blk_account_io_done() with 0
  *   bytes (the data is gone by then) and does not exist before 6.5.
  */
+/*
+ * One latency sample for a data-carrying request at its end (the
+ * completion that covers what is left of it, so a partial completion is
+ * one request, not two samples): from its last issue, and from
+ * rq->start_time_ns, which blk-mq stamps when the request is allocated
+ * for a bio (blk_mq_rq_ctx_init, whenever iostats or an elevator need
+ * it), on the same monotonic clock as bpf_ktime_get_ns. The device's
+ * service time is the first; what `biolatency -Q` and iostat's await
+ * call latency, queueing included, is the second.
+ */
+static __always_inline void latency_sample(struct request *rq, __u64 rq_key)
+{
+	struct issue_stamp *stamp = bpf_map_lookup_elem(&issued, &rq_key);
+	struct latency_sample *slot;
+	struct latency_state *st;
+	__u32 zero = 0, at;
+	__u64 now, start;
+
+	st = bpf_map_lookup_elem(&latency_state, &zero);
+	if (!st)
+		return;
+	if (!stamp) {
+		__sync_fetch_and_add(&st->unissued, 1);
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	at = (__u32)__sync_fetch_and_add(&st->next, 1);
+	if (at < LATENCY_MAX) {
+		slot = bpf_map_lookup_elem(&latencies, &at);
+		if (slot) {
+			start = BPF_CORE_READ(rq, start_time_ns);
+			slot->issue_ns = now - stamp->ns;
+			slot->queue_ns = (start && start <= now) ? now - start : 0;
+			slot->bytes = stamp->bytes;
+			slot->group = stamp->group;
+		}
+	}
+	bpf_map_delete_elem(&issued, &rq_key);
+}
+
 SEC("tp_btf/block_rq_complete")
 int BPF_PROG(rq_complete, struct request *rq, blk_status_t error, unsigned int nr_bytes)
 {
@@ -394,6 +464,9 @@ int BPF_PROG(rq_complete, struct request *rq, blk_status_t error, unsigned int n
 		if (bpf_map_update_elem(&flushdata, &rq_key, &one, BPF_ANY))
 			add(c, C_LOST_FLUSHDATA, 1);
 	}
+
+	if (nr_bytes >= data_len && has_bio)
+		latency_sample(rq, rq_key);
 
 	if (nr_bytes >= data_len && io_stat && !flush_seq) {
 		add(c, C_COMPLETE_RQS + g, 1);

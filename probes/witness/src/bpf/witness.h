@@ -101,4 +101,31 @@ struct syscall_val {
 	__u64 write_calls;
 };
 
+/* Per-request latency: one sample per data-carrying request that ended,
+ * in the `latencies` array, LATENCY_MAX of them; `latency_state` counts
+ * where the next one goes (past LATENCY_MAX: samples lost) and the
+ * requests that ended without their issue having been seen (issued before
+ * the witness attached, or the `issued` map full). */
+#define LATENCY_MAX 16384
+
+struct latency_sample {
+	__u64 issue_ns;  /* block_rq_issue to the request's end */
+	__u64 queue_ns;  /* rq->start_time_ns (allocation, as iostat's queue
+			  * time starts) to the end; 0 when the kernel did
+			  * not stamp it */
+	__u32 bytes;     /* the request's size when it was issued */
+	__u32 group;     /* G_READ, G_WRITE or G_DISCARD */
+};
+
+struct latency_state {
+	__u64 next;
+	__u64 unissued;
+};
+
+struct issue_stamp {
+	__u64 ns;
+	__u32 bytes;
+	__u32 group;
+};
+
 #endif /* WITNESS_H */
