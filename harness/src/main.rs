@@ -83,7 +83,8 @@ fn main() {
             format,
             color,
             junit,
-        } => merge(&files, format, color, junit.as_deref()),
+            html,
+        } => merge(&files, format, color, junit.as_deref(), html.as_deref()),
         Command::Run { examples, opts } => match tracecheck::spec::specs_under(&examples) {
             Ok(specs) => run_specs(&specs, &opts, Show::Report),
             Err(e) => fail(&e),
@@ -264,6 +265,11 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts, show_what: Show) -> i32 {
         }
         Ok(())
     })();
+    if let Some(path) = &opts.html {
+        if let Err(e) = write_html(path, &records, &specs) {
+            return fail(&e);
+        }
+    }
     if show_what == Show::LossCurve {
         if !opts.quiet || result.is_err() {
             eprintln!("tracecheck: full records in {}", record_path.display());
@@ -379,6 +385,7 @@ fn merge(
     format: report::Format,
     color: report::ColorChoice,
     junit: Option<&Path>,
+    html: Option<&Path>,
 ) -> i32 {
     let mut records = Vec::new();
     for f in files {
@@ -392,10 +399,36 @@ fn merge(
             "the record files hold no finished check".into(),
         ));
     }
+    if let Some(path) = html {
+        // The specs say which map holds a claim's histogram; a spec moved
+        // or deleted since the run only costs its histograms.
+        let mut paths: Vec<&Path> = records.iter().map(|r| r.spec.as_path()).collect();
+        paths.sort();
+        paths.dedup();
+        let specs: Vec<ToolSpec> = paths
+            .into_iter()
+            .filter_map(|p| ToolSpec::load(p).ok())
+            .collect();
+        if let Err(e) = write_html(path, &records, &specs) {
+            return fail(&e);
+        }
+    }
     match print_report(&records, format, color, junit) {
         Ok(()) => report::exit_code(&records),
         Err(e) => fail(&e),
     }
+}
+
+/// `--html FILE`: the page, written whole.
+fn write_html(
+    path: &Path,
+    records: &[CheckRecord],
+    specs: &[ToolSpec],
+) -> Result<(), HarnessError> {
+    std::fs::write(path, tracecheck::html::page(records, specs)).map_err(HarnessError::io(format!(
+        "write the HTML report {}",
+        path.display()
+    )))
 }
 
 /// Appends each finished check to a JSON-lines file at once, so an
