@@ -75,6 +75,7 @@ pub fn page(records: &[CheckRecord], specs: &[ToolSpec]) -> String {
                 let dist = spec.and_then(|s| distribution(s, r, v));
                 o += &verdict_html(n, r, v, dist.as_ref());
             }
+            o += &tool_output_html(r);
         }
         o += &diskstats_html(&rs);
         o += "</section>\n";
@@ -251,6 +252,41 @@ fn verdict_html(n: usize, r: &CheckRecord, v: &Verdict, dist: Option<&Distributi
     o
 }
 
+/// Lines of the tool's stdout shown under a check; the record file keeps
+/// all of it.
+const STDOUT_LINES: usize = 60;
+
+/// What the tool printed for a check, folded away (`<details>` needs no
+/// script): the evidence under the numbers.
+fn tool_output_html(r: &CheckRecord) -> String {
+    let t = &r.tool_run;
+    let lines: Vec<&str> = t.stdout.lines().collect();
+    let shown = lines.len().min(STDOUT_LINES);
+    let mut text = lines[..shown].join("\n");
+    if lines.len() > shown {
+        text += &format!("\n[{} more lines in the record file]", lines.len() - shown);
+    }
+    let shared = if r.tool_run_shared.is_some() {
+        " (one run of the tool served several workloads: this is the whole run's output)"
+    } else {
+        ""
+    };
+    let mut o = format!(
+        "<details><summary>What the tool printed beside {}{shared}: <code>{}</code></summary>\n<pre class=\"out\">{}</pre>\n",
+        escape(&r.workload),
+        escape(&t.command.join(" ")),
+        escape(&text)
+    );
+    if !t.stderr_tail.is_empty() {
+        o += &format!(
+            "<p class=\"meta\">the end of its stderr:</p>\n<pre class=\"out\">{}</pre>\n",
+            escape(&t.stderr_tail.join("\n"))
+        );
+    }
+    o += "</details>\n";
+    o
+}
+
 fn diskstats_html(rs: &[&CheckRecord]) -> String {
     let mut o = String::from(
         "<p class=\"meta\">iostat's view of the scratch disk (/proc/diskstats) during each workload:</p>\n<ul class=\"meta\">\n",
@@ -389,9 +425,11 @@ fn bound(v: i64) -> String {
 /// The x-axis label of a bucket `[lo, hi)`: its lower bound, which is
 /// enough to read a log2 histogram and stays short under a narrow bar.
 fn bucket_label(b: &Bucket) -> String {
-    match b.hi {
-        None => format!("{}+", bound(b.lo)),
-        Some(_) => bound(b.lo),
+    match (b.lo, b.hi) {
+        // bpftrace's `(..., B)`: everything below B.
+        (i64::MIN, Some(hi)) => format!("<{}", bound(hi)),
+        (lo, None) => format!("{}+", bound(lo)),
+        (lo, Some(_)) => bound(lo),
     }
 }
 
@@ -603,4 +641,230 @@ fn draw_histogram(
         root.present()?;
     }
     Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ToolRecord;
+    use crate::verdict::{Diagnosis, Finding, TruthUsed};
+    use std::path::Path;
+    use tracecheck_model::{GroundTruth, Metric, Source};
+
+    const SPEC: &str = r#"
+[tool]
+name = "bitesize-like"
+command = ["bitesize.bt"]
+
+[[claim]]
+name = "disk I/Os per process"
+map = "@"
+keys = ["comm"]
+metric = "disk.rw_ios"
+"#;
+
+    /// bpftrace's hist() blocks: the workload's, and another process's.
+    const STDOUT: &str = "\
+Attaching 3 probes...
+@[tcw-aaaaaa]:
+[4K, 8K)               3 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@                      |
+[8K, 16K)              5 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+[16K, 32K)             0 |                                                    |
+[32K, 64K)             1 |@@@@@@@@@@                                          |
+
+@[sshd]:
+[1K, 2K)               2 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+";
+
+    fn spec() -> ToolSpec {
+        ToolSpec::parse(Path::new("specs/bitesize-like/spec.toml"), SPEC).unwrap()
+    }
+
+    fn verdict(status: Status, reported: u64, truth: u64, metric: &str) -> Verdict {
+        Verdict {
+            claim: "disk I/Os per process".into(),
+            metric: Metric::parse(metric).unwrap(),
+            unit: "I/Os".into(),
+            workload: "direct-read".into(),
+            status,
+            reported: Some(reported),
+            truth: Some(TruthUsed {
+                lo: truth,
+                hi: truth + truth / 16,
+                source: Source::Workload,
+                why: "the workload's design".into(),
+            }),
+            accepted: Some((truth - truth / 100, truth + truth / 16 + truth / 100)),
+            tolerance: "1%".into(),
+            diagnosis: None,
+            fix: None,
+            others: vec![],
+            notes: vec![],
+        }
+    }
+
+    fn record(tool: &str, workload: &str, stdout: &str, verdicts: Vec<Verdict>) -> CheckRecord {
+        let mut r = CheckRecord::unmeasured(
+            tool,
+            &Path::new("specs").join(tool).join("spec.toml"),
+            workload,
+            "host (kernel 6.1.0)".into(),
+            "loop0 (7:0)".into(),
+            "tcw-aaaaaa",
+        );
+        r.ground_truth = Some(GroundTruth {
+            workload: workload.into(),
+            comm: "tcw-aaaaaa".into(),
+            pids: vec![4242],
+            params: Default::default(),
+            tallies: Default::default(),
+            truths: vec![],
+            needs_writeback: false,
+            elapsed_ns: 1,
+        });
+        r.tool_run = ToolRecord {
+            command: vec!["bitesize.bt".into()],
+            stdout: stdout.into(),
+            ..Default::default()
+        };
+        r.verdicts = verdicts;
+        r
+    }
+
+    /// Two checks: a histogram claim that holds, and a byte count that
+    /// fails with a diagnosis.
+    fn fixture() -> Vec<CheckRecord> {
+        let mut fail = verdict(Status::Fail, 352_321_536, 16_777_216, "disk.read_bytes");
+        fail.claim = "disk read bytes per process".into();
+        fail.unit = "B".into();
+        fail.diagnosis = Some(Diagnosis {
+            finding: Finding::CountsCacheHitsAsDisk,
+            sentence: "reports 352,321,536 B of disk read bytes for the workload (tcw-aaaaaa), \
+                       where the truth is 16,777,216 B (diskstats): the script counts page-cache \
+                       hits as disk I/O"
+                .into(),
+        });
+        fail.fix = Some("tracepoint:block:block_bio_queue's nr_sector × 512".into());
+        fail.notes = vec!["2 duplicate keys summed".into()];
+        vec![
+            record(
+                "bitesize-like",
+                "direct-read",
+                STDOUT,
+                vec![verdict(Status::Pass, 9, 9, "disk.rw_ios")],
+            ),
+            record(
+                "disktop",
+                "cached-reread",
+                "@disk_read[tcw-aaaaaa]: 352321536\n",
+                vec![fail],
+            ),
+        ]
+    }
+
+    /// The page with each chart's SVG reduced to its text (captions, axis
+    /// labels, legend): the words and the structure, which a snapshot can
+    /// review, rather than thousands of coordinates.
+    fn readable(page: &str) -> String {
+        let mut o = String::new();
+        let mut rest = page;
+        while let Some(start) = rest.find("<svg") {
+            o += &rest[..start];
+            let end = rest[start..].find("</svg>").expect("an svg ends") + start;
+            let svg = &rest[start..end];
+            let texts: Vec<&str> = svg
+                .split("<text")
+                .skip(1)
+                .filter_map(|t| t.split_once('>').and_then(|(_, t)| t.split_once('<')))
+                .map(|(t, _)| t.trim())
+                .collect();
+            let rects = svg.matches("<rect").count();
+            o += &format!("<svg [{rects} rects; text: {}]>", texts.join(" | "));
+            rest = &rest[end..];
+        }
+        o += rest;
+        o.replace(env!("CARGO_PKG_VERSION"), "VERSION")
+    }
+
+    #[test]
+    fn page_for_a_histogram_claim_and_a_failed_count() {
+        let html = page(&fixture(), &[spec()]);
+        insta::assert_snapshot!(readable(&html));
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        let html = page(&fixture(), &[spec()]);
+        for outside in ["<script", "src=", "href=\"http", "url(", "@import", "<link"] {
+            assert!(!html.contains(outside), "the page has {outside}");
+        }
+        // Both charts of the histogram claim and the failed claim's totals.
+        assert_eq!(html.matches("<svg").count(), 3);
+    }
+
+    #[test]
+    fn the_workloads_histogram_is_found_and_others_left_out() {
+        let recs = fixture();
+        let d = distribution(&spec(), &recs[0], &recs[0].verdicts[0]).expect("a histogram");
+        assert_eq!(d.map, "@");
+        let counts: Vec<(i64, u64)> = d.tool.iter().map(|b| (b.lo, b.count)).collect();
+        // sshd's [1K, 2K) is not the workload's.
+        assert_eq!(counts, [(4096, 3), (8192, 5), (16384, 0), (32768, 1)]);
+        assert_eq!(d.truth, None);
+        // A scalar map has no histogram.
+        assert_eq!(distribution(&spec(), &recs[1], &recs[1].verdicts[0]), None);
+    }
+
+    #[test]
+    fn tool_output_cannot_inject_markup() {
+        let evil = "<script>alert(1)</script>";
+        let mut recs = fixture();
+        recs[0].tool_run.stdout = format!("{evil}\n{STDOUT}");
+        recs[0].tool_run.stderr_tail = vec![format!("<img src=x onerror=alert(2)>{evil}")];
+        recs[0].tool_run.command = vec![evil.into()];
+        recs[1].comm = evil.into();
+        recs[1].tool = format!("disktop {evil}");
+        let v = &mut recs[1].verdicts[0];
+        v.claim = evil.into();
+        v.diagnosis.as_mut().unwrap().sentence = format!("keyed by {evil}");
+        v.notes.push(format!("\"quoted\" & '{evil}'"));
+        let html = page(&recs, &[spec()]);
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("&quot;quoted&quot; &amp; &#39;"));
+        // The histogram is still found past the injected line.
+        assert_eq!(html.matches("<svg").count(), 3);
+    }
+
+    #[test]
+    fn a_truth_histogram_is_drawn_beside_the_tools() {
+        let b = |lo: i64, hi: Option<i64>, count: u64| Bucket { lo, hi, count };
+        let tool = [b(4096, Some(8192), 3), b(8192, Some(16384), 5)];
+        // The truth has a bucket the tool lacks, and an open last one.
+        let truth = [
+            b(8192, Some(16384), 4),
+            b(16384, Some(32768), 4),
+            b(32768, None, 1),
+        ];
+        let svg = histogram_svg("latency", "us", &tool, Some(&truth));
+        let colour = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        assert!(svg.contains(&colour(TOOL_COLOR)), "{svg}");
+        assert!(svg.contains(&colour(TRUTH_COLOR)), "{svg}");
+        for label in ["4K", "8K", "16K", "32K+", "truth", "tool", "(us)"] {
+            assert!(svg.contains(label), "no {label} in {svg}");
+        }
+        let alone = histogram_svg("latency", "", &tool, None);
+        assert!(!alone.contains(&colour(TRUTH_COLOR)));
+    }
+
+    #[test]
+    fn bucket_labels_read_as_bpftrace_prints_them() {
+        let b = |lo: i64, hi: Option<i64>| bucket_label(&Bucket { lo, hi, count: 1 });
+        assert_eq!(b(0, Some(1)), "0");
+        assert_eq!(b(4096, Some(8192)), "4K");
+        assert_eq!(b(3 << 20, Some(4 << 20)), "3M");
+        assert_eq!(b(100, None), "100+");
+        assert_eq!(b(i64::MIN, Some(0)), "<0");
+    }
 }
