@@ -6,8 +6,10 @@
 #   clang libelf-dev zlib1g-dev pkg-config bpftool
 #                      build the reference probes (libbpf-rs, CO-RE)
 #   e2fsprogs util-linux   mkfs.ext4 and losetup for the scratch disk
+#   chromium           opens the --html report headless in its test
+#                      (harness/tests/html_report.rs)
 set -euo pipefail
-pkgs=(bpftrace fio clang libelf-dev zlib1g-dev pkg-config bpftool e2fsprogs util-linux)
+pkgs=(bpftrace fio clang libelf-dev zlib1g-dev pkg-config bpftool e2fsprogs util-linux chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -29,6 +29,7 @@ Examples:
   tracecheck run                                  check the built-in examples
   tracecheck check my-script.toml                 check your own spec
   tracecheck check my-script.toml --format json   every number behind each verdict
+  tracecheck check my-script.toml --html out.html the verdicts as a page of charts
   tracecheck check my-script.toml --vm debian-6.1 the same, in QEMU guests on Debian's 6.1 kernel
   tracecheck metrics                              the metric vocabulary
   tracecheck workloads                            the workloads and what each one tells apart
@@ -97,6 +98,16 @@ pub struct RunOpts {
     /// metric and workload; the diagnosis is the failure message).
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+
+    /// Also write the results as one HTML page to FILE, self-contained (no
+    /// network, no script; open it in any browser, attach it to a CI run).
+    /// For each claim on each workload: the tool's number beside the
+    /// truth's as bars on one axis, with the truth's range and the accepted
+    /// range shaded; the verdict and diagnosis in the table's words; and
+    /// when the tool printed a histogram for the claim (bpftrace hist(),
+    /// lhist()), the workload's histogram. See docs/report-screenshot.png.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Run only job I of N (e.g. 2/4) of this run's checks: a deterministic
     /// split, balanced by the checks' costs in --shard-costs. Join the jobs'
@@ -219,6 +230,12 @@ pub enum Command {
         /// Also write the merged verdicts as JUnit XML to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also write the merged results as one self-contained HTML page to
+        /// FILE (as `check --html`). Histograms are drawn when the records'
+        /// spec files can still be read, since the spec says which map a
+        /// claim reads.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Measure a tool's report card: time to ready and whether it says so,
     /// its first output, its cost to a loop of reads, whether a second

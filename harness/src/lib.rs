@@ -7,6 +7,7 @@ pub mod cli;
 pub mod env;
 pub mod error;
 pub mod establish;
+pub mod html;
 pub mod judge;
 pub mod junit;
 pub mod loss;

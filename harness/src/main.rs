@@ -83,7 +83,8 @@ fn main() {
             format,
             color,
             junit,
-        } => merge(&files, format, color, junit.as_deref()),
+            html,
+        } => merge(&files, format, color, junit.as_deref(), html.as_deref()),
         Command::Run { examples, opts } => match tracecheck::spec::specs_under(&examples) {
             Ok(specs) => run_specs(&specs, &opts, Show::Report),
             Err(e) => fail(&e),
@@ -264,13 +265,24 @@ fn run_specs(paths: &[PathBuf], opts: &RunOpts, show_what: Show) -> i32 {
         }
         Ok(())
     })();
+    let html = opts.html.as_deref().map(|p| (p, specs.as_slice()));
     if show_what == Show::LossCurve {
         if !opts.quiet || result.is_err() {
             eprintln!("tracecheck: full records in {}", record_path.display());
         }
-        return loss_curves(&specs, &records, result);
+        let code = loss_curves(&specs, &records, result);
+        return match html.map(|(path, specs)| write_html(path, &records, specs)) {
+            Some(Err(e)) => fail(&e),
+            _ => code,
+        };
     }
-    if let Err(e) = print_report(&records, opts.format, opts.color, opts.junit.as_deref()) {
+    if let Err(e) = print_report(
+        &records,
+        opts.format,
+        opts.color,
+        opts.junit.as_deref(),
+        html,
+    ) {
         return fail(&e);
     }
     if !opts.quiet || result.is_err() {
@@ -350,12 +362,15 @@ fn shard_of(
     Ok(Some(mine))
 }
 
-/// The report on stdout (table or JSON), and the JUnit file if asked for.
+/// The report on stdout (table or JSON), and the JUnit file and the HTML
+/// page (with the specs the records came from) if asked for. The files
+/// come after stdout, so a file that cannot be written costs only itself.
 fn print_report(
     records: &[CheckRecord],
     format: report::Format,
     color: report::ColorChoice,
     junit: Option<&Path>,
+    html: Option<(&Path, &[ToolSpec])>,
 ) -> Result<(), HarnessError> {
     if !records.is_empty() {
         let out = match format {
@@ -368,6 +383,9 @@ fn print_report(
         std::fs::write(path, tracecheck::junit::junit("tracecheck", records))
             .map_err(HarnessError::io(format!("write {}", path.display())))?;
     }
+    if let Some((path, specs)) = html {
+        write_html(path, records, specs)?;
+    }
     Ok(())
 }
 
@@ -379,6 +397,7 @@ fn merge(
     format: report::Format,
     color: report::ColorChoice,
     junit: Option<&Path>,
+    html: Option<&Path>,
 ) -> i32 {
     let mut records = Vec::new();
     for f in files {
@@ -392,10 +411,35 @@ fn merge(
             "the record files hold no finished check".into(),
         ));
     }
-    match print_report(&records, format, color, junit) {
+    // The specs say which map holds a claim's histogram; a spec moved or
+    // deleted since the run only costs its histograms.
+    let mut specs: Vec<ToolSpec> = Vec::new();
+    if html.is_some() {
+        let mut paths: Vec<&Path> = records.iter().map(|r| r.spec.as_path()).collect();
+        paths.sort();
+        paths.dedup();
+        specs = paths
+            .into_iter()
+            .filter_map(|p| ToolSpec::load(p).ok())
+            .collect();
+    }
+    let html = html.map(|p| (p, specs.as_slice()));
+    match print_report(&records, format, color, junit, html) {
         Ok(()) => report::exit_code(&records),
         Err(e) => fail(&e),
     }
+}
+
+/// `--html FILE`: the page, written whole.
+fn write_html(
+    path: &Path,
+    records: &[CheckRecord],
+    specs: &[ToolSpec],
+) -> Result<(), HarnessError> {
+    std::fs::write(path, tracecheck::html::page(records, specs)).map_err(HarnessError::io(format!(
+        "write the HTML report {}",
+        path.display()
+    )))
 }
 
 /// Appends each finished check to a JSON-lines file at once, so an
