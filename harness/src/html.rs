@@ -37,8 +37,9 @@ pub struct Distribution {
     /// comm and pid prints one histogram per pair). Empty when the map
     /// holds histograms but none of them is the workload's.
     pub tool: Vec<Bucket>,
-    /// The truth's buckets. No record carries them yet; a latency witness
-    /// will, and then this is where they go.
+    /// The truth's buckets: a latency claim's, the witness's timings
+    /// counted in the tool's bounds; `None` for other histograms (a
+    /// count's truth is a number, drawn in the totals chart).
     pub truth: Option<Vec<Bucket>>,
 }
 
@@ -69,7 +70,14 @@ pub fn page(records: &[CheckRecord], specs: &[ToolSpec]) -> String {
             escape(&first.device)
         );
         for r in &rs {
-            let spec = specs.iter().find(|s| s.path == r.spec);
+            // A guest's records name the spec by its absolute path.
+            let same = |a: &std::path::Path, b: &std::path::Path| {
+                a == b
+                    || a.canonicalize()
+                        .ok()
+                        .is_some_and(|a| Some(a) == b.canonicalize().ok())
+            };
+            let spec = specs.iter().find(|s| same(&s.path, &r.spec));
             for v in &r.verdicts {
                 n += 1;
                 let dist = spec.and_then(|s| distribution(s, r, v));
@@ -333,6 +341,25 @@ pub fn escape(s: &str) -> String {
 /// claim's map holds no histogram, e.g. a scalar count.
 pub fn distribution(spec: &ToolSpec, r: &CheckRecord, v: &Verdict) -> Option<Distribution> {
     let claim = spec.claims.iter().find(|c| c.name == v.claim)?;
+    // A latency claim's verdict carries the tool's buckets and the
+    // witness's count in each.
+    if let Some(h) = &v.histogram {
+        let buckets = |pick: fn(&crate::verdict::BucketRow) -> u64| {
+            h.rows
+                .iter()
+                .map(|row| Bucket {
+                    lo: row.lo,
+                    hi: row.hi,
+                    count: pick(row),
+                })
+                .collect::<Vec<_>>()
+        };
+        return Some(Distribution {
+            map: format!("{} ({})", claim.map, h.unit),
+            tool: buckets(|row| row.tool),
+            truth: Some(buckets(|row| row.truth)),
+        });
+    }
     // A table claim counts rows; rows are no histogram.
     if claim.table.is_some() {
         return None;
@@ -700,6 +727,7 @@ Attaching 3 probes...
             fix: None,
             others: vec![],
             notes: vec![],
+            histogram: None,
         }
     }
 

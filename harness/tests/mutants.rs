@@ -24,12 +24,87 @@ fn dirs(under: &str) -> Vec<PathBuf> {
     v
 }
 
+/// Does the spec claim a latency? Its truth needs a device of known
+/// latency, which only a guest has (null_blk).
+fn claims_latency(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("spec.toml")).is_ok_and(|t| t.contains(".latency\""))
+}
+
+/// The corpus's specs under `under`, latency ones (`true`) or the rest.
+fn corpus(under: &str, latency: bool) -> Vec<PathBuf> {
+    dirs(under)
+        .into_iter()
+        .filter(|d| claims_latency(d) == latency)
+        .collect()
+}
+
+type ByName = BTreeMap<String, Vec<(String, String, String, String)>>;
+
+/// Hold one run's verdicts to the corpus: every mutant FAILs with its
+/// expected finding and suggests its fix, every correct script PASSes.
+/// Prints the tally; returns the problems.
+fn assess(mutants: &[PathBuf], correct: &[PathBuf], by: &ByName) -> Vec<String> {
+    let (mut right, mut wrong, mut missed, mut false_alarms) = (0, 0, 0, 0);
+    let mut problems = Vec::new();
+    for m in mutants {
+        let name = m.file_name().unwrap().to_string_lossy().into_owned();
+        let (finding, fix) = expected(m);
+        assert!(
+            fix.join("spec.toml").is_file(),
+            "{name}: its fix {} has no spec.toml",
+            fix.display()
+        );
+        let vs = by.get(&name).cloned().unwrap_or_default();
+        let errors: Vec<_> = vs.iter().filter(|v| v.1 == "ERROR").collect();
+        let fails: Vec<_> = vs.iter().filter(|v| v.1 == "FAIL").collect();
+        // The fix a failure suggests is the corrected script beside it.
+        let fix_name = fix.file_name().unwrap().to_string_lossy().into_owned();
+        for v in &fails {
+            if let Some(i) = v.3.find("expectations/correct/") {
+                let named = v.3[i + "expectations/correct/".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("");
+                if named != fix_name {
+                    problems.push(format!("{name}: the diagnosis suggests {named}, the corpus fixes it with {fix_name}"));
+                }
+            }
+        }
+        if !errors.is_empty() {
+            problems.push(format!("{name}: ERROR verdicts {errors:?}"));
+        }
+        if fails.is_empty() {
+            missed += 1;
+            problems.push(format!("{name}: MISSED (every verdict passed: {vs:?})"));
+        } else if fails.iter().any(|v| v.2 == finding) {
+            right += 1;
+        } else {
+            wrong += 1;
+            problems.push(format!(
+                "{name}: caught with a wrong cause, expected {finding}: {fails:?}"
+            ));
+        }
+    }
+    for c in correct {
+        let name = c.file_name().unwrap().to_string_lossy().into_owned();
+        let vs = by.get(&name).cloned().unwrap_or_default();
+        if vs.is_empty() || vs.iter().any(|v| v.1 != "PASS") {
+            false_alarms += 1;
+            problems.push(format!("{name} (correct): {vs:?}"));
+        }
+    }
+    println!(
+        "| mutants | caught, right cause | caught, wrong cause | missed | correct scripts | false alarms |\n\
+         |---|---|---|---|---|---|\n| {} | {right} | {wrong} | {missed} | {} | {false_alarms} |",
+        mutants.len(),
+        correct.len()
+    );
+    problems
+}
+
 /// Every verdict of one run over `specs`, by spec directory name:
 /// (workload, status, finding, suggested fix).
-fn run(
-    specs: &[PathBuf],
-    extra: &[&str],
-) -> BTreeMap<String, Vec<(String, String, String, String)>> {
+fn run(specs: &[PathBuf], extra: &[&str]) -> ByName {
     let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("check")
         .args(specs)
@@ -76,69 +151,14 @@ fn expected(dir: &Path) -> (String, PathBuf) {
 
 #[test]
 fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
-    let mutants = dirs("expectations/mutants");
-    let correct = dirs("expectations/correct");
+    let mutants = corpus("expectations/mutants", false);
+    let correct = corpus("expectations/correct", false);
     assert!(mutants.len() >= 30, "{} mutants", mutants.len());
     let all: Vec<PathBuf> = mutants.iter().chain(&correct).cloned().collect();
     // The default: one tool run for each spec whose claims are all keyed by
     // process, one per workload for the rest.
     let by = run(&all, &[]);
-
-    let (mut right, mut wrong, mut missed, mut false_alarms) = (0, 0, 0, 0);
-    let mut problems = Vec::new();
-    for m in &mutants {
-        let name = m.file_name().unwrap().to_string_lossy().into_owned();
-        let (finding, fix) = expected(m);
-        assert!(
-            fix.join("spec.toml").is_file(),
-            "{name}: its fix {} has no spec.toml",
-            fix.display()
-        );
-        let vs = by.get(&name).cloned().unwrap_or_default();
-        let errors: Vec<_> = vs.iter().filter(|v| v.1 == "ERROR").collect();
-        let fails: Vec<_> = vs.iter().filter(|v| v.1 == "FAIL").collect();
-        // The fix a failure suggests is the corrected script beside it.
-        let fix_name = fix.file_name().unwrap().to_string_lossy().into_owned();
-        for v in &fails {
-            if let Some(i) = v.3.find("expectations/correct/") {
-                let named = v.3[i + "expectations/correct/".len()..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("");
-                if named != fix_name {
-                    problems.push(format!("{name}: the diagnosis suggests {named}, the corpus fixes it with {fix_name}"));
-                }
-            }
-        }
-        if !errors.is_empty() {
-            problems.push(format!("{name}: ERROR verdicts {errors:?}"));
-        }
-        if fails.is_empty() {
-            missed += 1;
-            problems.push(format!("{name}: MISSED (every verdict passed: {vs:?})"));
-        } else if fails.iter().any(|v| v.2 == finding) {
-            right += 1;
-        } else {
-            wrong += 1;
-            problems.push(format!(
-                "{name}: caught with a wrong cause, expected {finding}: {fails:?}"
-            ));
-        }
-    }
-    for c in &correct {
-        let name = c.file_name().unwrap().to_string_lossy().into_owned();
-        let vs = by.get(&name).cloned().unwrap_or_default();
-        if vs.is_empty() || vs.iter().any(|v| v.1 != "PASS") {
-            false_alarms += 1;
-            problems.push(format!("{name} (correct): {vs:?}"));
-        }
-    }
-    println!(
-        "| mutants | caught, right cause | caught, wrong cause | missed | correct scripts | false alarms |\n\
-         |---|---|---|---|---|---|\n| {} | {right} | {wrong} | {missed} | {} | {false_alarms} |",
-        mutants.len(),
-        correct.len()
-    );
+    let problems = assess(&mutants, &correct, &by);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
     // The same corpus and the examples with a fresh tool run for every
@@ -181,4 +201,21 @@ fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
         "the two ways disagree:\n{}",
         differ.join("\n")
     );
+}
+
+/// The latency corpus, in a guest: its truth is the witness's timing of
+/// every request on a null_blk device of known latency (3 ms a request),
+/// which the host has no module for. A correct device-time script and a
+/// correct queue-time one pass; a script that prints µs under a ns label
+/// fails with wrong_time_unit, one that starts the clock at queue
+/// insertion with wrong_span.
+#[test]
+fn latency_mutants_are_caught_in_a_guest() {
+    let mutants = corpus("expectations/mutants", true);
+    let correct = corpus("expectations/correct", true);
+    assert!(mutants.len() >= 2 && correct.len() >= 2);
+    let all: Vec<PathBuf> = mutants.iter().chain(&correct).cloned().collect();
+    let by = run(&all, &["--vm", "debian-6.1"]);
+    let problems = assess(&mutants, &correct, &by);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -165,30 +165,79 @@ fn median_bucket(buckets: &[Bucket], unit_ns: f64) -> Option<String> {
 }
 
 /// The tool's buckets beside the truth's count in each (samples near a
-/// bound counted where they lie), for reports and the HTML page.
+/// bound counted where they lie), for reports and the HTML page; where the
+/// truth lies outside the tool's buckets, the same kind of bucket (log2,
+/// or linear of the same width) is carried on until it covers the truth,
+/// so a histogram in the wrong place is drawn beside where it should be.
 pub fn comparison(claim: &Claim, buckets: &[Bucket], lat: &Latencies) -> HistogramComparison {
     let unit_ns = claim.latency_unit_ns.unwrap_or(1);
     let truth = lat.sorted(claim.metric.layer);
+    let mut bounds: Vec<(i64, Option<i64>, u64)> =
+        buckets.iter().map(|b| (b.lo, b.hi, b.count)).collect();
+    extend_to_cover(&mut bounds, &truth, unit_ns);
+    let ns = |v: i64| v.max(0) as u64 * unit_ns;
     HistogramComparison {
         unit: unit_word(unit_ns).to_string(),
-        rows: in_ns(buckets, unit_ns as f64)
-            .into_iter()
-            .zip(buckets)
-            .map(|((lo, hi, n), b)| BucketRow {
-                lo: b.lo,
-                hi: b.hi,
-                tool: n,
-                truth: count_in(&truth, lo, hi),
+        rows: bounds
+            .iter()
+            .map(|&(lo, hi, tool)| BucketRow {
+                lo,
+                hi,
+                tool,
+                truth: count_in(&truth, ns(lo), hi.map(ns)),
             })
             .collect(),
-        truth_below: count_in(
-            &truth,
-            0,
-            in_ns(buckets, unit_ns as f64).first().map(|b| b.0),
-        ),
+        truth_below: count_in(&truth, 0, bounds.first().map(|b| ns(b.0))),
         truth_median_ns: quantile(&truth, 0.5),
         truth_p99_ns: quantile(&truth, 0.99),
     }
+}
+
+/// Most buckets a comparison is carried on by, either way.
+const MAX_EXTRA_BUCKETS: usize = 40;
+
+/// Add empty tool buckets below and above `rows` until the truth's samples
+/// (ns, sorted) lie within them: log2 when the last bucket doubles, else
+/// linear of its width.
+fn extend_to_cover(rows: &mut Vec<(i64, Option<i64>, u64)>, truth: &[u64], unit_ns: u64) {
+    let (Some(&(first_lo, first_hi, _)), Some(&(last_lo, last_hi, _))) =
+        (rows.first(), rows.last())
+    else {
+        return;
+    };
+    let (Some(lo_ns), Some(hi_ns)) = (truth.first(), truth.last()) else {
+        return;
+    };
+    let in_units = |ns: u64| (ns / unit_ns.max(1)) as i64;
+    let log2 = |lo: i64, hi: Option<i64>| hi == Some(lo * 2) && lo > 0;
+    // Upward, from a closed last bucket.
+    if let Some(mut hi) = last_hi {
+        let width = hi - last_lo;
+        let doubling = log2(last_lo, last_hi);
+        let mut n = 0;
+        while hi <= in_units(*hi_ns) && n < MAX_EXTRA_BUCKETS && width > 0 {
+            let next = if doubling { hi * 2 } else { hi + width };
+            rows.push((hi, Some(next), 0));
+            hi = next;
+            n += 1;
+        }
+    }
+    // Downward.
+    let width = first_hi.map(|h| h - first_lo).unwrap_or(0);
+    let doubling = log2(first_lo, first_hi);
+    let mut lo = first_lo;
+    let mut below = Vec::new();
+    while lo > in_units(*lo_ns) && below.len() < MAX_EXTRA_BUCKETS && width > 0 {
+        let prev = if doubling { lo / 2 } else { lo - width };
+        if prev < 0 || prev == lo {
+            break;
+        }
+        below.push((prev, Some(lo), 0));
+        lo = prev;
+    }
+    below.reverse();
+    below.append(rows);
+    *rows = below;
 }
 
 /// The unit factors a script plausibly gets wrong, as the factor its
@@ -419,6 +468,22 @@ mod tests {
         }];
         let d = misfit(&claim("disk.latency", 1), &far, &t).expect("misfit");
         assert_eq!(d.finding, Finding::WrongShape, "{}", d.sentence);
+    }
+
+    #[test]
+    fn a_comparison_is_carried_on_to_where_the_truth_lies() {
+        let t = truth();
+        let us = log2(t.samples.iter().map(|s| s.issue_ns / 1000));
+        let c = comparison(&claim("disk.latency", 1), &us, &t);
+        // The tool's µs buckets [2048, 4096) read as ns, then log2 buckets
+        // on up to [2^21, 2^22) ns, where the truth's 3.1-3.3 ms lie.
+        assert_eq!(c.rows.first().map(|r| (r.lo, r.tool)), Some((2048, 200)));
+        let last = c.rows.last().unwrap();
+        assert_eq!(
+            (last.lo, last.hi, last.tool, last.truth),
+            (1 << 21, Some(1 << 22), 0, 200)
+        );
+        assert_eq!(c.rows.iter().map(|r| r.truth).sum::<u64>(), 200);
     }
 
     #[test]
