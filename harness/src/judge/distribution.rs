@@ -321,32 +321,65 @@ pub fn misfit(claim: &Claim, buckets: &[Bucket], lat: &Latencies) -> Option<Diag
     })
 }
 
-/// Why a latency histogram holds the wrong number of samples.
-pub fn miscount(reported: u64, truth: u64, has_device_key: bool) -> Diagnosis {
-    if reported < truth {
-        Diagnosis {
-            finding: Finding::MissingSamples,
-            sentence: format!(
-                "it holds {reported} samples where the device completed {truth} requests with data: it misses \
-                 {} (a start event some requests never pass, split or merged requests, or a start stamp keyed \
-                 by something two requests share)",
-                truth - reported
-            ),
-        }
+/// Why a latency histogram holds the wrong number of samples, and whether
+/// the samples it did print lie where the truth's do (then it drops whole
+/// requests rather than timing them wrong).
+pub fn miscount(
+    claim: &Claim,
+    buckets: &[Bucket],
+    lat: &Latencies,
+    has_device_key: bool,
+) -> Diagnosis {
+    let truth = lat.sorted(claim.metric.layer);
+    let truth_n = truth.len() as u64;
+    let reported: u64 = buckets.iter().map(|b| b.count).sum();
+    let unit_ns = claim.latency_unit_ns.unwrap_or(1) as f64;
+    let median = quantile(&truth, 0.5).unwrap_or(0);
+    // The tool's median bucket holds the truth's median (granting the
+    // bound's slack): its samples are the truth's, fewer or more of them.
+    let placed = {
+        let total: u64 = reported;
+        let mut seen = 0;
+        in_ns(buckets, unit_ns).into_iter().find_map(|(lo, hi, n)| {
+            seen += n;
+            (total > 0 && seen * 2 >= total).then(|| {
+                lo.saturating_sub(slack(lo)) <= median
+                    && hi.is_none_or(|h| median < h.saturating_add(slack(h)))
+            })
+        })
+    }
+    .unwrap_or(false);
+    let shape = if placed {
+        format!(
+            "; the samples it printed lie where the truth's do (its median bucket {} holds the truth's median {}), so it \
+             drops or adds whole requests rather than timing them wrong",
+            median_bucket(buckets, unit_ns).unwrap_or_default(),
+            human_ns(median)
+        )
     } else {
-        Diagnosis {
-            finding: Finding::MissingSamples,
-            sentence: format!(
-                "it holds {reported} samples where the scratch device completed {truth} requests with data: {} \
-                 more, {}",
-                reported - truth,
-                if has_device_key {
-                    "counted twice or from events that are no request's end"
-                } else {
-                    "likely other devices' requests (the claim has no device key to tell them apart)"
-                }
-            ),
-        }
+        String::new()
+    };
+    let sentence = if reported < truth_n {
+        format!(
+            "it holds {reported} samples where the device completed {truth_n} requests with data: it misses {} (a \
+             start event some requests never pass, requests it forgets between intervals or at its end, or a start \
+             stamp keyed by something two requests share){shape}",
+            truth_n - reported
+        )
+    } else {
+        format!(
+            "it holds {reported} samples where the scratch device completed {truth_n} requests with data: {} more, {}{shape}",
+            reported - truth_n,
+            if has_device_key {
+                "counted twice or from events that are no request's end"
+            } else {
+                "likely other devices' requests (the claim has no device key to tell them apart)"
+            }
+        )
+    };
+    Diagnosis {
+        finding: Finding::MissingSamples,
+        sentence,
     }
 }
 
@@ -488,9 +521,30 @@ mod tests {
 
     #[test]
     fn a_short_count_says_what_is_missing() {
-        let d = miscount(150, 200, false);
+        let t = truth();
+        let c = claim("disk.latency", 1);
+        let all = log2(t.samples.iter().map(|s| s.issue_ns));
+        let mut short = all.clone();
+        short[0].count -= 50;
+        let d = miscount(&c, &short, &t, false);
         assert_eq!(d.finding, Finding::MissingSamples);
         assert!(d.sentence.contains("misses 50"), "{}", d.sentence);
-        assert!(miscount(260, 200, false).sentence.contains("other devices"));
+        assert!(
+            d.sentence.contains("lie where the truth's do"),
+            "{}",
+            d.sentence
+        );
+        let mut more = all.clone();
+        more[0].count += 60;
+        assert!(miscount(&c, &more, &t, false)
+            .sentence
+            .contains("other devices"));
+        // Fewer samples, and in the wrong place: no claim about its shape.
+        let far = vec![Bucket {
+            lo: 1 << 30,
+            hi: Some(1 << 31),
+            count: 10,
+        }];
+        assert!(!miscount(&c, &far, &t, false).sentence.contains("lie where"));
     }
 }

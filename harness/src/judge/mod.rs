@@ -189,8 +189,9 @@ fn judge_latency(
     v.status = Status::Fail;
     if !(lo..=hi).contains(&reading.reported) {
         v.diagnosis = Some(distribution::miscount(
-            reading.reported,
-            truth.lo,
+            claim,
+            &buckets,
+            lat,
             claim.has_key(crate::spec::KeyKind::Device),
         ));
     } else if let Some(d) = distribution::misfit(claim, &buckets, lat) {
