@@ -10,7 +10,8 @@
 use crate::units::{num, range};
 use serde::{Deserialize, Serialize};
 use tracecheck_model::{
-    Directed, Direction, GroundTruth, Latencies, Layer, Metric, Quantity, Source, Truth, Who,
+    Directed, Direction, GroundTruth, Layer, Measure, Metric, Quantity, RequestSamples, Source,
+    Truth, Who,
 };
 use tracecheck_workloads::diskstats::DiskDelta;
 
@@ -244,6 +245,81 @@ pub fn latency_unknown(why: &str) -> Vec<Unestablished> {
         .collect()
 }
 
+/// The truth of a request-size claim: the size at issue of every request
+/// the witness saw end with data, established when they are exactly the
+/// requests and bytes diskstats counts (`data_requests`, `data_bytes`).
+/// Any device will do: a size needs no known latency. The count truths
+/// are the device's requests, and the workload's: those its own task
+/// issued, held to the workload's account of its disk I/Os where it has
+/// one.
+pub fn establish_sizes(
+    gt: &mut GroundTruth,
+    lat: &RequestSamples,
+    data_requests: u64,
+    data_bytes: u64,
+) -> Vec<Unestablished> {
+    let metric = Metric::new(Layer::Disk, Directed::Undirected, Quantity::Size);
+    let seen = lat.samples.len() as u64;
+    let bytes: u64 = lat.samples.iter().map(|s| s.bytes as u64).sum();
+    let mut why = Vec::new();
+    if lat.lost > 0 || lat.unissued > 0 {
+        why.push(format!(
+            "the witness missed {} request(s) ({} beyond its room, {} issued before it attached)",
+            lat.lost + lat.unissued,
+            lat.lost,
+            lat.unissued
+        ));
+    }
+    if seen != data_requests || bytes != data_bytes {
+        why.push(format!(
+            "the witness sized {} requests of {} B in all, but /proc/diskstats counts {} with data, {} B",
+            num(seen),
+            num(bytes),
+            num(data_requests),
+            num(data_bytes)
+        ));
+    }
+    let own = lat.sorted(Measure::Size, Some(&gt.comm)).len() as u64;
+    let rw = Metric::new(Layer::Disk, Directed::Both, Quantity::Ops);
+    if let Some(t) = gt
+        .find(rw, &Who::Workload)
+        .find(|t| t.source != Source::Witness && !(t.lo..=t.hi).contains(&own))
+    {
+        why.push(format!(
+            "the witness saw {} requests issued by {}, but its account says {} ({}: {})",
+            num(own),
+            gt.comm,
+            range(t.lo, t.hi),
+            t.source.as_str(),
+            t.why
+        ));
+    }
+    if !why.is_empty() {
+        return vec![Unestablished {
+            metric,
+            why: why.join("; "),
+        }];
+    }
+    gt.truths.push(Truth::exact(
+        metric,
+        Who::Device,
+        seen,
+        Source::Witness,
+        "requests the witness sized at issue, as many and as many bytes as diskstats completed with data",
+    ));
+    gt.truths.push(Truth::exact(
+        metric,
+        Who::Workload,
+        own,
+        Source::Witness,
+        format!(
+            "requests the witness saw {} issue, as its own account of its disk I/Os says",
+            gt.comm
+        ),
+    ));
+    Vec::new()
+}
+
 /// How far above the configured delay a request's median may end on a
 /// device of known latency: the guest's own overhead between the issue
 /// tracepoint and the driver's timer, and the timer's wake-up under TCG
@@ -263,11 +339,11 @@ pub const LATENCY_OVERHEAD_NS: u64 = 1_000_000;
 /// less time than it spent at the device.
 pub fn establish_latency(
     gt: &mut GroundTruth,
-    lat: &Latencies,
+    lat: &RequestSamples,
     data_requests: u64,
     known_ns: Option<u64>,
 ) -> Vec<Unestablished> {
-    gt.tallies.latency = Some(lat.clone());
+    gt.tallies.requests = Some(lat.clone());
     let Some(known) = known_ns else {
         return latency_unknown(
             "nobody set this scratch device's latency, so the witness's timing has nothing to be checked \
@@ -275,8 +351,8 @@ pub fn establish_latency(
         );
     };
     let timed = lat.samples.len() as u64;
-    let issue = lat.sorted(Layer::Disk);
-    let median = tracecheck_model::latency::quantile(&issue, 0.5).unwrap_or(0);
+    let issue = lat.sorted(Measure::DeviceTime, None);
+    let median = tracecheck_model::requests::quantile(&issue, 0.5).unwrap_or(0);
     let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
     let mut why = Vec::new();
     if lat.lost > 0 || lat.unissued > 0 {

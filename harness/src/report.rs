@@ -327,7 +327,7 @@ mod tests {
             tolerance: Tolerance::Percent(1.0),
             workloads: vec![],
             sample_hz: None,
-            latency_unit_ns: None,
+            hist_unit: None,
         };
         let out = ToolOutput {
             maps: vec![ParsedMap {

@@ -310,6 +310,15 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
             .filter(|p| p.known_latency_ns().is_some())
             .collect();
     }
+    if m.quantity == tracecheck_model::Quantity::Size {
+        // 128 KiB requests (1 MiB calls split at the scratch disk's cap)
+        // and 16 KiB ones: bytes, KiB, sectors and pages of either lie
+        // 9, 12 or 3 log2 buckets apart.
+        return PLANS
+            .iter()
+            .filter(|p| ["direct-read", "direct-write-small"].contains(&p.name))
+            .collect();
+    }
     let who = scope(m, per_process);
     let all = designs();
     // Each neighbour with the plans that separate it.
@@ -503,7 +512,7 @@ mod tests {
         // at run time, on a device of known latency (establish_latency).
         for m in neighbour::resolved_metrics()
             .into_iter()
-            .filter(|m| m.quantity != tracecheck_model::Quantity::Latency)
+            .filter(|m| !m.is_distribution())
         {
             for who in neighbour::scopes(m) {
                 let tight = for_metric(m, *who == Who::Workload).iter().any(|p| {

@@ -127,9 +127,10 @@ pub struct Claim {
     /// The rate a profiler samples at (`sample_hz`, a `cpu.time` claim's):
     /// each count it prints stands for 1/hz s of CPU time.
     pub sample_hz: Option<u32>,
-    /// Nanoseconds per unit of a latency histogram's values (`unit`:
-    /// "ns" 1, "us" 1000, "ms" 1000000), for a latency claim.
-    pub latency_unit_ns: Option<u64>,
+    /// For a latency or size claim: what one unit of the histogram's
+    /// values is in the truth's units (`unit`: "ns" 1, "us" 1000, "ms"
+    /// 1000000 nanoseconds; "bytes" 1, "KiB" 1024, "sectors" 512 bytes).
+    pub hist_unit: Option<u64>,
 }
 
 /// The units a latency histogram may be printed in, with their length in
@@ -541,10 +542,10 @@ impl ToolSpec {
                             "`sum` names a table column: it goes with `columns`, not `map`".into(),
                         ));
                     }
-                    if let Some(u) = c.unit.as_ref().filter(|_| metric.quantity != Quantity::Latency) {
+                    if let Some(u) = c.unit.as_ref().filter(|_| !metric.is_distribution()) {
                         return Err(sp(
                             u,
-                            "`unit` is the unit of a table's `sum` column (or of a latency histogram): it goes with `columns` and `sum`, not `map`".into(),
+                            "`unit` is the unit of a table's `sum` column (or of a latency or size histogram): it goes with `columns` and `sum`, not `map`".into(),
                         ));
                     }
                     let bpftrace =
@@ -697,14 +698,18 @@ impl ToolSpec {
                 }
                 None => None,
             };
-            let latency_unit_ns = if metric.quantity == Quantity::Latency {
+            let hist_unit = if metric.is_distribution() {
+                let time = metric.quantity == Quantity::Latency;
+                // A request's time is the device's; its size also the
+                // issuing task's (bitesize keys by it).
                 if let Some(k) = keys
                     .iter()
-                    .find(|k| matches!(k, KeyKind::Comm | KeyKind::Pid))
+                    .find(|k| *k == &KeyKind::Pid || (time && *k == &KeyKind::Comm))
                 {
                     return Err(sp(&c.metric, format!(
-                        "`{}` is a distribution over the device's requests: key it by `device` or not at all, not by `{}`",
+                        "`{}` is a distribution over the device's requests: key it by {}, not by `{}`",
                         metric.name(),
+                        if time { "`device` or not at all" } else { "`comm` (the issuing task), `device` or not at all" },
                         k.as_str()
                     )));
                 }
@@ -714,15 +719,27 @@ impl ToolSpec {
                         metric.name()
                     )));
                 }
+                let units = if time { TIME_UNITS } else { BYTE_UNITS };
+                let names = || {
+                    units
+                        .iter()
+                        .map(|(n, _)| format!("\"{n}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
                 let Some(u) = &c.unit else {
-                    return Err(sp(&c.metric, format!(
-                        "`{}` is a histogram of times: add `unit`, the unit its values are in ({})",
+                    return Err(sp(
+                        &c.metric,
+                        format!(
+                        "`{}` is a histogram of {}: add `unit`, the unit its values are in ({})",
                         metric.name(),
-                        TIME_UNITS.iter().map(|(n, _)| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
-                    )));
+                        if time { "times" } else { "sizes" },
+                        names()
+                    ),
+                    ));
                 };
                 Some(
-                    TIME_UNITS
+                    units
                         .iter()
                         .find(|(n, _)| n == u.get_ref())
                         .map(|(_, ns)| *ns)
@@ -730,13 +747,10 @@ impl ToolSpec {
                             sp(
                                 u,
                                 format!(
-                                    "unknown time unit `{}`; expected one of: {}",
+                                    "unknown {} unit `{}`; expected one of: {}",
+                                    if time { "time" } else { "size" },
                                     u.get_ref(),
-                                    TIME_UNITS
-                                        .iter()
-                                        .map(|(n, _)| *n)
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
+                                    names()
                                 ),
                             )
                         })?,
@@ -753,7 +767,7 @@ impl ToolSpec {
                 tolerance,
                 workloads,
                 sample_hz,
-                latency_unit_ns,
+                hist_unit,
             });
         }
         Ok(ToolSpec {

@@ -95,15 +95,17 @@ pub enum Finding {
     /// Keyed by thread id where the claim keys by process: the other
     /// threads' I/O went under their own ids.
     KeyedByThread,
-    /// A latency histogram in another unit than the claim's (µs under a
-    /// ns label): it fits the truth once rescaled.
-    WrongTimeUnit,
+    /// A latency or size histogram in another unit than the claim's (µs
+    /// under a ns label, sectors under bytes): it fits the truth once
+    /// rescaled.
+    WrongUnit,
     /// A latency histogram of another span: queueing counted as device
     /// time, or the reverse.
     WrongSpan,
-    /// A latency histogram that fits no plausible unit or span.
+    /// A latency or size histogram that fits no plausible unit or span.
     WrongShape,
-    /// A latency histogram with more or fewer samples than requests.
+    /// A latency or size histogram with more or fewer samples than
+    /// requests.
     MissingSamples,
     Unexplained,
     ToolFailed,

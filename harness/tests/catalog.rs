@@ -160,12 +160,20 @@ fn execsnoop_bt_counts_failed_exec_attempts() {
 /// submitter issues its own requests, so the counts are its disk I/Os of
 /// either direction (`disk.rw_ios`), and the flushers' writeback is not
 /// charged to the writer. A PASS on every default workload, each direction
-/// and the sum told apart (docs/separation.md).
+/// and the sum told apart (docs/separation.md). Its buckets hold each
+/// request's size as the witness saw it issued (`disk.request_size`, 128
+/// KiB and 16 KiB requests), bucket by bucket.
 #[test]
 fn bitesize_bt_counts_each_process_s_disk_ios() {
     all_pass(
         judge("expectations/catalog/bpftrace/bitesize/spec.toml"),
-        &["direct-read", "buffered-write-nofsync", "direct-mixed"],
+        &[
+            "direct-read",
+            "direct-read",
+            "buffered-write-nofsync",
+            "direct-mixed",
+            "direct-write-small",
+        ],
     );
 }
 

@@ -207,7 +207,7 @@ fn every_mutant_is_caught_with_its_cause_and_every_correct_script_passes() {
 /// every request on a null_blk device of known latency (3 ms a request),
 /// which the host has no module for. A correct device-time script and a
 /// correct queue-time one pass; a script that prints µs under a ns label
-/// fails with wrong_time_unit, one that starts the clock at queue
+/// fails with wrong_unit, one that starts the clock at queue
 /// insertion with wrong_span.
 #[test]
 fn latency_mutants_are_caught_in_a_guest() {

@@ -4,14 +4,14 @@
 //!
 //! Nothing here does I/O; it is data and the rules that define it.
 
-pub mod latency;
 pub mod metric;
 pub mod neighbour;
 pub mod output;
+pub mod requests;
 pub mod truth;
 
-pub use latency::{Latencies, RequestLatency};
 pub use metric::{Directed, Direction, Layer, Metric, Quantity};
 pub use neighbour::{Mistake, Separation};
 pub use output::{Bucket, MapEntry, ParsedMap, Table, ToolOutput, Value};
+pub use requests::{Measure, RequestSample, RequestSamples};
 pub use truth::{CallTally, GroundTruth, Source, Tallies, Truth, Who};

@@ -162,6 +162,9 @@ pub enum Quantity {
     /// histogram, held against the witness's timing of every request. Its
     /// sample count is the number of requests.
     Latency,
+    /// Per-request size in bytes: a distribution, printed as a histogram
+    /// (bitesize), held against the witness's size of every request.
+    Size,
 }
 
 /// Whether a metric has a direction, and where it comes from.
@@ -291,6 +294,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "per-request device time, issue to completion (ns; a histogram with the claim's `unit`)",
     ),
     (
+        "disk.request_size",
+        "per-request size at issue (bytes; a histogram with the claim's `unit`)",
+    ),
+    (
         "block.latency",
         "per-request time from the request's creation (queueing included) to completion (ns; a histogram)",
     ),
@@ -355,6 +362,7 @@ impl Metric {
             "process.threads" => Metric::new(Process, U, Threads),
             "disk.latency" => Metric::new(Disk, U, Latency),
             "block.latency" => Metric::new(Block, U, Latency),
+            "disk.request_size" => Metric::new(Disk, U, Size),
             "cpu.time" => Metric::new(Cpu, U, Time),
             _ => return None,
         };
@@ -426,7 +434,7 @@ impl Metric {
     /// Unit word for reports.
     pub fn unit(&self) -> &'static str {
         match (self.quantity, self.layer) {
-            (Quantity::Bytes, _) => "B",
+            (Quantity::Bytes | Quantity::Size, _) => "B",
             (Quantity::StatCalls, _) => "calls",
             (Quantity::Threads, _) => "threads",
             (Quantity::Time | Quantity::Latency, _) => "ns",
@@ -435,6 +443,12 @@ impl Metric {
             (Quantity::Ops, Layer::Process) => "execs",
             (Quantity::Ops, _) => "I/Os",
         }
+    }
+
+    /// Is this a distribution over the device's requests (a latency or a
+    /// size), claimed on a histogram?
+    pub fn is_distribution(&self) -> bool {
+        matches!(self.quantity, Quantity::Latency | Quantity::Size)
     }
 
     /// The vocabulary name closest to `name` (edit distance), for hints.

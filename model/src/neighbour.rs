@@ -207,7 +207,7 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
     let per_process = *who == Who::Workload;
     let dir = m.fixed_direction();
     let mut out = Vec::new();
-    if m.quantity == Quantity::Latency {
+    if m.is_distribution() {
         // A distribution's wrong neighbours (another unit, another span)
         // are told apart by its shape on one run, not by separate plans:
         // the harness's distribution judge names them.
@@ -347,17 +347,21 @@ impl Mistake {
             Mistake::Sectors => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
-                Quantity::StatCalls | Quantity::Threads | Quantity::Time | Quantity::Latency => {
-                    None
-                }
+                Quantity::StatCalls
+                | Quantity::Threads
+                | Quantity::Time
+                | Quantity::Latency
+                | Quantity::Size => None,
             },
             Mistake::Kib => Some(scale(truth()?, 1, 1024)),
             Mistake::Pages => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
-                Quantity::StatCalls | Quantity::Threads | Quantity::Time | Quantity::Latency => {
-                    None
-                }
+                Quantity::StatCalls
+                | Quantity::Threads
+                | Quantity::Time
+                | Quantity::Latency
+                | Quantity::Size => None,
             },
             Mistake::Twice => Some(scale(truth()?, 2, 1)),
             Mistake::Bios => range_of(gt, m.at_layer(Layer::Block)?, who),
@@ -378,7 +382,8 @@ impl Mistake {
                     | Quantity::StatCalls
                     | Quantity::Threads
                     | Quantity::Time
-                    | Quantity::Latency => exact(one.calls),
+                    | Quantity::Latency
+                    | Quantity::Size => exact(one.calls),
                 }
             }
             Mistake::ExecAttempts => {
@@ -524,7 +529,7 @@ mod tests {
         // (another unit, another span), not listed here.
         for metric in resolved_metrics()
             .into_iter()
-            .filter(|m| m.quantity != Quantity::Latency)
+            .filter(|m| !m.is_distribution())
         {
             for who in scopes(metric) {
                 let n = neighbours(metric, who);

@@ -196,9 +196,9 @@ pub struct Tallies {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cpu_ns: BTreeMap<u32, u64>,
     /// Every request on the scratch device, timed by the witness: the
-    /// truth a latency claim's histogram is held against.
+    /// truth a latency or request-size claim's histogram is held against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency: Option<crate::latency::Latencies>,
+    pub requests: Option<crate::requests::RequestSamples>,
 }
 
 impl Tallies {

@@ -113,7 +113,7 @@ impl Counts {
             fault_read_bytes: 0,
             main_thread: named(&self.main_thread),
             thread_ids: self.thread_ids.clone(),
-            latency: None,
+            requests: None,
             cpu_ns: self.cpu_ns.clone(),
         }
     }

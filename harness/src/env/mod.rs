@@ -213,7 +213,24 @@ fn measured_again(
     if !first.verdicts.iter().any(Verdict::truth_unknown) || interrupted.load(Ordering::Relaxed) {
         return (first, None);
     }
-    let why: Vec<String> = first.unestablished.iter().map(|u| u.why.clone()).collect();
+    // Why for the claims it concerns (others' truths may be unknown too,
+    // a latency's on a device of no known latency, to no one's concern).
+    let unknown = |m: &tracecheck_model::Metric| {
+        first
+            .verdicts
+            .iter()
+            .any(|v| v.truth_unknown() && v.metric == *m)
+    };
+    let mut why: Vec<String> = first
+        .unestablished
+        .iter()
+        .filter(|u| unknown(&u.metric))
+        .map(|u| u.why.clone())
+        .collect();
+    if why.is_empty() {
+        why = first.unestablished.iter().map(|u| u.why.clone()).collect();
+    }
+    why.dedup();
     on_event(Event::Phase(
         "tracecheck could not establish the truth; measuring this workload again, alone",
     ));

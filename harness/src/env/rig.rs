@@ -10,7 +10,8 @@ use super::Check;
 use super::{tracecheck_exe, Event, Limits};
 use crate::error::HarnessError;
 use crate::establish::{
-    cross_check_witness, establish, establish_latency, latency_unknown, Unestablished,
+    cross_check_witness, establish, establish_latency, establish_sizes, latency_unknown,
+    Unestablished,
 };
 use crate::judge::{self, Evidence, Siblings, Subject};
 use crate::record::{CheckRecord, Timings, ToolRecord};
@@ -244,16 +245,29 @@ fn establish_truth(
                 .saturating_sub(dataless.read.count + dataless.write.count);
             unest.extend(establish_latency(
                 gt,
-                &w.latency,
+                &w.requests,
                 data_requests,
                 known_latency_ns,
+            ));
+            unest.extend(establish_sizes(
+                gt,
+                &w.requests,
+                data_requests,
+                delta.read_bytes + delta.write_bytes,
             ));
             record.witness = Some(w);
         }
         Err(e) => {
-            unest.extend(latency_unknown(&format!(
-                "the witness, which times every request, did not run: {e}"
-            )));
+            let why = format!("the witness, which times and sizes every request, did not run: {e}");
+            unest.extend(latency_unknown(&why));
+            unest.push(Unestablished {
+                metric: tracecheck_model::Metric::new(
+                    tracecheck_model::Layer::Disk,
+                    tracecheck_model::Directed::Undirected,
+                    tracecheck_model::Quantity::Size,
+                ),
+                why,
+            });
             record.witness_error = Some(e);
         }
     }

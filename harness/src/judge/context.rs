@@ -96,6 +96,6 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::StatCalls => "stat calls",
         tracecheck_model::Quantity::Threads => "threads",
         tracecheck_model::Quantity::Time => "time",
-        tracecheck_model::Quantity::Latency => "timed requests",
+        tracecheck_model::Quantity::Latency | tracecheck_model::Quantity::Size => "requests",
     }
 }

@@ -102,7 +102,8 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         tracecheck_model::Quantity::StatCalls
         | tracecheck_model::Quantity::Threads
         | tracecheck_model::Quantity::Time
-        | tracecheck_model::Quantity::Latency => &[],
+        | tracecheck_model::Quantity::Latency
+        | tracecheck_model::Quantity::Size => &[],
     };
     for &layer in layers {
         if layer == c.metric.layer {
@@ -629,7 +630,7 @@ mod tests {
             tolerance: Tolerance::Percent(1.0),
             workloads: vec![],
             sample_hz: None,
-            latency_unit_ns: None,
+            hist_unit: None,
         }
     }
 

@@ -82,6 +82,12 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("disk-latency".to_string()),
         ),
+        (_, Quantity::Size, _) => (
+            "hist(args->bytes) at tracepoint:block:block_rq_issue (bytes, whatever the label), keyed by \
+             args->comm for the issuing task or by args->dev"
+                .to_string(),
+            Some("request-size".to_string()),
+        ),
         (Layer::Block, Quantity::Latency, _) => (
             "hist() of nsecs at tracepoint:block:block_rq_complete minus nsecs stored at \
              tracepoint:block:block_rq_insert (queueing included; with an I/O scheduler every request is \

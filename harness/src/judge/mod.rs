@@ -76,7 +76,7 @@ fn blank(claim: &Claim, metric: Metric, workload: &str, tool: &ToolRecord) -> Ve
         metric,
         // A latency claim's numbers are its sample counts; its times are
         // in the histogram comparison.
-        unit: if metric.quantity == tracecheck_model::Quantity::Latency {
+        unit: if metric.is_distribution() {
             "samples".to_string()
         } else {
             metric.unit().to_string()
@@ -156,9 +156,9 @@ fn blind(reading: &reading::Reading, tool: &ToolRecord) -> Option<String> {
     ))
 }
 
-/// A latency claim: the right number of samples (one per request), then
-/// the histogram's shape against the witness's timings.
-fn judge_latency(
+/// A latency or size claim: the right number of samples (one per
+/// request), then the histogram's shape against the witness's samples.
+fn judge_distribution(
     v: &mut Verdict,
     claim: &Claim,
     out: &ToolOutput,
@@ -176,31 +176,48 @@ fn judge_latency(
             return;
         }
     };
-    let Some(lat) = &ev.truth.tallies.latency else {
+    let Some(lat) = &ev.truth.tallies.requests else {
         v.diagnosis = Some(Diagnosis {
             finding: Finding::TruthUnknown,
-            sentence: "tracecheck cannot establish the truth here: the witness timed no request"
+            sentence: "tracecheck cannot establish the truth here: the witness saw no request"
                 .into(),
         });
         return;
     };
-    v.histogram = Some(distribution::comparison(claim, &buckets, lat));
+    let lens = distribution::Lens::of(claim, ev.subject);
+    v.histogram = Some(distribution::comparison(&buckets, lat, lens));
     let (lo, hi) = v.accepted.unwrap_or((truth.lo, truth.hi));
     v.status = Status::Fail;
     if !(lo..=hi).contains(&reading.reported) {
-        v.diagnosis = Some(distribution::miscount(
-            claim,
+        let mut d = distribution::miscount(
             &buckets,
             lat,
+            lens,
             claim.has_key(crate::spec::KeyKind::Device),
-        ));
-    } else if let Some(d) = distribution::misfit(claim, &buckets, lat) {
+        );
+        let elsewhere: u64 = reading.others.values().sum();
+        if lens.comm.is_some() && reading.reported < truth.lo && elsewhere > 0 {
+            let mut top: Vec<(&String, &u64)> = reading.others.iter().collect();
+            top.sort_by(|a, b| b.1.cmp(a.1));
+            let names: Vec<String> = top
+                .iter()
+                .take(3)
+                .map(|(k, n)| format!("{k} ({n})"))
+                .collect();
+            d.sentence.push_str(&format!(
+                "; {elsewhere} samples are under other names ({}): a key taken when the request ends names \
+                 whoever is on the CPU then, not the task that issued it",
+                names.join(", ")
+            ));
+        }
+        v.diagnosis = Some(d);
+    } else if let Some(d) = distribution::misfit(claim, &buckets, lat, lens) {
         v.diagnosis = Some(d);
     } else {
         v.status = Status::Pass;
         return;
     }
-    v.fix = Some(fix::suggestion(claim.metric, false));
+    v.fix = Some(fix::suggestion(claim.metric, claim.per_process()));
 }
 
 /// Judge one claim against one workload run.
@@ -290,8 +307,8 @@ pub fn judge(
             // no entry at all would "pass" every workload with no I/O.
             v.reported = None;
             v.diagnosis = Some(tool_failed(why, tool, ev.advice));
-        } else if metric.quantity == tracecheck_model::Quantity::Latency {
-            judge_latency(&mut v, claim, out, &reading, truth, ev);
+        } else if metric.is_distribution() {
+            judge_distribution(&mut v, claim, out, &reading, truth, ev);
         } else if (accepted.0..=accepted.1).contains(&reading.reported) {
             v.status = Status::Pass;
             if let Some(d) = per_cpu::misfit(claim, &reading, truth, &ev.truth.tallies) {

@@ -78,7 +78,7 @@ mod tests {
             tolerance: Tolerance::Percent(5.0),
             workloads: vec![],
             sample_hz: Some(997),
-            latency_unit_ns: None,
+            hist_unit: None,
         }
     }
 

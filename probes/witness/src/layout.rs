@@ -68,19 +68,20 @@ pub const SYSCALL_VAL_SIZE: usize = 32;
 pub const COUNTERS_SIZE: usize = C_NR as usize * 8;
 /// `LATENCY_MAX`, `struct latency_sample` and `struct latency_state`.
 pub const LATENCY_MAX: u32 = 16384;
-pub const LATENCY_SAMPLE_SIZE: usize = 8 + 8 + 4 + 4;
+pub const LATENCY_SAMPLE_SIZE: usize = 8 + 8 + 4 + 4 + COMM_LEN;
 pub const LATENCY_STATE_SIZE: usize = 16;
 
 /// `struct latency_sample`.
-pub fn latency_sample(b: &[u8]) -> Option<tracecheck_model::RequestLatency> {
+pub fn latency_sample(b: &[u8]) -> Option<tracecheck_model::RequestSample> {
     if b.len() != LATENCY_SAMPLE_SIZE {
         return None;
     }
-    Some(tracecheck_model::RequestLatency {
+    Some(tracecheck_model::RequestSample {
         issue_ns: u64_at(b, 0)?,
         queue_ns: u64_at(b, 8)?,
         bytes: u32_at(b, 16)?,
         write: u32_at(b, 20)? == G_WRITE,
+        comm: comm_str(&b[24..24 + COMM_LEN]),
     })
 }
 

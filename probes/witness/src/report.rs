@@ -236,7 +236,7 @@ pub struct WitnessReport {
     pub request_flags: Option<RequestFlags>,
     /// Every data-carrying request that ended on the device, timed.
     #[serde(default)]
-    pub latency: tracecheck_model::Latencies,
+    pub requests: tracecheck_model::RequestSamples,
 }
 
 impl WitnessReport {
@@ -376,18 +376,18 @@ impl WitnessReport {
             request_flags: self.request_flags,
             // Samples are appended in order: the earlier report's are the
             // first ones.
-            latency: tracecheck_model::Latencies {
+            requests: tracecheck_model::RequestSamples {
                 samples: self
-                    .latency
+                    .requests
                     .samples
-                    .get(earlier.latency.samples.len()..)
+                    .get(earlier.requests.samples.len()..)
                     .unwrap_or_default()
                     .to_vec(),
-                lost: self.latency.lost.saturating_sub(earlier.latency.lost),
+                lost: self.requests.lost.saturating_sub(earlier.requests.lost),
                 unissued: self
-                    .latency
+                    .requests
                     .unissued
-                    .saturating_sub(earlier.latency.unissued),
+                    .saturating_sub(earlier.requests.unissued),
             },
         }
     }

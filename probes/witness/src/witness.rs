@@ -264,7 +264,7 @@ impl Witness {
             lost_by_map,
             missed_by_program,
             request_flags: Some(self.request_flags),
-            latency: self.read_latencies()?,
+            requests: self.read_latencies()?,
         })
     }
 
@@ -364,7 +364,7 @@ impl Witness {
     }
 
     /// The samples taken so far, in the order requests ended.
-    fn read_latencies(&self) -> Result<tracecheck_model::Latencies, WitnessError> {
+    fn read_latencies(&self) -> Result<tracecheck_model::RequestSamples, WitnessError> {
         let state = self
             .latency_state
             .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
@@ -385,7 +385,7 @@ impl Witness {
                 self.layout_err("latencies", v.len(), layout::LATENCY_SAMPLE_SIZE)
             })?);
         }
-        Ok(tracecheck_model::Latencies {
+        Ok(tracecheck_model::RequestSamples {
             samples,
             lost: next.saturating_sub(layout::LATENCY_MAX as u64),
             unissued,

@@ -346,6 +346,7 @@ int BPF_PROG(rq_issue, struct request *rq)
 	stamp.ns = bpf_ktime_get_ns();
 	stamp.bytes = bytes;
 	stamp.group = g;
+	bpf_get_current_comm(stamp.comm, sizeof(stamp.comm));
 	bpf_map_update_elem(&issued, &rq_key, &stamp, BPF_ANY);
 	return 0;
 }
@@ -425,6 +426,7 @@ static __always_inline void latency_sample(struct request *rq, __u64 rq_key)
 			slot->queue_ns = (start && start <= now) ? now - start : 0;
 			slot->bytes = stamp->bytes;
 			slot->group = stamp->group;
+			__builtin_memcpy(slot->comm, stamp->comm, sizeof(slot->comm));
 		}
 	}
 	bpf_map_delete_elem(&issued, &rq_key);
@@ -465,7 +467,9 @@ int BPF_PROG(rq_complete, struct request *rq, blk_status_t error, unsigned int n
 			add(c, C_LOST_FLUSHDATA, 1);
 	}
 
-	if (nr_bytes >= data_len && has_bio)
+	/* A request's end with data: an empty preflush write (fsync's cache
+	 * flush) ends with a bio and 0 bytes, and was never stamped. */
+	if (nr_bytes > 0 && nr_bytes >= data_len && has_bio)
 		latency_sample(rq, rq_key);
 
 	if (nr_bytes >= data_len && io_stat && !flush_seq) {

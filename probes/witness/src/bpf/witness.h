@@ -115,6 +115,7 @@ struct latency_sample {
 			  * not stamp it */
 	__u32 bytes;     /* the request's size when it was issued */
 	__u32 group;     /* G_READ, G_WRITE or G_DISCARD */
+	char comm[WITNESS_COMM_LEN]; /* the task that issued it (bitesize's key) */
 };
 
 struct latency_state {
@@ -126,6 +127,7 @@ struct issue_stamp {
 	__u64 ns;
 	__u32 bytes;
 	__u32 group;
+	char comm[WITNESS_COMM_LEN];
 };
 
 #endif /* WITNESS_H */
