@@ -511,6 +511,7 @@ fn opensnoop_bt_has_a_loss_curve() {
 /// way its samples lie where the truth's do; it can never be wrong about
 /// where.
 #[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn iolatency_perf_is_judged_bucket_by_bucket_in_a_guest() {
     let (code, report, stderr) = {
         let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
