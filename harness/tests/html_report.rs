@@ -128,12 +128,14 @@ fn the_html_report_renders_in_chromium_with_its_charts() {
         "bitesize's histogram"
     );
 
-    // The DOM as Chromium built it: both totals charts and the histogram.
+    // The DOM as Chromium built it: a totals chart for each of the three
+    // verdicts, bitesize's histogram of counts, and its histogram of sizes
+    // beside the witness's.
     let profile = dir.path().join("profile");
     let dom = browse(&page, &profile, &["--dump-dom"]);
     assert_no_console_messages("--dump-dom", &dom);
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert_eq!(dom.matches("<svg").count(), 3, "{dom}");
+    assert_eq!(dom.matches("<svg").count(), 5, "{dom}");
     assert!(dom.matches("<rect").count() >= 10, "{dom}");
 
     let shot = dir.path().join("report.png");
