@@ -141,7 +141,9 @@ pub struct RunOpts {
     pub workload: Vec<String>,
 
     /// Use this existing block device as the scratch disk (it is
-    /// reformatted), or `serial:NAME` for the virtio disk with that serial.
+    /// reformatted), `serial:NAME` for the virtio disk with that serial, or
+    /// `nullb:NS` for a new null_blk device whose every request takes NS
+    /// nanoseconds (a device of known latency; needs the null_blk module).
     /// Give it more than once for a fresh disk per check, taken in order.
     /// Used by tracecheck inside its guests, which get one per workload.
     #[arg(long, value_name = "PATH", hide = true, conflicts_with = "vm")]

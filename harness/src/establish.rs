@@ -320,6 +320,12 @@ pub fn establish_sizes(
     Vec::new()
 }
 
+/// Why a latency's truth is unknown on a device whose latency nobody set:
+/// for as long as the check runs there, so measuring again will not help.
+pub const NO_KNOWN_LATENCY: &str = "nobody set this scratch device's latency, so the witness's timing has \
+     nothing to be checked against; latency claims are judged on a device of known latency: use --vm \
+     debian-6.1 (null_blk)";
+
 /// How far above the configured delay a request's median may end on a
 /// device of known latency: the guest's own overhead between the issue
 /// tracepoint and the driver's timer, and the timer's wake-up under TCG
@@ -345,10 +351,7 @@ pub fn establish_latency(
 ) -> Vec<Unestablished> {
     gt.tallies.requests = Some(lat.clone());
     let Some(known) = known_ns else {
-        return latency_unknown(
-            "nobody set this scratch device's latency, so the witness's timing has nothing to be checked \
-             against; latency claims are judged on a device of known latency: use --vm debian-6.1 (null_blk)",
-        );
+        return latency_unknown(NO_KNOWN_LATENCY);
     };
     let timed = lat.samples.len() as u64;
     let issue = lat.sorted(Measure::DeviceTime, None);

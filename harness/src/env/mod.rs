@@ -231,6 +231,10 @@ fn measured_again(
         why = first.unestablished.iter().map(|u| u.why.clone()).collect();
     }
     why.dedup();
+    // A latency on a device whose latency nobody set stays unknown there.
+    if why.iter().all(|w| w == crate::establish::NO_KNOWN_LATENCY) {
+        return (first, None);
+    }
     on_event(Event::Phase(
         "tracecheck could not establish the truth; measuring this workload again, alone",
     ));
