@@ -234,15 +234,43 @@ pub fn latency_metrics() -> [Metric; 2] {
     [Layer::Disk, Layer::Block].map(|l| Metric::new(l, Directed::Undirected, Quantity::Latency))
 }
 
-/// Both latency metrics unestablished, for `why`.
-pub fn latency_unknown(why: &str) -> Vec<Unestablished> {
-    latency_metrics()
+/// The size of each request at issue.
+fn size_metric() -> Metric {
+    Metric::new(Layer::Disk, Directed::Undirected, Quantity::Size)
+}
+
+fn unknown(metrics: impl IntoIterator<Item = Metric>, why: &str) -> Vec<Unestablished> {
+    metrics
         .into_iter()
         .map(|metric| Unestablished {
             metric,
             why: why.to_string(),
         })
         .collect()
+}
+
+/// Both latency metrics unestablished, for `why`.
+pub fn latency_unknown(why: &str) -> Vec<Unestablished> {
+    unknown(latency_metrics(), why)
+}
+
+/// Every metric the witness's request samples are the truth of (the
+/// latencies and the size) unestablished, for `why`.
+pub fn requests_unknown(why: &str) -> Vec<Unestablished> {
+    unknown(latency_metrics().into_iter().chain([size_metric()]), why)
+}
+
+/// The requests the witness saw end but took no sample of, in words
+/// (`the witness VERB N request(s) ...`); `None` when it took them all.
+fn untaken(lat: &RequestSamples, verb: &str) -> Option<String> {
+    (lat.lost > 0 || lat.unissued > 0).then(|| {
+        format!(
+            "the witness {verb} {} request(s) ({} beyond its room, {} issued before it attached)",
+            lat.lost + lat.unissued,
+            lat.lost,
+            lat.unissued
+        )
+    })
 }
 
 /// The truth of a request-size claim: the size at issue of every request
@@ -258,18 +286,11 @@ pub fn establish_sizes(
     data_requests: u64,
     data_bytes: u64,
 ) -> Vec<Unestablished> {
-    let metric = Metric::new(Layer::Disk, Directed::Undirected, Quantity::Size);
+    let metric = size_metric();
     let seen = lat.samples.len() as u64;
     let bytes: u64 = lat.samples.iter().map(|s| s.bytes as u64).sum();
     let mut why = Vec::new();
-    if lat.lost > 0 || lat.unissued > 0 {
-        why.push(format!(
-            "the witness missed {} request(s) ({} beyond its room, {} issued before it attached)",
-            lat.lost + lat.unissued,
-            lat.lost,
-            lat.unissued
-        ));
-    }
+    why.extend(untaken(lat, "missed"));
     if seen != data_requests || bytes != data_bytes {
         why.push(format!(
             "the witness sized {} requests of {} B in all, but /proc/diskstats counts {} with data, {} B",
@@ -358,14 +379,7 @@ pub fn establish_latency(
     let median = tracecheck_model::requests::quantile(&issue, 0.5).unwrap_or(0);
     let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
     let mut why = Vec::new();
-    if lat.lost > 0 || lat.unissued > 0 {
-        why.push(format!(
-            "the witness could not time {} request(s) ({} beyond its room, {} issued before it attached)",
-            lat.lost + lat.unissued,
-            lat.lost,
-            lat.unissued
-        ));
-    }
+    why.extend(untaken(lat, "could not time"));
     if timed != data_requests {
         why.push(format!(
             "the witness timed {} requests but /proc/diskstats counts {} with data",

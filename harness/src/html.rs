@@ -8,8 +8,9 @@
 //! inlined; the CSS is inline too, and the page has no script and loads
 //! nothing, so it reads the same offline, attached to a CI run, years on.
 
-use crate::record::{worst, CheckRecord};
-use crate::report::summary;
+use crate::judge::reading::key_at;
+use crate::record::CheckRecord;
+use crate::report::{overall, summary};
 use crate::spec::{Claim, KeyKind, ToolSpec};
 use crate::units::{num, range};
 use crate::verdict::{Status, Verdict};
@@ -124,23 +125,10 @@ pre.out { max-height: 12em; overflow: auto; background: #f6f6f6; padding: 0.5em;
 
 fn summary_html(records: &[CheckRecord]) -> String {
     let s = summary(records);
-    let overall = worst(
-        records
-            .iter()
-            .flat_map(|r| r.verdicts.iter().map(|v| v.status)),
-    );
-    let flaky = if s.flaky > 0 {
-        format!(", {} flaky", s.flaky)
-    } else {
-        String::new()
-    };
     let mut o = format!(
-        "<p class=\"summary\">{}: {} passed, {} failed, {} errors, {} skipped{flaky} (exit status {})</p>\n",
-        status_html(overall),
-        s.pass,
-        s.fail,
-        s.error,
-        s.skip,
+        "<p class=\"summary\">{}: {} (exit status {})</p>\n",
+        status_html(overall(records)),
+        s.counts(),
         s.exit_code
     );
     // The table's columns, linking to each verdict's charts below.
@@ -411,14 +399,7 @@ fn workloads_entry(
     pids: &[u32],
     dir: Option<Direction>,
 ) -> bool {
-    let key = |kind: KeyKind| {
-        claim
-            .keys
-            .iter()
-            .position(|k| *k == kind)
-            .and_then(|i| e.keys.get(i))
-            .map(|s| s.trim())
-    };
+    let key = |kind: KeyKind| key_at(claim, e, kind).map(str::trim);
     if let (Some(want), Some(k)) = (dir, key(KeyKind::Direction)) {
         if Direction::from_key(k) != Some(want) {
             return false;
@@ -629,34 +610,25 @@ fn draw_histogram(
             None => ((-0.4, 0.4), (0.0, 0.0)),
         };
         let at = |i: usize, (a, b): (f64, f64)| (i as f64 + a, i as f64 + b);
-        chart
-            .draw_series(
-                slots
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.1 > 0)
-                    .map(|(i, s)| {
-                        let (x0, x1) = at(i, tool_span);
-                        bar(x0, x1, s.1, TOOL_COLOR)
-                    }),
-            )?
-            .label("tool")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], TOOL_COLOR.filled()));
-        if truth.is_some() {
+        let tool_side = (TOOL_COLOR, "tool", tool_span, false);
+        let truth_side = (TRUTH_COLOR, "truth", truth_span, true);
+        let sides: &[_] = if truth.is_some() {
+            &[tool_side, truth_side]
+        } else {
+            &[tool_side]
+        };
+        for &(color, label, span, of_truth) in sides {
+            let count = |s: &(Bucket, u64, u64)| if of_truth { s.2 } else { s.1 };
             chart
-                .draw_series(
-                    slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.2 > 0)
-                        .map(|(i, s)| {
-                            let (x0, x1) = at(i, truth_span);
-                            bar(x0, x1, s.2, TRUTH_COLOR)
-                        }),
-                )?
-                .label("truth")
-                .legend(|(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], TRUTH_COLOR.filled())
+                .draw_series(slots.iter().enumerate().filter(|(_, s)| count(s) > 0).map(
+                    |(i, s)| {
+                        let (x0, x1) = at(i, span);
+                        bar(x0, x1, count(s), color)
+                    },
+                ))?
+                .label(label)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
                 });
         }
         chart

@@ -107,6 +107,31 @@ pub struct Summary {
     pub exit_code: i32,
 }
 
+impl Summary {
+    /// The counts in words, as every report ends: `3 passed, 1 failed,
+    /// 0 errors, 0 skipped` (and `, N flaky` when any are).
+    pub fn counts(&self) -> String {
+        let flaky = if self.flaky > 0 {
+            format!(", {} flaky", self.flaky)
+        } else {
+            String::new()
+        };
+        format!(
+            "{} passed, {} failed, {} errors, {} skipped{flaky}",
+            self.pass, self.fail, self.error, self.skip
+        )
+    }
+}
+
+/// The worst status of every verdict of `records`: the run's own.
+pub fn overall(records: &[CheckRecord]) -> Status {
+    worst(
+        records
+            .iter()
+            .flat_map(|r| r.verdicts.iter().map(|v| v.status)),
+    )
+}
+
 pub fn summary(records: &[CheckRecord]) -> Summary {
     let mut s = Summary {
         exit_code: exit_code(records),
@@ -230,24 +255,10 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
         }
         o += "\n";
     }
-    let s = summary(records);
-    let overall = worst(
-        records
-            .iter()
-            .flat_map(|r| r.verdicts.iter().map(|v| v.status)),
-    );
-    let flaky = if s.flaky > 0 {
-        format!(", {} flaky", s.flaky)
-    } else {
-        String::new()
-    };
     o += &format!(
-        "{}: {} passed, {} failed, {} errors, {} skipped{flaky}\n",
-        style.status(overall).trim_end(),
-        s.pass,
-        s.fail,
-        s.error,
-        s.skip
+        "{}: {}\n",
+        style.status(overall(records)).trim_end(),
+        summary(records).counts()
     );
     o
 }

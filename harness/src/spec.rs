@@ -143,6 +143,22 @@ pub const TIME_UNITS: &[(&str, u64)] = &[
     ("msecs", 1_000_000),
 ];
 
+/// What one printed `unit` is in `units` (bytes or nanoseconds); `Err`
+/// says which units there are (`kind` names them: "time ", or "" for
+/// bytes in a table).
+fn unit_length(units: &[(&str, u64)], unit: &str, kind: &str) -> Result<u64, String> {
+    units
+        .iter()
+        .find(|(n, _)| *n == unit)
+        .map(|(_, len)| *len)
+        .ok_or_else(|| {
+            format!(
+                "unknown {kind}unit `{unit}`; expected one of: {}",
+                units.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            )
+        })
+}
+
 /// Nanoseconds of CPU time that `samples` samples at `hz` stand for.
 pub fn ns_of(samples: u64, hz: u32) -> u64 {
     (samples as u128 * 1_000_000_000 / hz.max(1) as u128) as u64
@@ -580,20 +596,7 @@ impl ToolSpec {
                         Some(u) if metric.unit() != "B" => {
                             return Err(sp(u, format!("`unit` converts a column to bytes, and `{}` is counted in {}", metric.name(), metric.unit())))
                         }
-                        Some(u) => BYTE_UNITS
-                            .iter()
-                            .find(|(n, _)| n == u.get_ref())
-                            .map(|(_, s)| *s)
-                            .ok_or_else(|| {
-                                sp(
-                                    u,
-                                    format!(
-                                        "unknown unit `{}`; expected one of: {}",
-                                        u.get_ref(),
-                                        BYTE_UNITS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-                                    ),
-                                )
-                            })?,
+                        Some(u) => unit_length(BYTE_UNITS, u.get_ref(), "").map_err(|m| sp(u, m))?,
                     };
                     let t = TableRead {
                         columns: cols.get_ref().clone(),
@@ -738,23 +741,8 @@ impl ToolSpec {
                     ),
                     ));
                 };
-                Some(
-                    units
-                        .iter()
-                        .find(|(n, _)| n == u.get_ref())
-                        .map(|(_, ns)| *ns)
-                        .ok_or_else(|| {
-                            sp(
-                                u,
-                                format!(
-                                    "unknown {} unit `{}`; expected one of: {}",
-                                    if time { "time" } else { "size" },
-                                    u.get_ref(),
-                                    names()
-                                ),
-                            )
-                        })?,
-                )
+                let kind = if time { "time " } else { "size " };
+                Some(unit_length(units, u.get_ref(), kind).map_err(|m| sp(u, m))?)
             } else {
                 None
             };

@@ -95,6 +95,23 @@ fn run(cmd: &mut Command) -> Result<String, DiskError> {
 pub const MAX_SECTORS_KB: u64 = 128;
 
 impl ScratchDisk {
+    /// A disk on `device` that is not formatted, attached or mounted yet,
+    /// to be mounted under a directory named `tag`.
+    fn blank(tag: &str, device: PathBuf) -> ScratchDisk {
+        ScratchDisk {
+            backing: None,
+            device,
+            name: String::new(),
+            major: 0,
+            minor: 0,
+            mountpoint: std::env::temp_dir().join(tag),
+            attached: false,
+            mounted: false,
+            known_latency_ns: None,
+            nullb: None,
+        }
+    }
+
     /// Create, format and mount a fresh scratch disk of `size_mib` MiB.
     pub fn create(size_mib: u64) -> Result<ScratchDisk, DiskError> {
         if !rustix::process::geteuid().is_root() {
@@ -102,25 +119,15 @@ impl ScratchDisk {
                 "making a loop device and mounting it needs root; run tracecheck as root".into(),
             ));
         }
-        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let tag = new_tag();
         let backing = PathBuf::from("/dev/shm").join(format!("{tag}.img"));
         let f = std::fs::File::create(&backing)
             .map_err(|e| DiskError(format!("cannot create {}: {e}", backing.display())))?;
         f.set_len(size_mib << 20)
             .map_err(|e| DiskError(format!("cannot size {}: {e}", backing.display())))?;
         drop(f);
-        let mut disk = ScratchDisk {
-            backing: Some(backing),
-            device: PathBuf::new(),
-            name: String::new(),
-            major: 0,
-            minor: 0,
-            mountpoint: std::env::temp_dir().join(&tag),
-            attached: false,
-            mounted: false,
-            known_latency_ns: None,
-            nullb: None,
-        };
+        let mut disk = ScratchDisk::blank(&tag, PathBuf::new());
+        disk.backing = Some(backing);
         let dev = run(Command::new("losetup")
             .args(["--direct-io=on", "-f", "--show"])
             .arg(disk.backing.as_deref().expect("loop backing")))?;
@@ -140,24 +147,13 @@ impl ScratchDisk {
                     .into(),
             ));
         }
-        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
-        let mut disk = ScratchDisk {
-            backing: None,
-            device: device.to_owned(),
-            name: String::new(),
-            major: 0,
-            minor: 0,
-            mountpoint: std::env::temp_dir().join(&tag),
-            attached: false,
-            mounted: false,
-            known_latency_ns: None,
-            nullb: None,
-        };
+        let tag = new_tag();
+        let mut disk = ScratchDisk::blank(&tag, device.to_owned());
         disk.format_and_mount()?;
         Ok(disk)
     }
 
-    /// Shared by both constructors: learn the device's numbers, make the
+    /// Shared by every constructor: learn the device's numbers, make the
     /// filesystem, mount it, let it settle.
     fn format_and_mount(&mut self) -> Result<(), DiskError> {
         let dev = self.device.display().to_string();
@@ -356,21 +352,12 @@ impl ScratchDisk {
                 )));
             }
         }
-        let tag = format!("tracecheck-{}-{}", std::process::id(), unique());
+        let tag = new_tag();
         let dir = PathBuf::from(NULLB_CONFIGFS).join(&tag);
         std::fs::create_dir(&dir).map_err(DiskError::io(format!("create {}", dir.display())))?;
-        let mut disk = ScratchDisk {
-            backing: None,
-            device: PathBuf::new(),
-            name: String::new(),
-            major: 0,
-            minor: 0,
-            mountpoint: std::env::temp_dir().join(&tag),
-            attached: false,
-            mounted: false,
-            known_latency_ns: Some(completion_ns),
-            nullb: Some(dir.clone()),
-        };
+        let mut disk = ScratchDisk::blank(&tag, PathBuf::new());
+        disk.known_latency_ns = Some(completion_ns);
+        disk.nullb = Some(dir.clone());
         let set = |attr: &str, v: String| {
             std::fs::write(dir.join(attr), &v).map_err(DiskError::io(format!(
                 "set {}/{attr} to {v}",
@@ -461,6 +448,12 @@ pub fn resolve_device(spec: &str) -> Result<PathBuf, DiskError> {
             seen.join(", ")
         }
     )))
+}
+
+/// A name no other scratch disk of any tracecheck run has: for its
+/// mountpoint, backing file or configfs directory.
+fn new_tag() -> String {
+    format!("tracecheck-{}-{}", std::process::id(), unique())
 }
 
 fn unique() -> u64 {

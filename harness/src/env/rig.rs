@@ -10,7 +10,7 @@ use super::Check;
 use super::{tracecheck_exe, Event, Limits};
 use crate::error::HarnessError;
 use crate::establish::{
-    cross_check_witness, establish, establish_latency, establish_sizes, latency_unknown,
+    cross_check_witness, establish, establish_latency, establish_sizes, requests_unknown,
     Unestablished,
 };
 use crate::judge::{self, Evidence, Siblings, Subject};
@@ -258,16 +258,9 @@ fn establish_truth(
             record.witness = Some(w);
         }
         Err(e) => {
-            let why = format!("the witness, which times and sizes every request, did not run: {e}");
-            unest.extend(latency_unknown(&why));
-            unest.push(Unestablished {
-                metric: tracecheck_model::Metric::new(
-                    tracecheck_model::Layer::Disk,
-                    tracecheck_model::Directed::Undirected,
-                    tracecheck_model::Quantity::Size,
-                ),
-                why,
-            });
+            unest.extend(requests_unknown(&format!(
+                "the witness, which times and sizes every request, did not run: {e}"
+            )));
             record.witness_error = Some(e);
         }
     }

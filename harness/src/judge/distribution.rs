@@ -9,6 +9,7 @@
 //! reverse), both.
 
 use super::evidence::Subject;
+use super::reading::key_at;
 use crate::spec::{Claim, KeyKind};
 use crate::verdict::{BucketRow, Diagnosis, Finding, HistogramComparison};
 use tracecheck_model::requests::{count_in, quantile};
@@ -96,19 +97,15 @@ pub fn tool_histogram(
     let Some(map) = out.map(&claim.map) else {
         return Ok(Vec::new());
     };
-    let dev_at = claim.keys.iter().position(|k| *k == KeyKind::Device);
-    let comm_at = claim.keys.iter().position(|k| *k == KeyKind::Comm);
     let mut merged: Vec<Bucket> = Vec::new();
     for e in &map.entries {
-        if let Some(k) = dev_at.and_then(|i| e.keys.get(i)) {
-            if !subject.is_device(k) {
-                continue;
-            }
+        if key_at(claim, e, KeyKind::Device).is_some_and(|k| !subject.is_device(k)) {
+            continue;
         }
-        if let Some(k) = comm_at.and_then(|i| e.keys.get(i)) {
-            if k.trim().trim_matches('"') != subject.comm {
-                continue;
-            }
+        if key_at(claim, e, KeyKind::Comm)
+            .is_some_and(|k| k.trim().trim_matches('"') != subject.comm)
+        {
+            continue;
         }
         let Value::Histogram(buckets) = &e.value else {
             return Err(format!(

@@ -25,7 +25,8 @@ pub struct Reading {
     pub per_cpu: BTreeMap<u32, u64>,
 }
 
-fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e str> {
+/// The key of `kind` in entry `e`, as printed, if the claim has one.
+pub fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e str> {
     claim
         .keys
         .iter()
