@@ -303,10 +303,15 @@ fn loss_curves(
     result: Result<(), HarnessError>,
 ) -> i32 {
     let mut code = 0;
+    // A guest's records name the spec by its absolute path, the host's as
+    // it was given: compare where they lead.
+    let canonical =
+        |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     for spec in specs {
+        let path = canonical(&spec.path);
         let mine: Vec<CheckRecord> = records
             .iter()
-            .filter(|r| r.spec == spec.path)
+            .filter(|r| canonical(&r.spec) == path)
             .cloned()
             .collect();
         let points = tracecheck::loss::points(&mine);

@@ -25,6 +25,7 @@ pub struct Plan {
 }
 
 const M: u64 = 1 << 20;
+const K: u64 = 1 << 10;
 
 pub const PLANS: &[Plan] = &[
     Plan {
@@ -32,6 +33,12 @@ pub const PLANS: &[Plan] = &[
         workload: Workload::DirectRead { size: 16 * M, request: M },
         purpose: "O_DIRECT reads: read() bytes = disk bytes, all in the reader's context; each 1 MiB call is one bio \
                   and 8 device requests",
+    },
+    Plan {
+        name: "direct-read-few",
+        workload: Workload::DirectRead { size: 512 * K, request: 128 * K },
+        purpose: "four O_DIRECT reads of 128 KiB, one request each: a device-wide count that misses the device's \
+                  first request is a quarter short",
     },
     Plan {
         name: "cached-reread",
@@ -89,6 +96,21 @@ pub const PLANS: &[Plan] = &[
         purpose: "exactly 1000 stat-family calls on one file: 390 newfstatat() (glibc's stat()), 290 statx(), \
                   200 newfstat(), 70 newstat(), 50 newlstat(): every subset of the family adds up to its own \
                   number, so a script that misses some is named exactly",
+    },
+    Plan {
+        name: "kills",
+        workload: Workload::Kills { count: 500 },
+        purpose: "exactly 500 kill() calls with signal 0: 250 to itself, 150 to its process group (pid 0), 100 \
+                  to no process (ESRCH), between 250 tgkill() and 100 tkill() calls: a script that counts every \
+                  *kill call reports 850, one that skips pid 0 reports 350",
+    },
+    Plan {
+        name: "tcp-connects",
+        workload: Workload::TcpConnects { count: 100 },
+        purpose: "exactly 100 TCP connect() calls over loopback: 50 to an IPv4 listener, 30 to an IPv6 one, 20 \
+                  refused at a closed IPv4 port; the 80 connections accepted by the same process: a tool that \
+                  sees IPv4 alone reports 70 opens and 50 accepts, one that counts established connections \
+                  alone 80 opens",
     },
     Plan {
         name: "threads",

@@ -81,6 +81,11 @@ pub enum Finding {
     /// strips the first `-<digits>` from `tcw-3b2f2e-229`, the ftrace
     /// TASK-PID field, and prints `tcwb2f2e-229`).
     GarbledComm,
+    /// Nothing under the workload's comm, its rows under ftrace's `<...>`
+    /// or the name its process had before it took its comm: a tool that
+    /// reads the task name from ftrace's output (perf-tools) gets the
+    /// name ftrace saved at a context switch.
+    StaleComm,
     /// Short by no more than the events the tool itself said it lost
     /// (`Possibly lost N samples`, `Lost N events`).
     LostEvents,
@@ -92,6 +97,18 @@ pub enum Finding {
     MissesFaults,
     /// Writeback charged to the task that dirtied the pages.
     ChargesDirtier,
+    /// IPv4 TCP connections alone, IPv6 missed.
+    Ipv4Only,
+    /// Established TCP connections alone, refused connect() attempts
+    /// missed.
+    EstablishedOnly,
+    /// A device's first request missed (counted only against the one
+    /// before it).
+    MissesFirstRequest,
+    /// tkill() and tgkill() counted as kill() calls.
+    CountsThreadKills,
+    /// kill() calls to the caller's process group (pid 0) missed.
+    MissesGroupKills,
     /// Keyed by thread id where the claim keys by process: the other
     /// threads' I/O went under their own ids.
     KeyedByThread,

@@ -42,6 +42,9 @@ pub enum Layer {
     /// The CPU: time a process's threads spent running, as the scheduler
     /// accounts it (what profilers sample).
     Cpu,
+    /// TCP connections: opened actively (a SYN sent by connect()) and
+    /// accepted, as the kernel's ActiveOpens counts the first.
+    Net,
 }
 
 impl Layer {
@@ -54,6 +57,7 @@ impl Layer {
             Layer::Disk => "disk",
             Layer::Process => "process",
             Layer::Cpu => "cpu",
+            Layer::Net => "net",
         }
     }
 
@@ -67,6 +71,7 @@ impl Layer {
             Layer::Disk => "the disk",
             Layer::Process => "process events",
             Layer::Cpu => "CPU time",
+            Layer::Net => "TCP connections",
         }
     }
 }
@@ -151,6 +156,16 @@ pub enum Quantity {
     /// and quantity, and the system-call layer's undirected `Ops` is its
     /// opens.
     StatCalls,
+    /// kill() calls: signals sent by process id (or to a process group),
+    /// not by thread id (tkill(), tgkill()), which are calls of their own.
+    KillCalls,
+    /// TCP connections a process opened actively: connect() calls that
+    /// sent a SYN, refused ones included (the kernel's ActiveOpens).
+    Connects,
+    /// TCP connections a process accepted (accept(), accept4()).
+    Accepts,
+    /// listen() calls a process made on TCP sockets.
+    Listens,
     /// Threads a process created (pthread_create: a clone with
     /// CLONE_THREAD), at the process layer beside its execs.
     Threads,
@@ -211,6 +226,19 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "syscall.stat_calls",
         "stat-family calls made: stat(), lstat(), fstat(), newfstatat(), statx()",
     ),
+    (
+        "syscall.kill_calls",
+        "kill() calls made, failed ones and those to a process group included (not tkill(), tgkill())",
+    ),
+    (
+        "net.tcp_connects",
+        "TCP connections opened actively: connect() calls that sent a SYN, IPv4 and IPv6, refused ones included",
+    ),
+    (
+        "net.tcp_accepts",
+        "TCP connections accepted (accept(), accept4()), IPv4 and IPv6",
+    ),
+    ("net.tcp_listens", "listen() calls on TCP sockets, IPv4 and IPv6"),
     (
         "vfs.read_bytes",
         "bytes through vfs_read (page-cache hits included; mmap faults excluded)",
@@ -339,6 +367,7 @@ impl Metric {
             "syscall.bytes" => Metric::new(Syscall, K, Bytes),
             "syscall.open_calls" => Metric::new(Syscall, U, Ops),
             "syscall.stat_calls" => Metric::new(Syscall, U, StatCalls),
+            "syscall.kill_calls" => Metric::new(Syscall, U, KillCalls),
             "vfs.read_bytes" => Metric::new(Vfs, R, Bytes),
             "vfs.write_bytes" => Metric::new(Vfs, W, Bytes),
             "vfs.bytes" => Metric::new(Vfs, K, Bytes),
@@ -364,6 +393,9 @@ impl Metric {
             "block.latency" => Metric::new(Block, U, Latency),
             "disk.request_size" => Metric::new(Disk, U, Size),
             "cpu.time" => Metric::new(Cpu, U, Time),
+            "net.tcp_connects" => Metric::new(Net, U, Connects),
+            "net.tcp_accepts" => Metric::new(Net, U, Accepts),
+            "net.tcp_listens" => Metric::new(Net, U, Listens),
             _ => return None,
         };
         Some(m)
@@ -435,8 +467,10 @@ impl Metric {
     pub fn unit(&self) -> &'static str {
         match (self.quantity, self.layer) {
             (Quantity::Bytes | Quantity::Size, _) => "B",
-            (Quantity::StatCalls, _) => "calls",
+            (Quantity::StatCalls | Quantity::KillCalls, _) => "calls",
             (Quantity::Threads, _) => "threads",
+            (Quantity::Connects | Quantity::Accepts, _) => "connections",
+            (Quantity::Listens, _) => "listens",
             (Quantity::Time | Quantity::Latency, _) => "ns",
             (Quantity::Ops, Layer::Syscall) => "calls",
             (Quantity::Ops, Layer::Pagecache) => "pages",

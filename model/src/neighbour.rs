@@ -20,6 +20,11 @@ pub const OPEN_CALLS: &[&str] = &["open", "openat", "openat2"];
 /// is `newstat`, lstat(2) `newlstat`, fstat(2) `newfstat`; glibc's stat()
 /// and lstat() call `newfstatat` since 2.33.
 pub const STAT_CALLS: &[&str] = &["newstat", "newlstat", "newfstat", "newfstatat", "statx"];
+/// kill(2) is one call; tkill(2) and tgkill(2) send signals by thread id
+/// and are calls of their own (bpftrace's `sys_enter_*kill` matches all
+/// three).
+pub const KILL_CALLS: &[&str] = &["kill"];
+pub const THREAD_KILL_CALLS: &[&str] = &["tkill", "tgkill"];
 
 /// The system-call family a metric counts: reads, writes, stats, or
 /// (another undirected count) opens.
@@ -28,6 +33,7 @@ pub fn call_family(m: Metric) -> &'static [&'static str] {
         (Some(Direction::Read), _) => READ_CALLS,
         (Some(Direction::Write), _) => WRITE_CALLS,
         (None, Quantity::StatCalls) => STAT_CALLS,
+        (None, Quantity::KillCalls) => KILL_CALLS,
         (None, _) => OPEN_CALLS,
     }
 }
@@ -86,6 +92,24 @@ pub enum Mistake {
     /// flusher that submitted it (page or inode ownership read at
     /// completion).
     DirtierCharged,
+    /// A device's first request missed: a script that counts a request
+    /// only against the one before it (bcc's biopattern, which needs the
+    /// last request's end sector to call the next sequential or random).
+    FirstRequestMissed,
+    /// IPv4 connections alone: a probe on tcp_v4_connect, or a filter on
+    /// AF_INET, misses IPv6.
+    Ipv4Only,
+    /// Established connections alone, where the claim counts every SYN a
+    /// connect() sent: refused attempts missed (a probe on the
+    /// SYN_SENT -> ESTABLISHED transition, or on connect()'s return of 0).
+    EstablishedOnly,
+    /// tkill() and tgkill() counted as kill() calls too (a probe on
+    /// every `*kill` system call).
+    ThreadKills,
+    /// kill() calls to the caller's process group (pid 0) missed: a filter
+    /// on the target pid being set, which is 0 for those calls
+    /// (killsnoop.bt's `/@tpid[tid]/`).
+    GroupKillsMissed,
     /// Keyed by thread id (bpftrace's `tid`, the kernel's `pid`) where the
     /// claim keys by process: only the main thread's share is charged to
     /// the process, the other threads' goes under their own ids.
@@ -118,6 +142,11 @@ impl Mistake {
             Mistake::PageAccesses => "page-accesses".into(),
             Mistake::MissesFaults => "misses-faults".into(),
             Mistake::DirtierCharged => "dirtier-charged".into(),
+            Mistake::FirstRequestMissed => "first-request-missed".into(),
+            Mistake::Ipv4Only => "ipv4-only".into(),
+            Mistake::EstablishedOnly => "established-only".into(),
+            Mistake::ThreadKills => "thread-kills".into(),
+            Mistake::GroupKillsMissed => "group-kills-missed".into(),
             Mistake::MainThreadOnly => "main-thread-only".into(),
         }
     }
@@ -148,6 +177,15 @@ impl Mistake {
             Mistake::MissesFaults => "only I/O inside read() calls, page faults missed".into(),
             Mistake::DirtierCharged => {
                 "writeback charged to the task that dirtied the pages".into()
+            }
+            Mistake::FirstRequestMissed => "the device's first request missed".into(),
+            Mistake::Ipv4Only => "IPv4 connections alone, IPv6 missed".into(),
+            Mistake::EstablishedOnly => {
+                "established connections alone, refused attempts missed".into()
+            }
+            Mistake::ThreadKills => "tkill() and tgkill() calls counted too".into(),
+            Mistake::GroupKillsMissed => {
+                "kill(0, sig) calls (the caller's process group) missed".into()
             }
             Mistake::MainThreadOnly => {
                 "keyed by thread id: only the main thread's share charged to the process".into()
@@ -250,9 +288,23 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
             }
         }
         (Layer::Process, Quantity::Threads) => out.push(M::NewTasks),
+        (Layer::Syscall, Quantity::KillCalls) => out.extend([M::ThreadKills, M::GroupKillsMissed]),
+        (Layer::Net, Quantity::Connects) => out.extend([M::Ipv4Only, M::EstablishedOnly]),
+        (Layer::Net, _) => out.push(M::Ipv4Only),
         (Layer::Cpu, _) => out.push(M::OneCpu),
         (Layer::Process, _) => out.extend([M::ExecAttempts, M::Forks, M::ExecveOnly]),
         _ => {}
+    }
+    // Not for writes alone: every write workload's journal commits add a
+    // range of requests, and none has so few that one request stands out
+    // of that range; the reads and both directions added up (what bcc's
+    // biopattern prints) are held to it.
+    if m.layer == Layer::Disk
+        && *who == Who::Device
+        && dir != Some(Direction::Write)
+        && matches!(m.quantity, Quantity::Ops | Quantity::Bytes)
+    {
+        out.push(M::FirstRequestMissed);
     }
     if matches!(m.layer, Layer::Block | Layer::Disk) && per_process {
         out.push(M::CompletingTask);
@@ -262,7 +314,8 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
             _ => {}
         }
     }
-    if m.layer == Layer::Syscall {
+    // A family of one call has no part to miss.
+    if m.layer == Layer::Syscall && call_family(m).len() > 1 {
         out.extend(call_family(m).iter().map(|c| M::OnlyCall(c)));
     }
     if per_process
@@ -284,6 +337,23 @@ fn who_at(layer: Layer, who: &Who) -> Who {
         Layer::Block | Layer::Disk => who.clone(),
         _ => Who::Workload,
     }
+}
+
+/// The bytes of the device's first request in `m`'s direction: the
+/// witness's first sample where it timed the run, else (a design) the
+/// mean request, bytes over requests.
+fn first_request_bytes(m: Metric, who: &Who, gt: &GroundTruth) -> Option<u64> {
+    let dir = m.fixed_direction();
+    if let Some(r) = &gt.tallies.requests {
+        let first = r.samples.iter().find(|s| match dir {
+            Some(d) => s.write == (d == Direction::Write),
+            None => true,
+        })?;
+        return Some(u64::from(first.bytes));
+    }
+    let (bytes, _) = range_of(gt, m, who)?;
+    let (ios, _) = range_of(gt, m.with_quantity(Quantity::Ops)?, who)?;
+    (ios > 0).then(|| bytes / ios)
 }
 
 fn range_of(gt: &GroundTruth, m: Metric, who: &Who) -> Option<(u64, u64)> {
@@ -348,6 +418,10 @@ impl Mistake {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
                 Quantity::StatCalls
+                | Quantity::KillCalls
+                | Quantity::Connects
+                | Quantity::Accepts
+                | Quantity::Listens
                 | Quantity::Threads
                 | Quantity::Time
                 | Quantity::Latency
@@ -358,6 +432,10 @@ impl Mistake {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
                 Quantity::StatCalls
+                | Quantity::KillCalls
+                | Quantity::Connects
+                | Quantity::Accepts
+                | Quantity::Listens
                 | Quantity::Threads
                 | Quantity::Time
                 | Quantity::Latency
@@ -380,6 +458,10 @@ impl Mistake {
                     Quantity::Bytes => exact(one.bytes),
                     Quantity::Ops
                     | Quantity::StatCalls
+                    | Quantity::KillCalls
+                    | Quantity::Connects
+                    | Quantity::Accepts
+                    | Quantity::Listens
                     | Quantity::Threads
                     | Quantity::Time
                     | Quantity::Latency
@@ -415,6 +497,46 @@ impl Mistake {
             Mistake::DirtierCharged => {
                 (*who == Who::Workload).then_some(())?;
                 Some(add(truth()?, range_of(gt, m, &Who::Kernel)?))
+            }
+            Mistake::FirstRequestMissed => {
+                let (lo, hi) = truth()?;
+                (lo > 0).then_some(())?;
+                let first = match m.quantity {
+                    Quantity::Ops => 1,
+                    Quantity::Bytes => first_request_bytes(m, who, gt)?,
+                    _ => return None,
+                };
+                Some((lo.saturating_sub(first), hi.saturating_sub(first)))
+            }
+            Mistake::Ipv4Only => {
+                let v6 = match m.quantity {
+                    Quantity::Listens => t.tcp_v6_listens,
+                    _ => t.tcp_v6,
+                };
+                (v6 > 0).then_some(())?;
+                let (lo, hi) = truth()?;
+                Some((lo.saturating_sub(v6), hi.saturating_sub(v6)))
+            }
+            Mistake::EstablishedOnly => {
+                (t.tcp_refused > 0).then_some(())?;
+                let (lo, hi) = truth()?;
+                Some((
+                    lo.saturating_sub(t.tcp_refused),
+                    hi.saturating_sub(t.tcp_refused),
+                ))
+            }
+            Mistake::ThreadKills => {
+                let extra = t.sum(THREAD_KILL_CALLS).calls;
+                (extra > 0).then_some(())?;
+                Some(add(truth()?, (extra, extra)))
+            }
+            Mistake::GroupKillsMissed => {
+                (t.kill_group > 0).then_some(())?;
+                let (lo, hi) = truth()?;
+                Some((
+                    lo.saturating_sub(t.kill_group),
+                    hi.saturating_sub(t.kill_group),
+                ))
             }
             Mistake::PageAccesses => {
                 let r = Metric::fixed(Layer::Syscall, Direction::Read, Quantity::Bytes);

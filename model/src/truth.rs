@@ -176,6 +176,20 @@ pub struct Tallies {
     /// Successful execs made through execveat() (the rest used execve()).
     #[serde(default)]
     pub execveat: u64,
+    /// kill() calls whose pid was 0 (the caller's process group), of all
+    /// the kill() calls in `syscalls`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kill_group: u64,
+    /// TCP connections made (and accepted) over IPv6, of all of them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tcp_v6: u64,
+    /// listen() calls on IPv6 sockets, of all of them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tcp_v6_listens: u64,
+    /// connect() attempts refused (a SYN sent, a RST back), of all the
+    /// active opens.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tcp_refused: u64,
     /// Pages inserted into the page cache by writes (not read misses).
     #[serde(default)]
     pub pagecache_write_inserts: u64,
@@ -199,6 +213,10 @@ pub struct Tallies {
     /// truth a latency or request-size claim's histogram is held against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requests: Option<crate::requests::RequestSamples>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Tallies {

@@ -140,6 +140,22 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// --count kill() calls with signal 0 (to itself, its process group and no
+    /// process), with tgkill() and tkill() calls between them.
+    Kills {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// --count TCP connect() calls over loopback (IPv4, IPv6 and refused in turn), each
+    /// connection accepted by the same process.
+    TcpConnects {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count threads (pthread_create, each joined) and --count/5 forks that exit
     /// without exec.
     Threads {
@@ -266,6 +282,8 @@ where
             common,
         } => (Workload::PacedOpens { count, rate }, common),
         KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
+        KindCmd::Kills { count, common } => (Workload::Kills { count }, common),
+        KindCmd::TcpConnects { count, common } => (Workload::TcpConnects { count }, common),
         KindCmd::Threads { count, common } => (Workload::Threads { count }, common),
         KindCmd::Spin { ms, common } => (Workload::Spin { ms }, common),
         KindCmd::Execs { count, common } => (Workload::Execs { count }, common),

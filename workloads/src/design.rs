@@ -149,6 +149,22 @@ pub fn counts(w: &Workload) -> Counts {
             open(&mut c, "openat");
             (0..count).for_each(|i| c.statted(ops::stat_call(i)));
         }
+        Workload::Kills { count } => {
+            let mut i = 0;
+            while c.kill_calls < count {
+                let call = ops::kill_call(i);
+                c.signalled(if call == "kill(missing)" {
+                    "kill"
+                } else {
+                    call
+                });
+                i += 1;
+            }
+        }
+        Workload::TcpConnects { count } => {
+            crate::tcp::LISTENS.iter().for_each(|v6| c.listened(*v6));
+            (0..count).for_each(|i| c.connected(crate::tcp::connect_kind(i)));
+        }
         Workload::Execs { count } => {
             for child in ops::exec_children(count) {
                 c.forks += 1;
@@ -220,6 +236,28 @@ mod tests {
         assert_eq!(c.by_call["openat"].calls, 600);
         assert_eq!(c.by_call["open"].calls, 200);
         assert_eq!(c.by_call["openat2"].calls, 200);
+    }
+
+    /// 500 kill() calls: 150 of them to the process group, with 250
+    /// tgkill() and 100 tkill() calls between them.
+    #[test]
+    fn kills_mix_kill_calls_with_thread_kills() {
+        let c = counts(&Workload::Kills { count: 500 });
+        assert_eq!((c.kill_calls, c.kill_group), (500, 150));
+        assert_eq!(c.by_call["kill"].calls, 500);
+        assert_eq!(c.by_call["tgkill"].calls, 250);
+        assert_eq!(c.by_call["tkill"].calls, 100);
+    }
+
+    /// 100 connect() calls: 80 connections accepted, 30 over IPv6, 20
+    /// refused.
+    #[test]
+    fn tcp_connects_mix_families_and_refusals() {
+        let c = counts(&Workload::TcpConnects { count: 100 });
+        assert_eq!(
+            (c.tcp_connects, c.tcp_accepts, c.tcp_v6, c.tcp_refused),
+            (100, 80, 30, 20)
+        );
     }
 
     /// The stat mix covers exactly the model's stat family, and no two

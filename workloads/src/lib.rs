@@ -17,6 +17,7 @@ pub mod ops;
 pub mod scratch;
 pub mod scratch_disk;
 pub mod size;
+pub mod tcp;
 pub mod truths;
 pub mod workload;
 
@@ -133,6 +134,8 @@ impl Workload {
             Workload::PacedOpens { count, rate } => ops::paced_opens(&path, count, rate),
             Workload::Stats { count } => ops::stats(&path, count),
             Workload::Threads { count } => ops::threads(count),
+            Workload::Kills { count } => ops::kills(count),
+            Workload::TcpConnects { count } => tcp::tcp_connects(count),
             Workload::Spin { ms } => ops::spin(ms),
             Workload::Execs { count } => match &link {
                 Some(l) => ops::execs(&l.link, count),

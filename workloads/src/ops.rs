@@ -25,6 +25,23 @@ pub struct Counts {
     pub open_calls: u64,
     /// Stat-family calls made ([`stat_call`]).
     pub stat_calls: u64,
+    /// kill() calls made ([`kill_call`]), and those of them to the
+    /// caller's process group (pid 0).
+    pub kill_calls: u64,
+    pub kill_group: u64,
+    /// TCP connect() calls made (active opens, refused ones included),
+    /// connections accepted, those of them over IPv6, and the refused
+    /// attempts ([`crate::tcp`]).
+    pub tcp_connects: u64,
+    pub tcp_accepts: u64,
+    pub tcp_v6: u64,
+    pub tcp_refused: u64,
+    /// listen() calls made on TCP sockets, and those on IPv6 ones.
+    pub tcp_listens: u64,
+    pub tcp_v6_listens: u64,
+    /// How much the kernel's ActiveOpens and PassiveOpens grew over the
+    /// run, for the truth's account.
+    pub snmp_opens: Option<(u64, u64)>,
     /// Threads the process created (pthread_create, through std::thread).
     pub threads_created: u64,
     pub execs: u64,
@@ -85,6 +102,19 @@ impl Counts {
         self.tally(call, 0, 0);
     }
 
+    /// One signal-sending call (the design counts with this too): kill()
+    /// counts as a kill call, tkill() and tgkill() only by name.
+    pub(crate) fn signalled(&mut self, call: &'static str) {
+        match call {
+            "kill" | "kill(0)" => {
+                self.kill_calls += 1;
+                self.kill_group += u64::from(call == "kill(0)");
+                self.tally("kill", 0, 0);
+            }
+            other => self.tally(other, 0, 0),
+        }
+    }
+
     /// Add another task's read and write calls to these.
     fn merge(&mut self, o: Counts) {
         self.read_calls += o.read_calls;
@@ -109,6 +139,10 @@ impl Counts {
             forks: self.forks,
             exec_attempts: self.exec_attempts,
             execveat: self.execveat,
+            kill_group: self.kill_group,
+            tcp_v6: self.tcp_v6,
+            tcp_refused: self.tcp_refused,
+            tcp_v6_listens: self.tcp_v6_listens,
             pagecache_write_inserts: 0,
             fault_read_bytes: 0,
             main_thread: named(&self.main_thread),
@@ -838,6 +872,72 @@ pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
         c.threads_created += 1;
     }
     c.process_cpu_ns = cpu_ns(rustix::time::ClockId::ProcessCPUTime) - before;
+    Ok(c)
+}
+
+/// Which signal-sending call the `i`th call of `kills` makes, in cycles of
+/// 17: 5 tgkill() and 2 tkill() to its own thread, then 10 kill() calls (5
+/// to itself, 3 to its process group with pid 0, 2 to a pid no process can
+/// have, which fail with ESRCH), so that a count of kill() calls that is a
+/// multiple of 10 ends a cycle. For a count of 500 kill() calls: 150 to the
+/// group, 250 tgkill(), 100 tkill(). A script that counts all three calls
+/// reports 850, one that misses pid 0 reports 350, one that counts entry
+/// and exit 1,000: each at least 30% from 500, and from each other.
+pub fn kill_call(i: u64) -> &'static str {
+    match i % 17 {
+        0..=4 => "tgkill",
+        5..=6 => "tkill",
+        7..=11 => "kill",
+        12..=14 => "kill(0)",
+        _ => "kill(missing)",
+    }
+}
+
+/// A pid above the kernel's PID_MAX_LIMIT (4,194,304): no process has it,
+/// so kill() fails with ESRCH, and sends nothing.
+const NO_SUCH_PID: libc::pid_t = 1 << 23;
+
+/// `count` kill() calls, all with signal 0 (which checks and delivers
+/// nothing), by [`kill_call`] in turn, with the tgkill() and tkill() calls
+/// that come between them. Each is made as that very system call.
+pub fn kills(count: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let pid = rustix::process::getpid().as_raw_nonzero().get();
+    let tid = rustix::thread::gettid().as_raw_nonzero().get();
+    let mut i = 0;
+    while c.kill_calls < count {
+        let call = kill_call(i);
+        i += 1;
+        // SAFETY: signal 0 sends nothing; the calls only check that the
+        // target exists and may be signalled.
+        let rc = unsafe {
+            match call {
+                "kill" => libc::syscall(libc::SYS_kill, pid, 0),
+                "kill(0)" => libc::syscall(libc::SYS_kill, 0, 0),
+                "kill(missing)" => libc::syscall(libc::SYS_kill, NO_SUCH_PID, 0),
+                "tgkill" => libc::syscall(libc::SYS_tgkill, pid, tid, 0),
+                _ => libc::syscall(libc::SYS_tkill, tid, 0),
+            }
+        };
+        let err = std::io::Error::last_os_error();
+        match (call, rc) {
+            ("kill(missing)", -1) if err.raw_os_error() == Some(libc::ESRCH) => {}
+            (_, 0) if call != "kill(missing)" => {}
+            _ => {
+                let why = if rc == 0 {
+                    std::io::Error::other(format!("kill({NO_SUCH_PID}, 0) succeeded"))
+                } else {
+                    err
+                };
+                return Err(WorkloadError::io(call, Path::new("-"), why));
+            }
+        }
+        c.signalled(if call == "kill(missing)" {
+            "kill"
+        } else {
+            call
+        });
+    }
     Ok(c)
 }
 

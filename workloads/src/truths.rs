@@ -409,7 +409,11 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             | Workload::DirectWrite { .. }
             | Workload::DirectMixed { .. } => "pread64/pwrite64 with O_DIRECT",
             Workload::MmapRead { .. } => "none: mmap page faults are not read calls",
-            Workload::Opens { .. } | Workload::PacedOpens { .. } | Workload::Stats { .. } => "none",
+            Workload::Opens { .. }
+            | Workload::PacedOpens { .. }
+            | Workload::Stats { .. }
+            | Workload::Kills { .. }
+            | Workload::TcpConnects { .. } => "none",
             Workload::CachedReread { .. } => {
                 "read, readv, pread64, preadv2, one per pass in turn, each pass until a call returns 0 at end of \
                  file (that call counts)"
@@ -471,6 +475,24 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             format!(
                 "newstat(), newlstat(), newfstat(), newfstatat() and statx() calls, each made as that system \
                  call; {scope}"
+            ),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            None,
+            KillCalls,
+            c.kill_calls,
+            Source::Workload,
+            format!(
+                "kill() calls, each made as that system call with signal 0 ({} of them to the process group, \
+                 pid 0; the ones to a pid no process has failed with ESRCH, and count), not its tkill() and \
+                 tgkill() calls ({}); {scope}",
+                c.kill_group,
+                ["tkill", "tgkill"]
+                    .iter()
+                    .map(|n| c.by_call.get(n).map_or(0, |t| t.calls))
+                    .sum::<u64>()
             ),
         );
         exact(
@@ -699,6 +721,19 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Side::zero(&why).push(Read, &mut out);
             Side::zero(&why).push(Write, &mut out);
         }
+        Workload::TcpConnects { .. } => {
+            misses(0, "loopback TCP connections read no file", &mut out);
+            let why =
+                "TCP connections over loopback touch no file: nothing reaches the scratch device";
+            Side::zero(why).push(Read, &mut out);
+            Side::zero(why).push(Write, &mut out);
+        }
+        Workload::Kills { .. } => {
+            misses(0, "kill() with signal 0 reads no file", &mut out);
+            let why = "signal 0 checks a target and delivers nothing: no file is touched";
+            Side::zero(why).push(Read, &mut out);
+            Side::zero(why).push(Write, &mut out);
+        }
         Workload::Stats { .. } => {
             misses(0, "stat calls read no file data", &mut out);
             Side::zero("stat of a cached inode reads nothing from disk").push(Read, &mut out);
@@ -761,6 +796,61 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
         c.threads_created,
         Source::Workload,
         threads_why,
+    );
+    let (connects_why, accepts_why) = match (w, c.snmp_opens) {
+        (Workload::TcpConnects { .. }, Some((active, passive))) => (
+            format!(
+                "connect() calls over loopback, each sending a SYN: {} to IPv4 and {} to IPv6 listeners, and {} to \
+                 a closed IPv4 port (refused: a RST back); the kernel's ActiveOpens grew by {active} meanwhile \
+                 (/proc/net/snmp, every process's)",
+                c.tcp_accepts - c.tcp_v6,
+                c.tcp_v6,
+                c.tcp_refused
+            ),
+            format!(
+                "each connection accepted at once by the same thread ({} over IPv6); the kernel's PassiveOpens \
+                 grew by {passive} meanwhile",
+                c.tcp_v6
+            ),
+        ),
+        _ => (
+            "the workload opens no TCP connection".to_string(),
+            "the workload accepts no TCP connection".to_string(),
+        ),
+    };
+    exact(
+        &mut out,
+        Layer::Net,
+        None,
+        Connects,
+        c.tcp_connects,
+        Source::Workload,
+        connects_why,
+    );
+    exact(
+        &mut out,
+        Layer::Net,
+        None,
+        Accepts,
+        c.tcp_accepts,
+        Source::Workload,
+        accepts_why,
+    );
+    exact(
+        &mut out,
+        Layer::Net,
+        None,
+        Listens,
+        c.tcp_listens,
+        Source::Workload,
+        match w {
+            Workload::TcpConnects { .. } => format!(
+                "listen() on an IPv4, an IPv6 and a second IPv4 socket ({} on IPv6), each std's \
+                 TcpListener::bind, before the connections",
+                c.tcp_v6_listens
+            ),
+            _ => "the workload listens on no socket".to_string(),
+        },
     );
     if let Workload::Spin { ms } = *w {
         out.push(cpu_time(ms, c));

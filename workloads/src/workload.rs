@@ -62,6 +62,14 @@ pub enum Workload {
     /// `count` stat-family calls on one prepared file, by
     /// [`crate::ops::stat_call`] in turn.
     Stats { count: u64 },
+    /// `count` kill() calls with signal 0 (to itself, to its process group,
+    /// to no process), beside tkill() and tgkill() calls
+    /// ([`crate::ops::kills`]).
+    Kills { count: u64 },
+    /// `count` TCP connect() calls over loopback, IPv4 and IPv6, some
+    /// refused, each connection accepted by the same process
+    /// ([`crate::tcp::tcp_connects`]).
+    TcpConnects { count: u64 },
     /// `count` threads (pthread_create) and `count / 5` forks that exit
     /// without exec ([`crate::ops::threads`]).
     Threads { count: u64 },
@@ -84,6 +92,8 @@ pub const KINDS: &[&str] = &[
     "opens",
     "paced-opens",
     "stats",
+    "kills",
+    "tcp-connects",
     "threads",
     "spin",
     "execs",
@@ -102,6 +112,8 @@ impl Workload {
             Workload::Opens { .. } => "opens",
             Workload::PacedOpens { .. } => "paced-opens",
             Workload::Stats { .. } => "stats",
+            Workload::Kills { .. } => "kills",
+            Workload::TcpConnects { .. } => "tcp-connects",
             Workload::Threads { .. } => "threads",
             Workload::Spin { .. } => "spin",
             Workload::Execs { .. } => "execs",
@@ -120,7 +132,11 @@ impl Workload {
             Workload::Opens { .. } | Workload::PacedOpens { .. } | Workload::Stats { .. } => {
                 Some(0)
             }
-            Workload::Execs { .. } | Workload::Threads { .. } | Workload::Spin { .. } => None,
+            Workload::Execs { .. }
+            | Workload::Threads { .. }
+            | Workload::Kills { .. }
+            | Workload::TcpConnects { .. }
+            | Workload::Spin { .. } => None,
         }
     }
 
@@ -220,6 +236,8 @@ impl Workload {
             }
             Workload::Opens { count }
             | Workload::Stats { count }
+            | Workload::Kills { count }
+            | Workload::TcpConnects { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => pos("count", count),
             Workload::Spin { ms } => pos("ms", ms),
@@ -271,6 +289,8 @@ impl Workload {
             }
             Workload::Opens { count }
             | Workload::Stats { count }
+            | Workload::Kills { count }
+            | Workload::TcpConnects { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => {
                 m.insert("count".into(), count.into());
@@ -337,6 +357,8 @@ impl Workload {
             Workload::MmapRead { size } => push("size", format_size(size)),
             Workload::Opens { count }
             | Workload::Stats { count }
+            | Workload::Kills { count }
+            | Workload::TcpConnects { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => push("count", count.to_string()),
             Workload::Spin { ms } => push("ms", ms.to_string()),
@@ -355,9 +377,11 @@ impl Workload {
     /// sharing a scratch directory never use each other's files.
     pub fn input_path(&self, dir: &Path) -> Option<PathBuf> {
         let kind = match self {
-            Workload::Execs { .. } | Workload::Threads { .. } | Workload::Spin { .. } => {
-                return None
-            }
+            Workload::Execs { .. }
+            | Workload::Threads { .. }
+            | Workload::Kills { .. }
+            | Workload::TcpConnects { .. }
+            | Workload::Spin { .. } => return None,
             // Both write kinds overwrite a prepared file the same way.
             w => w.kind(),
         };

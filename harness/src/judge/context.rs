@@ -51,6 +51,11 @@ impl Context<'_> {
             Layer::Vfs => format!("VFS {dir}{}", noun(m)),
             Layer::Pagecache => "page-cache misses".to_string(),
             Layer::Cpu => "CPU time".to_string(),
+            Layer::Net => match m.quantity {
+                tracecheck_model::Quantity::Accepts => "TCP connections accepted".to_string(),
+                tracecheck_model::Quantity::Listens => "TCP listen() calls".to_string(),
+                _ => "TCP connections opened".to_string(),
+            },
             Layer::Process => match m.quantity {
                 tracecheck_model::Quantity::Threads => "threads created".to_string(),
                 _ => "execs".to_string(),
@@ -94,6 +99,9 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::Bytes => "bytes",
         tracecheck_model::Quantity::Ops => "operations",
         tracecheck_model::Quantity::StatCalls => "stat calls",
+        tracecheck_model::Quantity::KillCalls => "kill() calls",
+        tracecheck_model::Quantity::Connects | tracecheck_model::Quantity::Accepts => "connections",
+        tracecheck_model::Quantity::Listens => "listens",
         tracecheck_model::Quantity::Threads => "threads",
         tracecheck_model::Quantity::Time => "time",
         tracecheck_model::Quantity::Latency | tracecheck_model::Quantity::Size => "requests",

@@ -37,6 +37,9 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     if let Some(tail) = garbled_comm(c) {
         return d(Finding::GarbledComm, tail);
     }
+    if let Some(tail) = unresolved_comm(c) {
+        return d(Finding::StaleComm, tail);
+    }
 
     // 0c. The missing part found under the workload's other threads' ids.
     if let Some((finding, tail)) = super::mistakes::keyed_by_thread(c) {
@@ -100,6 +103,10 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         // Only the system-call layer counts stat calls, only the process
         // layer threads, only the CPU time.
         tracecheck_model::Quantity::StatCalls
+        | tracecheck_model::Quantity::KillCalls
+        | tracecheck_model::Quantity::Connects
+        | tracecheck_model::Quantity::Accepts
+        | tracecheck_model::Quantity::Listens
         | tracecheck_model::Quantity::Threads
         | tracecheck_model::Quantity::Time
         | tracecheck_model::Quantity::Latency
@@ -313,9 +320,10 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
                 .iter()
                 .filter(|l| !c.ev.known_stderr.contains(l))
                 .find(|l| {
-                    l.contains("WARNING")
-                        || l.contains("ERROR")
-                        || l.to_lowercase().contains("fail")
+                    let lower = l.to_lowercase();
+                    // `awk: line 19: syntax error at or near ,` (a
+                    // perf-tools script run by mawk) is one of these.
+                    l.contains("WARNING") || lower.contains("error") || lower.contains("fail")
                 })
                 .map(|l| format!(" (the tool said: {})", l.trim()))
                 .unwrap_or_default()
@@ -445,6 +453,70 @@ fn garbled_comm(c: &Context<'_>) -> Option<String> {
          (a user who looks for {comm} finds nothing)",
         num(n),
         c.metric.unit(),
+    ))
+}
+
+/// ftrace's mark for a pid whose name it did not save.
+const FTRACE_UNKNOWN_COMM: &str = "<...>";
+
+/// The name the workload's process had before it took its comm: it runs
+/// as this binary (`tracecheck`), then renames itself (PR_SET_NAME).
+fn name_before_comm() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_name()?.to_string_lossy().into_owned();
+    // The kernel keeps 15 bytes of a task's name.
+    Some(name.chars().take(15).collect())
+}
+
+/// Nothing under the workload's comm, and rows under ftrace's `<...>`: a
+/// tool that takes the task name from ftrace's output (perf-tools) gets
+/// the name ftrace saved for the pid at a context switch, looked up when
+/// the trace is read; a process that renamed itself since shows its old
+/// name, or `<...>` when none was saved.
+fn unresolved_comm(c: &Context<'_>) -> Option<String> {
+    let v = c.reading.reported;
+    if !c.per_process || v >= c.truth.lo {
+        return None;
+    }
+    let unknown = *c.reading.others.get(FTRACE_UNKNOWN_COMM)?;
+    let before = name_before_comm()
+        .and_then(|n| c.reading.others.get(&n).map(|v| (n, *v)))
+        .filter(|(_, v)| *v > 0);
+    let n = v + unknown + before.as_ref().map_or(0, |(_, v)| *v);
+    let old = before
+        .map(|(name, v)| {
+            format!(
+                " and {} under {name}, the name the workload's process had before it took its comm (and the \
+                 harness's own)",
+                num(v)
+            )
+        })
+        .unwrap_or_default();
+    let verdict = if c.within_range(n, c.truth.lo, c.truth.hi) {
+        "the number is right and the key is wrong".to_string()
+    } else if n < c.truth.lo {
+        format!(
+            "not the truth either: {} {} of the truth's are under no name",
+            num(c.truth.lo - n),
+            c.metric.unit()
+        )
+    } else {
+        "not the truth either".to_string()
+    };
+    let mine = match v {
+        0 => "nothing".to_string(),
+        v => format!("only {} {}", num(v), c.metric.unit()),
+    };
+    Some(format!(
+        "it printed {mine} under the workload's comm {comm}: {} {unit} are under `{FTRACE_UNKNOWN_COMM}`{old} \
+         ({} in all, {verdict}). The tool takes the task name from ftrace's output, where it is looked up when \
+         the trace is read among the names ftrace saved at context switches: a process that renamed itself \
+         (prctl PR_SET_NAME, as a shell's exec of a new program does too) shows its old name, or `<...>`, \
+         until it is switched out under the new one",
+        num(unknown),
+        num(n),
+        comm = c.ev.subject.comm,
+        unit = c.metric.unit(),
     ))
 }
 

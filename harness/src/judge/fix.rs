@@ -107,6 +107,32 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("stat-calls".to_string()),
         ),
+        (Layer::Net, Quantity::Connects, _) => (
+            "count() of tracepoint:sock:inet_sock_set_state where args->protocol is TCP (6) and args->newstate \
+             is TCP_SYN_SENT (2), keyed by comm (every SYN a connect() sends, IPv4 and IPv6, refused ones \
+             included; it fires in the connecting task)"
+                .to_string(),
+            Some("tcp-connects".to_string()),
+        ),
+        (Layer::Net, Quantity::Listens, _) => (
+            "count() of tracepoint:syscalls:sys_enter_listen, keyed by comm (every listen() call; the \
+             workloads listen on TCP sockets alone)"
+                .to_string(),
+            Some("tcp-listens".to_string()),
+        ),
+        (Layer::Net, _, _) => (
+            "count() of tracepoint:syscalls:sys_exit_accept4 and sys_exit_accept where args->ret >= 0, keyed by \
+             comm (each call that returned a connection; kretprobe:inet_csk_accept with a non-zero retval \
+             counts the same inside the kernel, where kprobes exist)"
+                .to_string(),
+            Some("tcp-accepts".to_string()),
+        ),
+        (Layer::Syscall, Quantity::KillCalls, _) => (
+            "count() of tracepoint:syscalls:sys_enter_kill, keyed by comm (not sys_enter_*kill, which adds \
+             tkill and tgkill; and with no filter on args->pid, which is 0 for the caller's process group)"
+                .to_string(),
+            Some("kill-calls".to_string()),
+        ),
         (Layer::Syscall, Quantity::Ops, _) => (
             "count() of tracepoint:syscalls:sys_enter_{open, openat, openat2}, keyed by comm".to_string(),
             Some("open-calls".to_string()),

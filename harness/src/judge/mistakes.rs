@@ -27,7 +27,9 @@ fn family(c: &Context<'_>) -> Vec<(&'static str, u64, u64)> {
         .map(|(n, t)| {
             // A disk or block claim that counts system calls counts bytes.
             match c.metric.quantity {
-                Quantity::Ops | Quantity::StatCalls if c.metric.layer == Layer::Syscall => {
+                Quantity::Ops | Quantity::StatCalls | Quantity::KillCalls
+                    if c.metric.layer == Layer::Syscall =>
+                {
                     (n, t.calls, t.calls)
                 }
                 _ => (n, t.bytes, t.requested),
@@ -71,7 +73,9 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
                 .join(", ")
         };
         let what = match (c.metric.layer, c.metric.quantity) {
-            (Layer::Syscall, Quantity::Ops | Quantity::StatCalls) => "the calls made to",
+            (Layer::Syscall, Quantity::Ops | Quantity::StatCalls | Quantity::KillCalls) => {
+                "the calls made to"
+            }
             _ if asked => "the bytes asked for by",
             (_, _) => "the bytes through",
         };
@@ -173,6 +177,33 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             Finding::ChargesDirtier,
             "the writeback of the pages this process dirtied: the script charges the flushers' writes to the task \
              that dirtied the pages, but this process submitted none of them",
+        ),
+        Mistake::Ipv4Only => s(
+            Finding::Ipv4Only,
+            "the IPv4 connections alone: the script misses IPv6 (a probe on IPv4's functions alone, such as \
+             tcp_v4_connect, or a filter on \
+             AF_INET)",
+        ),
+        Mistake::EstablishedOnly => s(
+            Finding::EstablishedOnly,
+            "the established connections alone: the script misses the connect() calls that were refused, \
+             whose SYN was sent all the same (it counts at the handshake's end, or at connect()'s return of 0)",
+        ),
+        Mistake::FirstRequestMissed => s(
+            Finding::MissesFirstRequest,
+            "the device's requests less its first one: the script counts a request only against the one \
+             before it (bcc's biopattern keeps the sector where the last request ended, and counts nothing \
+             until it has one), so each device, and with an interval each interval, loses its first",
+        ),
+        Mistake::ThreadKills => s(
+            Finding::CountsThreadKills,
+            "the kill() calls and the tkill() and tgkill() calls together: the script counts every \
+             signal-sending call (sys_enter_*kill), where the claim counts kill() alone",
+        ),
+        Mistake::GroupKillsMissed => s(
+            Finding::MissesGroupKills,
+            "the kill() calls to a pid other than 0: the script misses kill(0, sig), which signals the caller's \
+             process group; a filter on the stored target pid (`/@tpid[tid]/`) is false when that pid is 0",
         ),
         Mistake::MainThreadOnly => s(
             Finding::KeyedByThread,

@@ -68,6 +68,8 @@ fn is_column_name(t: &str) -> bool {
     if t.len() - core.len() > 2 {
         return false;
     }
+    // A share may lead with its sign: `%RND` (bcc's biopattern), `%CPU`.
+    let core = core.strip_prefix('%').unwrap_or(core);
     let mut chars = core.chars();
     chars.next().is_some_and(|c| c.is_ascii_uppercase())
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "_%/.:#-".contains(c))
