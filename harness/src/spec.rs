@@ -85,15 +85,17 @@ pub enum Tolerance {
 }
 
 impl Tolerance {
-    /// Widen `lo..=hi` by the tolerance.
+    /// Widen `lo..=hi` by the tolerance, to the whole numbers inside the
+    /// widened range: 1% of 4 I/Os accepts 4 alone. (Rounding outward
+    /// accepted 3 of 4, a script that misses a device's first request.)
     pub fn widen(self, lo: u64, hi: u64) -> (u64, u64) {
         match self {
             Tolerance::Percent(p) => {
                 let f = p / 100.0;
-                (
-                    (lo as f64 * (1.0 - f)).floor() as u64,
-                    (hi as f64 * (1.0 + f)).ceil() as u64,
-                )
+                // The epsilon keeps 500 × 0.99 (495.00000000000006) at 495.
+                let lo_w = (lo as f64 * (1.0 - f) - 1e-6).ceil() as u64;
+                let hi_w = (hi as f64 * (1.0 + f) + 1e-6).floor() as u64;
+                (lo_w.min(lo), hi_w.max(hi))
             }
             Tolerance::Absolute(a) => (lo.saturating_sub(a), hi.saturating_add(a)),
         }
@@ -949,6 +951,19 @@ pub fn specs_under(dir: &Path) -> Result<Vec<PathBuf>, crate::error::HarnessErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A percentage accepts the whole numbers within it: nothing but the
+    /// truth for small counts, and its exact bounds at round ones.
+    #[test]
+    fn a_percentage_accepts_the_whole_numbers_inside_it() {
+        let one = Tolerance::Percent(1.0);
+        assert_eq!(one.widen(4, 4), (4, 4), "3 of 4 is 25% off");
+        assert_eq!(one.widen(0, 0), (0, 0));
+        assert_eq!(one.widen(500, 500), (495, 505));
+        assert_eq!(one.widen(129, 131), (128, 132));
+        assert_eq!(Tolerance::Percent(5.0).widen(20, 20), (19, 21));
+        assert_eq!(Tolerance::Absolute(1).widen(0, 4), (0, 5));
+    }
 
     fn parse(text: &str) -> Result<ToolSpec, SpecError> {
         let dir = std::env::temp_dir().join(format!("tc-spec-test-{}", std::process::id()));

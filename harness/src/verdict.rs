@@ -97,6 +97,8 @@ pub enum Finding {
     MissesFaults,
     /// Writeback charged to the task that dirtied the pages.
     ChargesDirtier,
+    /// Every task's exit counted as a process's, threads included.
+    CountsThreadExits,
     /// IPv4 TCP connections alone, IPv6 missed.
     Ipv4Only,
     /// Established TCP connections alone, refused connect() attempts

@@ -375,13 +375,21 @@ fn ext4slower_bpfcc_counts_every_call_s_bytes_in_a_guest() {
 
 /// bcc's bitesize, read with the `bcc-hist` format: its sections by process
 /// name count block_rq_issue events under the issuing task, as bitesize.bt
-/// does, and pass the same way in a guest.
+/// does, and pass the same way in a guest. Its log2 buckets of Kbytes hold
+/// each request where the witness sized it (128 KiB and 16 KiB requests),
+/// bucket by bucket.
 #[test]
 #[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn bitesize_bpfcc_counts_each_process_s_disk_ios_in_a_guest() {
     all_pass(
         judge_in_guest("expectations/catalog/bcc/bitesize/spec.toml"),
-        &["direct-read", "buffered-write-nofsync", "direct-mixed"],
+        &[
+            "direct-read",
+            "direct-read",
+            "buffered-write-nofsync",
+            "direct-mixed",
+            "direct-write-small",
+        ],
     );
 }
 
@@ -643,7 +651,8 @@ fn execsnoop_perf_cannot_attach_on_debian_6_1() {
 /// IPv6, 20 refused; 80 accepted), where a tool that saw IPv4 alone would
 /// report 70 and 50, and one that counted established connections 80.
 /// bcc's solisten sees the workload's three listen() calls, one of them on
-/// IPv6.
+/// IPv6; bcc's tcpconnlat prints a row for the first packet each
+/// connecting socket receives, a RST included, so it too sees all 100.
 #[test]
 #[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn tcpconnect_and_tcpaccept_count_both_families_in_a_guest() {
@@ -653,6 +662,7 @@ fn tcpconnect_and_tcpaccept_count_both_families_in_a_guest() {
         "expectations/catalog/bpftrace/tcpconnect/spec.toml",
         "expectations/catalog/bpftrace/tcpaccept/spec.toml",
         "expectations/catalog/bcc/solisten/spec.toml",
+        "expectations/catalog/bcc/tcpconnlat/spec.toml",
     ] {
         all_pass(judge_in_guest(spec), &["tcp-connects"]);
     }
@@ -687,4 +697,16 @@ fn opensnoop_bpfcc_loss_curve_has_a_knee_in_a_guest() {
     assert!(lost(&rows[3]) > 10.0, "{stdout}");
     let last = stdout.lines().last().unwrap_or("");
     assert!(last.contains("lossless up to"), "{stdout}");
+}
+
+/// bcc's exitsnoop traces sched_process_exit and skips threads: on the
+/// threads workload (100 threads, 20 forked children) it prints the 20
+/// children, where a tool that counted every task would print 120.
+#[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
+fn exitsnoop_bpfcc_counts_processes_not_threads_in_a_guest() {
+    all_pass(
+        judge_in_guest("expectations/catalog/bcc/exitsnoop/spec.toml"),
+        &["threads"],
+    );
 }

@@ -166,6 +166,9 @@ pub enum Quantity {
     Accepts,
     /// listen() calls a process made on TCP sockets.
     Listens,
+    /// Processes that ended (an exit or a fatal signal), not threads: the
+    /// workload's children (it gives its own comm back before it ends).
+    Exits,
     /// Threads a process created (pthread_create: a clone with
     /// CLONE_THREAD), at the process layer beside its execs.
     Threads,
@@ -239,6 +242,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "TCP connections accepted (accept(), accept4()), IPv4 and IPv6",
     ),
     ("net.tcp_listens", "listen() calls on TCP sockets, IPv4 and IPv6"),
+    (
+        "process.exits",
+        "processes that ended (an exit or a fatal signal), not threads",
+    ),
     (
         "vfs.read_bytes",
         "bytes through vfs_read (page-cache hits included; mmap faults excluded)",
@@ -389,6 +396,7 @@ impl Metric {
             "disk.rw_ios" => Metric::new(Disk, B, Ops),
             "process.execs" => Metric::new(Process, U, Ops),
             "process.threads" => Metric::new(Process, U, Threads),
+            "process.exits" => Metric::new(Process, U, Exits),
             "disk.latency" => Metric::new(Disk, U, Latency),
             "block.latency" => Metric::new(Block, U, Latency),
             "disk.request_size" => Metric::new(Disk, U, Size),
@@ -471,6 +479,7 @@ impl Metric {
             (Quantity::Threads, _) => "threads",
             (Quantity::Connects | Quantity::Accepts, _) => "connections",
             (Quantity::Listens, _) => "listens",
+            (Quantity::Exits, _) => "exits",
             (Quantity::Time | Quantity::Latency, _) => "ns",
             (Quantity::Ops, Layer::Syscall) => "calls",
             (Quantity::Ops, Layer::Pagecache) => "pages",

@@ -96,6 +96,9 @@ pub enum Mistake {
     /// only against the one before it (bcc's biopattern, which needs the
     /// last request's end sector to call the next sequential or random).
     FirstRequestMissed,
+    /// Every task's exit, threads included, where the claim counts
+    /// processes (sched_process_exit without testing pid == tid).
+    ThreadExits,
     /// IPv4 connections alone: a probe on tcp_v4_connect, or a filter on
     /// AF_INET, misses IPv6.
     Ipv4Only,
@@ -143,6 +146,7 @@ impl Mistake {
             Mistake::MissesFaults => "misses-faults".into(),
             Mistake::DirtierCharged => "dirtier-charged".into(),
             Mistake::FirstRequestMissed => "first-request-missed".into(),
+            Mistake::ThreadExits => "thread-exits".into(),
             Mistake::Ipv4Only => "ipv4-only".into(),
             Mistake::EstablishedOnly => "established-only".into(),
             Mistake::ThreadKills => "thread-kills".into(),
@@ -179,6 +183,7 @@ impl Mistake {
                 "writeback charged to the task that dirtied the pages".into()
             }
             Mistake::FirstRequestMissed => "the device's first request missed".into(),
+            Mistake::ThreadExits => "every task's exit, threads included".into(),
             Mistake::Ipv4Only => "IPv4 connections alone, IPv6 missed".into(),
             Mistake::EstablishedOnly => {
                 "established connections alone, refused attempts missed".into()
@@ -288,6 +293,7 @@ pub fn neighbours(m: Metric, who: &Who) -> Vec<Mistake> {
             }
         }
         (Layer::Process, Quantity::Threads) => out.push(M::NewTasks),
+        (Layer::Process, Quantity::Exits) => out.push(M::ThreadExits),
         (Layer::Syscall, Quantity::KillCalls) => out.extend([M::ThreadKills, M::GroupKillsMissed]),
         (Layer::Net, Quantity::Connects) => out.extend([M::Ipv4Only, M::EstablishedOnly]),
         (Layer::Net, _) => out.push(M::Ipv4Only),
@@ -371,6 +377,11 @@ fn add(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
     (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
 }
 
+/// A range less `n` (a part the mistake misses).
+fn less((lo, hi): (u64, u64), n: u64) -> (u64, u64) {
+    (lo.saturating_sub(n), hi.saturating_sub(n))
+}
+
 fn exact(v: u64) -> Option<(u64, u64)> {
     Some((v, v))
 }
@@ -417,29 +428,15 @@ impl Mistake {
             Mistake::Sectors => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 512)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 512)),
-                Quantity::StatCalls
-                | Quantity::KillCalls
-                | Quantity::Connects
-                | Quantity::Accepts
-                | Quantity::Listens
-                | Quantity::Threads
-                | Quantity::Time
-                | Quantity::Latency
-                | Quantity::Size => None,
+                // A count of calls, tasks or time has no sectors or pages.
+                _ => None,
             },
             Mistake::Kib => Some(scale(truth()?, 1, 1024)),
             Mistake::Pages => match m.quantity {
                 Quantity::Bytes => Some(scale(truth()?, 1, 4096)),
                 Quantity::Ops => Some(scale(bytes_of()?, 1, 4096)),
-                Quantity::StatCalls
-                | Quantity::KillCalls
-                | Quantity::Connects
-                | Quantity::Accepts
-                | Quantity::Listens
-                | Quantity::Threads
-                | Quantity::Time
-                | Quantity::Latency
-                | Quantity::Size => None,
+                // A count of calls, tasks or time has no sectors or pages.
+                _ => None,
             },
             Mistake::Twice => Some(scale(truth()?, 2, 1)),
             Mistake::Bios => range_of(gt, m.at_layer(Layer::Block)?, who),
@@ -456,16 +453,7 @@ impl Mistake {
                 let one = t.call(c);
                 match m.quantity {
                     Quantity::Bytes => exact(one.bytes),
-                    Quantity::Ops
-                    | Quantity::StatCalls
-                    | Quantity::KillCalls
-                    | Quantity::Connects
-                    | Quantity::Accepts
-                    | Quantity::Listens
-                    | Quantity::Threads
-                    | Quantity::Time
-                    | Quantity::Latency
-                    | Quantity::Size => exact(one.calls),
+                    _ => exact(one.calls),
                 }
             }
             Mistake::ExecAttempts => {
@@ -481,32 +469,35 @@ impl Mistake {
                 let hi = *t.cpu_ns.values().max()?;
                 Some((lo, hi))
             }
-            Mistake::ExecveOnly => {
-                let (lo, hi) = truth()?;
-                Some((lo.saturating_sub(t.execveat), hi.saturating_sub(t.execveat)))
-            }
+            Mistake::ExecveOnly => Some(less(truth()?, t.execveat)),
             Mistake::AllInsertions => Some(add(
                 truth()?,
                 (t.pagecache_write_inserts, t.pagecache_write_inserts),
             )),
-            Mistake::MissesFaults => {
-                let (lo, hi) = truth()?;
-                let f = t.fault_read_bytes;
-                Some((lo.saturating_sub(f), hi.saturating_sub(f)))
-            }
+            Mistake::MissesFaults => Some(less(truth()?, t.fault_read_bytes)),
             Mistake::DirtierCharged => {
                 (*who == Who::Workload).then_some(())?;
                 Some(add(truth()?, range_of(gt, m, &Who::Kernel)?))
             }
             Mistake::FirstRequestMissed => {
-                let (lo, hi) = truth()?;
-                (lo > 0).then_some(())?;
+                let t = truth()?;
+                (t.0 > 0).then_some(())?;
                 let first = match m.quantity {
                     Quantity::Ops => 1,
                     Quantity::Bytes => first_request_bytes(m, who, gt)?,
                     _ => return None,
                 };
-                Some((lo.saturating_sub(first), hi.saturating_sub(first)))
+                Some(less(t, first))
+            }
+            Mistake::ThreadExits => {
+                let threads = Metric::new(
+                    Layer::Process,
+                    crate::metric::Directed::Undirected,
+                    Quantity::Threads,
+                );
+                let (lo, hi) = range_of(gt, threads, who)?;
+                (hi > 0).then_some(())?;
+                Some(add(truth()?, (lo, hi)))
             }
             Mistake::Ipv4Only => {
                 let v6 = match m.quantity {
@@ -514,16 +505,11 @@ impl Mistake {
                     _ => t.tcp_v6,
                 };
                 (v6 > 0).then_some(())?;
-                let (lo, hi) = truth()?;
-                Some((lo.saturating_sub(v6), hi.saturating_sub(v6)))
+                Some(less(truth()?, v6))
             }
             Mistake::EstablishedOnly => {
                 (t.tcp_refused > 0).then_some(())?;
-                let (lo, hi) = truth()?;
-                Some((
-                    lo.saturating_sub(t.tcp_refused),
-                    hi.saturating_sub(t.tcp_refused),
-                ))
+                Some(less(truth()?, t.tcp_refused))
             }
             Mistake::ThreadKills => {
                 let extra = t.sum(THREAD_KILL_CALLS).calls;
@@ -532,11 +518,7 @@ impl Mistake {
             }
             Mistake::GroupKillsMissed => {
                 (t.kill_group > 0).then_some(())?;
-                let (lo, hi) = truth()?;
-                Some((
-                    lo.saturating_sub(t.kill_group),
-                    hi.saturating_sub(t.kill_group),
-                ))
+                Some(less(truth()?, t.kill_group))
             }
             Mistake::PageAccesses => {
                 let r = Metric::fixed(Layer::Syscall, Direction::Read, Quantity::Bytes);

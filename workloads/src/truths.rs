@@ -838,6 +838,20 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
     );
     exact(
         &mut out,
+        Layer::Process,
+        None,
+        Exits,
+        c.forks,
+        Source::Workload,
+        format!(
+            "{} forked children that each ended under comm {comm} (exec'd or not), reaped by the workload; the \
+             workload process itself gives its comm back before it ends, and its threads' exits are not \
+             process exits",
+            c.forks
+        ),
+    );
+    exact(
+        &mut out,
         Layer::Net,
         None,
         Listens,

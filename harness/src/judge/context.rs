@@ -58,6 +58,7 @@ impl Context<'_> {
             },
             Layer::Process => match m.quantity {
                 tracecheck_model::Quantity::Threads => "threads created".to_string(),
+                tracecheck_model::Quantity::Exits => "process exits".to_string(),
                 _ => "execs".to_string(),
             },
         }
@@ -102,6 +103,7 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::KillCalls => "kill() calls",
         tracecheck_model::Quantity::Connects | tracecheck_model::Quantity::Accepts => "connections",
         tracecheck_model::Quantity::Listens => "listens",
+        tracecheck_model::Quantity::Exits => "exits",
         tracecheck_model::Quantity::Threads => "threads",
         tracecheck_model::Quantity::Time => "time",
         tracecheck_model::Quantity::Latency | tracecheck_model::Quantity::Size => "requests",

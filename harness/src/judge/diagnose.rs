@@ -107,6 +107,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         | tracecheck_model::Quantity::Connects
         | tracecheck_model::Quantity::Accepts
         | tracecheck_model::Quantity::Listens
+        | tracecheck_model::Quantity::Exits
         | tracecheck_model::Quantity::Threads
         | tracecheck_model::Quantity::Time
         | tracecheck_model::Quantity::Latency

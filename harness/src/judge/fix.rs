@@ -70,6 +70,12 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
             format!("count() of tracepoint:syscalls:sys_enter_{{{family}}}, keyed by comm"),
             (dir == Some(Direction::Read)).then(|| "syscall-read-calls".to_string()),
         ),
+        (Layer::Process, Quantity::Exits, _) => (
+            "count() of tracepoint:sched:sched_process_exit where pid == tid (the process's last thread, \
+             its leader; every thread's exit fires it), keyed by comm"
+                .to_string(),
+            Some("process-exits".to_string()),
+        ),
         (Layer::Process, Quantity::Threads, _) => (
             "count() of tracepoint:task:task_newtask where clone_flags has CLONE_THREAD (0x10000), keyed by \
              comm (it fires in the creating thread; every thread, whichever library made it)"

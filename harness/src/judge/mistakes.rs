@@ -178,6 +178,11 @@ fn sentence(m: Mistake, value: (u64, u64), unit: &str) -> Option<(Finding, Strin
             "the writeback of the pages this process dirtied: the script charges the flushers' writes to the task \
              that dirtied the pages, but this process submitted none of them",
         ),
+        Mistake::ThreadExits => s(
+            Finding::CountsThreadExits,
+            "the processes' and the threads' exits together: the script counts every task that ends \
+             (sched_process_exit fires for each thread), not processes (test pid == tid)",
+        ),
         Mistake::Ipv4Only => s(
             Finding::Ipv4Only,
             "the IPv4 connections alone: the script misses IPv6 (a probe on IPv4's functions alone, such as \
