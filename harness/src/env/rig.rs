@@ -10,8 +10,8 @@ use super::Check;
 use super::{tracecheck_exe, Event, Limits};
 use crate::error::HarnessError;
 use crate::establish::{
-    cross_check_witness, establish, establish_latency, establish_sizes, requests_unknown,
-    Unestablished,
+    allow_empty_requests, cross_check_witness, establish, establish_latency, establish_sizes,
+    requests_unknown, Unestablished,
 };
 use crate::judge::{self, Evidence, Siblings, Subject};
 use crate::record::{CheckRecord, Timings, ToolRecord};
@@ -231,7 +231,12 @@ fn establish_truth(
     record: &mut CheckRecord,
 ) -> Vec<Unestablished> {
     let mut unest = establish(gt, delta, dev_name);
-    // Reads plus writes, from the truths diskstats just made exact.
+    if let Ok(w) = &witnessed {
+        let empty = w.device.complete_without_data;
+        allow_empty_requests(gt, empty.read.count, empty.write.count);
+    }
+    // Reads plus writes, from the truths diskstats just made (the empty
+    // requests allowed for).
     gt.add_both_directions();
     match witnessed {
         Ok(w) => {
