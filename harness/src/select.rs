@@ -105,6 +105,12 @@ pub const PLANS: &[Plan] = &[
                   *kill call reports 850, one that skips pid 0 reports 350",
     },
     Plan {
+        name: "sleeps",
+        workload: Workload::Sleeps { count: 200 },
+        purpose: "exactly 200 sleeps of 100 µs: 80 nanosleep(), 120 clock_nanosleep() (glibc's sleep(), \
+                  usleep() and nanosleep() since 2.31)",
+    },
+    Plan {
         name: "tcp-connects",
         workload: Workload::TcpConnects { count: 100 },
         purpose: "exactly 100 TCP connect() calls over loopback: 50 to an IPv4 listener, 30 to an IPv6 one, 20 \

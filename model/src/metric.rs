@@ -156,6 +156,9 @@ pub enum Quantity {
     /// and quantity, and the system-call layer's undirected `Ops` is its
     /// opens.
     StatCalls,
+    /// Sleep calls: nanosleep() and clock_nanosleep() (what glibc's
+    /// sleep(), usleep() and nanosleep() call since 2.31).
+    SleepCalls,
     /// kill() calls: signals sent by process id (or to a process group),
     /// not by thread id (tkill(), tgkill()), which are calls of their own.
     KillCalls,
@@ -228,6 +231,10 @@ pub const VOCABULARY: &[(&str, &str)] = &[
     (
         "syscall.stat_calls",
         "stat-family calls made: stat(), lstat(), fstat(), newfstatat(), statx()",
+    ),
+    (
+        "syscall.sleep_calls",
+        "sleep calls made: nanosleep(), clock_nanosleep() (glibc's sleep(), usleep(), nanosleep())",
     ),
     (
         "syscall.kill_calls",
@@ -375,6 +382,7 @@ impl Metric {
             "syscall.open_calls" => Metric::new(Syscall, U, Ops),
             "syscall.stat_calls" => Metric::new(Syscall, U, StatCalls),
             "syscall.kill_calls" => Metric::new(Syscall, U, KillCalls),
+            "syscall.sleep_calls" => Metric::new(Syscall, U, SleepCalls),
             "vfs.read_bytes" => Metric::new(Vfs, R, Bytes),
             "vfs.write_bytes" => Metric::new(Vfs, W, Bytes),
             "vfs.bytes" => Metric::new(Vfs, K, Bytes),
@@ -475,7 +483,7 @@ impl Metric {
     pub fn unit(&self) -> &'static str {
         match (self.quantity, self.layer) {
             (Quantity::Bytes | Quantity::Size, _) => "B",
-            (Quantity::StatCalls | Quantity::KillCalls, _) => "calls",
+            (Quantity::StatCalls | Quantity::KillCalls | Quantity::SleepCalls, _) => "calls",
             (Quantity::Threads, _) => "threads",
             (Quantity::Connects | Quantity::Accepts, _) => "connections",
             (Quantity::Listens, _) => "listens",

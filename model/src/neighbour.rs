@@ -24,6 +24,9 @@ pub const STAT_CALLS: &[&str] = &["newstat", "newlstat", "newfstat", "newfstatat
 /// and are calls of their own (bpftrace's `sys_enter_*kill` matches all
 /// three).
 pub const KILL_CALLS: &[&str] = &["kill"];
+/// The sleeps: glibc's sleep(), usleep() and nanosleep() call
+/// clock_nanosleep() since 2.31.
+pub const SLEEP_CALLS: &[&str] = &["nanosleep", "clock_nanosleep"];
 pub const THREAD_KILL_CALLS: &[&str] = &["tkill", "tgkill"];
 
 /// The system-call family a metric counts: reads, writes, stats, or
@@ -34,6 +37,7 @@ pub fn call_family(m: Metric) -> &'static [&'static str] {
         (Some(Direction::Write), _) => WRITE_CALLS,
         (None, Quantity::StatCalls) => STAT_CALLS,
         (None, Quantity::KillCalls) => KILL_CALLS,
+        (None, Quantity::SleepCalls) => SLEEP_CALLS,
         (None, _) => OPEN_CALLS,
     }
 }

@@ -148,6 +148,13 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// --count sleeps of 100 µs, nanosleep() and clock_nanosleep() in turn.
+    Sleeps {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count TCP connect() calls over loopback (IPv4, IPv6 and refused in turn), each
     /// connection accepted by the same process.
     TcpConnects {
@@ -283,6 +290,7 @@ where
         } => (Workload::PacedOpens { count, rate }, common),
         KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
         KindCmd::Kills { count, common } => (Workload::Kills { count }, common),
+        KindCmd::Sleeps { count, common } => (Workload::Sleeps { count }, common),
         KindCmd::TcpConnects { count, common } => (Workload::TcpConnects { count }, common),
         KindCmd::Threads { count, common } => (Workload::Threads { count }, common),
         KindCmd::Spin { ms, common } => (Workload::Spin { ms }, common),

@@ -161,6 +161,7 @@ pub fn counts(w: &Workload) -> Counts {
                 i += 1;
             }
         }
+        Workload::Sleeps { count } => (0..count).for_each(|i| c.slept(ops::sleep_call(i))),
         Workload::TcpConnects { count } => {
             crate::tcp::LISTENS.iter().for_each(|v6| c.listened(*v6));
             (0..count).for_each(|i| c.connected(crate::tcp::connect_kind(i)));

@@ -135,6 +135,7 @@ impl Workload {
             Workload::Stats { count } => ops::stats(&path, count),
             Workload::Threads { count } => ops::threads(count),
             Workload::Kills { count } => ops::kills(count),
+            Workload::Sleeps { count } => ops::sleeps(count),
             Workload::TcpConnects { count } => tcp::tcp_connects(count),
             Workload::Spin { ms } => ops::spin(ms),
             Workload::Execs { count } => match &link {

@@ -25,6 +25,8 @@ pub struct Counts {
     pub open_calls: u64,
     /// Stat-family calls made ([`stat_call`]).
     pub stat_calls: u64,
+    /// Sleep calls made ([`sleep_call`]).
+    pub sleep_calls: u64,
     /// kill() calls made ([`kill_call`]), and those of them to the
     /// caller's process group (pid 0).
     pub kill_calls: u64,
@@ -99,6 +101,12 @@ impl Counts {
     /// One stat-family call (the design counts with this too).
     pub(crate) fn statted(&mut self, call: &'static str) {
         self.stat_calls += 1;
+        self.tally(call, 0, 0);
+    }
+
+    /// One sleep call (the design counts with this too).
+    pub(crate) fn slept(&mut self, call: &'static str) {
+        self.sleep_calls += 1;
         self.tally(call, 0, 0);
     }
 
@@ -872,6 +880,62 @@ pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
         c.threads_created += 1;
     }
     c.process_cpu_ns = cpu_ns(rustix::time::ClockId::ProcessCPUTime) - before;
+    Ok(c)
+}
+
+/// Which sleep call the `i`th of `sleeps` makes: of every 10, 4
+/// nanosleep() (the old call, which bpftrace's naptime.bt traces) and 6
+/// clock_nanosleep() (what glibc's sleep(), usleep() and nanosleep() call
+/// since 2.31). A script that traces one of them reports 40% or 60%.
+pub fn sleep_call(i: u64) -> &'static str {
+    if i % 10 < 4 {
+        "nanosleep"
+    } else {
+        "clock_nanosleep"
+    }
+}
+
+/// How long each sleep of `sleeps` asks for: short enough that 200 of them
+/// take under a second with the timer slack, long enough to be a sleep.
+pub const SLEEP_NS: i64 = 100_000;
+
+/// `count` sleeps of [`SLEEP_NS`] by [`sleep_call`], each made as that
+/// very system call (CLOCK_MONOTONIC, relative, for clock_nanosleep).
+pub fn sleeps(count: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: SLEEP_NS,
+    };
+    for i in 0..count {
+        let call = sleep_call(i);
+        // SAFETY: both calls read a valid timespec and may write a
+        // remainder to a null pointer (not asked for).
+        let rc = unsafe {
+            match call {
+                "nanosleep" => libc::syscall(
+                    libc::SYS_nanosleep,
+                    &ts,
+                    std::ptr::null_mut::<libc::timespec>(),
+                ),
+                _ => libc::syscall(
+                    libc::SYS_clock_nanosleep,
+                    libc::CLOCK_MONOTONIC,
+                    0,
+                    &ts,
+                    std::ptr::null_mut::<libc::timespec>(),
+                ),
+            }
+        };
+        if rc != 0 {
+            return Err(WorkloadError::io(
+                call,
+                Path::new("-"),
+                std::io::Error::last_os_error(),
+            ));
+        }
+        c.slept(call);
+    }
     Ok(c)
 }
 

@@ -413,6 +413,7 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             | Workload::PacedOpens { .. }
             | Workload::Stats { .. }
             | Workload::Kills { .. }
+            | Workload::Sleeps { .. }
             | Workload::TcpConnects { .. } => "none",
             Workload::CachedReread { .. } => {
                 "read, readv, pread64, preadv2, one per pass in turn, each pass until a call returns 0 at end of \
@@ -475,6 +476,18 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             format!(
                 "newstat(), newlstat(), newfstat(), newfstatat() and statx() calls, each made as that system \
                  call; {scope}"
+            ),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            None,
+            SleepCalls,
+            c.sleep_calls,
+            Source::Workload,
+            format!(
+                "nanosleep() and clock_nanosleep() calls of {} µs, each made as that system call; {scope}",
+                crate::ops::SLEEP_NS / 1000
             ),
         );
         exact(
@@ -725,6 +738,12 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             misses(0, "loopback TCP connections read no file", &mut out);
             let why =
                 "TCP connections over loopback touch no file: nothing reaches the scratch device";
+            Side::zero(why).push(Read, &mut out);
+            Side::zero(why).push(Write, &mut out);
+        }
+        Workload::Sleeps { .. } => {
+            misses(0, "sleeping reads no file", &mut out);
+            let why = "sleeps touch no file: nothing reaches the scratch device";
             Side::zero(why).push(Read, &mut out);
             Side::zero(why).push(Write, &mut out);
         }

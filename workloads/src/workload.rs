@@ -66,6 +66,9 @@ pub enum Workload {
     /// to no process), beside tkill() and tgkill() calls
     /// ([`crate::ops::kills`]).
     Kills { count: u64 },
+    /// `count` short sleeps, nanosleep() and clock_nanosleep() in turn
+    /// ([`crate::ops::sleeps`]).
+    Sleeps { count: u64 },
     /// `count` TCP connect() calls over loopback, IPv4 and IPv6, some
     /// refused, each connection accepted by the same process
     /// ([`crate::tcp::tcp_connects`]).
@@ -93,6 +96,7 @@ pub const KINDS: &[&str] = &[
     "paced-opens",
     "stats",
     "kills",
+    "sleeps",
     "tcp-connects",
     "threads",
     "spin",
@@ -113,6 +117,7 @@ impl Workload {
             Workload::PacedOpens { .. } => "paced-opens",
             Workload::Stats { .. } => "stats",
             Workload::Kills { .. } => "kills",
+            Workload::Sleeps { .. } => "sleeps",
             Workload::TcpConnects { .. } => "tcp-connects",
             Workload::Threads { .. } => "threads",
             Workload::Spin { .. } => "spin",
@@ -135,6 +140,7 @@ impl Workload {
             Workload::Execs { .. }
             | Workload::Threads { .. }
             | Workload::Kills { .. }
+            | Workload::Sleeps { .. }
             | Workload::TcpConnects { .. }
             | Workload::Spin { .. } => None,
         }
@@ -237,6 +243,7 @@ impl Workload {
             Workload::Opens { count }
             | Workload::Stats { count }
             | Workload::Kills { count }
+            | Workload::Sleeps { count }
             | Workload::TcpConnects { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => pos("count", count),
@@ -290,6 +297,7 @@ impl Workload {
             Workload::Opens { count }
             | Workload::Stats { count }
             | Workload::Kills { count }
+            | Workload::Sleeps { count }
             | Workload::TcpConnects { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => {
@@ -358,6 +366,7 @@ impl Workload {
             Workload::Opens { count }
             | Workload::Stats { count }
             | Workload::Kills { count }
+            | Workload::Sleeps { count }
             | Workload::TcpConnects { count }
             | Workload::Threads { count }
             | Workload::Execs { count } => push("count", count.to_string()),
@@ -380,6 +389,7 @@ impl Workload {
             Workload::Execs { .. }
             | Workload::Threads { .. }
             | Workload::Kills { .. }
+            | Workload::Sleeps { .. }
             | Workload::TcpConnects { .. }
             | Workload::Spin { .. } => return None,
             // Both write kinds overwrite a prepared file the same way.

@@ -101,6 +101,7 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::Ops => "operations",
         tracecheck_model::Quantity::StatCalls => "stat calls",
         tracecheck_model::Quantity::KillCalls => "kill() calls",
+        tracecheck_model::Quantity::SleepCalls => "sleep calls",
         tracecheck_model::Quantity::Connects | tracecheck_model::Quantity::Accepts => "connections",
         tracecheck_model::Quantity::Listens => "listens",
         tracecheck_model::Quantity::Exits => "exits",

@@ -104,6 +104,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         // layer threads, only the CPU time.
         tracecheck_model::Quantity::StatCalls
         | tracecheck_model::Quantity::KillCalls
+        | tracecheck_model::Quantity::SleepCalls
         | tracecheck_model::Quantity::Connects
         | tracecheck_model::Quantity::Accepts
         | tracecheck_model::Quantity::Listens

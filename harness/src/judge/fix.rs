@@ -133,6 +133,12 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("tcp-accepts".to_string()),
         ),
+        (Layer::Syscall, Quantity::SleepCalls, _) => (
+            "count() of tracepoint:syscalls:sys_enter_{nanosleep, clock_nanosleep}, keyed by comm (glibc's \
+             sleep(), usleep() and nanosleep() call clock_nanosleep since 2.31)"
+                .to_string(),
+            Some("sleep-calls".to_string()),
+        ),
         (Layer::Syscall, Quantity::KillCalls, _) => (
             "count() of tracepoint:syscalls:sys_enter_kill, keyed by comm (not sys_enter_*kill, which adds \
              tkill and tgkill; and with no filter on args->pid, which is 0 for the caller's process group)"

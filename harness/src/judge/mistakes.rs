@@ -27,7 +27,10 @@ fn family(c: &Context<'_>) -> Vec<(&'static str, u64, u64)> {
         .map(|(n, t)| {
             // A disk or block claim that counts system calls counts bytes.
             match c.metric.quantity {
-                Quantity::Ops | Quantity::StatCalls | Quantity::KillCalls
+                Quantity::Ops
+                | Quantity::StatCalls
+                | Quantity::KillCalls
+                | Quantity::SleepCalls
                     if c.metric.layer == Layer::Syscall =>
                 {
                     (n, t.calls, t.calls)
@@ -73,9 +76,10 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
                 .join(", ")
         };
         let what = match (c.metric.layer, c.metric.quantity) {
-            (Layer::Syscall, Quantity::Ops | Quantity::StatCalls | Quantity::KillCalls) => {
-                "the calls made to"
-            }
+            (
+                Layer::Syscall,
+                Quantity::Ops | Quantity::StatCalls | Quantity::KillCalls | Quantity::SleepCalls,
+            ) => "the calls made to",
             _ if asked => "the bytes asked for by",
             (_, _) => "the bytes through",
         };
