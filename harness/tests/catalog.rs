@@ -566,12 +566,15 @@ fn killsnoop_bt_misses_kills_of_the_process_group() {
 }
 
 /// killsnoop-perf reads the task name from ftrace's output, where ftrace
-/// looks it up among the names it saved at context switches: the workload
-/// renamed itself (PR_SET_NAME) and made its calls without being switched
-/// out, so its rows are under `<...>` or its old name, never its comm.
-/// When ftrace did save the new name, its awk garbles any name with a
-/// digit after a dash (as iosnoop's does): either way the workload's comm
-/// has no row.
+/// looks it up among the names it saved at context switches: when the
+/// workload renamed itself (PR_SET_NAME) and made its calls without being
+/// switched out, its rows are under `<...>` or its old name, never its comm
+/// (`stale_comm`). When ftrace did save the new name, its awk garbles any
+/// name with a digit after the dash, as iosnoop's does (`garbled_comm`);
+/// and when the name survives both, the rows it had not read from its pipe
+/// when stopped are lost without a word (one CI run: 487 of 500, which the
+/// judge cannot explain). Which of the three a run meets depends on the
+/// scheduler and on the workload's random name; it is never a PASS.
 #[test]
 fn killsnoop_perf_prints_ftrace_s_stale_comm() {
     let (code, vs, stderr) = judge("expectations/catalog/perf-tools/killsnoop/spec.toml");
@@ -581,6 +584,9 @@ fn killsnoop_perf_prints_ftrace_s_stale_comm() {
             assert!(stderr.contains("under `<...>`"), "{stderr}")
         }
         [(w, s, f)] if w == "kills" && s == "FAIL" && f == "garbled_comm" => {}
+        [(w, s, f)] if w == "kills" && s == "FAIL" && f == "unexplained" => {
+            assert!(stderr.contains("where the truth is 500"), "{stderr}")
+        }
         other => panic!("{other:?}\n{stderr}"),
     }
 }
