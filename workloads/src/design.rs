@@ -152,12 +152,7 @@ pub fn counts(w: &Workload) -> Counts {
         Workload::Kills { count } => {
             let mut i = 0;
             while c.kill_calls < count {
-                let call = ops::kill_call(i);
-                c.signalled(if call == "kill(missing)" {
-                    "kill"
-                } else {
-                    call
-                });
+                c.signalled(ops::kill_call(i));
                 i += 1;
             }
         }

@@ -110,11 +110,12 @@ impl Counts {
         self.tally(call, 0, 0);
     }
 
-    /// One signal-sending call (the design counts with this too): kill()
-    /// counts as a kill call, tkill() and tgkill() only by name.
+    /// One signal-sending call by its [`kill_call`] name (the design
+    /// counts with this too): every kill() variant counts as a kill() call,
+    /// tkill() and tgkill() only by name.
     pub(crate) fn signalled(&mut self, call: &'static str) {
         match call {
-            "kill" | "kill(0)" => {
+            "kill" | "kill(0)" | "kill(missing)" => {
                 self.kill_calls += 1;
                 self.kill_group += u64::from(call == "kill(0)");
                 self.tally("kill", 0, 0);
@@ -996,11 +997,7 @@ pub fn kills(count: u64) -> Result<Counts, WorkloadError> {
                 return Err(WorkloadError::io(call, Path::new("-"), why));
             }
         }
-        c.signalled(if call == "kill(missing)" {
-            "kill"
-        } else {
-            call
-        });
+        c.signalled(call);
     }
     Ok(c)
 }

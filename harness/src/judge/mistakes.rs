@@ -10,6 +10,12 @@ use crate::verdict::Finding;
 use tracecheck_model::neighbour::{self, Mistake};
 use tracecheck_model::{Direction, Layer, Quantity};
 
+/// Does the claim count system calls (rather than the bytes they moved)?
+/// At the system-call layer every quantity but bytes is a count of calls.
+fn counts_calls(c: &Context<'_>) -> bool {
+    c.metric.layer == Layer::Syscall && c.metric.quantity != Quantity::Bytes
+}
+
 /// The calls of the family the claim's direction belongs to, with what
 /// each did on this run (only those the workload made) and, for bytes,
 /// what each asked for.
@@ -26,16 +32,10 @@ fn family(c: &Context<'_>) -> Vec<(&'static str, u64, u64)> {
         .filter(|(_, t)| t.calls > 0)
         .map(|(n, t)| {
             // A disk or block claim that counts system calls counts bytes.
-            match c.metric.quantity {
-                Quantity::Ops
-                | Quantity::StatCalls
-                | Quantity::KillCalls
-                | Quantity::SleepCalls
-                    if c.metric.layer == Layer::Syscall =>
-                {
-                    (n, t.calls, t.calls)
-                }
-                _ => (n, t.bytes, t.requested),
+            if counts_calls(c) {
+                (n, t.calls, t.calls)
+            } else {
+                (n, t.bytes, t.requested)
             }
         })
         .collect()
@@ -75,13 +75,12 @@ pub fn part_of_family(c: &Context<'_>) -> Option<(Finding, String)> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let what = match (c.metric.layer, c.metric.quantity) {
-            (
-                Layer::Syscall,
-                Quantity::Ops | Quantity::StatCalls | Quantity::KillCalls | Quantity::SleepCalls,
-            ) => "the calls made to",
-            _ if asked => "the bytes asked for by",
-            (_, _) => "the bytes through",
+        let what = if counts_calls(c) {
+            "the calls made to"
+        } else if asked {
+            "the bytes asked for by"
+        } else {
+            "the bytes through"
         };
         let asked_too = if asked {
             ", and it counts the bytes each call asked for (its length argument), not the bytes the call returned"
