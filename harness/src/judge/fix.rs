@@ -37,7 +37,8 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
         (Layer::Disk, Quantity::Ops, false) => (
             format!(
                 "count() of tracepoint:block:block_rq_complete with nr_sector > 0{rwbs}, keyed by dev and rwbs \
-                 (requests, not bios; flush-only completions carry no data and diskstats does not count them as I/O)"
+                 (requests, not bios; an empty preflush request carries no data: diskstats counts it as a write \
+                 I/O, so the truth allows it either way)"
             ),
             Some(if m.is_both() { "device-rw-ios" } else { "device-ios" }.to_string()),
         ),
