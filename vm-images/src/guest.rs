@@ -365,8 +365,11 @@ fn code_bytes(panic_lines: &[String]) -> Option<(Vec<u8>, usize)> {
 /// - an `int3` trap where memory holds no `int3` (0xcc) before the marked
 ///   byte: the vCPU executed the breakpoint that `text_poke_bp` puts in
 ///   place only while it patches;
-/// - a soft lockup stuck on a multi-byte NOP (`0f 1f ..` or `66 90`), the
-///   shape of a patched static-key or tracepoint site. A CI run lost a bcc
+/// - a soft lockup stuck on a patched static-key or tracepoint site: a
+///   multi-byte NOP (`0f 1f ..` or `66 90`, the site off) or a 5-byte
+///   `jmp` that does not jump to itself (`e9` rel32, the site on; a later
+///   CI run saw the same `__filemap_add_folio+0x2b3` site as `<e9> 1c 01
+///   00 00`). A real CPU cannot be stuck 26 s on one forward jump. A CI run lost a bcc
 ///   check in a 6.1 guest to "soft lockup - CPU#0 stuck for 26s" at
 ///   `__filemap_add_folio+0x2b3` (`<0f> 1f 44 00 00`, the
 ///   `mm_filemap_add_to_page_cache` tracepoint, switched as the witness
@@ -380,7 +383,12 @@ fn emulator_fault(panic_lines: &[String]) -> Option<String> {
     let (bytes, at) = code_bytes(panic_lines)?;
     let has = |pat: &str| panic_lines.iter().any(|l| l.contains(pat));
     let first = panic_lines.first().map_or("", |l| l.trim());
-    let nop_at = |i: usize| matches!(bytes.get(i..), Some([0x0f, 0x1f, ..] | [0x66, 0x90, ..]));
+    let nop_at = |i: usize| {
+        matches!(
+            bytes.get(i..),
+            Some([0x0f, 0x1f, ..] | [0x66, 0x90, ..] | [0xe9, _, _, _, _, ..])
+        ) && bytes.get(i..i + 5) != Some(&[0xe9, 0xfb, 0xff, 0xff, 0xff])
+    };
     if has("Oops: int3") && at > 0 && bytes[at - 1] != 0xcc {
         return Some(format!(
             "an int3 trap where memory holds {:02x}, a stale translation of patched code under TCG: {first}",
@@ -389,7 +397,7 @@ fn emulator_fault(panic_lines: &[String]) -> Option<String> {
     }
     if has("soft lockup") && (nop_at(at) || (at > 0 && nop_at(at - 1))) {
         return Some(format!(
-            "a soft lockup on a patched NOP, a stale translation of patched code under TCG: {first}"
+            "a soft lockup on a patched static-key site, a stale translation of patched code under TCG: {first}"
         ));
     }
     None
@@ -791,12 +799,20 @@ mod tests {
             "Code: 90 90 90 f3 0f 1e fa 41 54 55 53 66 <90> e8 00 00 00 00",
         ]);
         assert!(emulator_fault(&int3).is_some_and(|w| w.contains("memory holds 66")));
+        // The same site switched on, as a later CI run printed it.
+        let mut jumping = lockup.clone();
+        jumping[3] =
+            "Code: 48 3d 05 c0 ff ff 0f 87 79 01 00 00 <e9> 1c 01 00 00 31 c0 48 8b".into();
+        assert!(emulator_fault(&jumping).is_some_and(|w| w.contains("static-key site")));
 
         // A lockup in a loop, an int3 that is in memory, a crash with no
         // code line, a BUG of another kind: the verdict stands.
         let mut looping = lockup.clone();
         looping[3] = "Code: 48 83 c0 01 48 39 c8 <75> f7 c3".into();
         assert_eq!(emulator_fault(&looping), None);
+        let mut jump_to_itself = lockup.clone();
+        jump_to_itself[3] = "Code: 48 83 c0 01 48 39 c8 <e9> fb ff ff ff 90".into();
+        assert_eq!(emulator_fault(&jump_to_itself), None);
         let mut real_int3 = int3.clone();
         real_int3[2] = "Code: 90 90 90 f3 0f 1e fa 41 54 55 53 cc <90> e8".into();
         assert_eq!(emulator_fault(&real_int3), None);
