@@ -569,7 +569,7 @@ fn killsnoop_bt_misses_kills_of_the_process_group() {
 /// looks it up among the names it saved at context switches: when the
 /// workload renamed itself (PR_SET_NAME) and made its calls without being
 /// switched out, its rows are under `<...>` or its old name, never its comm
-/// (`stale_comm`). When ftrace did save the new name, its awk garbles any
+/// (`stale_comm`; one CI run had all 500 under the old name). When ftrace did save the new name, its awk garbles any
 /// name with a digit after the dash, as iosnoop's does (`garbled_comm`);
 /// and when the name survives both, the rows it had not read from its pipe
 /// when stopped are lost without a word (one CI run: 487 of 500, which the
@@ -581,7 +581,10 @@ fn killsnoop_perf_prints_ftrace_s_stale_comm() {
     assert_eq!(code, 1, "{vs:?}\n{stderr}");
     match vs.as_slice() {
         [(w, s, f)] if w == "kills" && s == "FAIL" && f == "stale_comm" => {
-            assert!(stderr.contains("under `<...>`"), "{stderr}")
+            assert!(
+                stderr.contains("under `<...>`") || stderr.contains("before it took its comm"),
+                "{stderr}"
+            )
         }
         [(w, s, f)] if w == "kills" && s == "FAIL" && f == "garbled_comm" => {}
         [(w, s, f)] if w == "kills" && s == "FAIL" && f == "unexplained" => {
