@@ -239,6 +239,28 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// Write the catalog's results document (Markdown, on stdout) from the
+    /// records of runs on several kernels: where it ran, the tool × claim ×
+    /// kernel matrix, the drift between kernels (the first kernel where a
+    /// verdict changed and the probe or output behind it), every verdict
+    /// with its diagnosis, and the report cards given. docs/catalog-results.md
+    /// is made so by ci/catalog-results.sh.
+    Results {
+        /// Record files written by `--record` (JSON lines), one or more per
+        /// kernel.
+        #[arg(required = true, value_name = "RECORDS")]
+        files: Vec<PathBuf>,
+        /// Report cards written by `tracecheck card --format json`.
+        #[arg(long = "card", value_name = "FILE")]
+        cards: Vec<PathBuf>,
+        /// The command to name in the document as the one that made it.
+        #[arg(
+            long,
+            value_name = "TEXT",
+            default_value = "bash ci/catalog-results.sh"
+        )]
+        command: String,
+    },
     /// Measure a tool's report card: time to ready and whether it says so,
     /// its first output, its cost to a loop of reads, whether a second
     /// instance can run beside it, how it stops on SIGINT, what it leaves in

@@ -26,12 +26,7 @@ pub fn junit(name: &str, records: &[CheckRecord]) -> String {
                 Status::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
             };
             if let Some(d) = &v.diagnosis {
-                status.set_type(
-                    serde_json::to_value(d.finding)
-                        .ok()
-                        .and_then(|f| f.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                );
+                status.set_type(d.finding.name());
             }
             if v.status == Status::Flaky {
                 status.set_type("flaky");

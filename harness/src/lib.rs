@@ -14,6 +14,7 @@ pub mod loss;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod results;
 pub mod schema;
 pub mod select;
 pub mod shard;

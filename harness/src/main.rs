@@ -85,6 +85,11 @@ fn main() {
             junit,
             html,
         } => merge(&files, format, color, junit.as_deref(), html.as_deref()),
+        Command::Results {
+            files,
+            cards,
+            command,
+        } => results(&files, &cards, &command),
         Command::Run { examples, opts } => match tracecheck::spec::specs_under(&examples) {
             Ok(specs) => run_specs(&specs, &opts, Show::Report),
             Err(e) => fail(&e),
@@ -381,6 +386,7 @@ fn print_report(
         let out = match format {
             report::Format::Table => report::table(records, &report::Style::new(color)),
             report::Format::Json => report::json(records),
+            report::Format::Matrix => tracecheck::results::Results::new(records).matrix(),
         };
         let _ = std::io::stdout().write_all(out.as_bytes());
     }
@@ -433,6 +439,42 @@ fn merge(
         Ok(()) => report::exit_code(&records),
         Err(e) => fail(&e),
     }
+}
+
+/// `tracecheck results`: the Markdown results document on stdout.
+fn results(files: &[PathBuf], cards: &[PathBuf], command: &str) -> i32 {
+    let mut records = Vec::new();
+    for f in files {
+        match tracecheck::record::read_checks(f) {
+            Ok(r) => records.extend(r),
+            Err(e) => return fail(&e),
+        }
+    }
+    let mut printed = Vec::new();
+    for f in cards {
+        let card = std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read card {}: {e}", f.display()))
+            .and_then(|t| {
+                serde_json::from_str::<tracecheck::card::Card>(&t).map_err(|e| {
+                    format!(
+                        "{}: not a card from `tracecheck card --format json`: {e}",
+                        f.display()
+                    )
+                })
+            });
+        match card {
+            Ok(c) => printed.push(tracecheck::card::render(&c)),
+            Err(e) => return fail(&HarnessError::Other(e)),
+        }
+    }
+    let p = tracecheck::results::Provenance {
+        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        command: command.to_string(),
+        packages: tracecheck::results::installed_packages(),
+        cards: printed,
+    };
+    print!("{}", tracecheck::results::markdown(&records, &p));
+    0
 }
 
 /// `--html FILE`: the page, written whole.

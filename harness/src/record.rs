@@ -71,6 +71,12 @@ pub struct ToolRecord {
     /// `ready_ms` is then the module's load alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build: Option<ModuleBuild>,
+    /// The BPF programs the tool's processes held when it was stopped, and
+    /// how often each ran over its whole run (the kernel's run counts): a
+    /// program loaded that never ran is a probe that did not fire, or did
+    /// not attach. Empty for tools without BPF (ftrace, SystemTap).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bpf_programs: Vec<tracecheck_witness::programs::ProgramRun>,
 }
 
 /// How a tool's kernel module was built for the kernel it ran on.

@@ -14,6 +14,10 @@ pub enum Format {
     Table,
     /// One JSON document with every number behind every verdict.
     Json,
+    /// A compact matrix: a line per tool and claim, a column per
+    /// environment (kernel), the worst verdict over the workloads and its
+    /// findings in each cell. For runs merged across kernels.
+    Matrix,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

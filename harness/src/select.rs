@@ -98,6 +98,19 @@ pub const PLANS: &[Plan] = &[
                   number, so a script that misses some is named exactly",
     },
     Plan {
+        name: "syncs",
+        workload: Workload::Syncs { count: 126 },
+        purpose: "exactly 126 sync-family calls on one clean page: 64 fsync(), 32 fdatasync(), 16 \
+                  sync_file_range(), 8 msync(), 4 syncfs(), 2 sync(): every subset of the family adds up to its \
+                  own number (bcc's syncsnoop, sync() alone, would report 2)",
+    },
+    Plan {
+        name: "setuids",
+        workload: Workload::Setuids { count: 60 },
+        purpose: "exactly 60 setuid-family calls that change nothing: 32 setuid(), 16 setreuid(), 8 \
+                  setresuid(), 4 setfsuid(): every subset of the family adds up to its own number",
+    },
+    Plan {
         name: "kills",
         workload: Workload::Kills { count: 500 },
         purpose: "exactly 500 kill() calls with signal 0: 250 to itself, 150 to its process group (pid 0), 100 \

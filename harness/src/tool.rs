@@ -38,6 +38,8 @@ pub struct RunningTool {
     /// The tool's first stdout line of its own (not the line tracecheck's
     /// SystemTap readiness probe prints), and when it came.
     pub first_own_line: Option<(Duration, String)>,
+    /// BPF run statistics, on from before the tool starts until it stops.
+    stats: tracecheck_witness::programs::RunStats,
 }
 
 impl RunningTool {
@@ -86,6 +88,7 @@ impl RunningTool {
             command: spec.command.clone(),
             ..Default::default()
         };
+        let stats = tracecheck_witness::programs::RunStats::enable();
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -109,6 +112,7 @@ impl RunningTool {
             started: Instant::now(),
             record,
             first_own_line: None,
+            stats,
         })
     }
 
@@ -267,6 +271,9 @@ impl RunningTool {
                 (Signal::SIGKILL, Duration::from_secs(5)),
             ],
         };
+        // Its programs and their run counts, read while it still holds them.
+        self.record.bpf_programs =
+            tracecheck_witness::programs::programs_of(&pids_in_group(pgid), self.stats.on());
         let t0 = Instant::now();
         let mut status = self.child.try_wait().ok().flatten();
         for (sig, wait) in plan {
@@ -339,6 +346,25 @@ fn pump<R: Read>(r: R, tx: mpsc::Sender<Line>, wrap: fn(String) -> Line) {
             }
         }
     }
+}
+
+/// The processes of a process group (the tool and any helper it forked),
+/// from each `/proc/PID/stat`'s pgrp field.
+fn pids_in_group(pgid: Pid) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                // The command name may hold spaces and parentheses: the
+                // fields after the last `)` are state, ppid, pgrp.
+                .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.to_string()))
+                .and_then(|r| r.split_whitespace().nth(2)?.parse::<i32>().ok())
+                == Some(pgid.as_raw())
+        })
+        .collect()
 }
 
 pub fn describe_status(s: ExitStatus) -> String {

@@ -20,6 +20,16 @@ pub enum Status {
     Flaky,
 }
 
+impl Finding {
+    /// The finding as the JSON report and JUnit name it (`part_of_call_family`).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
 impl Status {
     pub fn word(self) -> &'static str {
         match self {

@@ -730,3 +730,41 @@ fn naptime_bt_misses_clock_nanosleep() {
     assert!(stderr.contains("nanosleep() alone (80"), "{stderr}");
     one_fail((code, vs, stderr), "sleeps", "part_of_call_family");
 }
+
+/// syncsnoop.bt traces every call of the sync family at its entry
+/// tracepoint: a PASS on the syncs workload's 126 calls (64 fsync(), 32
+/// fdatasync(), 16 sync_file_range(), 8 msync(), 4 syncfs(), 2 sync()),
+/// where any part of the family alone adds up to a number of its own.
+#[test]
+fn syncsnoop_bt_counts_the_whole_sync_family() {
+    all_pass(
+        judge("expectations/catalog/bpftrace/syncsnoop/spec.toml"),
+        &["syncs"],
+    );
+}
+
+/// bcc's syncsnoop puts a kprobe on sync() alone, as its man page says, and
+/// prints rows with no process: of the 126 sync-family calls it sees the 2
+/// sync()s, which its purpose sentence (to know whether flushes "are
+/// happening and how frequently") does not warn of.
+#[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
+fn syncsnoop_bpfcc_sees_sync_alone_in_a_guest() {
+    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/syncsnoop/spec.toml");
+    assert!(stderr.contains("sync() alone (2"), "{stderr}");
+    one_fail((code, vs, stderr), "syncs", "part_of_call_family");
+}
+
+/// setuids.bt traces setuid(), setfsuid() and setresuid(), as its man page
+/// says, and not setreuid(), which changes user ids too: of the setuids
+/// workload's 60 calls (32 setuid(), 16 setreuid(), 8 setresuid(), 4
+/// setfsuid()) it prints 44.
+#[test]
+fn setuids_bt_misses_setreuid() {
+    let (code, vs, stderr) = judge("expectations/catalog/bpftrace/setuids/spec.toml");
+    assert!(
+        stderr.contains("setuid(), setresuid(), setfsuid() alone (44"),
+        "{stderr}"
+    );
+    one_fail((code, vs, stderr), "setuids", "part_of_call_family");
+}

@@ -159,6 +159,13 @@ pub enum Quantity {
     /// Sleep calls: nanosleep() and clock_nanosleep() (what glibc's
     /// sleep(), usleep() and nanosleep() call since 2.31).
     SleepCalls,
+    /// Calls of the sync family: sync(), syncfs(), fsync(), fdatasync(),
+    /// sync_file_range() and msync(), each asking the kernel to write
+    /// dirty data back.
+    SyncCalls,
+    /// Calls of the setuid family: setuid(), setreuid(), setresuid() and
+    /// setfsuid(), each a way to change a process's user ids.
+    SetuidCalls,
     /// kill() calls: signals sent by process id (or to a process group),
     /// not by thread id (tkill(), tgkill()), which are calls of their own.
     KillCalls,
@@ -235,6 +242,14 @@ pub const VOCABULARY: &[(&str, &str)] = &[
     (
         "syscall.sleep_calls",
         "sleep calls made: nanosleep(), clock_nanosleep() (glibc's sleep(), usleep(), nanosleep())",
+    ),
+    (
+        "syscall.sync_calls",
+        "sync-family calls made: sync(), syncfs(), fsync(), fdatasync(), sync_file_range(), msync()",
+    ),
+    (
+        "syscall.setuid_calls",
+        "setuid-family calls made: setuid(), setreuid(), setresuid(), setfsuid()",
     ),
     (
         "syscall.kill_calls",
@@ -383,6 +398,8 @@ impl Metric {
             "syscall.stat_calls" => Metric::new(Syscall, U, StatCalls),
             "syscall.kill_calls" => Metric::new(Syscall, U, KillCalls),
             "syscall.sleep_calls" => Metric::new(Syscall, U, SleepCalls),
+            "syscall.sync_calls" => Metric::new(Syscall, U, SyncCalls),
+            "syscall.setuid_calls" => Metric::new(Syscall, U, SetuidCalls),
             "vfs.read_bytes" => Metric::new(Vfs, R, Bytes),
             "vfs.write_bytes" => Metric::new(Vfs, W, Bytes),
             "vfs.bytes" => Metric::new(Vfs, K, Bytes),
@@ -483,7 +500,14 @@ impl Metric {
     pub fn unit(&self) -> &'static str {
         match (self.quantity, self.layer) {
             (Quantity::Bytes | Quantity::Size, _) => "B",
-            (Quantity::StatCalls | Quantity::KillCalls | Quantity::SleepCalls, _) => "calls",
+            (
+                Quantity::StatCalls
+                | Quantity::KillCalls
+                | Quantity::SleepCalls
+                | Quantity::SyncCalls
+                | Quantity::SetuidCalls,
+                _,
+            ) => "calls",
             (Quantity::Threads, _) => "threads",
             (Quantity::Connects | Quantity::Accepts, _) => "connections",
             (Quantity::Listens, _) => "listens",

@@ -27,6 +27,21 @@ pub const KILL_CALLS: &[&str] = &["kill"];
 /// The sleeps: glibc's sleep(), usleep() and nanosleep() call
 /// clock_nanosleep() since 2.31.
 pub const SLEEP_CALLS: &[&str] = &["nanosleep", "clock_nanosleep"];
+/// The sync family as the syscalls tracepoints name it: every call that
+/// asks for dirty data to be written back (bcc's syncsnoop traces sync()
+/// alone).
+pub const SYNC_CALLS: &[&str] = &[
+    "fsync",
+    "fdatasync",
+    "sync_file_range",
+    "msync",
+    "syncfs",
+    "sync",
+];
+/// The setuid family: every call that changes a process's user ids
+/// (bpftrace's setuids.bt traces setuid, setfsuid and setresuid, not
+/// setreuid).
+pub const SETUID_CALLS: &[&str] = &["setuid", "setreuid", "setresuid", "setfsuid"];
 pub const THREAD_KILL_CALLS: &[&str] = &["tkill", "tgkill"];
 
 /// The system-call family a metric counts: reads, writes, stats, or
@@ -38,6 +53,8 @@ pub fn call_family(m: Metric) -> &'static [&'static str] {
         (None, Quantity::StatCalls) => STAT_CALLS,
         (None, Quantity::KillCalls) => KILL_CALLS,
         (None, Quantity::SleepCalls) => SLEEP_CALLS,
+        (None, Quantity::SyncCalls) => SYNC_CALLS,
+        (None, Quantity::SetuidCalls) => SETUID_CALLS,
         (None, _) => OPEN_CALLS,
     }
 }

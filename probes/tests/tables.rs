@@ -24,6 +24,9 @@ fn snapshots() {
         "disktop_stp",
         "iotop_stp",
         "biopattern_bpfcc",
+        "setuids_bt",
+        "syncsnoop_bt",
+        "syncsnoop_bpfcc",
     ] {
         insta::assert_yaml_snapshot!(format!("table_{stem}"), table(stem));
     }
@@ -134,4 +137,19 @@ fn biopattern_reads_its_percent_columns() {
     assert_eq!(r[t.column("DISK").unwrap()], "vda");
     assert_eq!(r[t.column("COUNT").unwrap()], "129");
     assert_eq!(r[t.column("KBYTES").unwrap()], "16256");
+}
+
+/// bpftrace's setuids.bt ends its header in a title with a blank, `ARGS
+/// (RET)`: one column, which takes the rest of each row.
+#[test]
+fn setuids_last_title_has_a_blank() {
+    let o = table("setuids_bt");
+    let t = &o.tables[0];
+    assert_eq!(
+        t.header,
+        ["TIME", "PID", "COMM", "UID", "SYSCALL", "ARGS (RET)"]
+    );
+    let args = t.column("ARGS (RET)").unwrap();
+    assert_eq!(t.rows[0][args], "uid=0 (0)");
+    assert_eq!(t.rows.len(), 12, "{:?}", t.rows);
 }

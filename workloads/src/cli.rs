@@ -140,6 +140,22 @@ enum KindCmd {
         #[command(flatten)]
         common: Common,
     },
+    /// --count sync-family calls (fsync, fdatasync, sync_file_range, msync, syncfs,
+    /// sync) on a prepared, clean one-page file.
+    Syncs {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// --count setuid-family calls (setuid, setreuid, setresuid, setfsuid) that leave
+    /// the ids as they are.
+    Setuids {
+        #[arg(long)]
+        count: u64,
+        #[command(flatten)]
+        common: Common,
+    },
     /// --count kill() calls with signal 0 (to itself, its process group and no
     /// process), with tgkill() and tkill() calls between them.
     Kills {
@@ -290,6 +306,8 @@ where
         } => (Workload::PacedOpens { count, rate }, common),
         KindCmd::Stats { count, common } => (Workload::Stats { count }, common),
         KindCmd::Kills { count, common } => (Workload::Kills { count }, common),
+        KindCmd::Syncs { count, common } => (Workload::Syncs { count }, common),
+        KindCmd::Setuids { count, common } => (Workload::Setuids { count }, common),
         KindCmd::Sleeps { count, common } => (Workload::Sleeps { count }, common),
         KindCmd::TcpConnects { count, common } => (Workload::TcpConnects { count }, common),
         KindCmd::Threads { count, common } => (Workload::Threads { count }, common),

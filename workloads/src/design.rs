@@ -157,6 +157,11 @@ pub fn counts(w: &Workload) -> Counts {
             }
         }
         Workload::Sleeps { count } => (0..count).for_each(|i| c.slept(ops::sleep_call(i))),
+        Workload::Setuids { count } => (0..count).for_each(|i| c.setuid(ops::setuid_call(i))),
+        Workload::Syncs { count } => {
+            open(&mut c, "openat");
+            (0..count).for_each(|i| c.synced(ops::sync_call(i)));
+        }
         Workload::TcpConnects { count } => {
             crate::tcp::LISTENS.iter().for_each(|v6| c.listened(*v6));
             (0..count).for_each(|i| c.connected(crate::tcp::connect_kind(i)));

@@ -133,9 +133,11 @@ impl Workload {
             Workload::Opens { count } => ops::opens(&path, count),
             Workload::PacedOpens { count, rate } => ops::paced_opens(&path, count, rate),
             Workload::Stats { count } => ops::stats(&path, count),
+            Workload::Syncs { count } => ops::syncs(&path, count),
             Workload::Threads { count } => ops::threads(count),
             Workload::Kills { count } => ops::kills(count),
             Workload::Sleeps { count } => ops::sleeps(count),
+            Workload::Setuids { count } => ops::setuids(count),
             Workload::TcpConnects { count } => tcp::tcp_connects(count),
             Workload::Spin { ms } => ops::spin(ms),
             Workload::Execs { count } => match &link {

@@ -27,6 +27,10 @@ pub struct Counts {
     pub stat_calls: u64,
     /// Sleep calls made ([`sleep_call`]).
     pub sleep_calls: u64,
+    /// Sync-family calls made ([`sync_call`], and a buffered write's fsync).
+    pub sync_calls: u64,
+    /// Setuid-family calls made ([`setuid_call`]).
+    pub setuid_calls: u64,
     /// kill() calls made ([`kill_call`]), and those of them to the
     /// caller's process group (pid 0).
     pub kill_calls: u64,
@@ -107,6 +111,18 @@ impl Counts {
     /// One sleep call (the design counts with this too).
     pub(crate) fn slept(&mut self, call: &'static str) {
         self.sleep_calls += 1;
+        self.tally(call, 0, 0);
+    }
+
+    /// One sync-family call (the design counts with this too).
+    pub(crate) fn synced(&mut self, call: &'static str) {
+        self.sync_calls += 1;
+        self.tally(call, 0, 0);
+    }
+
+    /// One setuid-family call (the design counts with this too).
+    pub(crate) fn setuid(&mut self, call: &'static str) {
+        self.setuid_calls += 1;
         self.tally(call, 0, 0);
     }
 
@@ -476,6 +492,7 @@ pub fn buffered_write(
     }
     if fsync {
         rustix::fs::fsync(&fd).map_err(|e| WorkloadError::io("fsync", path, e))?;
+        c.synced("fsync");
     }
     Ok(c)
 }
@@ -881,6 +898,145 @@ pub fn spin(ms: u64) -> Result<Counts, WorkloadError> {
         c.threads_created += 1;
     }
     c.process_cpu_ns = cpu_ns(rustix::time::ClockId::ProcessCPUTime) - before;
+    Ok(c)
+}
+
+/// The sync family in `syncs`, of every 63 calls: each call's share is a
+/// power of two, so every subset of the family adds up to a number of its
+/// own and a script that traces part of it is named exactly (with 126
+/// calls: 64 fsync(), 32 fdatasync(), 16 sync_file_range(), 8 msync(), 4
+/// syncfs(), 2 sync()).
+pub const SYNC_MIX: &[(&str, u64)] = &[
+    ("fsync", 32),
+    ("fdatasync", 16),
+    ("sync_file_range", 8),
+    ("msync", 4),
+    ("syncfs", 2),
+    ("sync", 1),
+];
+
+/// Which sync-family call the `i`th of `syncs` makes, by [`SYNC_MIX`].
+pub fn sync_call(i: u64) -> &'static str {
+    let mut k = i % 63;
+    for (name, n) in SYNC_MIX {
+        if k < *n {
+            return name;
+        }
+        k -= n;
+    }
+    unreachable!("SYNC_MIX adds up to 63")
+}
+
+/// `count` sync-family calls on the prepared one-page file, by
+/// [`sync_call`], each made as that very system call, after one openat()
+/// and one mmap() of the page (msync's range). The file is clean (the
+/// prepare phase wrote it back and synced its filesystem) and nothing here
+/// dirties it, so the calls find nothing to write.
+pub fn syncs(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let fd = open(path, OFlags::RDWR, Some(&mut c))?;
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    // SAFETY: a shared read-only mapping of one page of a file we hold
+    // open; it is unmapped below and never read.
+    let map = unsafe {
+        rustix::mm::mmap(
+            std::ptr::null_mut(),
+            PAGE as usize,
+            ProtFlags::READ,
+            MapFlags::SHARED,
+            &fd,
+            0,
+        )
+    }
+    .map_err(|e| WorkloadError::io("mmap", path, e))?;
+    for i in 0..count {
+        let call = sync_call(i);
+        // SAFETY: each call takes the descriptor or the mapping held above
+        // (or nothing), and no buffer.
+        let rc = unsafe {
+            match call {
+                "fsync" => libc::syscall(libc::SYS_fsync, raw),
+                "fdatasync" => libc::syscall(libc::SYS_fdatasync, raw),
+                "sync_file_range" => libc::syscall(
+                    libc::SYS_sync_file_range,
+                    raw,
+                    0i64,
+                    0i64,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                ),
+                "msync" => libc::syscall(libc::SYS_msync, map, PAGE as usize, libc::MS_SYNC),
+                "syncfs" => libc::syscall(libc::SYS_syncfs, raw),
+                _ => libc::syscall(libc::SYS_sync),
+            }
+        };
+        if rc != 0 {
+            return Err(WorkloadError::io(
+                call,
+                path,
+                std::io::Error::last_os_error(),
+            ));
+        }
+        c.synced(call);
+    }
+    // SAFETY: the mapping made above, of that length, unused since.
+    let _ = unsafe { rustix::mm::munmap(map, PAGE as usize) };
+    Ok(c)
+}
+
+/// The setuid family in `setuids`, of every 15 calls, by powers of two as
+/// [`SYNC_MIX`] (with 60 calls: 32 setuid(), 16 setreuid(), 8
+/// setresuid(), 4 setfsuid()).
+pub const SETUID_MIX: &[(&str, u64)] = &[
+    ("setuid", 8),
+    ("setreuid", 4),
+    ("setresuid", 2),
+    ("setfsuid", 1),
+];
+
+/// Which setuid-family call the `i`th of `setuids` makes, by [`SETUID_MIX`].
+pub fn setuid_call(i: u64) -> &'static str {
+    let mut k = i % 15;
+    for (name, n) in SETUID_MIX {
+        if k < *n {
+            return name;
+        }
+        k -= n;
+    }
+    unreachable!("SETUID_MIX adds up to 15")
+}
+
+/// `count` setuid-family calls by [`setuid_call`], each made as that very
+/// system call and each leaving the ids as they are: setuid() to the
+/// current user id, setreuid() and setresuid() with -1 (unchanged) for
+/// every id, setfsuid() to the current one (it returns the previous
+/// fsuid, never an error).
+pub fn setuids(count: u64) -> Result<Counts, WorkloadError> {
+    let mut c = Counts::default();
+    let uid = rustix::process::getuid().as_raw();
+    let keep = u32::MAX; // -1: "leave this id unchanged"
+    for i in 0..count {
+        let call = setuid_call(i);
+        // SAFETY: plain integer arguments; no memory is passed.
+        let rc = unsafe {
+            match call {
+                "setuid" => libc::syscall(libc::SYS_setuid, uid),
+                "setreuid" => libc::syscall(libc::SYS_setreuid, keep, keep),
+                "setresuid" => libc::syscall(libc::SYS_setresuid, keep, keep, keep),
+                _ => {
+                    libc::syscall(libc::SYS_setfsuid, uid);
+                    0
+                }
+            }
+        };
+        if rc != 0 {
+            return Err(WorkloadError::io(
+                call,
+                Path::new("-"),
+                std::io::Error::last_os_error(),
+            ));
+        }
+        c.setuid(call);
+    }
     Ok(c)
 }
 

@@ -412,6 +412,8 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Workload::Opens { .. }
             | Workload::PacedOpens { .. }
             | Workload::Stats { .. }
+            | Workload::Syncs { .. }
+            | Workload::Setuids { .. }
             | Workload::Kills { .. }
             | Workload::Sleeps { .. }
             | Workload::TcpConnects { .. } => "none",
@@ -488,6 +490,30 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             format!(
                 "nanosleep() and clock_nanosleep() calls of {} µs, each made as that system call; {scope}",
                 crate::ops::SLEEP_NS / 1000
+            ),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            None,
+            SyncCalls,
+            c.sync_calls,
+            Source::Workload,
+            format!(
+                "fsync(), fdatasync(), sync_file_range(), msync(), syncfs() and sync() calls, each made as that \
+                 system call (a buffered write's closing fsync() counts); {scope}"
+            ),
+        );
+        exact(
+            &mut out,
+            Layer::Syscall,
+            None,
+            SetuidCalls,
+            c.setuid_calls,
+            Source::Workload,
+            format!(
+                "setuid(), setreuid(), setresuid() and setfsuid() calls, each made as that system call and each \
+                 leaving the ids as they were; {scope}"
             ),
         );
         exact(
@@ -741,6 +767,12 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Side::zero(why).push(Read, &mut out);
             Side::zero(why).push(Write, &mut out);
         }
+        Workload::Setuids { .. } => {
+            misses(0, "setuid calls read no file", &mut out);
+            let why = "setuid calls touch no file: nothing reaches the scratch device";
+            Side::zero(why).push(Read, &mut out);
+            Side::zero(why).push(Write, &mut out);
+        }
         Workload::Sleeps { .. } => {
             misses(0, "sleeping reads no file", &mut out);
             let why = "sleeps touch no file: nothing reaches the scratch device";
@@ -752,6 +784,15 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             let why = "signal 0 checks a target and delivers nothing: no file is touched";
             Side::zero(why).push(Read, &mut out);
             Side::zero(why).push(Write, &mut out);
+        }
+        Workload::Syncs { .. } => {
+            misses(0, "sync calls read no file data", &mut out);
+            Side::zero("sync calls read nothing").push(Read, &mut out);
+            Side::zero(
+                "the page was written back and its filesystem synced before the run, and nothing dirties it: \
+                 every sync call finds nothing to write (a journal flush with no data, if any, carries no bytes)",
+            )
+            .push(Write, &mut out);
         }
         Workload::Stats { .. } => {
             misses(0, "stat calls read no file data", &mut out);

@@ -62,6 +62,12 @@ pub enum Workload {
     /// `count` stat-family calls on one prepared file, by
     /// [`crate::ops::stat_call`] in turn.
     Stats { count: u64 },
+    /// `count` sync-family calls on one prepared, clean page, by
+    /// [`crate::ops::sync_call`] in turn ([`crate::ops::syncs`]).
+    Syncs { count: u64 },
+    /// `count` setuid-family calls that leave the ids unchanged, by
+    /// [`crate::ops::setuid_call`] in turn ([`crate::ops::setuids`]).
+    Setuids { count: u64 },
     /// `count` kill() calls with signal 0 (to itself, to its process group,
     /// to no process), beside tkill() and tgkill() calls
     /// ([`crate::ops::kills`]).
@@ -95,6 +101,8 @@ pub const KINDS: &[&str] = &[
     "opens",
     "paced-opens",
     "stats",
+    "syncs",
+    "setuids",
     "kills",
     "sleeps",
     "tcp-connects",
@@ -116,6 +124,8 @@ impl Workload {
             Workload::Opens { .. } => "opens",
             Workload::PacedOpens { .. } => "paced-opens",
             Workload::Stats { .. } => "stats",
+            Workload::Syncs { .. } => "syncs",
+            Workload::Setuids { .. } => "setuids",
             Workload::Kills { .. } => "kills",
             Workload::Sleeps { .. } => "sleeps",
             Workload::TcpConnects { .. } => "tcp-connects",
@@ -137,9 +147,12 @@ impl Workload {
             Workload::Opens { .. } | Workload::PacedOpens { .. } | Workload::Stats { .. } => {
                 Some(0)
             }
+            // msync() needs a page to map.
+            Workload::Syncs { .. } => Some(PAGE),
             Workload::Execs { .. }
             | Workload::Threads { .. }
             | Workload::Kills { .. }
+            | Workload::Setuids { .. }
             | Workload::Sleeps { .. }
             | Workload::TcpConnects { .. }
             | Workload::Spin { .. } => None,
@@ -242,6 +255,8 @@ impl Workload {
             }
             Workload::Opens { count }
             | Workload::Stats { count }
+            | Workload::Syncs { count }
+            | Workload::Setuids { count }
             | Workload::Kills { count }
             | Workload::Sleeps { count }
             | Workload::TcpConnects { count }
@@ -296,6 +311,8 @@ impl Workload {
             }
             Workload::Opens { count }
             | Workload::Stats { count }
+            | Workload::Syncs { count }
+            | Workload::Setuids { count }
             | Workload::Kills { count }
             | Workload::Sleeps { count }
             | Workload::TcpConnects { count }
@@ -365,6 +382,8 @@ impl Workload {
             Workload::MmapRead { size } => push("size", format_size(size)),
             Workload::Opens { count }
             | Workload::Stats { count }
+            | Workload::Syncs { count }
+            | Workload::Setuids { count }
             | Workload::Kills { count }
             | Workload::Sleeps { count }
             | Workload::TcpConnects { count }
@@ -389,6 +408,7 @@ impl Workload {
             Workload::Execs { .. }
             | Workload::Threads { .. }
             | Workload::Kills { .. }
+            | Workload::Setuids { .. }
             | Workload::Sleeps { .. }
             | Workload::TcpConnects { .. }
             | Workload::Spin { .. } => return None,

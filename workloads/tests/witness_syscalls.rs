@@ -42,8 +42,29 @@ fn script() -> String {
 
 /// The system calls the witness counts, in the order its summary prints them.
 const CALLS: &[&str] = &[
-    "openat", "open", "openat2", "read", "readv", "pread64", "preadv2", "write", "writev",
-    "pwrite64", "pwritev2", "execve", "execveat",
+    "openat",
+    "open",
+    "openat2",
+    "read",
+    "readv",
+    "pread64",
+    "preadv2",
+    "write",
+    "writev",
+    "pwrite64",
+    "pwritev2",
+    "execve",
+    "execveat",
+    "fsync",
+    "fdatasync",
+    "sync_file_range",
+    "msync",
+    "syncfs",
+    "sync",
+    "setuid",
+    "setreuid",
+    "setresuid",
+    "setfsuid",
 ];
 
 /// The witness's counts by name, from its summary line.
@@ -146,6 +167,8 @@ fn syscall_truths_match_bpftrace() {
             passes: 1,
         },
         Workload::Execs { count: 10 },
+        Workload::Syncs { count: 126 },
+        Workload::Setuids { count: 60 },
     ];
     for w in &ws {
         let mut p = vec!["prepare".to_string()];
@@ -176,10 +199,13 @@ fn syscall_truths_match_bpftrace() {
     assert_eq!(bound(&t, "syscall.read_calls", W), (4, 4));
     assert_eq!(counts(&s), want(&[("openat", 1), ("pread64", 4)]), "{s}");
 
-    // Eight writes rotating write, pwrite64, writev, pwritev2.
+    // Eight writes rotating write, pwrite64, writev, pwritev2, and the
+    // closing fsync().
     let (t, s) = witness(&disk, &ws[3]);
     assert_eq!(bound(&t, "syscall.write_calls", W), (8, 8));
+    assert_eq!(bound(&t, "syscall.sync_calls", W), (1, 1));
     let seen = want(&[
+        ("fsync", 1),
         ("openat", 1),
         ("write", 2),
         ("pwrite64", 2),
@@ -204,4 +230,32 @@ fn syscall_truths_match_bpftrace() {
         want(&[("execve", 12), ("execveat", 2), ("exec", 10)]),
         "{s}"
     );
+
+    // The sync family by its powers of two, each call the tracepoint of
+    // its own name.
+    let (t, s) = witness(&disk, &ws[5]);
+    assert_eq!(bound(&t, "syscall.sync_calls", W), (126, 126));
+    let seen = want(&[
+        ("openat", 1),
+        ("fsync", 64),
+        ("fdatasync", 32),
+        ("sync_file_range", 16),
+        ("msync", 8),
+        ("syncfs", 4),
+        ("sync", 2),
+    ]);
+    assert_eq!(tallied(&t), seen);
+    assert_eq!(counts(&s), seen, "{s}");
+
+    // The setuid family by its powers of two.
+    let (t, s) = witness(&disk, &ws[6]);
+    assert_eq!(bound(&t, "syscall.setuid_calls", W), (60, 60));
+    let seen = want(&[
+        ("setuid", 32),
+        ("setreuid", 16),
+        ("setresuid", 8),
+        ("setfsuid", 4),
+    ]);
+    assert_eq!(tallied(&t), seen);
+    assert_eq!(counts(&s), seen, "{s}");
 }

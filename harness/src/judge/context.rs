@@ -102,6 +102,8 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::StatCalls => "stat calls",
         tracecheck_model::Quantity::KillCalls => "kill() calls",
         tracecheck_model::Quantity::SleepCalls => "sleep calls",
+        tracecheck_model::Quantity::SyncCalls => "sync calls",
+        tracecheck_model::Quantity::SetuidCalls => "setuid calls",
         tracecheck_model::Quantity::Connects | tracecheck_model::Quantity::Accepts => "connections",
         tracecheck_model::Quantity::Listens => "listens",
         tracecheck_model::Quantity::Exits => "exits",

@@ -140,6 +140,17 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("sleep-calls".to_string()),
         ),
+        (Layer::Syscall, Quantity::SyncCalls, _) => (
+            "count() of tracepoint:syscalls:sys_enter_{fsync, fdatasync, sync_file_range, msync, syncfs, sync}, \
+             keyed by comm"
+                .to_string(),
+            Some("sync-calls".to_string()),
+        ),
+        (Layer::Syscall, Quantity::SetuidCalls, _) => (
+            "count() of tracepoint:syscalls:sys_enter_{setuid, setreuid, setresuid, setfsuid}, keyed by comm"
+                .to_string(),
+            Some("setuid-calls".to_string()),
+        ),
         (Layer::Syscall, Quantity::KillCalls, _) => (
             "count() of tracepoint:syscalls:sys_enter_kill, keyed by comm (not sys_enter_*kill, which adds \
              tkill and tgkill; and with no filter on args->pid, which is 0 for the caller's process group)"

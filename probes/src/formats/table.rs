@@ -76,9 +76,32 @@ fn is_column_name(t: &str) -> bool {
 }
 
 fn header_of(line: &str) -> Option<Vec<String>> {
-    let cols: Vec<&str> = line.split_whitespace().collect();
-    (cols.len() >= 2 && cols.iter().all(|c| is_column_name(c)))
-        .then(|| cols.iter().map(|c| c.to_string()).collect())
+    let mut cols: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    // A last title with a blank in it, its second word in parentheses:
+    // bpftrace's setuids.bt ends its header in `ARGS (RET)`. The last
+    // column takes the rest of each row anyway.
+    if cols.len() >= 3 {
+        let last = &cols[cols.len() - 1];
+        if let Some(inner) = last.strip_prefix('(').and_then(|l| l.strip_suffix(')')) {
+            if is_column_name(inner) {
+                let tail = cols.pop().unwrap_or_default();
+                if let Some(prev) = cols.last_mut() {
+                    prev.push(' ');
+                    prev.push_str(&tail);
+                }
+            }
+        }
+    }
+    (cols.len() >= 2
+        && cols.iter().enumerate().all(|(i, c)| {
+            let word = if i + 1 == cols.len() {
+                c.split(' ').next().unwrap_or(c)
+            } else {
+                c.as_str()
+            };
+            is_column_name(word)
+        }))
+    .then_some(cols)
 }
 
 fn is_title(cell: &str) -> bool {

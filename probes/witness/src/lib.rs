@@ -14,6 +14,7 @@ mod bpf;
 mod config;
 mod error;
 mod layout;
+pub mod programs;
 mod report;
 mod request_flags;
 mod truth;

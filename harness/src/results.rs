@@ -1,0 +1,759 @@
+//! The catalog's results across kernels, from the records of one or more
+//! runs: a compact matrix (tool × claim × environment, a verdict and a
+//! one-line cause each) for the terminal, and the Markdown document
+//! `docs/catalog-results.md`, which adds every verdict with its diagnosis
+//! and a drift section: where a tool's verdict changes from one kernel to
+//! the next, and the probe or output behind the change.
+//!
+//! Environments are ordered by kernel version (the host's 6.18 after the
+//! guests' 6.1 and 6.12), so "the first kernel where it changed" reads in
+//! release order.
+
+use crate::record::CheckRecord;
+use crate::units::num;
+use crate::verdict::{Status, Verdict};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where a run happened, as the matrix names it, and its kernel's version
+/// for ordering.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Env {
+    /// (major, minor, patch) of the kernel release, for release order.
+    pub version: (u32, u32, u32),
+    /// `host` or the guest target (`debian-6.1`).
+    pub label: String,
+    /// The record's whole environment string.
+    pub full: String,
+}
+
+impl Env {
+    /// From a record's environment: `host (kernel 6.18.44-fc-v1045)` or
+    /// `guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)`.
+    pub fn parse(full: &str) -> Env {
+        let label = match full.strip_prefix("guest ") {
+            Some(rest) => rest.split_whitespace().next().unwrap_or(rest).to_string(),
+            None => full.split_whitespace().next().unwrap_or(full).to_string(),
+        };
+        let release = full
+            .split("kernel ")
+            .nth(1)
+            .unwrap_or("")
+            .split([',', ')', ' '])
+            .next()
+            .unwrap_or("");
+        let mut parts = release
+            .split(|c: char| !c.is_ascii_digit())
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let version = (
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+        );
+        Env {
+            version,
+            label,
+            full: full.to_string(),
+        }
+    }
+
+    /// `debian-6.1 (6.1.0)`: the label and the kernel release.
+    pub fn short(&self) -> String {
+        let (a, b, c) = self.version;
+        format!("{} ({a}.{b}.{c})", self.label)
+    }
+}
+
+/// One claim of one tool in one environment, over its workloads.
+#[derive(Debug, Default, Clone)]
+pub struct Cell<'a> {
+    pub verdicts: Vec<(&'a CheckRecord, &'a Verdict)>,
+}
+
+impl Cell<'_> {
+    /// The worst status of its workloads (FAIL over ERROR over PASS...).
+    pub fn status(&self) -> Status {
+        let rank = |s: Status| match s {
+            Status::Fail => 4,
+            Status::Flaky => 3,
+            Status::Error => 2,
+            Status::Pass => 1,
+            Status::Skip => 0,
+        };
+        self.verdicts
+            .iter()
+            .map(|(_, v)| v.status)
+            .max_by_key(|s| rank(*s))
+            .unwrap_or(Status::Skip)
+    }
+
+    /// The findings behind its non-passing verdicts, each once, in order.
+    pub fn findings(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        self.verdicts
+            .iter()
+            .filter_map(|(_, v)| v.diagnosis.as_ref())
+            .map(|d| d.finding.name())
+            .filter(|f| seen.insert(f.clone()))
+            .collect()
+    }
+
+    /// What this cell says, for comparing two kernels: the status of each
+    /// workload and the findings. Workload lists differ only when the
+    /// specs did, which is drift of another kind and still worth a line.
+    fn signature(&self) -> (Status, Vec<String>) {
+        (self.status(), self.findings())
+    }
+
+    /// `PASS 3/3`, `FAIL 1/3 part_of_call_family`, `ERROR tool_failed`.
+    pub fn summary(&self) -> String {
+        let passed = self
+            .verdicts
+            .iter()
+            .filter(|(_, v)| v.status == Status::Pass)
+            .count();
+        let n = self.verdicts.len();
+        let status = self.status();
+        let findings = self.findings();
+        match status {
+            Status::Pass => format!("PASS {passed}/{n}"),
+            Status::Skip => "SKIP".to_string(),
+            Status::Error if passed == 0 => format!("ERROR {}", findings.join(", ")),
+            _ => format!(
+                "{} {}/{n} pass; {}",
+                status.word(),
+                passed,
+                findings.join(", ")
+            ),
+        }
+        .trim_end()
+        .to_string()
+    }
+
+    /// Whether a verdict here has a number (PASS, or FAIL with the tool's
+    /// number), not only "could not run".
+    pub fn numeric(&self) -> bool {
+        self.verdicts
+            .iter()
+            .any(|(_, v)| matches!(v.status, Status::Pass | Status::Fail) && v.reported.is_some())
+    }
+}
+
+/// Every verdict, by tool, claim and environment.
+pub struct Results<'a> {
+    pub envs: Vec<Env>,
+    /// tool → claim → environment's full string → cell.
+    pub cells: BTreeMap<&'a str, BTreeMap<&'a str, BTreeMap<String, Cell<'a>>>>,
+}
+
+impl<'a> Results<'a> {
+    pub fn new(records: &'a [CheckRecord]) -> Results<'a> {
+        let mut envs: Vec<Env> = records.iter().map(|r| Env::parse(&r.environment)).collect();
+        envs.sort();
+        envs.dedup();
+        let mut cells: BTreeMap<&str, BTreeMap<&str, BTreeMap<String, Cell>>> = BTreeMap::new();
+        for r in records {
+            for v in &r.verdicts {
+                cells
+                    .entry(r.tool.as_str())
+                    .or_default()
+                    .entry(v.claim.as_str())
+                    .or_default()
+                    .entry(r.environment.clone())
+                    .or_default()
+                    .verdicts
+                    .push((r, v));
+            }
+        }
+        Results { envs, cells }
+    }
+
+    /// Tools with at least one numeric verdict somewhere.
+    pub fn numeric_tools(&self) -> usize {
+        self.cells
+            .values()
+            .filter(|claims| claims.values().flat_map(|e| e.values()).any(Cell::numeric))
+            .count()
+    }
+
+    /// The compact matrix: one line per tool and claim, a column per
+    /// environment.
+    pub fn matrix(&self) -> String {
+        let mut rows: Vec<Vec<String>> = vec![];
+        let mut head = vec!["TOOL".to_string(), "CLAIM".to_string()];
+        head.extend(self.envs.iter().map(Env::short));
+        rows.push(head);
+        for (tool, claims) in &self.cells {
+            for (claim, by_env) in claims {
+                let mut row = vec![clip(tool, 40), clip(claim, 40)];
+                row.extend(self.envs.iter().map(|e| {
+                    by_env
+                        .get(&e.full)
+                        .map(|c| clip(&c.summary(), 44))
+                        .unwrap_or_else(|| "-".into())
+                }));
+                rows.push(row);
+            }
+        }
+        let cols = rows[0].len();
+        let widths: Vec<usize> = (0..cols)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut o = String::new();
+        for r in &rows {
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
+            o += line.join("  ").trim_end();
+            o.push('\n');
+        }
+        o += &format!(
+            "{} tools, {} with a numeric verdict (PASS or FAIL with the tool's number); {} environment(s)\n",
+            self.cells.len(),
+            self.numeric_tools(),
+            self.envs.len()
+        );
+        o
+    }
+
+    /// Every tool and claim whose cell differs between two environments
+    /// next to each other in kernel order, with the probe or output behind
+    /// the change.
+    pub fn drift(&self) -> Vec<Drift> {
+        let mut out = vec![];
+        for (tool, claims) in &self.cells {
+            for (claim, by_env) in claims {
+                let present: Vec<(&Env, &Cell)> = self
+                    .envs
+                    .iter()
+                    .filter_map(|e| by_env.get(&e.full).map(|c| (e, c)))
+                    .collect();
+                for pair in present.windows(2) {
+                    let ((e0, c0), (e1, c1)) = (pair[0], pair[1]);
+                    if c0.signature() != c1.signature() {
+                        out.push(Drift {
+                            tool: tool.to_string(),
+                            claim: claim.to_string(),
+                            before: (e0.short(), c0.summary()),
+                            after: (e1.short(), c1.summary()),
+                            behind: behind(c0, c1),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A verdict that changed between two kernels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drift {
+    pub tool: String,
+    pub claim: String,
+    /// The environment before the change and its verdict.
+    pub before: (String, String),
+    /// The first environment (in kernel order) where it changed.
+    pub after: (String, String),
+    /// The probe or output behind it, in words.
+    pub behind: String,
+}
+
+/// Lines a tool prints when a probe did not attach: bpftrace's warnings,
+/// bcc's exceptions, perf-tools' and SystemTap's errors.
+const ATTACH_SIGNS: &[&str] = &[
+    "could not attach",
+    "cannot attach",
+    "failed to attach",
+    "not traceable",
+    "adding a kprobe",
+    "while resolving probe point",
+    "no such file or directory",
+    "unknown symbol",
+];
+
+/// A tool's lines about probes that did not attach, each once, with the
+/// pid-like numbers kept (they are rare there) but paths trimmed to their
+/// last part, so two kernels' runs compare.
+fn attach_lines(c: &Cell) -> BTreeSet<String> {
+    c.verdicts
+        .iter()
+        .flat_map(|(r, _)| &r.tool_run.stderr_tail)
+        .filter(|l| {
+            let l = l.to_lowercase();
+            ATTACH_SIGNS.iter().any(|s| l.contains(s))
+        })
+        .map(|l| l.trim().chars().take(200).collect())
+        .collect()
+}
+
+/// The BPF programs of a cell's tool runs, by name: the most runs any one
+/// run of the tool counted (checks that shared a tool run each hold its
+/// record, so summing would count it again).
+fn programs(c: &Cell) -> BTreeMap<String, Option<u64>> {
+    let mut out: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    for p in c
+        .verdicts
+        .iter()
+        .flat_map(|(r, _)| &r.tool_run.bpf_programs)
+    {
+        let e = out.entry(p.name.clone()).or_insert(p.runs);
+        *e = (*e).max(p.runs);
+    }
+    out
+}
+
+/// The programs as the document lists them: `name (runs)`.
+fn programs_line(c: &Cell) -> String {
+    let ps = programs(c);
+    if ps.is_empty() {
+        return "no BPF program held when stopped".into();
+    }
+    ps.iter()
+        .map(|(n, r)| match r {
+            Some(r) => format!("{n} ({} runs)", num(*r)),
+            None => format!("{n} (runs not counted)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What the BPF programs say about a change: programs loaded on one kernel
+/// and not the other, and programs that ran on one and never on the other.
+fn program_change(c0: &Cell, c1: &Cell) -> Vec<String> {
+    let (p0, p1) = (programs(c0), programs(c1));
+    if p0.is_empty() && p1.is_empty() {
+        return vec![];
+    }
+    let mut out = vec![];
+    let gone: Vec<&String> = p0.keys().filter(|n| !p1.contains_key(*n)).collect();
+    let new: Vec<&String> = p1.keys().filter(|n| !p0.contains_key(*n)).collect();
+    if !gone.is_empty() {
+        out.push(format!("BPF programs no longer loaded: {}", list(&gone)));
+    }
+    if !new.is_empty() {
+        out.push(format!("BPF programs loaded only here: {}", list(&new)));
+    }
+    let ran = |r: &Option<u64>| r.is_some_and(|r| r > 0);
+    let silent = |r: &Option<u64>| *r == Some(0);
+    let stopped: Vec<&String> = p0
+        .iter()
+        .filter(|(n, r)| ran(r) && p1.get(*n).is_some_and(silent))
+        .map(|(n, _)| n)
+        .collect();
+    let started: Vec<&String> = p0
+        .iter()
+        .filter(|(n, r)| silent(r) && p1.get(*n).is_some_and(ran))
+        .map(|(n, _)| n)
+        .collect();
+    if !stopped.is_empty() {
+        out.push(format!(
+            "loaded but never ran (a probe that no longer fires): {}",
+            list(&stopped)
+        ));
+    }
+    if !started.is_empty() {
+        out.push(format!("never ran before, runs now: {}", list(&started)));
+    }
+    out
+}
+
+fn list(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why a cell changed, from what the records hold: probes that stopped or
+/// started attaching, BPF programs that stopped loading or firing, the tool's failure, output the parser could not
+/// read, or the diagnosis of the new verdict when every probe attached in
+/// both.
+fn behind(c0: &Cell, c1: &Cell) -> String {
+    let (a0, a1) = (attach_lines(c0), attach_lines(c1));
+    let stopped: Vec<&String> = a1.difference(&a0).collect();
+    let started: Vec<&String> = a0.difference(&a1).collect();
+    let mut parts = vec![];
+    if !stopped.is_empty() {
+        parts.push(format!(
+            "a probe stopped attaching; the tool said: {}",
+            quote(&stopped)
+        ));
+    }
+    if !started.is_empty() {
+        parts.push(format!(
+            "a probe that did not attach before attaches now (before, the tool said: {})",
+            quote(&started)
+        ));
+    }
+    parts.extend(program_change(c0, c1));
+    let unparsed = |c: &Cell| c.findings().iter().any(|f| f == "unparsed_output");
+    if unparsed(c1) != unparsed(c0) {
+        parts.push(
+            "its output format changed: the parser reads one kernel's output and not the other's"
+                .into(),
+        );
+    }
+    if parts.is_empty() {
+        let why = c1
+            .verdicts
+            .iter()
+            .chain(c0.verdicts.iter())
+            .filter(|(_, v)| v.status != Status::Pass)
+            .find_map(|(_, v)| v.diagnosis.as_ref())
+            .map(|d| d.sentence.clone())
+            .unwrap_or_else(|| "no diagnosis recorded".into());
+        parts.push(format!(
+            "every probe attached on both (no attach error in either run); what its probes counted changed: {why}"
+        ));
+    }
+    parts.join("; ")
+}
+
+fn quote(lines: &[&String]) -> String {
+    let shown: Vec<String> = lines.iter().take(2).map(|l| format!("`{l}`")).collect();
+    let more = match lines.len() {
+        0..=2 => String::new(),
+        n => format!(" (and {} more)", n - 2),
+    };
+    format!("{}{more}", shown.join(", "))
+}
+
+fn clip(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// What the document says about where and when it was made; the caller
+/// knows the date and the tools' package versions, the records do not.
+pub struct Provenance {
+    pub date: String,
+    pub command: String,
+    /// `package version` lines (bpftrace, bpfcc-tools, perf-tools...).
+    pub packages: Vec<String>,
+    /// Report cards, already printed, one per tool and environment.
+    pub cards: Vec<String>,
+}
+
+/// The tracing tools' Debian packages installed here, `name version`.
+pub fn installed_packages() -> Vec<String> {
+    let out = std::process::Command::new("dpkg-query")
+        .args(["-W", "-f", "${Package} ${Version}\\n"])
+        .args([
+            "bpftrace",
+            "bpfcc-tools",
+            "python3-bpfcc",
+            "perf-tools-unstable",
+            "gawk",
+            "mawk",
+        ])
+        .output();
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1).is_some())
+            .map(str::to_string)
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
+/// The Markdown results document.
+pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
+    let r = Results::new(records);
+    let mut o = String::new();
+    o += "# Catalog results\n\n";
+    o += &format!(
+        "Generated {} by `{}` from a real run of every spec in `expectations/catalog` (and `expectations/systemtap` in guests); do not edit by hand.\n\n",
+        p.date, p.command
+    );
+    o += "## Where it ran\n\n| environment | kernel | checks |\n|---|---|---|\n";
+    for e in &r.envs {
+        let n = records.iter().filter(|c| c.environment == e.full).count();
+        o += &format!("| {} | {} | {} |\n", e.label, md(&e.full), n);
+    }
+    if !p.packages.is_empty() {
+        o += "\nTool versions (Debian packages; every guest runs the host's userland, so a guest differs from the host by its kernel alone):\n\n";
+        for pkg in &p.packages {
+            o += &format!("- {}\n", md(pkg));
+        }
+    }
+    o += &format!(
+        "\n{} tools, {} of them with a numeric verdict (PASS, or FAIL with the tool's number) somewhere.\n",
+        r.cells.len(),
+        r.numeric_tools()
+    );
+    o += "\n## Matrix\n\nEach cell: the worst verdict over the workloads, how many passed, and the findings. `-`: not run there.\n\n";
+    o += &format!(
+        "| tool | claim | {} |\n|---|---|{}\n",
+        r.envs
+            .iter()
+            .map(Env::short)
+            .collect::<Vec<_>>()
+            .join(" | "),
+        "---|".repeat(r.envs.len())
+    );
+    for (tool, claims) in &r.cells {
+        for (claim, by_env) in claims {
+            let cells: Vec<String> = r
+                .envs
+                .iter()
+                .map(|e| {
+                    by_env
+                        .get(&e.full)
+                        .map(|c| md(&c.summary()))
+                        .unwrap_or("-".into())
+                })
+                .collect();
+            o += &format!("| {} | {} | {} |\n", md(tool), md(claim), cells.join(" | "));
+        }
+    }
+    o += "\n## Drift between kernels\n\n";
+    let drift = r.drift();
+    if drift.is_empty() {
+        o += "No verdict differs between the kernels of this run.\n";
+    } else {
+        o += "Each tool and claim whose verdict differs between two kernels next to each other in release order: the first kernel where it changed, and the probe or output behind it (from the tool's own words in each run).\n\n";
+        for d in &drift {
+            o += &format!(
+                "- **{}**, {}: {} on {} → **{} on {}**. {}\n",
+                md(&d.tool),
+                md(&d.claim),
+                md(&d.before.1),
+                d.before.0,
+                md(&d.after.1),
+                d.after.0,
+                md(&d.behind)
+            );
+        }
+    }
+    o += "\n## Every verdict\n\n";
+    for (tool, claims) in &r.cells {
+        o += &format!("### {}\n\n", md(tool));
+        if let Some((rec, _)) = claims
+            .values()
+            .flat_map(|e| e.values())
+            .flat_map(|c| c.verdicts.first())
+            .next()
+        {
+            o += &format!("Spec: `{}`\n\n", rec.spec.display());
+        }
+        let mut probes = vec![];
+        for e in &r.envs {
+            if let Some(c) = claims.values().find_map(|by_env| by_env.get(&e.full)) {
+                probes.push(format!("- {}: {}\n", e.label, md(&programs_line(c))));
+            }
+        }
+        o += "BPF programs the tool held when stopped, with the times each ran over the tool's run:\n\n";
+        o += &probes.concat();
+        o += "\n| claim | environment | workload | verdict | reported | truth | diagnosis |\n|---|---|---|---|---|---|---|\n";
+        for (claim, by_env) in claims {
+            for e in &r.envs {
+                let Some(cell) = by_env.get(&e.full) else {
+                    continue;
+                };
+                for (rec, v) in &cell.verdicts {
+                    let reported = v
+                        .reported
+                        .map(|x| format!("{} {}", num(x), v.unit))
+                        .unwrap_or_else(|| "-".into());
+                    let truth = v
+                        .truth
+                        .as_ref()
+                        .map(|t| {
+                            format!(
+                                "{} {} ({})",
+                                crate::units::range(t.lo, t.hi),
+                                v.unit,
+                                t.source.as_str()
+                            )
+                        })
+                        .unwrap_or_else(|| "-".into());
+                    let why = v
+                        .diagnosis
+                        .as_ref()
+                        .map(|d| format!("`{}`: {}", d.finding.name(), d.sentence))
+                        .unwrap_or_default();
+                    o += &format!(
+                        "| {} | {} | {} | {} | {} | {} | {} |\n",
+                        md(claim),
+                        e.label,
+                        md(&rec.workload),
+                        v.status.word(),
+                        reported,
+                        md(&truth),
+                        md(&why)
+                    );
+                }
+            }
+        }
+        o.push('\n');
+    }
+    if !p.cards.is_empty() {
+        o += "## Report cards\n\n";
+        for c in &p.cards {
+            o += &format!("```\n{}\n```\n\n", c.trim_end());
+        }
+    }
+    o
+}
+
+/// Text safe in a Markdown table cell: pipes escaped, newlines folded.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environments_sort_in_kernel_release_order() {
+        let mut envs = [
+            Env::parse("host (kernel 6.18.44-fc-v1045)"),
+            Env::parse("guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)"),
+            Env::parse("guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)"),
+        ];
+        envs.sort();
+        let labels: Vec<&str> = envs.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, ["debian-6.1", "debian-6.12", "host"]);
+        assert_eq!(envs[1].short(), "debian-6.12 (6.12.57)");
+    }
+
+    fn record(env: &str, status: Status, finding: Option<Finding>, stderr: &[&str]) -> CheckRecord {
+        let mut r = CheckRecord::unmeasured(
+            "biotop",
+            std::path::Path::new("expectations/catalog/bcc/biotop/spec.toml"),
+            "direct-mixed",
+            env.into(),
+            "vda".into(),
+            "tcw-aaaaaa",
+        );
+        r.tool_run.stderr_tail = stderr.iter().map(|s| s.to_string()).collect();
+        r.verdicts = vec![Verdict {
+            claim: "disk bytes per process".into(),
+            metric: tracecheck_model::Metric::parse("disk.read_bytes").unwrap(),
+            unit: "B".into(),
+            workload: "direct-mixed".into(),
+            status,
+            reported: Some(7),
+            truth: None,
+            accepted: None,
+            tolerance: "1%".into(),
+            diagnosis: finding.map(|finding| crate::verdict::Diagnosis {
+                finding,
+                sentence: "it reported nothing".into(),
+            }),
+            fix: None,
+            others: vec![],
+            notes: vec![],
+            histogram: None,
+        }];
+        r
+    }
+
+    use crate::verdict::Finding;
+
+    #[test]
+    fn drift_names_the_first_kernel_and_the_probe_that_stopped_attaching() {
+        let records = vec![
+            record("guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)", Status::Error, Some(Finding::ToolFailed),
+                &["Exception: Failed to attach BPF program b'trace_pid_start' to kprobe b'blk_account_io_start'"]),
+            record("guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)", Status::Pass, None, &[]),
+            record("host (kernel 6.18.44-fc-v1045)", Status::Error, Some(Finding::ToolFailed),
+                &["Exception: Failed to attach BPF program b'trace_pid_start' to kprobe b'blk_account_io_start'"]),
+        ];
+        let r = Results::new(&records);
+        let d = r.drift();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].before.0, "debian-6.1 (6.1.0)");
+        assert_eq!(d[0].after.0, "debian-6.12 (6.12.57)");
+        assert!(
+            d[0].behind.contains("stopped attaching")
+                && d[0].behind.contains("blk_account_io_start"),
+            "{}",
+            d[0].behind
+        );
+        let m = r.matrix();
+        assert!(
+            m.contains("PASS 1/1") && m.contains("ERROR tool_failed"),
+            "{m}"
+        );
+        // The same verdict everywhere is no drift.
+        let same = vec![
+            record(
+                "guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)",
+                Status::Pass,
+                None,
+                &[],
+            ),
+            record("host (kernel 6.18.44-fc-v1045)", Status::Pass, None, &[]),
+        ];
+        assert!(Results::new(&same).drift().is_empty());
+        let doc = markdown(
+            &records,
+            &Provenance {
+                date: "2026-12-03".into(),
+                command: "x".into(),
+                packages: vec![],
+                cards: vec![],
+            },
+        );
+        assert!(
+            doc.contains("## Drift between kernels")
+                && doc.contains("**ERROR tool_failed on debian-6.12 (6.12.57)**"),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn drift_names_a_program_that_stopped_firing() {
+        use tracecheck_witness::programs::ProgramRun;
+        let prog = |runs| ProgramRun {
+            id: 7,
+            name: "trace_req_start".into(),
+            kind: "Kprobe".into(),
+            runs: Some(runs),
+        };
+        let mut a = record(
+            "guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)",
+            Status::Pass,
+            None,
+            &[],
+        );
+        a.tool_run.bpf_programs = vec![prog(260)];
+        let mut b = record(
+            "guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)",
+            Status::Fail,
+            Some(Finding::ReportedNothing),
+            &[],
+        );
+        b.tool_run.bpf_programs = vec![prog(0)];
+        let records = vec![a, b];
+        let d = Results::new(&records).drift();
+        assert_eq!(d.len(), 1);
+        assert!(
+            d[0].behind.contains("never ran") && d[0].behind.contains("`trace_req_start`"),
+            "{}",
+            d[0].behind
+        );
+        let doc = markdown(
+            &records,
+            &Provenance {
+                date: "d".into(),
+                command: "c".into(),
+                packages: vec![],
+                cards: vec![],
+            },
+        );
+        assert!(doc.contains("trace_req_start (260 runs)"), "{doc}");
+    }
+}

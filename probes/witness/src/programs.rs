@@ -1,0 +1,100 @@
+//! Which BPF programs a tool under test loaded, and how often each ran:
+//! the kernel's own account (`BPF_ENABLE_STATS` run counts), read by
+//! program id from the file descriptors the tool's process holds. This is
+//! how a verdict that changed between kernels can name the probe that
+//! stopped attaching or stopped firing; tracecheck's own witness programs
+//! live in the harness's process and are never counted here.
+
+use serde::{Deserialize, Serialize};
+use std::os::fd::{FromRawFd, OwnedFd};
+
+/// One BPF program a tool had loaded when it was stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ProgramRun {
+    /// The kernel's program id.
+    pub id: u32,
+    /// Its name as the kernel keeps it (15 characters at most: bcc names a
+    /// program after its C function, bpftrace after its probe).
+    pub name: String,
+    /// Its program type (`Kprobe`, `Tracepoint`, `PerfEvent`...).
+    pub kind: String,
+    /// How many times it ran while run statistics were on (from the tool's
+    /// start to its stop); `None` when the kernel kept no statistics.
+    pub runs: Option<u64>,
+}
+
+/// The kernel counts program runs only while someone holds a stats fd
+/// (`BPF_ENABLE_STATS`; the count is shared and reference counted, so
+/// holding one never turns off another user's). Drop it to let go.
+pub struct RunStats {
+    _fd: Option<OwnedFd>,
+}
+
+impl RunStats {
+    /// Turn run statistics on for as long as the value lives. A kernel that
+    /// refuses (no CAP_SYS_ADMIN, before 5.8) leaves counts unknown.
+    pub fn enable() -> RunStats {
+        // SAFETY: a plain syscall wrapper; a non-negative return is a new fd
+        // this process owns.
+        let fd = unsafe {
+            libbpf_rs::libbpf_sys::bpf_enable_stats(libbpf_rs::libbpf_sys::BPF_STATS_RUN_TIME)
+        };
+        RunStats {
+            // SAFETY: fd was just returned to us and is owned by no one else.
+            _fd: (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) }),
+        }
+    }
+
+    pub fn on(&self) -> bool {
+        self._fd.is_some() || stats_sysctl_on()
+    }
+}
+
+fn stats_sysctl_on() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/bpf_stats_enabled").is_ok_and(|s| s.trim() == "1")
+}
+
+/// The BPF programs that the processes `pids` hold open, with their run
+/// counts (`counted`: whether statistics were on for the whole span).
+pub fn programs_of(pids: &[u32], counted: bool) -> Vec<ProgramRun> {
+    let mut ids: Vec<u32> = pids.iter().flat_map(|&p| prog_ids_of(p)).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return vec![];
+    }
+    let mut out: Vec<ProgramRun> = libbpf_rs::query::ProgInfoIter::default()
+        .filter(|info| ids.binary_search(&info.id).is_ok())
+        .map(|info| ProgramRun {
+            id: info.id,
+            name: info.name.to_string_lossy().into_owned(),
+            kind: format!("{:?}", info.ty),
+            runs: counted.then_some(info.run_cnt),
+        })
+        .collect();
+    out.sort_by_key(|p| p.id);
+    out
+}
+
+/// Program ids behind a process's `anon_inode:bpf-prog` descriptors, from
+/// its fdinfo (`prog_id:`).
+fn prog_ids_of(pid: u32) -> Vec<u32> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return vec![];
+    };
+    fds.filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == "anon_inode:bpf-prog")
+        })
+        .filter_map(|e| {
+            let info = std::fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                e.file_name().to_string_lossy()
+            ))
+            .ok()?;
+            info.lines()
+                .find_map(|l| l.strip_prefix("prog_id:"))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .collect()
+}
