@@ -3,7 +3,7 @@
 //! results go to stdout.
 
 use crate::record::{worst, CheckRecord};
-use crate::units::{num, range};
+use crate::units::num;
 use crate::verdict::{Status, Verdict};
 use serde::Serialize;
 use tracecheck_model::Direction;
@@ -194,15 +194,8 @@ pub fn table(records: &[CheckRecord], style: &Style) -> String {
         );
         for r in &rs {
             for v in &r.verdicts {
-                let reported = v
-                    .reported
-                    .map(|x| format!("{} {}", num(x), v.unit))
-                    .unwrap_or_else(|| "-".into());
-                let truth = v
-                    .truth
-                    .as_ref()
-                    .map(|t| format!("{} {} ({})", range(t.lo, t.hi), v.unit, t.source.as_str()))
-                    .unwrap_or_else(|| "-".into());
+                let reported = v.reported_text();
+                let truth = v.truth_text();
                 let claim: String = v.claim.chars().take(claim_w).collect();
                 let wl = match v.metric.fixed_direction() {
                     Some(Direction::Read) => format!("{} [r]", r.workload),

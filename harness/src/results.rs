@@ -270,7 +270,6 @@ const ATTACH_SIGNS: &[&str] = &[
     "not traceable",
     "adding a kprobe",
     "while resolving probe point",
-    "no such file or directory",
     "unknown symbol",
 ];
 
@@ -284,6 +283,9 @@ fn attach_lines(c: &Cell) -> BTreeSet<String> {
         .filter(|l| {
             let l = l.to_lowercase();
             ATTACH_SIGNS.iter().any(|s| l.contains(s))
+                // A probe's own file missing (kprobe_events on a kernel
+                // without kprobes), not any file.
+                || (l.contains("no such file") && l.contains("probe"))
         })
         .map(|l| l.trim().chars().take(200).collect())
         .collect()
@@ -373,10 +375,46 @@ fn list(names: &[&String]) -> String {
 /// read, or the diagnosis of the new verdict when every probe attached in
 /// both.
 fn behind(c0: &Cell, c1: &Cell) -> String {
+    // bcc compiles against the running kernel's headers; a machine without
+    // them (this project's host) is a change of environment, not of the
+    // kernel's probes, and says so before anything else.
+    match (no_headers(c0), no_headers(c1)) {
+        (false, true) => {
+            return "bcc could not compile its BPF program here: this kernel's headers are missing (the host has \
+                    none; each guest mounts its kernel's), so the change is the environment's, not the kernel's"
+                .into()
+        }
+        (true, false) => {
+            return "bcc could not compile its BPF program on the kernel before (no headers there), so nothing \
+                    was measured to change from"
+                .into()
+        }
+        _ => {}
+    }
     let (a0, a1) = (attach_lines(c0), attach_lines(c1));
     let stopped: Vec<&String> = a1.difference(&a0).collect();
     let started: Vec<&String> = a0.difference(&a1).collect();
     let mut parts = vec![];
+    // A tool that did not run on one side: its ERROR says why in its own
+    // words (bcc's compiler error, stap's missing compiler), which comes
+    // before any probe it then never loaded.
+    let failed = |c: &Cell| c.status() == Status::Error;
+    if failed(c1) != failed(c0) {
+        let (side, c) = if failed(c1) {
+            ("here", c1)
+        } else {
+            ("on the kernel before", c0)
+        };
+        if let Some(why) = first_diagnosis(c) {
+            parts.push(format!("the tool did not run {side}: {}", clip(&why, 400)));
+        }
+        if let Some(e) = compile_error(c) {
+            parts.push(format!(
+                "the first compiler error: `{}`",
+                clip(e.trim(), 200)
+            ));
+        }
+    }
     if !stopped.is_empty() {
         parts.push(format!(
             "a probe stopped attaching; the tool said: {}",
@@ -411,6 +449,34 @@ fn behind(c0: &Cell, c1: &Cell) -> String {
         ));
     }
     parts.join("; ")
+}
+
+/// The first diagnosis sentence among a cell's verdicts.
+fn first_diagnosis(c: &Cell) -> Option<String> {
+    c.verdicts
+        .iter()
+        .find_map(|(_, v)| v.diagnosis.as_ref())
+        .map(|d| d.sentence.lines().next().unwrap_or_default().to_string())
+}
+
+/// A C compiler's first `error:` line in a tool's stderr (bcc compiling its
+/// BPF program against the kernel's headers).
+fn compile_error<'c>(c: &'c Cell) -> Option<&'c String> {
+    c.verdicts
+        .iter()
+        .flat_map(|(r, _)| &r.tool_run.stderr_tail)
+        .find(|l| l.contains(": error: "))
+}
+
+/// bcc's words when the running kernel has no headers to compile against.
+fn no_headers(c: &Cell) -> bool {
+    c.verdicts
+        .iter()
+        .flat_map(|(r, _)| &r.tool_run.stderr_tail)
+        .any(|l| {
+            l.contains("Module kheaders not found")
+                || (l.contains("/build)") && l.contains("No such file"))
+        })
 }
 
 fn quote(lines: &[&String]) -> String {
@@ -475,10 +541,19 @@ pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
         "Generated {} by `{}` from a real run of every spec in `expectations/catalog` (and `expectations/systemtap` in guests); do not edit by hand.\n\n",
         p.date, p.command
     );
-    o += "## Where it ran\n\n| environment | kernel | checks |\n|---|---|---|\n";
+    o += "## Where it ran\n\n| environment | kernel | checks | time in checks |\n|---|---|---|---|\n";
     for e in &r.envs {
-        let n = records.iter().filter(|c| c.environment == e.full).count();
-        o += &format!("| {} | {} | {} |\n", e.label, md(&e.full), n);
+        let here: Vec<&CheckRecord> = records.iter().filter(|c| c.environment == e.full).collect();
+        // Each check's own span; a guest's boot and a tool run shared by
+        // several checks are counted in each as measured.
+        let ms: u64 = here.iter().map(|c| c.timings.total_ms).sum();
+        o += &format!(
+            "| {} | {} | {} | {:.0} s |\n",
+            e.label,
+            md(&e.full),
+            here.len(),
+            ms as f64 / 1000.0
+        );
     }
     if !p.packages.is_empty() {
         o += "\nTool versions (Debian packages; every guest runs the host's userland, so a guest differs from the host by its kernel alone):\n\n";
@@ -521,7 +596,7 @@ pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
     if drift.is_empty() {
         o += "No verdict differs between the kernels of this run.\n";
     } else {
-        o += "Each tool and claim whose verdict differs between two kernels next to each other in release order: the first kernel where it changed, and the probe or output behind it (from the tool's own words in each run).\n\n";
+        o += "Each tool and claim whose verdict differs between two kernels next to each other in release order: the first kernel where it changed, and the probe or output behind it (from the tool's own words in each run, and the BPF programs it held). The host's kernel is not only a later release: it has no kprobes and no kernel headers, so a change on the host can be the environment's, and the line says so where the tool's words show it.\n\n";
         for d in &drift {
             o += &format!(
                 "- **{}**, {}: {} on {} → **{} on {}**. {}\n",
@@ -561,22 +636,7 @@ pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
                     continue;
                 };
                 for (rec, v) in &cell.verdicts {
-                    let reported = v
-                        .reported
-                        .map(|x| format!("{} {}", num(x), v.unit))
-                        .unwrap_or_else(|| "-".into());
-                    let truth = v
-                        .truth
-                        .as_ref()
-                        .map(|t| {
-                            format!(
-                                "{} {} ({})",
-                                crate::units::range(t.lo, t.hi),
-                                v.unit,
-                                t.source.as_str()
-                            )
-                        })
-                        .unwrap_or_else(|| "-".into());
+                    let (reported, truth) = (v.reported_text(), v.truth_text());
                     let why = v
                         .diagnosis
                         .as_ref()

@@ -25,6 +25,11 @@ pub enum Ready {
     Contains(String),
     /// A fixed delay after start (for tools that print nothing until exit).
     After(Duration),
+    /// Once the tool's processes hold a BPF program and a perf event or BPF
+    /// link that attaches it, and half a second more for the rest of its
+    /// attachments (bcc's profile -f prints nothing until it exits, and
+    /// compiles for a time no fixed delay can promise).
+    Attached,
 }
 
 /// How the harness stops the tool.
@@ -868,7 +873,9 @@ fn parse_stap(
 }
 
 fn parse_ready(s: &str) -> Result<Ready, String> {
-    if s == "first-line" {
+    if s == "attached" {
+        Ok(Ready::Attached)
+    } else if s == "first-line" {
         Ok(Ready::FirstLine)
     } else if let Some(t) = s.strip_prefix("contains:") {
         if t.trim().is_empty() {
@@ -879,7 +886,7 @@ fn parse_ready(s: &str) -> Result<Ready, String> {
         Ok(Ready::After(parse_duration(d)?))
     } else {
         Err(format!(
-            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\" or \"after:DURATION\""
+            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\", \"after:DURATION\" or \"attached\""
         ))
     }
 }
@@ -1134,7 +1141,9 @@ mod tests {
             parse_ready("contains:Tracing").unwrap(),
             Ready::Contains("Tracing".into())
         );
-        assert!(parse_ready("soon").is_err());
+        assert_eq!(parse_ready("attached").unwrap(), Ready::Attached);
+        let e = parse_ready("soon").unwrap_err();
+        assert!(e.contains("\"attached\""), "{e}");
     }
 
     /// docs/spec.md documents every key the parser accepts.

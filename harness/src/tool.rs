@@ -17,6 +17,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
+/// After a tool is seen holding an attached BPF program (`ready =
+/// "attached"`), how long to let it finish attaching the rest.
+const ATTACH_GRACE: Duration = Duration::from_millis(500);
+
 /// Lines kept from the tool's stderr for a verdict.
 const STDERR_TAIL: usize = 15;
 /// Beyond a tool's interval, for its timer to fire and its lines to arrive
@@ -158,6 +162,17 @@ impl RunningTool {
                     return Ok(self.started.elapsed());
                 }
             }
+            if spec.ready == Ready::Attached {
+                let pgid = Pid::from_raw(self.child.id() as i32);
+                if tracecheck_witness::programs::holds_attached_program(&pids_in_group(pgid)) {
+                    // The rest of its attachments (one perf event per CPU)
+                    // follow within milliseconds.
+                    std::thread::sleep(ATTACH_GRACE);
+                    let e = self.started.elapsed();
+                    self.record.ready_ms = Some(e.as_millis() as u64);
+                    return Ok(e);
+                }
+            }
             match self.lines.recv_timeout(Duration::from_millis(50)) {
                 Ok(l) => {
                     let (is_out, text) = self.take(l);
@@ -167,7 +182,7 @@ impl RunningTool {
                             is_out && !text.starts_with("Attaching ") && !text.trim().is_empty()
                         }
                         Ready::Contains(t) => text.contains(t.as_str()),
-                        Ready::After(_) => false,
+                        Ready::After(_) | Ready::Attached => false,
                     };
                     if ready {
                         let e = self.started.elapsed();

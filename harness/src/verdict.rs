@@ -20,6 +20,30 @@ pub enum Status {
     Flaky,
 }
 
+impl Verdict {
+    /// The tool's number with its unit, or `-`, as the reports print it.
+    pub fn reported_text(&self) -> String {
+        self.reported
+            .map(|x| format!("{} {}", crate::units::num(x), self.unit))
+            .unwrap_or_else(|| "-".into())
+    }
+
+    /// The truth's range with its unit and source, or `-`.
+    pub fn truth_text(&self) -> String {
+        self.truth
+            .as_ref()
+            .map(|t| {
+                format!(
+                    "{} {} ({})",
+                    crate::units::range(t.lo, t.hi),
+                    self.unit,
+                    t.source.as_str()
+                )
+            })
+            .unwrap_or_else(|| "-".into())
+    }
+}
+
 impl Finding {
     /// The finding as the JSON report and JUnit name it (`part_of_call_family`).
     pub fn name(self) -> String {

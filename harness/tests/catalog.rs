@@ -768,3 +768,20 @@ fn setuids_bt_misses_setreuid() {
     );
     one_fail((code, vs, stderr), "setuids", "part_of_call_family");
 }
+
+/// bcc's profile samples every CPU at the frequency asked (`-F 997`, a
+/// software CPU-clock perf event opened on each CPU): its folded stacks,
+/// summed by process name, are the spin workload's CPU time at 997 Hz. It
+/// prints nothing until it is stopped, so tracecheck takes it as ready once
+/// it holds its BPF program and perf events (`ready = "attached"`).
+#[test]
+#[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
+fn profile_bpfcc_samples_every_cpu_in_a_guest() {
+    let (code, vs, stderr) = judge_in_guest("expectations/catalog/bcc/profile/spec.toml");
+    assert_eq!(code, 0, "{vs:?}\n{stderr}");
+    assert_eq!(
+        vs,
+        [("spin".to_string(), "PASS".to_string(), String::new())],
+        "{stderr}"
+    );
+}

@@ -8,17 +8,43 @@ use tracecheck_model::{ToolOutput, Value};
 use tracecheck_probes::{parse, OutputFormat};
 
 fn capture(stem: &str) -> ToolOutput {
+    capture_as(stem, "bcc-hist")
+}
+
+fn capture_as(stem: &str, format: &str) -> ToolOutput {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/bcc")
         .join(format!("{stem}.txt"));
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let format: OutputFormat = "bcc-hist".parse().unwrap();
+    let format: OutputFormat = format.parse().unwrap();
     parse(format, &text).unwrap_or_else(|e| panic!("{stem}: {e}"))
 }
 
 #[test]
 fn snapshots() {
     insta::assert_yaml_snapshot!("bcc_hist_bitesize_bpfcc", capture("bitesize_bpfcc"));
+    insta::assert_yaml_snapshot!(
+        "folded_profile_bpfcc",
+        capture_as("profile_bpfcc_folded", "folded")
+    );
+}
+
+/// bcc's `profile -f -F 997` prints one line per distinct stack, the
+/// process name first: the lines kept of the spin workload's (`tcw-`) add
+/// up per process, and the other processes' stay apart.
+#[test]
+fn folded_stacks_sum_by_process_name() {
+    let o = capture_as("profile_bpfcc_folded", "folded");
+    let m = &o.maps[0];
+    assert_eq!(m.name, "stacks");
+    let (by_comm, _) = m.sum_by(|e| Some(e.keys[0].clone()));
+    let spin: Vec<(&String, &u64)> = by_comm
+        .iter()
+        .filter(|(k, _)| k.starts_with("tcw-"))
+        .collect();
+    assert_eq!(spin.len(), 1, "{by_comm:?}");
+    assert!(by_comm.contains_key("tracecheck"), "{by_comm:?}");
+    assert!(o.unparsed.is_empty(), "{:?}", o.unparsed);
 }
 
 #[test]

@@ -717,14 +717,20 @@ pub const STAT_MIX: &[(&str, u64)] = &[
 /// Which stat-family call the `i`th stat of `stats` makes, by
 /// [`STAT_MIX`].
 pub fn stat_call(i: u64) -> &'static str {
-    let mut k = i % 100;
-    for (name, n) in STAT_MIX {
+    from_mix(STAT_MIX, i)
+}
+
+/// The `i`th call of a cycle through `mix`, each name taking its share of
+/// every `sum of shares` calls in a row.
+fn from_mix(mix: &[(&'static str, u64)], i: u64) -> &'static str {
+    let mut k = i % mix.iter().map(|(_, n)| n).sum::<u64>();
+    for (name, n) in mix {
         if k < *n {
             return name;
         }
         k -= n;
     }
-    unreachable!("STAT_MIX adds up to 100")
+    unreachable!("k is below the sum of the shares")
 }
 
 /// `count` stat-family calls on the prepared file, by [`stat_call`], each
@@ -917,14 +923,7 @@ pub const SYNC_MIX: &[(&str, u64)] = &[
 
 /// Which sync-family call the `i`th of `syncs` makes, by [`SYNC_MIX`].
 pub fn sync_call(i: u64) -> &'static str {
-    let mut k = i % 63;
-    for (name, n) in SYNC_MIX {
-        if k < *n {
-            return name;
-        }
-        k -= n;
-    }
-    unreachable!("SYNC_MIX adds up to 63")
+    from_mix(SYNC_MIX, i)
 }
 
 /// `count` sync-family calls on the prepared one-page file, by
@@ -995,14 +994,7 @@ pub const SETUID_MIX: &[(&str, u64)] = &[
 
 /// Which setuid-family call the `i`th of `setuids` makes, by [`SETUID_MIX`].
 pub fn setuid_call(i: u64) -> &'static str {
-    let mut k = i % 15;
-    for (name, n) in SETUID_MIX {
-        if k < *n {
-            return name;
-        }
-        k -= n;
-    }
-    unreachable!("SETUID_MIX adds up to 15")
+    from_mix(SETUID_MIX, i)
 }
 
 /// `count` setuid-family calls by [`setuid_call`], each made as that very

@@ -5,6 +5,7 @@
 pub(crate) mod bcc_hist;
 pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
+pub(crate) mod folded;
 pub(crate) mod perf_tools_hist;
 pub(crate) mod stap_hist;
 pub(crate) mod table;
@@ -22,4 +23,5 @@ pub(crate) const ALL: &[Format] = &[
     bcc_hist::FORMAT,
     stap_hist::FORMAT,
     perf_tools_hist::FORMAT,
+    folded::FORMAT,
 ];

@@ -76,6 +76,28 @@ pub fn programs_of(pids: &[u32], counted: bool) -> Vec<ProgramRun> {
     out
 }
 
+/// Whether the processes `pids` hold a BPF program and something that
+/// attaches one (a perf event, as bcc's kprobes and `attach_perf_event`
+/// use, or a BPF link): the sign that a tool which prints nothing until it
+/// exits has attached its probes.
+pub fn holds_attached_program(pids: &[u32]) -> bool {
+    let targets: Vec<String> = pids
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_dir(format!("/proc/{p}/fd"))
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|t| t.to_string_lossy().into_owned())
+        .collect();
+    let prog = targets.iter().any(|t| t == "anon_inode:bpf-prog");
+    let attach = targets
+        .iter()
+        .any(|t| t == "anon_inode:[perf_event]" || t == "anon_inode:bpf_link");
+    prog && attach
+}
+
 /// Program ids behind a process's `anon_inode:bpf-prog` descriptors, from
 /// its fdinfo (`prog_id:`).
 fn prog_ids_of(pid: u32) -> Vec<u32> {
