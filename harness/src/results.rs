@@ -70,7 +70,10 @@ pub struct Cell<'a> {
 }
 
 impl Cell<'_> {
-    /// The worst status of its workloads (FAIL over ERROR over PASS...).
+    /// The worst status of its workloads, FAIL over ERROR over PASS. Not
+    /// `record::worst`, which puts ERROR first (one check's exit status):
+    /// a cell shows the number a tool got wrong before a workload it could
+    /// not run.
     pub fn status(&self) -> Status {
         let rank = |s: Status| match s {
             Status::Fail => 4,

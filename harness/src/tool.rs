@@ -364,21 +364,14 @@ fn pump<R: Read>(r: R, tx: mpsc::Sender<Line>, wrap: fn(String) -> Line) {
 }
 
 /// The processes of a process group (the tool and any helper it forked),
-/// from each `/proc/PID/stat`'s pgrp field.
+/// by each one's pgrp; a process gone meanwhile is left out.
 fn pids_in_group(pgid: Pid) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Ok(all) = procfs::process::all_processes() else {
         return vec![];
     };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                // The command name may hold spaces and parentheses: the
-                // fields after the last `)` are state, ppid, pgrp.
-                .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.to_string()))
-                .and_then(|r| r.split_whitespace().nth(2)?.parse::<i32>().ok())
-                == Some(pgid.as_raw())
-        })
+    all.filter_map(Result::ok)
+        .filter(|p| p.stat().is_ok_and(|s| s.pgrp == pgid.as_raw()))
+        .map(|p| p.pid as u32)
         .collect()
 }
 

@@ -720,6 +720,20 @@ pub fn stat_call(i: u64) -> &'static str {
     from_mix(STAT_MIX, i)
 }
 
+/// A raw system call's result: 0, or the error errno holds, named after
+/// the call.
+fn returned_zero(rc: libc::c_long, call: &'static str, path: &Path) -> Result<(), WorkloadError> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(WorkloadError::io(
+            call,
+            path,
+            std::io::Error::last_os_error(),
+        ))
+    }
+}
+
 /// The `i`th call of a cycle through `mix`, each name taking its share of
 /// every `sum of shares` calls in a row.
 fn from_mix(mix: &[(&'static str, u64)], i: u64) -> &'static str {
@@ -770,13 +784,7 @@ pub fn stats(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
                 ),
             }
         };
-        if rc != 0 {
-            return Err(WorkloadError::io(
-                call,
-                path,
-                std::io::Error::last_os_error(),
-            ));
-        }
+        returned_zero(rc, call, path)?;
         c.statted(call);
     }
     drop(fd);
@@ -968,13 +976,7 @@ pub fn syncs(path: &Path, count: u64) -> Result<Counts, WorkloadError> {
                 _ => libc::syscall(libc::SYS_sync),
             }
         };
-        if rc != 0 {
-            return Err(WorkloadError::io(
-                call,
-                path,
-                std::io::Error::last_os_error(),
-            ));
-        }
+        returned_zero(rc, call, path)?;
         c.synced(call);
     }
     // SAFETY: the mapping made above, of that length, unused since.
@@ -1020,13 +1022,7 @@ pub fn setuids(count: u64) -> Result<Counts, WorkloadError> {
                 }
             }
         };
-        if rc != 0 {
-            return Err(WorkloadError::io(
-                call,
-                Path::new("-"),
-                std::io::Error::last_os_error(),
-            ));
-        }
+        returned_zero(rc, call, Path::new("-"))?;
         c.setuid(call);
     }
     Ok(c)
@@ -1076,13 +1072,7 @@ pub fn sleeps(count: u64) -> Result<Counts, WorkloadError> {
                 ),
             }
         };
-        if rc != 0 {
-            return Err(WorkloadError::io(
-                call,
-                Path::new("-"),
-                std::io::Error::last_os_error(),
-            ));
-        }
+        returned_zero(rc, call, Path::new("-"))?;
         c.slept(call);
     }
     Ok(c)

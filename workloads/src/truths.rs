@@ -565,6 +565,14 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             format!("{why}; {ASSUME}"),
         );
     };
+    // A workload that moves no file data: no page-cache misses, and
+    // nothing read from or written to the scratch device, each for its
+    // reason.
+    let no_disk_io = |miss: &str, read: &str, write: &str, out: &mut Vec<Truth>| {
+        misses(0, miss, out);
+        Side::zero(read).push(Read, out);
+        Side::zero(write).push(Write, out);
+    };
     let no_reads = || {
         Side::zero(
             "no reads reach the device: the workload's metadata is cached (prepare just wrote it)",
@@ -740,64 +748,56 @@ pub fn truths(w: &Workload, c: &Counts, comm: &str, f: &Facts) -> Vec<Truth> {
             Side::zero("opening read-only and closing dirties nothing").push(Write, &mut out);
         }
         Workload::Threads { count } => {
-            misses(
-                0,
-                "starting and joining threads and forks read no file",
-                &mut out,
-            );
             let why = format!(
                 "{count} threads and {} forks touch no file: nothing reaches the scratch device",
                 count / 5
             );
-            Side::zero(&why).push(Read, &mut out);
-            Side::zero(&why).push(Write, &mut out);
+            no_disk_io(
+                "starting and joining threads and forks read no file",
+                &why,
+                &why,
+                &mut out,
+            );
         }
         Workload::Spin { ms } => {
-            misses(0, "spinning threads read no file", &mut out);
             let why = format!(
                 "threads spinning {ms} ms touch no file: nothing reaches the scratch device"
             );
-            Side::zero(&why).push(Read, &mut out);
-            Side::zero(&why).push(Write, &mut out);
+            no_disk_io("spinning threads read no file", &why, &why, &mut out);
         }
         Workload::TcpConnects { .. } => {
-            misses(0, "loopback TCP connections read no file", &mut out);
             let why =
                 "TCP connections over loopback touch no file: nothing reaches the scratch device";
-            Side::zero(why).push(Read, &mut out);
-            Side::zero(why).push(Write, &mut out);
+            no_disk_io("loopback TCP connections read no file", why, why, &mut out);
         }
         Workload::Setuids { .. } => {
-            misses(0, "setuid calls read no file", &mut out);
             let why = "setuid calls touch no file: nothing reaches the scratch device";
-            Side::zero(why).push(Read, &mut out);
-            Side::zero(why).push(Write, &mut out);
+            no_disk_io("setuid calls read no file", why, why, &mut out);
         }
         Workload::Sleeps { .. } => {
-            misses(0, "sleeping reads no file", &mut out);
             let why = "sleeps touch no file: nothing reaches the scratch device";
-            Side::zero(why).push(Read, &mut out);
-            Side::zero(why).push(Write, &mut out);
+            no_disk_io("sleeping reads no file", why, why, &mut out);
         }
         Workload::Kills { .. } => {
-            misses(0, "kill() with signal 0 reads no file", &mut out);
             let why = "signal 0 checks a target and delivers nothing: no file is touched";
-            Side::zero(why).push(Read, &mut out);
-            Side::zero(why).push(Write, &mut out);
+            no_disk_io("kill() with signal 0 reads no file", why, why, &mut out);
         }
         Workload::Syncs { .. } => {
-            misses(0, "sync calls read no file data", &mut out);
-            Side::zero("sync calls read nothing").push(Read, &mut out);
-            Side::zero(
+            no_disk_io(
+                "sync calls read no file data",
+                "sync calls read nothing",
                 "the page was written back and its filesystem synced before the run, and nothing dirties it: \
                  every sync call finds nothing to write (a journal flush with no data, if any, carries no bytes)",
-            )
-            .push(Write, &mut out);
+                &mut out,
+            );
         }
         Workload::Stats { .. } => {
-            misses(0, "stat calls read no file data", &mut out);
-            Side::zero("stat of a cached inode reads nothing from disk").push(Read, &mut out);
-            Side::zero("stat on a noatime mount dirties nothing").push(Write, &mut out);
+            no_disk_io(
+                "stat calls read no file data",
+                "stat of a cached inode reads nothing from disk",
+                "stat on a noatime mount dirties nothing",
+                &mut out,
+            );
         }
         Workload::Execs { count } => {
             exact(

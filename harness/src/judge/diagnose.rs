@@ -504,7 +504,8 @@ fn unresolved_comm(c: &Context<'_>) -> Option<String> {
     // prepare phase runs under that name too and makes calls of its own
     // (opens, reads). Only a tool that printed nothing under the comm and
     // the whole truth under the old name is taken as ftrace's stale name.
-    if unknown == 0 && (v > 0 || !c.within_range(n, c.truth.lo, c.truth.hi)) {
+    let right = c.within_range(n, c.truth.lo, c.truth.hi);
+    if unknown == 0 && (v > 0 || !right) {
         return None;
     }
     let unit = c.metric.unit();
@@ -522,7 +523,7 @@ fn unresolved_comm(c: &Context<'_>) -> Option<String> {
             num(v)
         ));
     }
-    let verdict = if c.within_range(n, c.truth.lo, c.truth.hi) {
+    let verdict = if right {
         "the number is right and the key is wrong".to_string()
     } else if n < c.truth.lo {
         format!(

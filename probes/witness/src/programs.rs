@@ -27,7 +27,7 @@ pub struct ProgramRun {
 /// (`BPF_ENABLE_STATS`; the count is shared and reference counted, so
 /// holding one never turns off another user's). Drop it to let go.
 pub struct RunStats {
-    _fd: Option<OwnedFd>,
+    fd: Option<OwnedFd>,
 }
 
 impl RunStats {
@@ -41,12 +41,12 @@ impl RunStats {
         };
         RunStats {
             // SAFETY: fd was just returned to us and is owned by no one else.
-            _fd: (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) }),
+            fd: (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) }),
         }
     }
 
     pub fn on(&self) -> bool {
-        self._fd.is_some() || stats_sysctl_on()
+        self.fd.is_some() || stats_sysctl_on()
     }
 }
 
@@ -81,42 +81,41 @@ pub fn programs_of(pids: &[u32], counted: bool) -> Vec<ProgramRun> {
 /// use, or a BPF link): the sign that a tool which prints nothing until it
 /// exits has attached its probes.
 pub fn holds_attached_program(pids: &[u32]) -> bool {
-    let targets: Vec<String> = pids
+    let kinds: Vec<String> = pids
         .iter()
-        .flat_map(|p| {
-            std::fs::read_dir(format!("/proc/{p}/fd"))
-                .into_iter()
-                .flatten()
-        })
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .map(|t| t.to_string_lossy().into_owned())
+        .flat_map(|&p| anon_fds(p))
+        .map(|(_, kind)| kind)
         .collect();
-    let prog = targets.iter().any(|t| t == "anon_inode:bpf-prog");
-    let attach = targets
-        .iter()
-        .any(|t| t == "anon_inode:[perf_event]" || t == "anon_inode:bpf_link");
-    prog && attach
+    kinds.iter().any(|k| k == "bpf-prog")
+        && kinds.iter().any(|k| k == "[perf_event]" || k == "bpf_link")
 }
 
 /// Program ids behind a process's `anon_inode:bpf-prog` descriptors, from
-/// its fdinfo (`prog_id:`).
+/// its fdinfo (`prog_id:`, a file procfs does not parse).
 fn prog_ids_of(pid: u32) -> Vec<u32> {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return vec![];
-    };
-    fds.filter_map(|e| e.ok())
-        .filter(|e| {
-            std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy() == "anon_inode:bpf-prog")
-        })
-        .filter_map(|e| {
-            let info = std::fs::read_to_string(format!(
-                "/proc/{pid}/fdinfo/{}",
-                e.file_name().to_string_lossy()
-            ))
-            .ok()?;
+    anon_fds(pid)
+        .into_iter()
+        .filter(|(_, kind)| kind == "bpf-prog")
+        .filter_map(|(fd, _)| {
+            let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")).ok()?;
             info.lines()
                 .find_map(|l| l.strip_prefix("prog_id:"))
                 .and_then(|v| v.trim().parse().ok())
+        })
+        .collect()
+}
+
+/// A process's anonymous-inode descriptors (`anon_inode:KIND`: `bpf-prog`,
+/// `[perf_event]`, `bpf_link`...) by number; a process gone meanwhile has
+/// none.
+fn anon_fds(pid: u32) -> Vec<(i32, String)> {
+    let Ok(fds) = procfs::process::Process::new(pid as i32).and_then(|p| p.fd()) else {
+        return vec![];
+    };
+    fds.filter_map(Result::ok)
+        .filter_map(|f| match f.target {
+            procfs::process::FDTarget::AnonInode(kind) => Some((f.fd, kind)),
+            _ => None,
         })
         .collect()
 }
