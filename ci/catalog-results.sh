@@ -1,12 +1,15 @@
 #!/bin/bash
 # Regenerates docs/catalog-results.md from a real run of the tool catalog:
-# every spec under expectations/catalog on this machine's kernel and in
-# Debian 6.1 and 6.12 guests, and the SystemTap scripts under
-# expectations/systemtap in the guests (stap builds its module for a
-# guest's kernel; on the host there is none to build for).
+# every spec under expectations/catalog on this machine's kernel, in
+# Debian 6.1 and 6.12 guests (this machine's bpftrace, bcc and perf-tools)
+# and in a Debian 13 guest (trixie's own kernel and tools), and the
+# SystemTap scripts under expectations/systemtap in the guests (stap builds
+# its module for a guest's kernel; on the host there is none to build for;
+# debian-13 is skipped: its kernel needs gcc-14, which Debian 12 lacks).
 #
 #   bash ci/catalog-results.sh             # everything (about an hour on a 2-core TCG host)
 #   bash ci/catalog-results.sh SPEC_DIR... # run these specs again, keep the rest's records
+#   TRACECHECK_RESULTS_ENVS=debian-13 bash ci/catalog-results.sh   # one environment again
 #
 # Each spec's records go to $TRACECHECK_RESULTS_DIR/ENV/NAME.jsonl (default
 # /var/tmp/tracecheck/catalog-results), so a run that stopped halfway, or
@@ -17,9 +20,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${TRACECHECK_RESULTS_DIR:-/var/tmp/tracecheck/catalog-results}
-envs=${TRACECHECK_RESULTS_ENVS:-host debian-6.1 debian-6.12}
-cargo build --release -p tracecheck
-tc=$PWD/target/release/tracecheck
+envs=${TRACECHECK_RESULTS_ENVS:-host debian-6.1 debian-6.12 debian-13}
+# TRACECHECK_BIN: a tracecheck binary to use as it is (a copy, so that a
+# build during the run cannot replace it under a guest).
+if [ -n "${TRACECHECK_BIN:-}" ]; then
+    tc=$TRACECHECK_BIN
+else
+    cargo build --release -p tracecheck
+    tc=$PWD/target/release/tracecheck
+fi
 
 if [ $# -gt 0 ]; then
     specs=("$@")
@@ -37,6 +46,9 @@ for env in $envs; do
         if [ "$env" != host ]; then
             vm=(--vm "$env")
         elif [[ $spec == expectations/systemtap/* ]]; then
+            continue
+        fi
+        if [ "$env" = debian-13 ] && [[ $spec == expectations/systemtap/* ]]; then
             continue
         fi
         echo "== $env: $spec ($(( $(date +%s) - start )) s so far)" >&2

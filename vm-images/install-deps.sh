@@ -8,7 +8,8 @@ set -eu
 # SystemTap itself is never installed: tracecheck unpacks Debian's packages
 # into the VM cache (src/stap.rs). stap needs these shared libraries, and
 # gcc-12 and make build modules for bookworm's kernel on the host.
-PKGS="qemu-system-x86 busybox-static kmod xz-utils zstd dpkg apt debian-archive-keyring bpftrace bpfcc-tools python3-bpfcc perf-tools-unstable e2fsprogs util-linux libdw1 libelf1 libnss3 libnspr4 libavahi-client3 libavahi-common3 libsqlite3-0 gcc-12 make"
+# mmdebstrap builds debian-13's own root file system (src/rootfs.rs).
+PKGS="mmdebstrap qemu-system-x86 busybox-static kmod xz-utils zstd dpkg apt debian-archive-keyring bpftrace bpfcc-tools python3-bpfcc perf-tools-unstable e2fsprogs util-linux libdw1 libelf1 libnss3 libnspr4 libavahi-client3 libavahi-common3 libsqlite3-0 gcc-12 make"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -82,8 +82,11 @@ pub struct RunOpts {
 
     /// Run every check in a fresh QEMU guest on this Debian distribution
     /// kernel instead of on this machine's kernel: debian-6.1 (bookworm) or
-    /// debian-6.12 (trixie). The first use downloads the kernel packages
-    /// (~170 MB) into the VM cache. Without KVM (TCG) a guest check takes
+    /// debian-6.12 (trixie), both with this machine's tools, or debian-13:
+    /// trixie's kernel with trixie's own bpftrace, bcc and perf-tools (a
+    /// root file system mmdebstrap builds once, ~30 s), to see whether a
+    /// newer version of a tool fixes a bug. The first use downloads the
+    /// kernel packages (~170 MB) into the VM cache. Without KVM (TCG) a guest check takes
     /// ~15-25 s. A tool that crashes or hangs the guest kernel gets an ERROR
     /// verdict saying so, and the run goes on in a new guest.
     #[arg(long, value_name = "TARGET", value_parser = parse_target)]

@@ -20,6 +20,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Env {
     /// (major, minor, patch) of the kernel release, for release order.
     pub version: (u32, u32, u32),
+    /// A guest's own userland (`trixie: bpfcc-tools=0.31.0+ds-7 ...`), or
+    /// empty for this machine's. On one kernel, this machine's tools come
+    /// first and a newer distribution's after them, so drift between the
+    /// two reads as a change of tool version.
+    pub userland: String,
     /// `host` or the guest target (`debian-6.1`).
     pub label: String,
     /// The record's whole environment string.
@@ -49,11 +54,25 @@ impl Env {
             parts.next().unwrap_or(0),
             parts.next().unwrap_or(0),
         );
+        let userland = full
+            .split_once(", userland ")
+            .map(|(_, u)| u.trim_end_matches(')').to_string())
+            .unwrap_or_default();
         Env {
             version,
+            userland,
             label,
             full: full.to_string(),
         }
+    }
+
+    /// The tools' versions of an own userland, `bpfcc-tools 0.31.0+ds-7`
+    /// each; empty for this machine's.
+    pub fn tool_versions(&self) -> Vec<String> {
+        let list = self.userland.split_once(": ").map_or("", |(_, l)| l);
+        list.split_whitespace()
+            .map(|nv| nv.replacen('=', " ", 1))
+            .collect()
     }
 
     /// `debian-6.1 (6.1.0)`: the label and the kernel release.
@@ -235,12 +254,16 @@ impl<'a> Results<'a> {
                 for pair in present.windows(2) {
                     let ((e0, c0), (e1, c1)) = (pair[0], pair[1]);
                     if c0.signature() != c1.signature() {
+                        let mut why = behind(c0, c1);
+                        if e0.version == e1.version && e0.userland != e1.userland {
+                            why = format!("{}; {why}", version_change(e0, e1));
+                        }
                         out.push(Drift {
                             tool: tool.to_string(),
                             claim: claim.to_string(),
                             before: (e0.short(), c0.summary()),
                             after: (e1.short(), c1.summary()),
-                            behind: behind(c0, c1),
+                            behind: why,
                         });
                         break;
                     }
@@ -249,6 +272,25 @@ impl<'a> Results<'a> {
         }
         out
     }
+}
+
+/// Two environments on the same kernel with different tools: what changed.
+fn version_change(e0: &Env, e1: &Env) -> String {
+    let host = "this machine's".to_string();
+    let v0 = e0.tool_versions();
+    let v1 = e1.tool_versions();
+    let side = |v: &[String]| {
+        if v.is_empty() {
+            host.clone()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "same kernel, other tool versions ({} before, {} here): the change is the tool's, not the kernel's",
+        side(&v0),
+        side(&v1)
+    )
 }
 
 /// A verdict that changed between two kernels.
@@ -559,7 +601,7 @@ pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
         );
     }
     if !p.packages.is_empty() {
-        o += "\nTool versions (Debian packages; every guest runs the host's userland, so a guest differs from the host by its kernel alone):\n\n";
+        o += "\nTool versions (Debian packages) on this machine; the debian-6.1 and debian-6.12 guests run this machine's userland, so they differ from it by their kernel alone, and a guest with a userland of its own (debian-13) lists its versions in its environment above:\n\n";
         for pkg in &p.packages {
             o += &format!("- {}\n", md(pkg));
         }
@@ -689,6 +731,45 @@ mod tests {
         let labels: Vec<&str> = envs.iter().map(|e| e.label.as_str()).collect();
         assert_eq!(labels, ["debian-6.1", "debian-6.12", "host"]);
         assert_eq!(envs[1].short(), "debian-6.12 (6.12.57)");
+    }
+
+    const D13: &str = "guest debian-13 (kernel 6.12.57+deb13-amd64, TCG, userland trixie: \
+                       bpfcc-tools=0.31.0+ds-7 bpftrace=0.23.2-1)";
+
+    #[test]
+    fn an_own_userland_sorts_after_the_same_kernel_with_this_machines_tools() {
+        let mut envs = [
+            Env::parse(D13),
+            Env::parse("host (kernel 6.18.44-fc-v1045)"),
+            Env::parse("guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)"),
+        ];
+        envs.sort();
+        let labels: Vec<&str> = envs.iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, ["debian-6.12", "debian-13", "host"]);
+        assert_eq!(
+            envs[1].tool_versions(),
+            ["bpfcc-tools 0.31.0+ds-7", "bpftrace 0.23.2-1"]
+        );
+        assert!(envs[0].tool_versions().is_empty());
+    }
+
+    #[test]
+    fn drift_between_tool_versions_on_one_kernel_names_the_versions() {
+        let records = vec![
+            record("guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)", Status::Error, Some(Finding::ToolFailed),
+                &["Exception: Failed to attach BPF program b'trace_req_done' to kprobe b'blk_account_io_done'"]),
+            record(D13, Status::Pass, None, &[]),
+        ];
+        let d = Results::new(&records).drift();
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].after.0, "debian-13 (6.12.57)");
+        assert!(
+            d[0].behind.starts_with(
+                "same kernel, other tool versions (this machine's before, bpfcc-tools 0.31.0+ds-7"
+            ) && d[0].behind.contains("blk_account_io_done"),
+            "{}",
+            d[0].behind
+        );
     }
 
     fn record(env: &str, status: Status, finding: Option<Finding>, stderr: &[&str]) -> CheckRecord {

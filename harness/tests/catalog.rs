@@ -285,6 +285,29 @@ fn biotop_and_biolatency_bpfcc_cannot_attach_on_debian_6_1() {
     );
 }
 
+/// The same biolatency, as Debian 13 ships it (bcc 0.31, on trixie's own
+/// kernel and userland: `--vm debian-13`), attaches to the block_io_done
+/// tracepoint of 6.5+ instead, and its histogram holds the workload's 4
+/// direct reads: the newer version fixes what 0.26 cannot do, and the
+/// record says which version it was.
+#[test]
+fn biolatency_bpfcc_of_debian_13_attaches_where_debian_12s_cannot() {
+    let _one = GUEST.lock().unwrap_or_else(|p| p.into_inner());
+    let (code, report, stderr) = report_of(
+        "expectations/catalog/bcc/biolatency/spec.toml",
+        &["--vm", "debian-13", "--workload", "direct-read-few"],
+    );
+    let check = &report["checks"][0];
+    let env = check["environment"].as_str().unwrap_or_default();
+    assert!(
+        env.contains("userland trixie") && env.contains("bpfcc-tools=0.3"),
+        "{env}\n{stderr}"
+    );
+    let v = &check["verdicts"][0];
+    assert_eq!(v["status"], "PASS", "{v}\n{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+}
+
 /// bpftrace 0.17 only warns when a kprobe cannot attach and runs on with
 /// BEGIN and END: biosnoop.bt and biolatency.bt then print nothing at all.
 /// That silence is no measurement, so even the workload whose truth is 0

@@ -50,12 +50,8 @@ impl PrivateApt {
         ] {
             fs::create_dir_all(dir.join(sub)).map_err(VmError::io(dir.join(sub)))?;
         }
-        let mirror = std::env::var("TRACECHECK_DEBIAN_MIRROR")
-            .unwrap_or_else(|_| crate::target::DEFAULT_MIRROR.into());
-        let sec = std::env::var("TRACECHECK_DEBIAN_SECURITY_MIRROR")
-            .unwrap_or_else(|_| crate::target::DEFAULT_SECURITY_MIRROR.into());
         let sources = dir.join("etc/sources.list");
-        write_if_changed(&sources, &target.sources_list(&mirror, &sec))?;
+        write_if_changed(&sources, &target.sources_list_from_env())?;
         write_if_changed(&dir.join("status"), "")?;
         Ok(PrivateApt {
             target,

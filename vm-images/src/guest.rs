@@ -485,7 +485,7 @@ pub(crate) fn boot_once(spec: &GuestSpec) -> Result<GuestOutcome, VmError> {
     let mut exports = vec![
         Export {
             tag: HOST_ROOT_TAG.into(),
-            host: "/".into(),
+            host: spec.image.root_dir.clone().unwrap_or_else(|| "/".into()),
             writable: false,
         },
         Export {
@@ -844,6 +844,8 @@ mod tests {
             modules_dir: "/nonexistent".into(),
             headers_packages: Vec::new(),
             headers_dir: None,
+            root_dir: None,
+            userland: Vec::new(),
         };
         let mut s = GuestSpec::new(&img, Accel::Tcg, "true");
         s.shares.push(Share {

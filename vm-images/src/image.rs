@@ -80,6 +80,13 @@ pub struct Image {
     /// `build`/`source` links in `modules_dir` point). None: no headers.
     #[serde(default)]
     pub headers_dir: Option<PathBuf>,
+    /// The guest's root file system, exported read-only in place of this
+    /// machine's `/`; None: this machine's root ([`crate::rootfs`]).
+    #[serde(default)]
+    pub root_dir: Option<PathBuf>,
+    /// With a root of its own, its tracing tools' packages as `name=version`.
+    #[serde(default)]
+    pub userland: Vec<String>,
 }
 
 /// Holds an exclusive `flock` on the cache while building.
@@ -194,8 +201,24 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
             .join(" "),
         t_headers.elapsed()
     );
+    let root = if target.own_userland() {
+        Some(crate::rootfs::build_root(
+            target,
+            cache,
+            &target.sources_list_from_env(),
+        )?)
+    } else {
+        None
+    };
     let inputs = InitramfsInputs::gather(&unpacked.root, pkg.kver(), &opts.busybox)?;
-    let key = content_key(target, &pkg, &headers_pkgs, &inputs)?;
+    let mut key = content_key(target, &pkg, &headers_pkgs, &inputs)?;
+    if let Some(r) = &root {
+        // The root's own key is in its directory's name.
+        let mut h = Sha256::new();
+        h.update(key.as_bytes());
+        h.update(r.dir.display().to_string().as_bytes());
+        key = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    }
     let dir = cache
         .join("images")
         .join(format!("{}-{}", target.name(), &key[..16]));
@@ -208,6 +231,7 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
         if img.vmlinux.exists()
             && img.initramfs.exists()
             && img.headers_dir.as_ref().is_some_and(|d| d.is_dir())
+            && img.root_dir.as_ref().is_none_or(|d| d.is_dir())
         {
             eprintln!("tracecheck-vm: {target}: cached image {}", dir.display());
             return Ok(img);
@@ -239,6 +263,8 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
             .map(|h| format!("{}={}", h.name, h.version))
             .collect(),
         headers_dir: Some(headers.src_dir()),
+        root_dir: root.as_ref().map(|r| r.dir.clone()),
+        userland: root.map(|r| r.tools).unwrap_or_default(),
     };
     let json = serde_json::to_string_pretty(&img).expect("image serialises");
     fs::write(tmp.join("image.json"), json).map_err(VmError::io(tmp.join("image.json")))?;

@@ -14,6 +14,7 @@ pub mod image;
 pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
+pub mod rootfs;
 pub mod runner;
 pub mod stap;
 pub mod target;

@@ -20,19 +20,28 @@ pub enum KernelTarget {
     Debian61,
     /// Debian 13 "trixie": `linux-image-amd64` → 6.12.x.
     Debian612,
+    /// Debian 13 "trixie" whole: its 6.12.x kernel and its own userland
+    /// (bpftrace, bcc, perf-tools of trixie, not the host's), a root file
+    /// system built from Debian packages ([`crate::rootfs`]).
+    Debian13,
 }
 
 impl KernelTarget {
     /// Every target name, as accepted by [`FromStr`].
-    pub const NAMES: &'static [&'static str] = &["debian-6.1", "debian-6.12"];
+    pub const NAMES: &'static [&'static str] = &["debian-6.1", "debian-6.12", "debian-13"];
     /// Every target.
-    pub const ALL: &'static [KernelTarget] = &[KernelTarget::Debian61, KernelTarget::Debian612];
+    pub const ALL: &'static [KernelTarget] = &[
+        KernelTarget::Debian61,
+        KernelTarget::Debian612,
+        KernelTarget::Debian13,
+    ];
 
     /// The target's stable name (`debian-6.1`).
     pub fn name(self) -> &'static str {
         match self {
             KernelTarget::Debian61 => "debian-6.1",
             KernelTarget::Debian612 => "debian-6.12",
+            KernelTarget::Debian13 => "debian-13",
         }
     }
 
@@ -40,13 +49,29 @@ impl KernelTarget {
     pub fn suite(self) -> &'static str {
         match self {
             KernelTarget::Debian61 => "bookworm",
-            KernelTarget::Debian612 => "trixie",
+            KernelTarget::Debian612 | KernelTarget::Debian13 => "trixie",
         }
+    }
+
+    /// Whether the guest runs its suite's own userland (a root file system
+    /// of its own) rather than this machine's root, shared read-only.
+    pub fn own_userland(self) -> bool {
+        self == KernelTarget::Debian13
     }
 
     /// The metapackage that depends on the suite's current kernel.
     pub fn metapackage(self) -> &'static str {
         "linux-image-amd64"
+    }
+
+    /// [`Self::sources_list`] with the mirrors of `TRACECHECK_DEBIAN_MIRROR`
+    /// and `TRACECHECK_DEBIAN_SECURITY_MIRROR`, else the defaults.
+    pub fn sources_list_from_env(self) -> String {
+        let mirror =
+            std::env::var("TRACECHECK_DEBIAN_MIRROR").unwrap_or_else(|_| DEFAULT_MIRROR.into());
+        let sec = std::env::var("TRACECHECK_DEBIAN_SECURITY_MIRROR")
+            .unwrap_or_else(|_| DEFAULT_SECURITY_MIRROR.into());
+        self.sources_list(&mirror, &sec)
     }
 
     /// The `sources.list` text for this target's private apt state.
@@ -102,5 +127,13 @@ mod tests {
         assert!(s.contains("http://m/debian trixie main"));
         assert!(s.contains("http://m/sec trixie-security main"));
         assert!(!s.contains("bookworm"));
+    }
+
+    #[test]
+    fn only_debian_13_brings_its_own_userland() {
+        assert!(KernelTarget::Debian13.own_userland());
+        assert_eq!(KernelTarget::Debian13.suite(), "trixie");
+        assert!(!KernelTarget::Debian612.own_userland());
+        assert!(!KernelTarget::Debian61.own_userland());
     }
 }

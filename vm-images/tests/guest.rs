@@ -407,3 +407,54 @@ fn debian_6_12_boots_and_loads_its_xz_compressed_modules() {
     assert!(img.kver.starts_with("6.12."), "{}", img.kver);
     assert!(lines.contains(&"nullb0"), "{lines:?}");
 }
+
+#[test]
+fn debian_13_runs_trixies_own_tools_not_this_machines() {
+    let opts = BuildOptions::default();
+    let img = build_image(KernelTarget::Debian13, &opts).expect("debian-13 image builds");
+    let root = img
+        .root_dir
+        .clone()
+        .expect("debian-13 has a root of its own");
+    assert!(root.join("usr/sbin/biolatency-bpfcc").exists(), "{root:?}");
+    let bpftrace = img
+        .userland
+        .iter()
+        .find_map(|p| p.strip_prefix("bpftrace="))
+        .expect("bpftrace's version is recorded")
+        .to_string();
+    assert!(
+        img.userland.iter().any(|p| p.starts_with("bpfcc-tools=")),
+        "{:?}",
+        img.userland
+    );
+    let accel = {
+        let _one = one_at_a_time();
+        choose_accel(&img, &opts.cache_dir).expect("accelerator chosen")
+    };
+    let mut s = GuestSpec::new(
+        &img,
+        accel,
+        "cat /etc/debian_version; bpftrace --version; \
+         python3 -c 'import bcc; print(bcc.__version__)'; uname -r",
+    );
+    s.run_timeout = Duration::from_secs(60);
+    let out = run(s);
+    assert_eq!(
+        out.outcome,
+        Outcome::Exited { code: 0 },
+        "stderr: {}",
+        out.stderr
+    );
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // This machine is Debian 12 with bpftrace 0.17; the guest is not.
+    assert!(lines[0].starts_with("13"), "{lines:?}");
+    let upstream = bpftrace.split('-').next().unwrap();
+    assert_eq!(lines[1], format!("bpftrace v{upstream}"), "{lines:?}");
+    assert_ne!(lines[1], "bpftrace v0.17.0");
+    assert!(
+        lines[2].starts_with("0.") && lines[2] != "0.26.0",
+        "{lines:?}"
+    );
+    assert_eq!(lines[3], img.kver);
+}

@@ -190,7 +190,8 @@ impl GuestEnvironment {
 
     /// Host directories the guest must be given: the spec's directory and
     /// the binary's, and a SystemTap module's and staprun's, when they lie
-    /// where the guest has fresh tmpfs (a VM cache under /var/tmp).
+    /// where the guest has fresh tmpfs (a VM cache under /var/tmp), or
+    /// always when the guest's root is not this machine's.
     fn shares(&self, spec_path: &Path, stap: Option<&BuiltModule>) -> Vec<Share> {
         let mut dirs: Vec<PathBuf> = Vec::new();
         let mut wanted: Vec<PathBuf> = [spec_path, self.exe.as_path()]
@@ -201,8 +202,11 @@ impl GuestEnvironment {
             wanted.push(b.root.clone());
             wanted.extend(b.module.parent().map(Path::to_owned));
         }
+        // A guest with a root of its own (debian-13) sees nothing of this
+        // machine's unless it is shared.
+        let own_root = self.image.root_dir.is_some();
         for d in wanted {
-            let hidden = GUEST_TMPFS.iter().any(|t| d.starts_with(t));
+            let hidden = own_root || GUEST_TMPFS.iter().any(|t| d.starts_with(t));
             if hidden && !dirs.contains(&d) {
                 dirs.push(d);
             }
@@ -616,8 +620,17 @@ impl GuestEnvironment {
 impl Environment for GuestEnvironment {
     /// `guest debian-6.1 (kernel 6.1.0-56-amd64, TCG)`
     fn describe(&self) -> String {
+        let mut userland = String::new();
+        if !self.image.userland.is_empty() {
+            // Read back by results::Env: the tools' versions there.
+            userland = format!(
+                ", userland {}: {}",
+                self.target.suite(),
+                self.image.userland.join(" ")
+            );
+        }
         format!(
-            "guest {} (kernel {}, {})",
+            "guest {} (kernel {}, {}{userland})",
             self.target,
             self.image.kver,
             self.accel_word()

@@ -3,6 +3,7 @@
 //! names and [`parse`](crate::parse) dispatch are all taken from [`ALL`].
 
 pub(crate) mod bcc_hist;
+pub(crate) mod bcc_json;
 pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
 pub(crate) mod folded;
@@ -21,6 +22,7 @@ pub(crate) const ALL: &[Format] = &[
     bpftrace_json::FORMAT,
     table::FORMAT,
     bcc_hist::FORMAT,
+    bcc_json::FORMAT,
     stap_hist::FORMAT,
     perf_tools_hist::FORMAT,
     folded::FORMAT,
