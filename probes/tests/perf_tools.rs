@@ -3,23 +3,84 @@
 //! `tests/fixtures/perf_tools/`: the stdout kept in the record of
 //! `tracecheck check expectations/catalog/perf-tools/iolatency --vm
 //! debian-6.1` (queued-io on a null_blk device that completes each request
-//! after 3 ms).
+//! after 3 ms); and of bitesize-perf, run for 4 s on this host beside 32
+//! O_DIRECT writes of 64 KiB, 16 reads of 4 KiB and 4 MiB of 1 MiB writes
+//! to a loop device (which splits them into 128 KiB requests); and of
+//! `perf report -n --sort comm,cpu` (linux-perf 6.1, format `perf-report`)
+//! over `perf record -F 997 -a -e cpu-clock -- sleep 3` on this 2-CPU host,
+//! beside a bash loop spinning for 2.5 s.
 
 use std::path::PathBuf;
 use tracecheck_model::Value;
 use tracecheck_probes::{parse, OutputFormat};
 
 fn iolatency() -> tracecheck_model::ToolOutput {
+    capture("iolatency_perf")
+}
+
+fn capture(stem: &str) -> tracecheck_model::ToolOutput {
+    capture_as(stem, "perf-tools-hist")
+}
+
+fn capture_as(stem: &str, format: &str) -> tracecheck_model::ToolOutput {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/perf_tools/iolatency_perf.txt");
+        .join(format!("tests/fixtures/perf_tools/{stem}.txt"));
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    let format: OutputFormat = "perf-tools-hist".parse().unwrap();
-    parse(format, &text).unwrap()
+    let format: OutputFormat = format.parse().unwrap();
+    parse(format, &text).unwrap_or_else(|e| panic!("{stem}: {e}"))
 }
 
 #[test]
 fn snapshot() {
     insta::assert_yaml_snapshot!("perf_tools_hist_iolatency", iolatency());
+    insta::assert_yaml_snapshot!("perf_tools_hist_bitesize", capture("bitesize_perf"));
+    insta::assert_yaml_snapshot!(
+        "perf_report_comm_cpu",
+        capture_as("perf_report_comm_cpu", "perf-report")
+    );
+}
+
+/// The spinning bash's rows, one per CPU, add up to at most its 2.5 s at
+/// 997 Hz, and most of it (the host's QEMU took the rest).
+#[test]
+fn perf_report_rows_split_by_command_and_cpu() {
+    let o = capture_as("perf_report_comm_cpu", "perf-report");
+    assert_eq!(o.tables.len(), 1);
+    let t = &o.tables[0];
+    assert_eq!(t.header, ["Overhead", "Samples", "Command", "CPU"]);
+    let (cmd, cpu, n) = (
+        t.column("Command").unwrap(),
+        t.column("CPU").unwrap(),
+        t.column("Samples").unwrap(),
+    );
+    let bash: Vec<(&str, u64)> = t
+        .rows
+        .iter()
+        .filter(|r| r[cmd] == "bash")
+        .map(|r| (r[cpu].as_str(), r[n].parse().unwrap()))
+        .collect();
+    assert_eq!(bash.len(), 2, "{bash:?}");
+    let total: u64 = bash.iter().map(|(_, n)| n).sum();
+    assert!((1_500..=2_493).contains(&total), "{total}");
+    assert!(t.rows.iter().all(|r| r.len() == 4));
+}
+
+/// The loop device's requests in whole-KiB buckets: the 32 writes of
+/// 64 KiB in [64, 128), 4 MiB as 32 requests of 128 KiB in [128, ...),
+/// the 4 KiB reads in [1, 8); the host's own disk adds a few (perf stat
+/// counts every disk).
+#[test]
+fn bitesize_buckets_hold_the_loop_devices_requests() {
+    let o = capture("bitesize_perf");
+    let m = o.map("Kbytes").expect("the Kbytes map");
+    let Value::Histogram(b) = &m.entries[0].value else {
+        panic!("not a histogram")
+    };
+    let at = |lo: i64| b.iter().find(|x| x.lo == lo).map(|x| (x.hi, x.count));
+    assert_eq!(at(128), Some((None, 32)));
+    assert!(matches!(at(64), Some((Some(128), n)) if n >= 32), "{b:?}");
+    assert!(matches!(at(1), Some((Some(8), n)) if n >= 16), "{b:?}");
+    assert_eq!(at(0), Some((Some(1), 0)));
 }
 
 /// One printing before it was stopped: 69 requests in [2, 4) ms, where a

@@ -31,6 +31,8 @@ pub const PACKAGES: &[&str] = &[
     "bpfcc-tools",
     "python3-bpfcc",
     "perf-tools-unstable",
+    // perf-tools' bitesize and syscount run perf.
+    "linux-perf",
     "bpftool",
     "e2fsprogs",
     "kmod",

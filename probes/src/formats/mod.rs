@@ -7,6 +7,7 @@ pub(crate) mod bcc_json;
 pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
 pub(crate) mod folded;
+pub(crate) mod perf_report;
 pub(crate) mod perf_tools_hist;
 pub(crate) mod stap_hist;
 pub(crate) mod table;
@@ -25,5 +26,6 @@ pub(crate) const ALL: &[Format] = &[
     bcc_json::FORMAT,
     stap_hist::FORMAT,
     perf_tools_hist::FORMAT,
+    perf_report::FORMAT,
     folded::FORMAT,
 ];

@@ -19,6 +19,15 @@
 //! - iolatency empties its histogram after each printing (`delete hist`),
 //!   so the printings of one run are summed into one entry: the run's
 //!   histogram, with no key.
+//! - `bitesize` prints one histogram at its end, in KiB with one decimal,
+//!   under `Kbytes : I/O Distribution` (no bars in the header), its first
+//!   bucket open below and its last open above:
+//!   `-> 0.9 : 3`, `1.0 -> 7.9 : 38`, `128.0 -> : 1`. Its awk counts
+//!   `nr_sector >= lo*2 && nr_sector < (hi+0.1)*2` with perf stat filters,
+//!   so a bucket `a -> b` is `[a, b + 0.1)` KiB: whole KiB for its default
+//!   and any whole-KiB bucket list, read here as such (a bound that is not
+//!   a whole KiB is an error, not a rounding). The open ends read as 0 and
+//!   as no upper bound.
 //! - Everything else (the banner, `Ending tracing...`) is kept in
 //!   `unparsed`. A bucket line whose numbers do not read is an error.
 
@@ -33,9 +42,16 @@ pub(crate) const FORMAT: Format = Format {
     parse: parse_perf_tools_hist,
 };
 
-/// The unit of a header line, `  >=(ms) .. <(ms)   : I/O  |Distribution  |`.
+/// The unit of a header line, `  >=(ms) .. <(ms)   : I/O  |Distribution  |`,
+/// or bitesize's `Kbytes : I/O Distribution`.
 fn header_unit(line: &str) -> Option<&str> {
     let t = line.trim_start();
+    if let Some((unit, rest)) = t.split_once(':') {
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        if unit.trim() == "Kbytes" && words == ["I/O", "Distribution"] {
+            return Some("Kbytes");
+        }
+    }
     let rest = t.strip_prefix(">=(")?;
     let (unit, rest) = rest.split_once(')')?;
     rest.trim_start()
@@ -58,10 +74,36 @@ fn bucket(line: &str) -> Option<Result<Bucket, String>> {
             .parse::<i64>()
             .map_err(|_| format!("{what}, found `{}`", s.trim()))
     };
+    // bitesize's one-decimal KiB bounds: `a` as printed, `b` plus the 0.1
+    // its awk took off; an empty side is open.
+    let tenths = |s: &str, add: i64| -> Result<Option<i64>, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let (whole, frac) = s.split_once('.').unwrap_or((s, "0"));
+        let t = whole
+            .parse::<i64>()
+            .ok()
+            .zip(frac.parse::<i64>().ok().filter(|_| frac.len() == 1))
+            .map(|(w, f)| w * 10 + f + add)
+            .ok_or_else(|| format!("a bucket bound, found `{s}`"))?;
+        if t % 10 != 0 {
+            return Err(format!("a bound of whole KiB, found `{s}`"));
+        }
+        Ok(Some(t / 10))
+    };
+    let decimal =
+        lo.contains('.') || hi.contains('.') || lo.trim().is_empty() || hi.trim().is_empty();
     Some((|| {
+        let (lo, hi) = if decimal {
+            (tenths(lo, 0)?.unwrap_or(0), tenths(hi, 1)?)
+        } else {
+            (num(lo, "a bucket bound")?, Some(num(hi, "a bucket bound")?))
+        };
         Ok(Bucket {
-            lo: num(lo, "a bucket bound")?,
-            hi: Some(num(hi, "a bucket bound")?),
+            lo,
+            hi,
             count: num(count, "a count")?.max(0) as u64,
         })
     })())
@@ -161,6 +203,39 @@ Ending tracing...
                 "Ending tracing..."
             ]
         );
+    }
+
+    const BITESIZE: &str = "Tracing block I/O size (bytes), until Ctrl-C...
+
+            Kbytes         : I/O      Distribution
+                -> 0.9       : 3        |#                                     |
+          1.0 -> 7.9       : 38       |######                                |
+          8.0 -> 63.9      : 0        |                                      |
+         64.0 -> 127.9     : 0        |                                      |
+        128.0 ->           : 240      |######################################|
+";
+
+    #[test]
+    fn bitesizes_kib_buckets_read_as_whole_kib_with_open_ends() {
+        let o = parse_perf_tools_hist(BITESIZE).unwrap();
+        let m = o.map("Kbytes").expect("the Kbytes map");
+        let Value::Histogram(b) = &m.entries[0].value else {
+            panic!("not a histogram")
+        };
+        let got: Vec<(i64, Option<i64>, u64)> = b.iter().map(|b| (b.lo, b.hi, b.count)).collect();
+        assert_eq!(
+            got,
+            [
+                (0, Some(1), 3),
+                (1, Some(8), 38),
+                (8, Some(64), 0),
+                (64, Some(128), 0),
+                (128, None, 240)
+            ]
+        );
+        let e = parse_perf_tools_hist("  Kbytes : I/O Distribution\n  1.5 -> 7.9 : 2 |#|\n")
+            .unwrap_err();
+        assert!(e.expected.contains("whole KiB"), "{e}");
     }
 
     #[test]
