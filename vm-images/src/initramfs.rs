@@ -59,6 +59,13 @@ mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
 mkdir -p $R/dev/pts $R/dev/shm
+# What udev makes on a real system and devtmpfs does not: without them a
+# tool that writes to /dev/stdout (perf stat -o /dev/stdout, in perf-tools'
+# bitesize) writes into a file of that name instead.
+ln -sf /proc/self/fd $R/dev/fd
+ln -sf /proc/self/fd/0 $R/dev/stdin
+ln -sf /proc/self/fd/1 $R/dev/stdout
+ln -sf /proc/self/fd/2 $R/dev/stderr
 mount -t devpts devpts $R/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
 for d in /tmp /var/tmp /run; do mkdir -p $R$d; mount -t tmpfs -o mode=1777 tmpfs $R$d; done

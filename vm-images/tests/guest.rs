@@ -436,7 +436,8 @@ fn debian_13_runs_trixies_own_tools_not_this_machines() {
         &img,
         accel,
         "cat /etc/debian_version; bpftrace --version; \
-         python3 -c 'import bcc; print(bcc.__version__)'; uname -r",
+         python3 -c 'import bcc; print(bcc.__version__)'; uname -r; \
+         echo through-dev-stdout > /dev/stdout",
     );
     s.run_timeout = Duration::from_secs(60);
     let out = run(s);
@@ -457,4 +458,7 @@ fn debian_13_runs_trixies_own_tools_not_this_machines() {
         "{lines:?}"
     );
     assert_eq!(lines[3], img.kver);
+    // /dev/stdout is the command's stdout, as udev makes it on a real
+    // system (devtmpfs alone has no such link).
+    assert_eq!(lines.get(4), Some(&"through-dev-stdout"), "{lines:?}");
 }
