@@ -385,15 +385,9 @@ fn a_kernel_that_cannot_boot_is_no_boot_within_the_boot_timeout() {
     }
 }
 
-#[test]
-fn debian_6_12_boots_and_loads_its_xz_compressed_modules() {
-    let opts = BuildOptions::default();
-    let img = build_image(KernelTarget::Debian612, &opts).expect("debian-6.12 image builds");
-    let accel = {
-        let _one = one_at_a_time();
-        choose_accel(&img, &opts.cache_dir).expect("accelerator chosen")
-    };
-    let mut s = GuestSpec::new(&img, accel, "uname -r; modprobe null_blk && ls /sys/block");
+/// `command`'s stdout in a guest of `img`, which must exit 0 within 60 s.
+fn stdout_of(img: &Image, accel: Accel, command: &str) -> String {
+    let mut s = GuestSpec::new(img, accel, command);
     s.run_timeout = Duration::from_secs(60);
     let out = run(s);
     assert_eq!(
@@ -402,7 +396,19 @@ fn debian_6_12_boots_and_loads_its_xz_compressed_modules() {
         "stderr: {}",
         out.stderr
     );
-    let lines: Vec<&str> = out.stdout.lines().collect();
+    out.stdout
+}
+
+#[test]
+fn debian_6_12_boots_and_loads_its_xz_compressed_modules() {
+    let opts = BuildOptions::default();
+    let img = build_image(KernelTarget::Debian612, &opts).expect("debian-6.12 image builds");
+    let accel = {
+        let _one = one_at_a_time();
+        choose_accel(&img, &opts.cache_dir).expect("accelerator chosen")
+    };
+    let out = stdout_of(&img, accel, "uname -r; modprobe null_blk && ls /sys/block");
+    let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], img.kver);
     assert!(img.kver.starts_with("6.12."), "{}", img.kver);
     assert!(lines.contains(&"nullb0"), "{lines:?}");
@@ -432,22 +438,14 @@ fn debian_13_runs_trixies_own_tools_not_this_machines() {
         let _one = one_at_a_time();
         choose_accel(&img, &opts.cache_dir).expect("accelerator chosen")
     };
-    let mut s = GuestSpec::new(
+    let out = stdout_of(
         &img,
         accel,
         "cat /etc/debian_version; bpftrace --version; \
          python3 -c 'import bcc; print(bcc.__version__)'; uname -r; \
          echo through-dev-stdout > /dev/stdout",
     );
-    s.run_timeout = Duration::from_secs(60);
-    let out = run(s);
-    assert_eq!(
-        out.outcome,
-        Outcome::Exited { code: 0 },
-        "stderr: {}",
-        out.stderr
-    );
-    let lines: Vec<&str> = out.stdout.lines().collect();
+    let lines: Vec<&str> = out.lines().collect();
     // This machine is Debian 12 with bpftrace 0.17; the guest is not.
     assert!(lines[0].starts_with("13"), "{lines:?}");
     let upstream = bpftrace.split('-').next().unwrap();

@@ -175,19 +175,23 @@ mod tests {
 Ending tracing...
 ";
 
+    /// The (lo, hi, count) of the first entry of map `name`.
+    fn buckets(o: &ToolOutput, name: &str) -> Vec<(i64, Option<i64>, u64)> {
+        let m = o.map(name).unwrap_or_else(|| panic!("no {name} map"));
+        let Value::Histogram(b) = &m.entries[0].value else {
+            panic!("not a histogram")
+        };
+        b.iter().map(|b| (b.lo, b.hi, b.count)).collect()
+    }
+
     #[test]
     fn the_intervals_add_up_to_one_histogram() {
         let o = parse_perf_tools_hist(IOLATENCY).unwrap();
         assert_eq!(o.maps.len(), 1);
-        let m = o.map("ms").expect("the ms map");
-        assert_eq!(m.entries.len(), 1);
-        assert!(m.entries[0].keys.is_empty());
-        let Value::Histogram(b) = &m.entries[0].value else {
-            panic!("not a histogram")
-        };
-        let got: Vec<(i64, Option<i64>, u64)> = b.iter().map(|b| (b.lo, b.hi, b.count)).collect();
+        assert_eq!(o.map("ms").expect("the ms map").entries.len(), 1);
+        assert!(o.maps[0].entries[0].keys.is_empty());
         assert_eq!(
-            got,
+            buckets(&o, "ms"),
             [
                 (0, Some(1), 3),
                 (1, Some(2), 0),
@@ -218,13 +222,8 @@ Ending tracing...
     #[test]
     fn bitesizes_kib_buckets_read_as_whole_kib_with_open_ends() {
         let o = parse_perf_tools_hist(BITESIZE).unwrap();
-        let m = o.map("Kbytes").expect("the Kbytes map");
-        let Value::Histogram(b) = &m.entries[0].value else {
-            panic!("not a histogram")
-        };
-        let got: Vec<(i64, Option<i64>, u64)> = b.iter().map(|b| (b.lo, b.hi, b.count)).collect();
         assert_eq!(
-            got,
+            buckets(&o, "Kbytes"),
             [
                 (0, Some(1), 3),
                 (1, Some(8), 38),
