@@ -1,4 +1,4 @@
-//! The `bcc-hist` format against real output of bcc 0.26's tools, saved
+//! The `bcc-hist`, `folded` and `bcc-json` formats against real output of bcc's tools (0.26, and 0.31 for `-j`), saved
 //! under `tests/fixtures/bcc/` (its README says how each was captured):
 //! snapshots of every parse, and the counts the capture's own workloads
 //! must have produced.
@@ -27,6 +27,28 @@ fn snapshots() {
         "folded_profile_bpfcc",
         capture_as("profile_bpfcc_folded", "folded")
     );
+    insta::assert_yaml_snapshot!(
+        "bcc_json_biolatency_bpfcc",
+        capture_as("biolatency_bpfcc_json", "bcc-json")
+    );
+}
+
+/// biolatency -j's one dict: the usecs map with no key, its log2 buckets
+/// holding the 259 requests of direct-mixed (as diskstats counted them).
+#[test]
+fn biolatency_json_holds_the_workloads_requests() {
+    let o = capture_as("biolatency_bpfcc_json", "bcc-json");
+    assert_eq!(o.maps.len(), 1);
+    let m = o.map("usecs").expect("the usecs map");
+    assert_eq!(m.entries.len(), 1);
+    assert!(m.entries[0].keys.is_empty());
+    assert_eq!(m.entries[0].value.as_count(), 259);
+    let Value::Histogram(b) = &m.entries[0].value else {
+        panic!("not a histogram")
+    };
+    // interval-start 2, interval-end 3: [2, 4).
+    assert_eq!((b[1].lo, b[1].hi), (2, Some(4)));
+    assert!(o.unparsed.is_empty(), "{:?}", o.unparsed);
 }
 
 /// bcc's `profile -f -F 997` prints one line per distinct stack, the
