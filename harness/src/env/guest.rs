@@ -810,6 +810,68 @@ mod tests {
         assert_eq!(sh_quote("it's"), r"'it'\''s'");
     }
 
+    fn env_with(root_dir: Option<PathBuf>, userland: Vec<String>, exe: &str) -> GuestEnvironment {
+        GuestEnvironment {
+            target: KernelTarget::Debian13,
+            image: Image {
+                target: "debian-13".into(),
+                package: "linux-image-6.12.118+deb13-amd64".into(),
+                package_version: "6.12.118-1".into(),
+                kver: "6.12.118+deb13-amd64".into(),
+                key: "0".into(),
+                vmlinux: "/nonexistent".into(),
+                initramfs: "/nonexistent".into(),
+                modules_dir: "/nonexistent".into(),
+                headers_packages: Vec::new(),
+                headers_dir: None,
+                root_dir,
+                userland,
+            },
+            accel: Accel::Tcg,
+            exe: exe.into(),
+            scratch_mib: 64,
+            settle: Duration::from_secs(1),
+            boot_timeout: Duration::from_secs(1),
+            run_margin: Duration::from_secs(1),
+            quiet: true,
+            cache_dir: "/nonexistent".into(),
+            stap: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn a_guest_with_a_root_of_its_own_is_given_the_binary_and_the_spec_wherever_they_are() {
+        let guests = |e: &GuestEnvironment| -> Vec<String> {
+            e.shares(Path::new("/work/x/spec/spec.toml"), None)
+                .into_iter()
+                .map(|s| s.guest)
+                .collect()
+        };
+        // This machine's root: only what the guest's tmpfs would hide.
+        let shared_root = env_with(None, vec![], "/work/x/target/release/tracecheck");
+        assert!(guests(&shared_root).is_empty());
+        let in_var_tmp = env_with(None, vec![], "/var/tmp/t/tracecheck");
+        assert_eq!(guests(&in_var_tmp), ["/var/tmp/t"]);
+        // Debian 13's own root: both, at their own paths.
+        let own = env_with(
+            Some("/cache/roots/debian-13-x/root".into()),
+            vec!["bpfcc-tools=0.31.0+ds-7".into(), "bpftrace=0.23.2-1".into()],
+            "/work/x/target/release/tracecheck",
+        );
+        assert_eq!(guests(&own), ["/work/x/spec", "/work/x/target/release"]);
+        // And it says whose tools it runs, for results::Env to read back.
+        let d = own.describe();
+        assert!(
+            d.ends_with("userland trixie: bpfcc-tools=0.31.0+ds-7 bpftrace=0.23.2-1)"),
+            "{d}"
+        );
+        assert_eq!(
+            crate::results::Env::parse(&d).tool_versions(),
+            ["bpfcc-tools 0.31.0+ds-7", "bpftrace 0.23.2-1"]
+        );
+        assert!(!shared_root.describe().contains("userland"));
+    }
+
     #[test]
     fn a_report_without_the_workload_is_no_record() {
         assert!(parse_report("not json", "direct-read").is_none());
