@@ -21,6 +21,27 @@ use std::time::{Duration, Instant};
 /// "attached"`), how long to let it finish attaching the rest.
 const ATTACH_GRACE: Duration = Duration::from_millis(500);
 
+/// `ready = "attached"`: the tool holds an attached BPF program, and then,
+/// for this many windows of [`ATTACH_GRACE`] in a row, neither attached
+/// anything more nor used more than [`BUSY_TICKS`] of CPU. A tool that
+/// attaches its first probe and then searches kallsyms for the next (bcc's
+/// biolatency under TCG takes seconds) is still setting up, and one that
+/// then fails exits before it is ready, as it should.
+const QUIET_WINDOWS: u32 = 2;
+/// Clock ticks (1/100 s) of CPU in one window that still count as idle: a
+/// tool waiting for events (perf buffer polls, a sleep until SIGINT) uses
+/// almost none.
+const BUSY_TICKS: u64 = 10;
+
+/// User plus system CPU time of `pids`, in clock ticks; a process gone
+/// meanwhile counts 0.
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|&p| procfs::process::Process::new(p as i32).ok()?.stat().ok())
+        .map(|st| st.utime + st.stime)
+        .sum()
+}
+
 /// Lines kept from the tool's stderr for a verdict.
 const STDERR_TAIL: usize = 15;
 /// Beyond a tool's interval, for its timer to fire and its lines to arrive
@@ -151,6 +172,9 @@ impl RunningTool {
         interrupted: &AtomicBool,
     ) -> Result<Duration, ToolFailure> {
         let deadline = self.started + spec.ready_timeout;
+        // For `attached`: (attachments, CPU ticks, when measured, quiet
+        // windows so far), once it holds an attached program.
+        let mut settling: Option<(usize, u64, Instant, u32)> = None;
         loop {
             if interrupted.load(Ordering::Relaxed) {
                 return Err(ToolFailure::NeverReady {
@@ -163,14 +187,28 @@ impl RunningTool {
                 }
             }
             if spec.ready == Ready::Attached {
-                let pgid = Pid::from_raw(self.child.id() as i32);
-                if tracecheck_witness::programs::holds_attached_program(&pids_in_group(pgid)) {
-                    // The rest of its attachments (one perf event per CPU)
-                    // follow within milliseconds.
-                    std::thread::sleep(ATTACH_GRACE);
-                    let e = self.started.elapsed();
-                    self.record.ready_ms = Some(e.as_millis() as u64);
-                    return Ok(e);
+                let pids = pids_in_group(Pid::from_raw(self.child.id() as i32));
+                let now = Instant::now();
+                match settling {
+                    None => {
+                        if tracecheck_witness::programs::holds_attached_program(&pids) {
+                            let att = tracecheck_witness::programs::attachments(&pids);
+                            settling = Some((att, cpu_ticks(&pids), now, 0));
+                        }
+                    }
+                    Some((att0, ticks0, at, quiet)) if now - at >= ATTACH_GRACE => {
+                        let att = tracecheck_witness::programs::attachments(&pids);
+                        let ticks = cpu_ticks(&pids);
+                        let still = att == att0 && ticks.saturating_sub(ticks0) <= BUSY_TICKS;
+                        let quiet = if still { quiet + 1 } else { 0 };
+                        if quiet >= QUIET_WINDOWS {
+                            let e = self.started.elapsed();
+                            self.record.ready_ms = Some(e.as_millis() as u64);
+                            return Ok(e);
+                        }
+                        settling = Some((att, ticks, now, quiet));
+                    }
+                    Some(_) => {}
                 }
             }
             match self.lines.recv_timeout(Duration::from_millis(50)) {

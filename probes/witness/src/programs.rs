@@ -90,6 +90,15 @@ pub fn holds_attached_program(pids: &[u32]) -> bool {
         && kinds.iter().any(|k| k == "[perf_event]" || k == "bpf_link")
 }
 
+/// How many attachments (perf events and BPF links) `pids` hold: a tool
+/// still setting up adds to it.
+pub fn attachments(pids: &[u32]) -> usize {
+    pids.iter()
+        .flat_map(|&p| anon_fds(p))
+        .filter(|(_, kind)| kind == "[perf_event]" || kind == "bpf_link")
+        .count()
+}
+
 /// Program ids behind a process's `anon_inode:bpf-prog` descriptors, from
 /// its fdinfo (`prog_id:`, a file procfs does not parse).
 fn prog_ids_of(pid: u32) -> Vec<u32> {
