@@ -563,6 +563,7 @@ pub fn installed_packages() -> Vec<String> {
             "bpfcc-tools",
             "python3-bpfcc",
             "perf-tools-unstable",
+            "linux-perf",
             "gawk",
             "mawk",
         ])
