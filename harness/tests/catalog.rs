@@ -243,15 +243,37 @@ fn never_attaches(spec: &str, in_guest: bool, words: &[&str]) {
         };
         report_of(spec, &[vm, &["--workload", "direct-read"]].concat())
     };
-    assert_eq!(code, 1, "the tool did not run properly\n{stderr}");
     let vs = report["checks"][0]["verdicts"].as_array().unwrap();
     assert!(!vs.is_empty(), "{report:#}");
+    // 1: a check went wrong; 2 when, besides, a truth could not be had.
+    let unknown = vs
+        .iter()
+        .any(|v| v["diagnosis"]["finding"] == "truth_unknown");
+    assert_eq!(
+        code,
+        if unknown { 2 } else { 1 },
+        "the tool did not run properly\n{stderr}"
+    );
     for v in vs {
         assert_eq!(v["status"], "ERROR", "{v:#}");
-        assert_eq!(v["diagnosis"]["finding"], "tool_failed", "{v:#}");
         let s = v["diagnosis"]["sentence"].as_str().unwrap_or("");
+        // A latency claim where no device of known latency is (this host)
+        // has no truth to hold even a running tool to; it says where one is.
+        if v["diagnosis"]["finding"] == "truth_unknown" {
+            assert!(
+                v["metric"].as_str().unwrap_or("").ends_with("latency") && s.contains("--vm"),
+                "{v:#}"
+            );
+            continue;
+        }
+        assert_eq!(v["diagnosis"]["finding"], "tool_failed", "{v:#}");
         assert!(words.iter().all(|w| s.contains(w)), "{words:?} in {s}");
     }
+    assert!(
+        vs.iter()
+            .any(|v| v["diagnosis"]["finding"] == "tool_failed"),
+        "{report:#}"
+    );
 }
 
 /// bcc 0.26's biosnoop attaches a kprobe to blk_account_io_start, inlined
