@@ -119,8 +119,11 @@ pub fn content_key(
     pkg: &KernelPackage,
     headers: &[KernelPackage],
     inputs: &InitramfsInputs,
+    root: Option<&Path>,
 ) -> Result<String, VmError> {
     let mut h = Sha256::new();
+    // A root of its own is keyed by its directory, whose name holds its key.
+    let root = root.map(|r| r.display().to_string());
     let mut parts = vec![
         FORMAT_VERSION,
         target.name(),
@@ -129,6 +132,7 @@ pub fn content_key(
         &inputs.kver,
         &inputs.script,
     ];
+    parts.extend(root.as_deref());
     for p in headers {
         parts.push(&p.name);
         parts.push(&p.version);
@@ -211,14 +215,13 @@ pub fn build_image(target: KernelTarget, opts: &BuildOptions) -> Result<Image, V
         None
     };
     let inputs = InitramfsInputs::gather(&unpacked.root, pkg.kver(), &opts.busybox)?;
-    let mut key = content_key(target, &pkg, &headers_pkgs, &inputs)?;
-    if let Some(r) = &root {
-        // The root's own key is in its directory's name.
-        let mut h = Sha256::new();
-        h.update(key.as_bytes());
-        h.update(r.dir.display().to_string().as_bytes());
-        key = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    }
+    let key = content_key(
+        target,
+        &pkg,
+        &headers_pkgs,
+        &inputs,
+        root.as_ref().map(|r| r.dir.as_path()),
+    )?;
     let dir = cache
         .join("images")
         .join(format!("{}-{}", target.name(), &key[..16]));
@@ -303,7 +306,7 @@ mod tests {
         };
         let t = KernelTarget::Debian61;
         let hdrs = vec![pkg.headers()];
-        let key = |pkg: &KernelPackage, i: &InitramfsInputs| content_key(t, pkg, &hdrs, i);
+        let key = |pkg: &KernelPackage, i: &InitramfsInputs| content_key(t, pkg, &hdrs, i, None);
         let k0 = key(&pkg, &inputs("a")).unwrap();
         let newer_headers = vec![KernelPackage {
             version: "6.1.1-3".into(),
@@ -311,11 +314,23 @@ mod tests {
         }];
         assert_ne!(
             k0,
-            content_key(t, &pkg, &newer_headers, &inputs("a")).unwrap(),
+            content_key(t, &pkg, &newer_headers, &inputs("a"), None).unwrap(),
             "headers version"
         );
         assert_eq!(k0, key(&pkg, &inputs("a")).unwrap(), "stable");
         assert_ne!(k0, key(&pkg, &inputs("b")).unwrap(), "init script");
+        let with_root =
+            |r: &str| content_key(t, &pkg, &hdrs, &inputs("a"), Some(Path::new(r))).unwrap();
+        assert_ne!(
+            k0,
+            with_root("/c/roots/debian-13-a/root"),
+            "a root of its own"
+        );
+        assert_ne!(
+            with_root("/c/roots/debian-13-a/root"),
+            with_root("/c/roots/debian-13-b/root"),
+            "which root"
+        );
         let newer = KernelPackage {
             version: "6.1.1-2".into(),
             ..pkg.clone()
