@@ -63,17 +63,49 @@ pub fn programs_of(pids: &[u32], counted: bool) -> Vec<ProgramRun> {
     if ids.is_empty() {
         return vec![];
     }
-    let mut out: Vec<ProgramRun> = libbpf_rs::query::ProgInfoIter::default()
-        .filter(|info| ids.binary_search(&info.id).is_ok())
-        .map(|info| ProgramRun {
-            id: info.id,
-            name: info.name.to_string_lossy().into_owned(),
-            kind: format!("{:?}", info.ty),
-            runs: counted.then_some(info.run_cnt),
+    // `ids` is sorted, so the result is in id order.
+    ids.into_iter()
+        .filter_map(|id| {
+            let info = prog_info(id)?;
+            // The kernel NUL-terminates the name within its 16 bytes.
+            let name: Vec<u8> = info
+                .name
+                .iter()
+                .take_while(|&&c| c != 0)
+                .map(|&c| c as u8)
+                .collect();
+            Some(ProgramRun {
+                id,
+                name: String::from_utf8_lossy(&name).into_owned(),
+                kind: format!("{:?}", libbpf_rs::ProgramType::from(info.type_)),
+                runs: counted.then_some(info.run_cnt),
+            })
         })
-        .collect();
-    out.sort_by_key(|p| p.id);
-    out
+        .collect()
+}
+
+/// The kernel's record of program `id` (`bpf_prog_info`: name, type, run
+/// count, recursion misses), or `None` once the program is gone. Asked for
+/// by id rather than through libbpf-rs's `ProgInfoIter`, which ends at the
+/// first program on the machine whose info it fails to read: one such
+/// program would hide every later one, and with them their counts.
+pub(crate) fn prog_info(id: u32) -> Option<libbpf_rs::libbpf_sys::bpf_prog_info> {
+    use libbpf_rs::libbpf_sys;
+    use std::os::fd::AsRawFd;
+    // SAFETY: a plain syscall wrapper; a non-negative return is a new fd
+    // this process owns.
+    let fd = unsafe { libbpf_sys::bpf_prog_get_fd_by_id(id) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd was just returned to us and is owned by no one else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut info = libbpf_sys::bpf_prog_info::default();
+    let mut len = std::mem::size_of_val(&info) as u32;
+    // SAFETY: info is a bpf_prog_info of `len` bytes with every array
+    // pointer null, so the kernel writes only the fixed fields.
+    let ret = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
+    (ret == 0).then_some(info)
 }
 
 /// Whether the processes `pids` hold a BPF program and something that

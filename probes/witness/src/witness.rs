@@ -273,20 +273,15 @@ impl Witness {
     /// CPU (bpf_trace_run's recursion check), e.g. a block_rq_complete in
     /// an interrupt arriving while the program handles one in a kworker.
     /// The kernel counts those skips in `recursion_misses`. A program
-    /// whose info cannot be read (it is gone) is left out.
+    /// whose info cannot be read counts 0 (it cannot be gone: our links hold it).
     fn recursion_misses(&self) -> BTreeMap<String, u64> {
-        let ids: BTreeMap<u32, &str> = self.links.iter().map(|(tp, id, _)| (*id, *tp)).collect();
-        let mut out: BTreeMap<String, u64> = self
-            .links
+        self.links
             .iter()
-            .map(|(tp, _, _)| (tp.to_string(), 0))
-            .collect();
-        for info in libbpf_rs::query::ProgInfoIter::default() {
-            if let Some(tp) = ids.get(&info.id) {
-                out.insert(tp.to_string(), info.recursion_misses);
-            }
-        }
-        out
+            .map(|(tp, id, _)| {
+                let misses = crate::programs::prog_info(*id).map_or(0, |i| i.recursion_misses);
+                (tp.to_string(), misses)
+            })
+            .collect()
     }
 
     /// Take a last snapshot and detach every program.
