@@ -75,12 +75,48 @@ impl Env {
             .collect()
     }
 
+    /// The results document's column head: [`Env::short`] with the
+    /// versions of the tool families the specs run, from its own userland
+    /// or, for an environment that runs this machine's, from `host`
+    /// (`bpftrace 0.17.0-1` lines): `debian-13 (6.12.118; bcc 0.31,
+    /// bpftrace 0.23)`. Spec names carry no version, so this is where a
+    /// reader learns which tool each column ran.
+    pub fn column(&self, host: &[String]) -> String {
+        let own = self.tool_versions();
+        let lines = if own.is_empty() { host } else { &own[..] };
+        let versions: Vec<String> = FAMILIES
+            .iter()
+            .filter_map(|(package, family)| {
+                let version = lines
+                    .iter()
+                    .find_map(|l| l.strip_prefix(package)?.strip_prefix(' '))?;
+                // Major.minor: the Debian revision and patch level say
+                // nothing a reader compares columns by.
+                let mm: Vec<&str> = version.split(['.', '-', '+', '~']).take(2).collect();
+                Some(format!("{family} {}", mm.join(".")))
+            })
+            .collect();
+        let (a, b, c) = self.version;
+        match versions.is_empty() {
+            true => self.short(),
+            false => format!("{} ({a}.{b}.{c}; {})", self.label, versions.join(", ")),
+        }
+    }
+
     /// `debian-6.1 (6.1.0)`: the label and the kernel release.
     pub fn short(&self) -> String {
         let (a, b, c) = self.version;
         format!("{} ({a}.{b}.{c})", self.label)
     }
 }
+
+/// Debian packages of the tool families the catalog runs, and the name a
+/// column head gives each.
+const FAMILIES: &[(&str, &str)] = &[
+    ("bpfcc-tools", "bcc"),
+    ("bpftrace", "bpftrace"),
+    ("linux-perf", "perf"),
+];
 
 /// One claim of one tool in one environment, over its workloads.
 #[derive(Debug, Default, Clone)]
@@ -617,7 +653,7 @@ pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
         "| tool | claim | {} |\n|---|---|{}\n",
         r.envs
             .iter()
-            .map(Env::short)
+            .map(|e| e.column(&p.packages))
             .collect::<Vec<_>>()
             .join(" | "),
         "---|".repeat(r.envs.len())
@@ -752,6 +788,27 @@ mod tests {
             ["bpfcc-tools 0.31.0+ds-7", "bpftrace 0.23.2-1"]
         );
         assert!(envs[0].tool_versions().is_empty());
+    }
+
+    #[test]
+    fn column_heads_name_each_environments_own_tool_versions() {
+        let host = [
+            "bpfcc-tools 0.26.0+ds-1".to_string(),
+            "bpftrace 0.17.0-1".into(),
+            "mawk 1.3.4".into(),
+        ];
+        assert_eq!(
+            Env::parse(D13).column(&host),
+            "debian-13 (6.12.57; bcc 0.31, bpftrace 0.23)"
+        );
+        assert_eq!(
+            Env::parse("guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)").column(&host),
+            "debian-6.1 (6.1.0; bcc 0.26, bpftrace 0.17)"
+        );
+        assert_eq!(
+            Env::parse("host (kernel 6.18.44-fc-v1045)").column(&[]),
+            "host (6.18.44)"
+        );
     }
 
     #[test]
