@@ -372,8 +372,16 @@ pub fn establish_sizes(
 /// Why a latency's truth is unknown on a device whose latency nobody set:
 /// for as long as the check runs there, so measuring again will not help.
 pub const NO_KNOWN_LATENCY: &str = "nobody set this scratch device's latency, so the witness's timing has \
-     nothing to be checked against; latency claims are judged on a device of known latency: use --vm \
-     debian-6.1 (null_blk)";
+     nothing to be checked against; latency claims are judged on a device of known latency: let tracecheck \
+     make its own scratch disk (no --scratch-device), or use --vm debian-6.1 (null_blk)";
+
+/// Why a latency's truth stays unknown on a device that serves requests
+/// issued together one after another, after their issue: measuring again
+/// will not help.
+pub const QUEUED_AFTER_ISSUE: &str = ": the requests waited for one another after their issue, as on this \
+     machine's delayed loop device, where the loop driver passes them on one at a time; there only \
+     one-at-a-time I/O (paced-io) takes the set time, and queued I/O is judged on null_blk in a guest (--vm \
+     debian-6.1)";
 
 /// How far above the configured delay a request's median may end on a
 /// device of known latency: the guest's own overhead between the issue
@@ -426,8 +434,16 @@ pub fn establish_latency(
         ));
     }
     if median > known + LATENCY_OVERHEAD_NS {
+        // Whole multiples of the delay: requests served one at a time
+        // after their issue, as the host's FUSE-delayed loop device does
+        // (workloads/src/delayed_file.rs).
+        let queued_after_issue = if median >= 2 * known {
+            QUEUED_AFTER_ISSUE
+        } else {
+            ""
+        };
         why.push(format!(
-            "the median request took {} from issue to end, more than {} over the device's set {}",
+            "the median request took {} from issue to end, more than {} over the device's set {}{queued_after_issue}",
             ms(median),
             ms(LATENCY_OVERHEAD_NS),
             ms(known)

@@ -225,3 +225,46 @@ fn latency_mutants_are_caught_in_a_guest() {
     let problems = assess(&mutants, &correct, &by);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The latency corpus on this machine, which has no null_blk: tracecheck
+/// makes its own device of known latency, a loop device over a FUSE file
+/// it delays by 3 ms a request (workloads/src/delayed_file.rs). There
+/// one-at-a-time reads (paced-io) take the set time from issue, and are
+/// judged: the correct scripts pass, the µs-under-ns mutant fails with
+/// wrong_unit. Requests issued together wait for each other after their
+/// issue there, so queued-io's truth stays unknown, with the reason, and
+/// is never a PASS.
+#[test]
+fn latency_corpus_on_this_machine_s_delayed_device() {
+    let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
+    let specs: Vec<PathBuf> = [
+        "expectations/correct/disk-latency",
+        "expectations/correct/block-latency",
+        "expectations/mutants/disk-latency-us-as-ns",
+    ]
+    .iter()
+    .map(|d| root().join(d))
+    .collect();
+    let by = run(&specs, &[]);
+    let verdict = |spec: &str, workload: &str| {
+        by.get(spec)
+            .and_then(|vs| vs.iter().find(|v| v.0 == workload))
+            .map(|v| (v.1.as_str(), v.2.as_str()))
+            .unwrap_or_else(|| panic!("{spec} on {workload}: no verdict in {by:?}"))
+    };
+    for spec in ["disk-latency", "block-latency"] {
+        assert_eq!(verdict(spec, "paced-io"), ("PASS", ""), "{by:?}");
+    }
+    assert_eq!(
+        verdict("disk-latency-us-as-ns", "paced-io"),
+        ("FAIL", "wrong_unit"),
+        "{by:?}"
+    );
+    for spec in ["disk-latency", "block-latency", "disk-latency-us-as-ns"] {
+        assert_eq!(
+            verdict(spec, "queued-io"),
+            ("ERROR", "truth_unknown"),
+            "{by:?}"
+        );
+    }
+}

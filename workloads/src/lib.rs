@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod delayed_file;
 pub mod design;
 pub mod diskstats;
 pub mod error;

@@ -51,6 +51,9 @@ pub struct ScratchDisk {
     pub known_latency_ns: Option<u64>,
     /// The null_blk configfs directory to remove in `Drop`.
     nullb: Option<PathBuf>,
+    /// The FUSE file under the loop device of a delayed disk, unmounted in
+    /// `Drop` after the loop device is detached.
+    delayed: Option<crate::delayed_file::DelayedFile>,
 }
 
 /// How long settling took, for the report.
@@ -109,6 +112,7 @@ impl ScratchDisk {
             mounted: false,
             known_latency_ns: None,
             nullb: None,
+            delayed: None,
         }
     }
 
@@ -133,6 +137,53 @@ impl ScratchDisk {
             .arg(disk.backing.as_deref().expect("loop backing")))?;
         disk.device = PathBuf::from(&dev);
         disk.attached = true;
+        disk.format_and_mount()?;
+        Ok(disk)
+    }
+
+    /// A scratch disk of known latency without null_blk: a loop device in
+    /// direct-I/O mode over a file served by FUSE from this process, whose
+    /// every read and write takes `completion_ns`
+    /// ([`crate::delayed_file`]). Requests issued together wait for each
+    /// other after their issue (the loop driver passes them on one at a
+    /// time), so only one-at-a-time I/O takes exactly the delay from issue.
+    pub fn delayed(size_mib: u64, completion_ns: u64) -> Result<ScratchDisk, DiskError> {
+        if !rustix::process::geteuid().is_root() {
+            return Err(DiskError(
+                "mounting a FUSE file system and a loop device needs root; run tracecheck as root"
+                    .into(),
+            ));
+        }
+        let tag = new_tag();
+        let dir = std::env::temp_dir().join(format!("{tag}-delayed"));
+        let file = crate::delayed_file::DelayedFile::mount(
+            &dir,
+            size_mib << 20,
+            Duration::from_nanos(completion_ns),
+        )
+        .map_err(|e| {
+            DiskError(format!(
+                "cannot mount the delayed FUSE file under {}: {e} (is /dev/fuse there?)",
+                dir.display()
+            ))
+        })?;
+        let mut disk = ScratchDisk::blank(&tag, PathBuf::new());
+        let dev = run(Command::new("losetup")
+            .args(["--direct-io=on", "-f", "--show"])
+            .arg(file.path()))?;
+        disk.delayed = Some(file);
+        disk.device = PathBuf::from(&dev);
+        disk.attached = true;
+        disk.known_latency_ns = Some(completion_ns);
+        // As on null_blk: no merging, so every request the workload makes
+        // is one the device times, and mq-deadline, so every request is
+        // inserted (block_rq_insert fires) before its issue.
+        let queue = PathBuf::from("/sys/block")
+            .join(Path::new(&dev).file_name().unwrap_or_default())
+            .join("queue");
+        std::fs::write(queue.join("nomerges"), "2")
+            .map_err(DiskError::io(format!("set {}/nomerges", queue.display())))?;
+        let _ = std::fs::write(queue.join("scheduler"), "mq-deadline");
         disk.format_and_mount()?;
         Ok(disk)
     }
@@ -304,6 +355,8 @@ impl Drop for ScratchDisk {
         if let Some(b) = &self.backing {
             let _ = std::fs::remove_file(b);
         }
+        // After the loop device over it is gone.
+        drop(self.delayed.take());
         if let Some(n) = &self.nullb {
             let _ = std::fs::write(n.join("power"), "0");
             let _ = std::fs::remove_dir(n);

@@ -43,7 +43,8 @@ impl HostEnvironment {
     ) -> Result<HostEnvironment, HarnessError> {
         ensure_tracefs()?;
         ensure_debugfs_tracing(quiet);
-        let disks = if devices.is_empty() {
+        let own = devices.is_empty();
+        let disks = if own {
             if !quiet {
                 eprintln!("tracecheck: making a {size_mib} MiB scratch disk...");
             }
@@ -56,6 +57,10 @@ impl HostEnvironment {
                 .collect::<Result<_, HarnessError>>()?
         };
         let mut env = HostEnvironment::on_disks(disks, limits);
+        if own {
+            // Latency plans get a FUSE-delayed disk (no null_blk here).
+            env.rig.make_delayed_disks(size_mib);
+        }
         if let Some(l) = label {
             env.rig.label = l;
         }

@@ -231,8 +231,11 @@ fn measured_again(
         why = first.unestablished.iter().map(|u| u.why.clone()).collect();
     }
     why.dedup();
-    // A latency on a device whose latency nobody set stays unknown there.
-    if why.iter().all(|w| w == crate::establish::NO_KNOWN_LATENCY) {
+    // A latency on a device whose latency nobody set, or that serves
+    // queued requests one at a time after their issue, stays unknown there.
+    if why.iter().all(|w| {
+        w == crate::establish::NO_KNOWN_LATENCY || w.contains(crate::establish::QUEUED_AFTER_ISSUE)
+    }) {
         return (first, None);
     }
     on_event(Event::Phase(

@@ -35,6 +35,11 @@ const KPROBE_EVENTS: &str = "/sys/kernel/tracing/kprobe_events";
 /// where they ran.
 pub struct Rig {
     scratch: Vec<Scratch>,
+    /// On a rig that makes its own disks (this machine, no devices
+    /// given): the size of the disk of known latency a plan that needs one
+    /// gets, made at its first such run ([`ScratchDisk::delayed`]).
+    delayed_mib: Option<u64>,
+    delayed: std::sync::OnceLock<Scratch>,
     /// How many runs have taken a disk so far.
     taken: AtomicUsize,
     pub(super) limits: Limits,
@@ -63,15 +68,38 @@ impl Rig {
                 })
                 .collect(),
             taken: AtomicUsize::new(0),
+            delayed_mib: None,
+            delayed: std::sync::OnceLock::new(),
             limits,
             label,
         }
     }
 
-    /// The disk the next run is to use.
-    fn next_scratch(&self) -> &Scratch {
+    /// Give plans that need a device of known latency one of `size_mib`,
+    /// made when the first of them runs.
+    pub(super) fn make_delayed_disks(&mut self, size_mib: u64) {
+        self.delayed_mib = Some(size_mib);
+    }
+
+    /// The disk a run of `plan` is to use: the next of the rig's disks,
+    /// or, for a plan that needs a device of known latency on a rig that
+    /// makes its own, the delayed disk.
+    fn scratch_for(&self, plan: &Plan) -> Result<&Scratch, HarnessError> {
+        if let (Some(ns), Some(mib)) = (plan.known_latency_ns(), self.delayed_mib) {
+            if let Some(s) = self.delayed.get() {
+                return Ok(s);
+            }
+            let disk = ScratchDisk::delayed(mib, ns)?;
+            // Checks run one at a time; were two to race, the loser's
+            // disk is dropped (unmounted) here.
+            let _ = self.delayed.set(Scratch {
+                inputs: Inputs::under(disk.path()),
+                disk,
+            });
+            return Ok(self.delayed.get().expect("just set"));
+        }
         let n = self.taken.fetch_add(1, Ordering::Relaxed);
-        &self.scratch[n % self.scratch.len()]
+        Ok(&self.scratch[n % self.scratch.len()])
     }
 
     /// A check's record before anything is measured.
@@ -323,7 +351,7 @@ impl<'a> WorkloadRun<'a> {
         interrupted: &'a AtomicBool,
     ) -> Result<Self, HarnessError> {
         let comm = fresh_comm();
-        let scratch = rig.next_scratch();
+        let scratch = rig.scratch_for(plan)?;
         let dir = scratch.disk.fresh_dir(&comm)?;
         Ok(WorkloadRun {
             disk: &scratch.disk,
