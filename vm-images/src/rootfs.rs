@@ -130,6 +130,12 @@ pub fn build_root(target: KernelTarget, cache: &Path, sources: &str) -> Result<R
         fs::remove_dir_all(&dir).map_err(VmError::io(&dir))?;
     }
     fs::rename(&tmp, &dir).map_err(VmError::io(&dir))?;
+    for old in prune_other_roots(&roots, target, &dir) {
+        eprintln!(
+            "tracecheck-vm: {target}: removed the root of an earlier package list, {}",
+            old.display()
+        );
+    }
     let tools = parse_versions(&listed);
     eprintln!(
         "tracecheck-vm: {target}: root ready in {:.1?}: {}",
@@ -142,9 +148,51 @@ pub fn build_root(target: KernelTarget, cache: &Path, sources: &str) -> Result<R
     })
 }
 
+/// Remove `target`'s roots in `roots` other than `keep`: each is half a
+/// gigabyte, and one of another key was made for a package list or
+/// sources that have changed since. Best effort (the caller holds the cache
+/// lock, so no build is under way); returns what it removed.
+fn prune_other_roots(roots: &Path, target: KernelTarget, keep: &Path) -> Vec<std::path::PathBuf> {
+    let prefix = format!("{}-", target.name());
+    let Ok(entries) = fs::read_dir(roots) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != keep)
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_prefix(&prefix))
+                // Another key of this target: 16 hex digits, nothing more
+                // (so `debian-13-...` never takes a `debian-13x-...`).
+                .is_some_and(|k| k.len() == 16 && k.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
+        .filter(|p| fs::remove_dir_all(p).is_ok())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_root_removes_the_targets_other_roots_only() {
+        let roots = tempfile::tempdir().unwrap();
+        let make = |n: &str| {
+            let d = roots.path().join(n);
+            fs::create_dir_all(d.join("root")).unwrap();
+            d
+        };
+        let keep = make("debian-13-00112233aabbccdd");
+        let old = make("debian-13-ffeeddccbbaa9988");
+        let other = make("debian-6.12-ffeeddccbbaa9988");
+        let building = make(".building-ffeeddccbbaa9988");
+        let removed = prune_other_roots(roots.path(), KernelTarget::Debian13, &keep);
+        assert_eq!(removed, [old.clone()]);
+        assert!(keep.exists() && other.exists() && building.exists() && !old.exists());
+    }
 
     #[test]
     fn versions_parse_from_dpkg_query() {
