@@ -190,7 +190,7 @@ mod tests {
         let other = make("debian-6.12-ffeeddccbbaa9988");
         let building = make(".building-ffeeddccbbaa9988");
         let removed = prune_other_roots(roots.path(), KernelTarget::Debian13, &keep);
-        assert_eq!(removed, [old.clone()]);
+        assert_eq!(removed, std::slice::from_ref(&old));
         assert!(keep.exists() && other.exists() && building.exists() && !old.exists());
     }
 
