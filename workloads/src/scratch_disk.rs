@@ -51,9 +51,9 @@ pub struct ScratchDisk {
     pub known_latency_ns: Option<u64>,
     /// The null_blk configfs directory to remove in `Drop`.
     nullb: Option<PathBuf>,
-    /// The FUSE file under the loop device of a delayed disk, unmounted in
-    /// `Drop` after the loop device is detached.
-    delayed: Option<crate::delayed_file::DelayedFile>,
+    /// The FUSE file under the loop device of a delayed disk and that loop
+    /// device, which is its own: both go in `Drop`, after the detach.
+    delayed: Option<(crate::delayed_file::DelayedFile, OwnLoop)>,
 }
 
 /// How long settling took, for the report.
@@ -137,8 +137,23 @@ impl ScratchDisk {
             .arg(disk.backing.as_deref().expect("loop backing")))?;
         disk.device = PathBuf::from(&dev);
         disk.attached = true;
+        // A loop device keeps its queue's settings when it is detached, and
+        // `losetup -f` hands out the same devices again: set the ones
+        // tracecheck's truths assume (a fresh loop device's: no elevator,
+        // so the submitter issues its own requests; merging on) rather than
+        // inherit a delayed disk's or anyone's.
+        disk.set_queue("scheduler", "none")?;
+        disk.set_queue("nomerges", "0")?;
         disk.format_and_mount()?;
         Ok(disk)
+    }
+
+    /// Write `value` to the device's `queue/ATTR` in sysfs.
+    fn set_queue(&self, attr: &str, value: &str) -> Result<(), DiskError> {
+        let name = self.device.file_name().unwrap_or_default();
+        let path = Path::new("/sys/block").join(name).join("queue").join(attr);
+        std::fs::write(&path, value)
+            .map_err(DiskError::io(format!("set {} to {value}", path.display())))
     }
 
     /// A scratch disk of known latency without null_blk: a loop device in
@@ -168,22 +183,22 @@ impl ScratchDisk {
             ))
         })?;
         let mut disk = ScratchDisk::blank(&tag, PathBuf::new());
-        let dev = run(Command::new("losetup")
-            .args(["--direct-io=on", "-f", "--show"])
+        let own = OwnLoop::add()?;
+        let dev = own.path();
+        run(Command::new("losetup")
+            .args(["--direct-io=on"])
+            .arg(&dev)
             .arg(file.path()))?;
-        disk.delayed = Some(file);
-        disk.device = PathBuf::from(&dev);
+        disk.delayed = Some((file, own));
+        disk.device = dev;
         disk.attached = true;
         disk.known_latency_ns = Some(completion_ns);
         // As on null_blk: no merging, so every request the workload makes
         // is one the device times, and mq-deadline, so every request is
-        // inserted (block_rq_insert fires) before its issue.
-        let queue = PathBuf::from("/sys/block")
-            .join(Path::new(&dev).file_name().unwrap_or_default())
-            .join("queue");
-        std::fs::write(queue.join("nomerges"), "2")
-            .map_err(DiskError::io(format!("set {}/nomerges", queue.display())))?;
-        let _ = std::fs::write(queue.join("scheduler"), "mq-deadline");
+        // inserted (block_rq_insert fires) before its issue. The device is
+        // removed with the disk, so no later disk inherits these.
+        disk.set_queue("nomerges", "2")?;
+        let _ = disk.set_queue("scheduler", "mq-deadline");
         disk.format_and_mount()?;
         Ok(disk)
     }
@@ -360,6 +375,86 @@ impl Drop for ScratchDisk {
         if let Some(n) = &self.nullb {
             let _ = std::fs::write(n.join("power"), "0");
             let _ = std::fs::remove_dir(n);
+        }
+    }
+}
+
+/// A loop device made for one disk and removed with it
+/// (`LOOP_CTL_ADD`/`LOOP_CTL_REMOVE` on /dev/loop-control). A detached loop
+/// device keeps state that sysfs does not show: after loop0 had served a
+/// FUSE-backed device with mq-deadline and other queue settings, every
+/// scratch disk `losetup -f` put on it later (elevator back to none, every
+/// queue file as on a fresh device) had a quarter of a 1 MiB O_DIRECT
+/// call's requests issued by kblockd's kworkers instead of the caller, so
+/// per-task counts at issue went wrong; on a newly made loop device they
+/// did not (measured 2026-12-03, 6.18). A device of its own, past the numbers `losetup -f` hands
+/// out, and gone afterwards, leaves nothing behind.
+struct OwnLoop {
+    index: u32,
+}
+
+/// linux/loop.h.
+const LOOP_CTL_ADD: libc::c_ulong = 0x4C80;
+const LOOP_CTL_REMOVE: libc::c_ulong = 0x4C81;
+/// The first index tried: far above the devices `losetup -f` takes.
+const OWN_LOOP_BASE: u32 = 512;
+
+impl OwnLoop {
+    fn control() -> Result<std::fs::File, DiskError> {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/loop-control")
+            .map_err(DiskError::io("open /dev/loop-control"))
+    }
+
+    fn add() -> Result<OwnLoop, DiskError> {
+        use std::os::fd::AsRawFd;
+        let ctl = OwnLoop::control()?;
+        for index in OWN_LOOP_BASE..OWN_LOOP_BASE + 256 {
+            // SAFETY: LOOP_CTL_ADD takes the index as its argument.
+            let r = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_ADD, index as libc::c_ulong) };
+            if r >= 0 {
+                return Ok(OwnLoop { index });
+            }
+            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
+                return Err(DiskError(format!(
+                    "cannot add loop device {index}: {}",
+                    std::io::Error::last_os_error()
+                )));
+            }
+        }
+        Err(DiskError(format!(
+            "no free loop device number in {OWN_LOOP_BASE}..{}",
+            OWN_LOOP_BASE + 256
+        )))
+    }
+
+    fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/dev/loop{}", self.index))
+    }
+}
+
+impl Drop for OwnLoop {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        let Ok(ctl) = OwnLoop::control() else {
+            return;
+        };
+        // EBUSY for a moment after the detach.
+        for _ in 0..50 {
+            // SAFETY: LOOP_CTL_REMOVE takes the index as its argument.
+            let r = unsafe {
+                libc::ioctl(
+                    ctl.as_raw_fd(),
+                    LOOP_CTL_REMOVE,
+                    self.index as libc::c_ulong,
+                )
+            };
+            if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EBUSY) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
