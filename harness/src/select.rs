@@ -458,12 +458,14 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
     // tight, within 5% (a claim is held to a number, not only a range).
     let nonzero = |t: &Truth| t.lo > 0;
     let tight = |t: &Truth| t.lo > 0 && t.hi * 100 <= t.lo * 105;
+    // Whether plan `p`'s truth of `rm` is `wanted`.
+    let holds = |p: &Plan, rm: Metric, wanted: &dyn Fn(&Truth) -> bool| {
+        all.iter()
+            .any(|(q, gt)| *q == p && gt.best(rm, &who).is_some_and(wanted))
+    };
     for wanted in [&nonzero as &dyn Fn(&Truth) -> bool, &tight] {
         for rm in resolved(m) {
-            let has = |p: &Plan| {
-                all.iter()
-                    .any(|(q, gt)| *q == p && gt.best(rm, &who).is_some_and(wanted))
-            };
+            let has = |p: &Plan| holds(p, rm, wanted);
             if !chosen.iter().any(|p| has(p)) {
                 if let Some(p) = PLANS.iter().find(|p| has(p)) {
                     chosen.push(p);
@@ -471,15 +473,13 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
             }
         }
     }
-    // Every claim is held on at least two workloads where its truth is not
-    // 0: a number right on one run may be right by accident (an offset
-    // that a second count exposes). The second is another run of a chosen
-    // plan's kind where there is one, else the first plan that has it.
+    // Every claim is held on at least two workloads where its truth is
+    // tight (not 0, within 5%): a number right on one run may be right by
+    // accident (an offset that a second count exposes). The second is
+    // another run of a chosen plan's kind where there is one, else the
+    // first plan that has it.
     for rm in resolved(m) {
-        let has = |p: &Plan| {
-            all.iter()
-                .any(|(q, gt)| *q == p && gt.best(rm, &who).is_some_and(tight))
-        };
+        let has = |p: &Plan| holds(p, rm, &tight);
         while chosen.iter().filter(|p| has(p)).count() < 2 {
             let fresh = |p: &&'static Plan| !chosen.contains(p) && has(p);
             let same_kind = PLANS.iter().filter(fresh).find(|p| {

@@ -156,6 +156,16 @@ impl ScratchDisk {
             .map_err(DiskError::io(format!("set {} to {value}", path.display())))
     }
 
+    /// The queue of a device of known latency: no merging, so every
+    /// request the workload makes is one the device times, and mq-deadline,
+    /// so every request is inserted (block_rq_insert fires) before its
+    /// issue. An elevator the kernel refuses is left as it is.
+    fn time_every_request(&self) -> Result<(), DiskError> {
+        self.set_queue("nomerges", "2")?;
+        let _ = self.set_queue("scheduler", "mq-deadline");
+        Ok(())
+    }
+
     /// A scratch disk of known latency without null_blk: a loop device in
     /// direct-I/O mode over a file served by FUSE from this process, whose
     /// every read and write takes `completion_ns`
@@ -193,12 +203,9 @@ impl ScratchDisk {
         disk.device = dev;
         disk.attached = true;
         disk.known_latency_ns = Some(completion_ns);
-        // As on null_blk: no merging, so every request the workload makes
-        // is one the device times, and mq-deadline, so every request is
-        // inserted (block_rq_insert fires) before its issue. The device is
-        // removed with the disk, so no later disk inherits these.
-        disk.set_queue("nomerges", "2")?;
-        let _ = disk.set_queue("scheduler", "mq-deadline");
+        // As on null_blk. The device is removed with the disk, so no later
+        // disk inherits these.
+        disk.time_every_request()?;
         disk.format_and_mount()?;
         Ok(disk)
     }
@@ -387,8 +394,9 @@ impl Drop for ScratchDisk {
 /// queue file as on a fresh device) had a quarter of a 1 MiB O_DIRECT
 /// call's requests issued by kblockd's kworkers instead of the caller, so
 /// per-task counts at issue went wrong; on a newly made loop device they
-/// did not (measured 2026-12-03, 6.18). A device of its own, past the numbers `losetup -f` hands
-/// out, and gone afterwards, leaves nothing behind.
+/// did not (measured 2026-12-03, 6.18). A device of its own, past the
+/// numbers `losetup -f` hands out, and gone afterwards, leaves nothing
+/// behind.
 struct OwnLoop {
     index: u32,
 }
@@ -408,20 +416,26 @@ impl OwnLoop {
             .map_err(DiskError::io("open /dev/loop-control"))
     }
 
-    fn add() -> Result<OwnLoop, DiskError> {
+    /// One loop-control request on device `index`. libc's ioctl: neither
+    /// rustix nor nix wraps /dev/loop-control's requests.
+    fn request(ctl: &std::fs::File, request: libc::c_ulong, index: u32) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
+        // SAFETY: LOOP_CTL_ADD and LOOP_CTL_REMOVE take the device index as
+        // their argument, no pointer.
+        let r = unsafe { libc::ioctl(ctl.as_raw_fd(), request, index as libc::c_ulong) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn add() -> Result<OwnLoop, DiskError> {
         let ctl = OwnLoop::control()?;
         for index in OWN_LOOP_BASE..OWN_LOOP_BASE + 256 {
-            // SAFETY: LOOP_CTL_ADD takes the index as its argument.
-            let r = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_ADD, index as libc::c_ulong) };
-            if r >= 0 {
-                return Ok(OwnLoop { index });
-            }
-            if std::io::Error::last_os_error().raw_os_error() != Some(libc::EEXIST) {
-                return Err(DiskError(format!(
-                    "cannot add loop device {index}: {}",
-                    std::io::Error::last_os_error()
-                )));
+            match OwnLoop::request(&ctl, LOOP_CTL_ADD, index) {
+                Ok(()) => return Ok(OwnLoop { index }),
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(e) => return Err(DiskError(format!("cannot add loop device {index}: {e}"))),
             }
         }
         Err(DiskError(format!(
@@ -437,24 +451,17 @@ impl OwnLoop {
 
 impl Drop for OwnLoop {
     fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
         let Ok(ctl) = OwnLoop::control() else {
             return;
         };
         // EBUSY for a moment after the detach.
         for _ in 0..50 {
-            // SAFETY: LOOP_CTL_REMOVE takes the index as its argument.
-            let r = unsafe {
-                libc::ioctl(
-                    ctl.as_raw_fd(),
-                    LOOP_CTL_REMOVE,
-                    self.index as libc::c_ulong,
-                )
-            };
-            if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EBUSY) {
-                return;
+            match OwnLoop::request(&ctl, LOOP_CTL_REMOVE, self.index) {
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                _ => return,
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
@@ -538,13 +545,10 @@ impl ScratchDisk {
                 ))
             })?;
         disk.device = PathBuf::from("/dev").join(&name);
-        let queue = PathBuf::from("/sys/block").join(&name).join("queue");
-        std::fs::write(queue.join("nomerges"), "2")
-            .map_err(DiskError::io(format!("set {}/nomerges", queue.display())))?;
         // The elevator is what queues requests above the device's one
         // slot; mq-deadline is the default for one queue, named here so a
         // kernel with another default does not change what is measured.
-        let _ = std::fs::write(queue.join("scheduler"), "mq-deadline");
+        disk.time_every_request()?;
         disk.format_and_mount()?;
         Ok(disk)
     }
