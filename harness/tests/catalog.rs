@@ -497,10 +497,10 @@ fn filetop_bpfcc_traces_part_of_the_family_in_a_guest() {
 /// takes the comm at issue, so a fsync's requests that a kworker (or a
 /// task ftrace has no name for, `<...>`) issued are charged to it: one CI
 /// run saw 2 MB of buffered-rewrite-fsync's 16 MiB go there.
-/// Which of the workloads' random names get garbled differs from run to
-/// run, so this holds the kinds of verdict, and that the garbling is named
-/// (all seven names free of a digit after the dash, or every garbled one's
-/// rows lost, would make this fail: about 1 run in 200).
+/// Every workload name has a digit after its dash (`tcw-4c1f0a`), so every
+/// name ftrace resolved is garbled; which rows are lost or resolved differs
+/// from run to run, so this holds the kinds of verdict, and that the
+/// garbling is named.
 #[test]
 #[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn iosnoop_perf_garbles_comms_in_a_guest() {
@@ -620,12 +620,14 @@ fn killsnoop_bt_misses_kills_of_the_process_group() {
 /// looks it up among the names it saved at context switches: when the
 /// workload renamed itself (PR_SET_NAME) and made its calls without being
 /// switched out, its rows are under `<...>` or its old name, never its comm
-/// (`stale_comm`; one CI run had all 500 under the old name). When ftrace did save the new name, its awk garbles any
+/// (`stale_comm`; one CI run had all 500 under the old name, another 334
+/// of them, the rest lost from its pipe). When ftrace did save the new name, its awk garbles any
 /// name with a digit after the dash, as iosnoop's does (`garbled_comm`);
 /// and when the name survives both, the rows it had not read from its pipe
 /// when stopped are lost without a word (one CI run: 487 of 500, which the
-/// judge cannot explain). Which of the three a run meets depends on the
-/// scheduler and on the workload's random name; it is never a PASS.
+/// judge cannot explain; before every workload name had a digit after its
+/// dash, another passed under a name the awk left whole). Which of them a
+/// run meets depends on the scheduler; it is never a PASS.
 #[test]
 fn killsnoop_perf_prints_ftrace_s_stale_comm() {
     let (code, vs, stderr) = judge("expectations/catalog/perf-tools/killsnoop/spec.toml");

@@ -502,10 +502,12 @@ fn unresolved_comm(c: &Context<'_>) -> Option<String> {
     let n = v + elsewhere;
     // Without `<...>`, rows under the old name are ambiguous: the harness's
     // prepare phase runs under that name too and makes calls of its own
-    // (opens, reads). Only a tool that printed nothing under the comm and
-    // the whole truth under the old name is taken as ftrace's stale name.
+    // (opens, reads: tens, where a workload makes hundreds). Only a tool
+    // that printed nothing under the comm and at least half the truth under
+    // the old name is taken as ftrace's stale name (one CI run: 334 of 500
+    // kill() calls under it, the rest lost from its pipe).
     let right = c.within_range(n, c.truth.lo, c.truth.hi);
-    if unknown == 0 && (v > 0 || !right) {
+    if unknown == 0 && (v > 1 || elsewhere < c.truth.lo.div_ceil(2)) {
         return None;
     }
     let unit = c.metric.unit();
@@ -895,6 +897,16 @@ mod tests {
         // nor are the prepare phase's calls beside a short count under the
         // comm (a BPF tool that missed part of a family).
         let o = out(&[(&[old.as_str()], 1)]);
+        assert_ne!(finding(&run(&gt, &c, &o)[0]), Finding::StaleComm);
+        // Two thirds of the truth under the old name and nothing under the
+        // comm is ftrace's name, short by the rows the tool lost; a tenth
+        // could be the prepare phase's own.
+        let o = out(&[(&[old.as_str()], S as i64 * 2 / 3)]);
+        let v = run(&gt, &c, &o);
+        assert_eq!(finding(&v[0]), Finding::StaleComm);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(s.contains("are under no name"), "{s}");
+        let o = out(&[(&[old.as_str()], S as i64 / 10)]);
         assert_ne!(finding(&run(&gt, &c, &o)[0]), Finding::StaleComm);
         let o = out(&[
             (&["tcw-067c6a"], S as i64 / 2),
