@@ -282,10 +282,20 @@ pub fn latency_unknown(why: &str) -> Vec<Unestablished> {
     unknown(latency_metrics(), why)
 }
 
-/// Every metric the witness's request samples are the truth of (the
-/// latencies and the size) unestablished, for `why`.
+/// The time of each read-family call, entry to exit.
+pub fn call_latency_metric() -> Metric {
+    Metric::fixed(Layer::Syscall, Direction::Read, Quantity::Latency)
+}
+
+/// Every metric the witness's samples are the truth of (the latencies,
+/// the size and the calls' time) unestablished, for `why`.
 pub fn requests_unknown(why: &str) -> Vec<Unestablished> {
-    unknown(latency_metrics().into_iter().chain([size_metric()]), why)
+    unknown(
+        latency_metrics()
+            .into_iter()
+            .chain([size_metric(), call_latency_metric()]),
+        why,
+    )
 }
 
 /// The requests the witness saw end but took no sample of, in words
@@ -487,6 +497,77 @@ pub fn establish_latency(
     out
 }
 
+/// How much longer, on average, a read-family call may take on the
+/// workload's own clock than from the kernel's entry to its exit: the
+/// syscall's entry and exit paths and the two clock reads around it (about
+/// a µs natively, tens of µs under TCG), with room for a preemption.
+pub const CALL_OVERHEAD_NS: u64 = 200_000;
+
+/// The truth of a read-latency claim: the witness's timing of each of the
+/// workload's read-family calls, from the kernel's entry to its exit. No
+/// device of known latency is needed: a call's time is checked two ways
+/// instead. The witness timed as many calls under the workload's comm as
+/// the workload says it made (its own count), and their sum is within the
+/// workload's own clock around the same calls, which encloses each of them
+/// (CLOCK_MONOTONIC on both sides, bpf_ktime_get_ns's clock), and exceeds
+/// it by at most [`CALL_OVERHEAD_NS`] a call.
+pub fn establish_call_latency(gt: &mut GroundTruth, lat: &RequestSamples) -> Vec<Unestablished> {
+    let metric = call_latency_metric();
+    let timed = lat.sorted(Measure::CallTime, Some(&gt.comm));
+    let made = gt
+        .tallies
+        .sum(tracecheck_model::neighbour::READ_CALLS)
+        .calls;
+    let kernel: u64 = timed.iter().sum();
+    let own = gt.tallies.read_call_ns;
+    let ms = |ns: u64| format!("{:.3} ms", ns as f64 / 1e6);
+    let n = timed.len() as u64;
+    let mut why = Vec::new();
+    if made == 0 {
+        why.push("the workload made no read-family call".to_string());
+    }
+    if lat.calls_untimed > 0 {
+        why.push(format!(
+            "the witness could not time {} read-family call(s) (entered before it attached, or beyond its room)",
+            num(lat.calls_untimed)
+        ));
+    }
+    if n != made {
+        why.push(format!(
+            "the witness timed {} read-family calls under {}, but the workload made {}",
+            num(n),
+            gt.comm,
+            num(made)
+        ));
+    }
+    if made > 0 && (kernel > own || own - kernel > made * CALL_OVERHEAD_NS) {
+        why.push(format!(
+            "the witness's times add up to {}, and the workload's own clock around the same calls to {}: \
+             the kernel's part must be no more, and less by at most {} a call",
+            ms(kernel),
+            ms(own),
+            ms(CALL_OVERHEAD_NS)
+        ));
+    }
+    if !why.is_empty() {
+        return unknown([metric], &why.join("; "));
+    }
+    gt.truths.push(Truth::exact(
+        metric,
+        Who::Workload,
+        n,
+        Source::Witness,
+        format!(
+            "read-family calls the witness timed from entry to exit, as many as the workload made; median {}, \
+             {} in all, {} on the workload's own clock around them",
+            ms(tracecheck_model::requests::quantile(&timed, 0.5).unwrap_or(0)),
+            ms(kernel),
+            ms(own)
+        ),
+    ));
+    Vec::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,5 +720,55 @@ mod tests {
             g.best(m("block.write_bytes"), &Who::Workload).unwrap().hi,
             0
         );
+    }
+    #[test]
+    fn read_call_times_are_checked_against_the_workloads_count_and_clock() {
+        use tracecheck_model::{CallSample, CallTally};
+        let witnessed = |n: u64, ns: u64| RequestSamples {
+            calls: (0..n)
+                .map(|_| CallSample {
+                    ns,
+                    comm: "tcw-abc".into(),
+                })
+                .chain([CallSample {
+                    ns: 5,
+                    comm: "tracecheck".into(),
+                }])
+                .collect(),
+            ..RequestSamples::default()
+        };
+        let made = |calls: u64, own_ns: u64| {
+            let mut g = gt(vec![]);
+            g.tallies.syscalls.insert(
+                "pread64".into(),
+                CallTally {
+                    calls,
+                    ..Default::default()
+                },
+            );
+            g.tallies.read_call_ns = own_ns;
+            g
+        };
+        // 64 calls of 3 ms, 64 × 3.01 ms on the workload's clock: the
+        // truth is 64 samples (the harness's own call under its name aside).
+        let mut g = made(64, 64 * 3_010_000);
+        assert!(establish_call_latency(&mut g, &witnessed(64, 3_000_000)).is_empty());
+        let t = g.best(call_latency_metric(), &Who::Workload).unwrap();
+        assert_eq!((t.lo, t.hi), (64, 64));
+        // One call unseen; the kernel's time longer than the clock around
+        // it; far shorter than it.
+        for (calls, own, why) in [
+            (65, 65 * 3_010_000, "the workload made 65"),
+            (64, 64 * 2_990_000, "the kernel's part must be no more"),
+            (64, 64 * 3_500_000, "less by at most"),
+        ] {
+            let mut g = made(calls, own);
+            let u = establish_call_latency(&mut g, &witnessed(64, 3_000_000));
+            assert_eq!(u.len(), 1);
+            assert!(u[0].why.contains(why), "{}", u[0].why);
+            assert!(g.best(call_latency_metric(), &Who::Workload).is_none());
+        }
+        let u = establish_call_latency(&mut made(0, 0), &witnessed(0, 0));
+        assert!(u[0].why.contains("no read-family call"), "{}", u[0].why);
     }
 }

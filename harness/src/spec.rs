@@ -12,7 +12,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
-use tracecheck_model::{metric::edit_distance, Metric, Quantity};
+use tracecheck_model::{metric::edit_distance, Layer, Metric, Quantity};
 use tracecheck_probes::OutputFormat;
 
 /// How the harness knows the tool has attached and is counting.
@@ -711,9 +711,17 @@ impl ToolSpec {
             let hist_unit = if metric.is_distribution() {
                 let time = metric.quantity == Quantity::Latency;
                 // A request's time is the device's; its size also the
-                // issuing task's (bitesize keys by it).
+                // issuing task's (bitesize keys by it); a call's time is
+                // its process's, and the witness times only the workload's.
+                if metric.layer == Layer::Syscall && keys != [KeyKind::Comm] {
+                    return Err(sp(&c.metric, format!(
+                        "`{}` is a distribution over a process's calls: key it by `comm` (the calling process) alone",
+                        metric.name()
+                    )));
+                }
                 if let Some(k) = keys
                     .iter()
+                    .filter(|_| metric.layer != Layer::Syscall)
                     .find(|k| *k == &KeyKind::Pid || (time && *k == &KeyKind::Comm))
                 {
                     return Err(sp(&c.metric, format!(

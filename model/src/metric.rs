@@ -186,9 +186,10 @@ pub enum Quantity {
     /// A profiler counts it in samples, each worth 1/hz s (a claim's
     /// `sample_hz`).
     Time,
-    /// Per-request latency in nanoseconds: a distribution, printed as a
-    /// histogram, held against the witness's timing of every request. Its
-    /// sample count is the number of requests.
+    /// Per-request (or, at the syscall layer, per-call) latency in
+    /// nanoseconds: a distribution, printed as a histogram, held against
+    /// the witness's timing of every request or call. Its sample count is
+    /// the number of requests or calls.
     Latency,
     /// Per-request size in bytes: a distribution, printed as a histogram
     /// (bitesize), held against the witness's size of every request.
@@ -355,6 +356,11 @@ pub const VOCABULARY: &[(&str, &str)] = &[
         "per-request size at issue (bytes; a histogram with the claim's `unit`)",
     ),
     (
+        "syscall.read_latency",
+        "per-call time of the read family (read, pread64, readv, preadv, preadv2), entry to exit (ns; a \
+         histogram with the claim's `unit`)",
+    ),
+    (
         "block.latency",
         "per-request time from the request's creation (queueing included) to completion (ns; a histogram)",
     ),
@@ -424,6 +430,7 @@ impl Metric {
             "process.exits" => Metric::new(Process, U, Exits),
             "disk.latency" => Metric::new(Disk, U, Latency),
             "block.latency" => Metric::new(Block, U, Latency),
+            "syscall.read_latency" => Metric::new(Syscall, R, Latency),
             "disk.request_size" => Metric::new(Disk, U, Size),
             "cpu.time" => Metric::new(Cpu, U, Time),
             "net.tcp_connects" => Metric::new(Net, U, Connects),
@@ -520,8 +527,8 @@ impl Metric {
         }
     }
 
-    /// Is this a distribution over the device's requests (a latency or a
-    /// size), claimed on a histogram?
+    /// Is this a distribution over the device's requests or the
+    /// workload's calls (a latency or a size), claimed on a histogram?
     pub fn is_distribution(&self) -> bool {
         matches!(self.quantity, Quantity::Latency | Quantity::Size)
     }

@@ -255,8 +255,12 @@ impl fmt::Display for Mistake {
 /// or the whole device.
 pub fn scopes(m: Metric) -> &'static [Who] {
     if m.quantity == Quantity::Latency {
-        // The witness times the device's requests, not a process's.
-        return &[Who::Device];
+        // The witness times the device's requests, not a process's; and a
+        // process's calls, not the machine's.
+        return match m.layer {
+            Layer::Syscall => &[Who::Workload],
+            _ => &[Who::Device],
+        };
     }
     match m.layer {
         Layer::Block | Layer::Disk => &[Who::Workload, Who::Device],

@@ -37,6 +37,9 @@ pub enum Measure {
     QueueTime,
     /// Bytes (`disk.request_size`).
     Size,
+    /// A read-family system call's entry to its exit
+    /// (`syscall.read_latency`): the calls, not the requests.
+    CallTime,
 }
 
 impl Measure {
@@ -44,6 +47,7 @@ impl Measure {
     pub fn of(m: Metric) -> Option<Measure> {
         match (m.quantity, m.layer) {
             (Quantity::Latency, Layer::Block) => Some(Measure::QueueTime),
+            (Quantity::Latency, Layer::Syscall) => Some(Measure::CallTime),
             (Quantity::Latency, _) => Some(Measure::DeviceTime),
             (Quantity::Size, _) => Some(Measure::Size),
             _ => None,
@@ -56,14 +60,26 @@ impl Measure {
 }
 
 impl RequestSample {
-    /// The number `m` reads of this request.
+    /// The number `m` reads of this request (a call's time is no
+    /// request's: 0).
     pub fn get(&self, m: Measure) -> u64 {
         match m {
             Measure::DeviceTime => self.issue_ns,
             Measure::QueueTime => self.queue_ns,
             Measure::Size => self.bytes as u64,
+            Measure::CallTime => 0,
         }
     }
+}
+
+/// One read-family system call, as the witness timed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CallSample {
+    /// From its entry (raw_syscalls:sys_enter) to its exit (sys_exit), on
+    /// the kernel's monotonic clock.
+    pub ns: u64,
+    /// The calling task's name at its exit.
+    pub comm: String,
 }
 
 /// Every request the witness timed on the scratch device during one check.
@@ -75,18 +91,38 @@ pub struct RequestSamples {
     /// Requests that ended without the witness having seen their issue
     /// (issued before it attached).
     pub unissued: u64,
+    /// The watched processes' read-family calls (read, pread64, readv,
+    /// preadv, preadv2), every one whatever it returned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<CallSample>,
+    /// Calls that ended beyond the witness's room for samples, or whose
+    /// entry it did not see (entered before it attached).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub calls_untimed: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl RequestSamples {
     /// Every sample's `m`, sorted; only those issued by `comm` when it
     /// is given.
     pub fn sorted(&self, m: Measure, comm: Option<&str>) -> Vec<u64> {
-        let mut v: Vec<u64> = self
-            .samples
-            .iter()
-            .filter(|s| comm.is_none_or(|c| s.comm == c))
-            .map(|s| s.get(m))
-            .collect();
+        let mine = |c: &str| comm.is_none_or(|want| c == want);
+        let mut v: Vec<u64> = if m == Measure::CallTime {
+            self.calls
+                .iter()
+                .filter(|s| mine(&s.comm))
+                .map(|s| s.ns)
+                .collect()
+        } else {
+            self.samples
+                .iter()
+                .filter(|s| mine(&s.comm))
+                .map(|s| s.get(m))
+                .collect()
+        };
         v.sort_unstable();
         v
     }

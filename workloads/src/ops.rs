@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 use tracecheck_model::{CallTally, Tallies};
 
 /// What the measured phase did, counted call by call.
@@ -74,6 +75,11 @@ pub struct Counts {
     pub process_cpu_ns: u64,
     /// Wall time the spinning threads spun, for [`spin`].
     pub spin_wall_ns: u64,
+    /// The read-family calls' time on this process's own clock
+    /// (CLOCK_MONOTONIC, read just before each call and just after it
+    /// returned): an upper bound on the time the kernel spent in them, for
+    /// the read-latency truth's cross-check.
+    pub read_call_ns: u64,
 }
 
 impl Counts {
@@ -84,8 +90,10 @@ impl Counts {
         t.requested += asked;
     }
 
-    /// One read-family call that asked for `asked` bytes and got `got`.
-    fn read(&mut self, call: &'static str, asked: usize, got: usize) {
+    /// One read-family call, started at `started`, that asked for `asked`
+    /// bytes and got `got`.
+    fn read(&mut self, call: &'static str, started: Instant, asked: usize, got: usize) {
+        self.read_call_ns += started.elapsed().as_nanos() as u64;
         self.read_calls += 1;
         self.read_bytes += got as u64;
         self.tally(call, asked as u64, got as u64);
@@ -144,6 +152,7 @@ impl Counts {
     fn merge(&mut self, o: Counts) {
         self.read_calls += o.read_calls;
         self.read_bytes += o.read_bytes;
+        self.read_call_ns += o.read_call_ns;
         self.write_calls += o.write_calls;
         self.write_bytes += o.write_bytes;
         for (name, t) in o.by_call {
@@ -174,6 +183,7 @@ impl Counts {
             thread_ids: self.thread_ids.clone(),
             requests: None,
             cpu_ns: self.cpu_ns.clone(),
+            read_call_ns: self.read_call_ns,
         }
     }
 }
@@ -350,9 +360,10 @@ fn positional(
 ) -> Result<usize, WorkloadError> {
     let want = buf.len();
     let n = if read {
+        let started = Instant::now();
         let n = rustix::io::pread(fd, buf, at)
             .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
-        c.read("pread64", want, n);
+        c.read("pread64", started, want, n);
         n
     } else {
         let n = rustix::io::pwrite(fd, buf, at)
@@ -415,6 +426,7 @@ pub fn cached_reread(
         }
         let mut done = 0u64;
         loop {
+            let started = Instant::now();
             let r = match call {
                 "read" => rustix::io::read(&fd, &mut buf[..]),
                 "readv" => rustix::io::readv(&fd, &mut [IoSliceMut::new(&mut buf[..])]),
@@ -427,7 +439,7 @@ pub fn cached_reread(
                 ),
             };
             let n = r.map_err(|e| WorkloadError::io(call, path, e))?;
-            c.read(call, want, n);
+            c.read(call, started, want, n);
             if n == 0 {
                 break;
             }

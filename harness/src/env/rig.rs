@@ -10,8 +10,8 @@ use super::Check;
 use super::{tracecheck_exe, Event, Limits};
 use crate::error::HarnessError;
 use crate::establish::{
-    allow_empty_requests, cross_check_witness, establish, establish_latency, establish_sizes,
-    requests_unknown, Unestablished,
+    allow_empty_requests, cross_check_witness, establish, establish_call_latency,
+    establish_latency, establish_sizes, requests_unknown, Unestablished,
 };
 use crate::judge::{self, Evidence, Siblings, Subject};
 use crate::record::{CheckRecord, Timings, ToolRecord};
@@ -282,6 +282,7 @@ fn establish_truth(
                 data_requests,
                 known_latency_ns,
             ));
+            unest.extend(establish_call_latency(gt, &w.requests));
             unest.extend(establish_sizes(
                 gt,
                 &w.requests,
@@ -451,7 +452,7 @@ impl<'a> WorkloadRun<'a> {
         let t_witness = Instant::now();
         let witnessed = witness.and_then(|w| {
             let report = w.snapshot().map_err(|e| e.to_string());
-            // Detaching 11 programs takes ~10 ms; nothing waits for it, so
+            // Detaching 12 programs takes ~10 ms; nothing waits for it, so
             // it goes on beside the rest of the check.
             std::thread::spawn(move || drop(w));
             report

@@ -109,6 +109,9 @@ fn noun(m: Metric) -> &'static str {
         tracecheck_model::Quantity::Exits => "exits",
         tracecheck_model::Quantity::Threads => "threads",
         tracecheck_model::Quantity::Time => "time",
+        tracecheck_model::Quantity::Latency if m.layer == tracecheck_model::Layer::Syscall => {
+            "read-family calls"
+        }
         tracecheck_model::Quantity::Latency | tracecheck_model::Quantity::Size => "requests",
     }
 }

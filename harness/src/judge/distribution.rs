@@ -220,6 +220,7 @@ fn unit_word(m: Measure, unit: u64) -> &'static str {
 fn span(layer: Layer) -> &'static str {
     match layer {
         Layer::Block => "from the request's creation, queueing included, to its completion",
+        Layer::Syscall => "from the read-family call's entry to its exit",
         _ => "from the request's issue to the device to its completion",
     }
 }
@@ -380,7 +381,8 @@ pub fn misfit(
     let other_span = match lens.measure {
         Measure::DeviceTime => Some((Measure::QueueTime, Layer::Block)),
         Measure::QueueTime => Some((Measure::DeviceTime, Layer::Disk)),
-        Measure::Size => None,
+        // A call's time has no other span the witness times per call.
+        Measure::Size | Measure::CallTime => None,
     };
     if let Some((m, other)) = other_span.filter(|_| lat.has_queue_times()) {
         let span_words = format!(
@@ -408,7 +410,9 @@ pub fn misfit(
             }
         }
     }
-    let what = if lens.measure.is_time() {
+    let what = if lens.measure == Measure::CallTime {
+        format!("the calls' times {}", span(layer))
+    } else if lens.measure.is_time() {
         format!("the requests' latencies {}", span(layer))
     } else {
         "the requests' sizes at issue".to_string()
@@ -459,20 +463,34 @@ pub fn miscount(
     } else {
         String::new()
     };
+    let calls = lens.measure == Measure::CallTime;
     let whose = match lens.comm {
+        Some(c) if calls => format!("{c} made"),
         Some(c) => format!("{c} issued"),
+        None if calls => "the workload made".to_string(),
         None => "the device completed".to_string(),
     };
-    let sentence = if reported < truth_n {
+    let what = if calls {
+        "read-family calls"
+    } else {
+        "requests with data"
+    };
+    let sentence = if reported < truth_n && calls {
         format!(
-            "it holds {reported} samples where {whose} {truth_n} requests with data: it misses {} (a start event \
+            "it holds {reported} samples where {whose} {truth_n} {what}: it misses {} (a call of the family it \
+             does not trace: read, pread64, readv, preadv, preadv2; or calls it forgets at its end){shape}",
+            truth_n - reported
+        )
+    } else if reported < truth_n {
+        format!(
+            "it holds {reported} samples where {whose} {truth_n} {what}: it misses {} (a start event \
              some requests never pass, requests it forgets between intervals or at its end, or a start stamp keyed \
              by something two requests share){shape}",
             truth_n - reported
         )
     } else {
         format!(
-            "it holds {reported} samples where {whose} {truth_n} requests with data: {} more, {}{shape}",
+            "it holds {reported} samples where {whose} {truth_n} {what}: {} more, {}{shape}",
             reported - truth_n,
             if has_device_key || lens.comm.is_some() {
                 "counted twice or from events that are no request's end"
@@ -718,5 +736,58 @@ mod tests {
             count: 10,
         }];
         assert!(!count(&c, &far, &t).sentence.contains("lie where"));
+    }
+    /// 140 read-family calls: 20 at EOF in a µs, 120 copies of ~0.5 ms
+    /// from the page cache; and 30 requests the first pass made.
+    fn calls() -> RequestSamples {
+        RequestSamples {
+            calls: (0..140u64)
+                .map(|i| tracecheck_model::CallSample {
+                    ns: if i < 20 {
+                        1_000 + i
+                    } else {
+                        500_000 + i * 1_000
+                    },
+                    comm: "tcw-1".into(),
+                })
+                .chain([tracecheck_model::CallSample {
+                    ns: 9_000_000,
+                    comm: "other".into(),
+                }])
+                .collect(),
+            ..truth()
+        }
+    }
+
+    #[test]
+    fn read_calls_are_held_to_the_calls_not_the_requests() {
+        let t = calls();
+        let mut c = claim("syscall.read_latency", 1);
+        c.keys = vec![KeyKind::Comm];
+        let mine = || t.calls.iter().filter(|s| s.comm == "tcw-1").map(|s| s.ns);
+        assert!(fit(&c, &log2(mine()), &t).is_none());
+        let d = fit(&c, &log2(mine().map(|n| n / 1000)), &t).expect("misfit");
+        assert_eq!(d.finding, Finding::WrongUnit, "{}", d.sentence);
+        // The device's requests instead: 200 samples, not 140.
+        let d = count(&c, &log2(t.samples.iter().map(|s| s.issue_ns)), &t);
+        assert_eq!(d.finding, Finding::MissingSamples);
+        assert!(
+            d.sentence
+                .contains("where tcw-1 made 140 read-family calls: 60 more"),
+            "{}",
+            d.sentence
+        );
+        // read() alone: a quarter of them.
+        let d = count(&c, &log2(mine().take(35)), &t);
+        assert!(d.sentence.contains("misses 105"), "{}", d.sentence);
+        assert!(
+            d.sentence.contains("a call of the family"),
+            "{}",
+            d.sentence
+        );
+        // The same calls twice as long fit neither unit nor span.
+        let d = fit(&c, &log2(mine().map(|n| n * 2)), &t).expect("misfit");
+        assert_eq!(d.finding, Finding::WrongShape, "{}", d.sentence);
+        assert!(d.sentence.contains("the calls' times"), "{}", d.sentence);
     }
 }

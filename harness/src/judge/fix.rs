@@ -89,6 +89,13 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
                 .to_string(),
             Some("disk-latency".to_string()),
         ),
+        (Layer::Syscall, Quantity::Latency, _) => (
+            "hist() of nsecs at tracepoint:syscalls:sys_exit_read (and sys_exit_pread64, _readv, _preadv, \
+             _preadv2) minus nsecs stored at the matching sys_enter_ probe, keyed by tid, then hist() keyed by \
+             comm, in the unit the claim names"
+                .to_string(),
+            Some("read-latency".to_string()),
+        ),
         (_, Quantity::Size, _) => (
             "hist(args->bytes) at tracepoint:block:block_rq_issue (bytes, whatever the label), keyed by \
              args->comm for the issuing task or by args->dev"

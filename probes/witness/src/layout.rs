@@ -31,7 +31,7 @@ pub const C_LOST_SYSCALLS: u32 = 37;
 pub const C_LOST_PIDS: u32 = 38;
 pub const C_LOST_FLUSHDATA: u32 = 39;
 pub const C_EV_FIRST: u32 = 40;
-pub const C_NR: u32 = 51;
+pub const C_NR: u32 = 52;
 
 /// Per-program event slots, in witness.h order, with the tracepoint each
 /// program is attached to (the name reports use). `witness.rs` attaches
@@ -48,6 +48,7 @@ pub const PROGRAMS: [&str; (C_NR - C_EV_FIRST) as usize] = [
     "filemap:mm_filemap_add_to_page_cache",
     "raw_syscalls:sys_exit",
     "sched:sched_process_fork",
+    "raw_syscalls:sys_enter",
 ];
 
 /// Lost-event slots and the map whose fullness they count.
@@ -70,6 +71,22 @@ pub const COUNTERS_SIZE: usize = C_NR as usize * 8;
 pub const LATENCY_MAX: u32 = 16384;
 pub const LATENCY_SAMPLE_SIZE: usize = 8 + 8 + 4 + 4 + COMM_LEN;
 pub const LATENCY_STATE_SIZE: usize = 16;
+
+/// `CALL_MAX` and `struct call_sample` (`call_state` is a `struct
+/// latency_state`).
+pub const CALL_MAX: u32 = 16384;
+pub const CALL_SAMPLE_SIZE: usize = 8 + COMM_LEN;
+
+/// `struct call_sample`.
+pub fn call_sample(b: &[u8]) -> Option<tracecheck_model::CallSample> {
+    if b.len() != CALL_SAMPLE_SIZE {
+        return None;
+    }
+    Some(tracecheck_model::CallSample {
+        ns: u64_at(b, 0)?,
+        comm: comm_str(&b[8..8 + COMM_LEN]),
+    })
+}
 
 /// `struct latency_sample`.
 pub fn latency_sample(b: &[u8]) -> Option<tracecheck_model::RequestSample> {

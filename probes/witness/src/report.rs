@@ -388,6 +388,16 @@ impl WitnessReport {
                     .requests
                     .unissued
                     .saturating_sub(earlier.requests.unissued),
+                calls: self
+                    .requests
+                    .calls
+                    .get(earlier.requests.calls.len()..)
+                    .unwrap_or_default()
+                    .to_vec(),
+                calls_untimed: self
+                    .requests
+                    .calls_untimed
+                    .saturating_sub(earlier.requests.calls_untimed),
             },
         }
     }

@@ -21,6 +21,9 @@ use std::mem::MaybeUninit;
 /// A raw map entry: key bytes, value bytes.
 type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// A sample array's decoder (layout.rs), from one value's bytes.
+type Decode<T> = fn(&[u8]) -> Option<T>;
+
 /// A running witness for one device. Dropping it detaches every program.
 pub struct Witness {
     config: WitnessConfig,
@@ -31,6 +34,8 @@ pub struct Witness {
     pids: MapHandle,
     latencies: MapHandle,
     latency_state: MapHandle,
+    calls: MapHandle,
+    call_state: MapHandle,
     /// Each attached program: its tracepoint, kernel program id, link.
     links: Vec<(&'static str, u32, Link)>,
     /// The RQF_* bits the programs were loaded with.
@@ -98,6 +103,8 @@ impl Witness {
             pids: handle(&skel.maps.pids, "pids")?,
             latencies: handle(&skel.maps.latencies, "latencies")?,
             latency_state: handle(&skel.maps.latency_state, "latency_state")?,
+            calls: handle(&skel.maps.calls, "calls")?,
+            call_state: handle(&skel.maps.call_state, "call_state")?,
             links: Vec::new(),
             request_flags,
             config,
@@ -133,6 +140,7 @@ impl Witness {
             &p.pagecache_add,
             &p.sys_exit,
             &p.process_fork,
+            &p.sys_enter,
         ];
         for (tracepoint, prog) in layout::PROGRAMS.iter().zip(progs) {
             let err = |source| WitnessError::Attach {
@@ -358,33 +366,54 @@ impl Witness {
         Ok(rows)
     }
 
-    /// The samples taken so far, in the order requests ended.
+    /// The samples taken so far, in the order requests and calls ended.
     fn read_latencies(&self) -> Result<tracecheck_model::RequestSamples, WitnessError> {
-        let state = self
-            .latency_state
-            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
-            .map_err(self.map_err("latency_state"))?
-            .unwrap_or_default();
-        let (next, unissued) = layout::two_u64(&state).ok_or_else(|| {
-            self.layout_err("latency_state", state.len(), layout::LATENCY_STATE_SIZE)
-        })?;
-        let taken = next.min(layout::LATENCY_MAX as u64) as u32;
-        let mut samples = Vec::with_capacity(taken as usize);
-        for i in 0..taken {
-            let v = self
-                .latencies
-                .lookup(&i.to_ne_bytes(), MapFlags::ANY)
-                .map_err(self.map_err("latencies"))?
-                .unwrap_or_default();
-            samples.push(layout::latency_sample(&v).ok_or_else(|| {
-                self.layout_err("latencies", v.len(), layout::LATENCY_SAMPLE_SIZE)
-            })?);
-        }
+        let (samples, lost, unissued) = self.read_ring(
+            (&self.latency_state, "latency_state"),
+            (&self.latencies, "latencies"),
+            layout::LATENCY_MAX,
+            (layout::LATENCY_SAMPLE_SIZE, layout::latency_sample),
+        )?;
+        let (calls, calls_lost, unentered) = self.read_ring(
+            (&self.call_state, "call_state"),
+            (&self.calls, "calls"),
+            layout::CALL_MAX,
+            (layout::CALL_SAMPLE_SIZE, layout::call_sample),
+        )?;
         Ok(tracecheck_model::RequestSamples {
             samples,
-            lost: next.saturating_sub(layout::LATENCY_MAX as u64),
+            lost,
             unissued,
+            calls,
+            calls_untimed: calls_lost + unentered,
         })
+    }
+
+    /// One array of samples and its `struct latency_state`: the samples
+    /// taken, those beyond its room, and the ends whose start was unseen.
+    fn read_ring<T>(
+        &self,
+        (state_map, state_name): (&MapHandle, &'static str),
+        (ring, name): (&MapHandle, &'static str),
+        max: u32,
+        (size, decode): (usize, Decode<T>),
+    ) -> Result<(Vec<T>, u64, u64), WitnessError> {
+        let state = state_map
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(self.map_err(state_name))?
+            .unwrap_or_default();
+        let (next, unseen) = layout::two_u64(&state)
+            .ok_or_else(|| self.layout_err(state_name, state.len(), layout::LATENCY_STATE_SIZE))?;
+        let taken = next.min(max as u64) as u32;
+        let mut samples = Vec::with_capacity(taken as usize);
+        for i in 0..taken {
+            let v = ring
+                .lookup(&i.to_ne_bytes(), MapFlags::ANY)
+                .map_err(self.map_err(name))?
+                .unwrap_or_default();
+            samples.push(decode(&v).ok_or_else(|| self.layout_err(name, v.len(), size))?);
+        }
+        Ok((samples, next.saturating_sub(max as u64), unseen))
     }
 
     fn read_syscalls(&self) -> Result<Vec<SyscallCounts>, WitnessError> {

@@ -109,6 +109,29 @@ struct {
 	__type(value, struct latency_state);
 } latency_state SEC(".maps");
 
+/* Entry time of each watched thread's read-family call in progress, by
+ * thread id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} call_entered SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, CALL_MAX);
+	__type(key, __u32);
+	__type(value, struct call_sample);
+} calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct latency_state);
+} call_state SEC(".maps");
+
 static __always_inline struct witness_counters *counters_now(void)
 {
 	__u32 zero = 0;
@@ -563,12 +586,84 @@ int BPF_PROG(pagecache_add, struct folio *folio)
 	return 0;
 }
 
+/* The read family, by x86_64 number: read, pread64, readv, preadv,
+ * preadv2. 32-bit compat tasks use other numbers and are not counted. */
+static __always_inline int read_call(long nr)
+{
+	switch (nr) {
+	case 0:   /* read */
+	case 17:  /* pread64 */
+	case 19:  /* readv */
+	case 295: /* preadv */
+	case 327: /* preadv2 */
+		return 1;
+	case 1:   /* write */
+	case 18:  /* pwrite64 */
+	case 20:  /* writev */
+	case 296: /* pwritev */
+	case 328: /* pwritev2 */
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/*
+ * Read-call latency: a watched thread's read-family call is stamped at its
+ * entry (raw_syscalls:sys_enter through BTF, as sys_exit below) and timed
+ * at its exit, whatever it returned: what a script that subtracts nsecs at
+ * sys_enter_read from nsecs at sys_exit_read measures.
+ */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
+{
+	struct witness_counters *c = counters_now();
+	struct task_key k;
+	__u64 now;
+
+	if (!c || read_call(id) != 1)
+		return 0;
+	task_key_now(&k);
+	if (!task_wanted(&k))
+		return 0;
+	add(c, C_EV_SYS_ENTER, 1);
+	now = bpf_ktime_get_ns();
+	/* A full map leaves the call unstamped: its exit counts it untimed. */
+	bpf_map_update_elem(&call_entered, &k.pid, &now, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void call_sample(const struct task_key *k)
+{
+	__u64 *entered = bpf_map_lookup_elem(&call_entered, &k->pid);
+	struct latency_state *st;
+	struct call_sample *slot;
+	__u64 now = bpf_ktime_get_ns();
+	__u32 zero = 0, at;
+
+	st = bpf_map_lookup_elem(&call_state, &zero);
+	if (!st)
+		return;
+	if (!entered) {
+		__sync_fetch_and_add(&st->unissued, 1);
+		return;
+	}
+	at = (__u32)__sync_fetch_and_add(&st->next, 1);
+	if (at < CALL_MAX) {
+		slot = bpf_map_lookup_elem(&calls, &at);
+		if (slot) {
+			slot->ns = now - *entered;
+			__builtin_memcpy(slot->comm, k->comm, sizeof(slot->comm));
+		}
+	}
+	bpf_map_delete_elem(&call_entered, &k->pid);
+}
+
 /*
  * Syscall bytes: positive return values of the read and write families
  * (read, pread64, readv, preadv, preadv2 and their write counterparts),
  * taken from raw_syscalls:sys_exit through BTF, since the per-syscall
- * tracepoints need a tracefs mount. x86_64 numbering; 32-bit compat tasks
- * use other numbers and are not counted.
+ * tracepoints need a tracefs mount; and each read-family call's time.
  */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
@@ -577,32 +672,19 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	static const struct syscall_val zero = {};
 	struct syscall_val *v;
 	struct task_key k;
-	bool is_read;
-	long nr;
+	int is_read;
 
-	if (!c || ret <= 0)
+	if (!c)
 		return 0;
-	nr = BPF_CORE_READ(regs, orig_ax);
-	switch (nr) {
-	case 0:   /* read */
-	case 17:  /* pread64 */
-	case 19:  /* readv */
-	case 295: /* preadv */
-	case 327: /* preadv2 */
-		is_read = true;
-		break;
-	case 1:   /* write */
-	case 18:  /* pwrite64 */
-	case 20:  /* writev */
-	case 296: /* pwritev */
-	case 328: /* pwritev2 */
-		is_read = false;
-		break;
-	default:
+	is_read = read_call(BPF_CORE_READ(regs, orig_ax));
+	if (is_read < 0)
 		return 0;
-	}
 	task_key_now(&k);
 	if (!task_wanted(&k))
+		return 0;
+	if (is_read)
+		call_sample(&k);
+	if (ret <= 0)
 		return 0;
 	add(c, C_EV_SYS_EXIT, 1);
 	v = lookup_or_init(c, &syscalls, &k, &zero, C_LOST_SYSCALLS);

@@ -53,6 +53,7 @@ enum witness_counter {
 	C_EV_PAGECACHE_ADD,
 	C_EV_SYS_EXIT,
 	C_EV_PROCESS_FORK,
+	C_EV_SYS_ENTER,
 	C_NR,
 };
 struct witness_counters {
@@ -61,7 +62,7 @@ struct witness_counters {
 
 /* src/layout.rs repeats these numbers. */
 _Static_assert(C_EV_BIO_QUEUE == 40, "layout.rs: C_EV_FIRST");
-_Static_assert(C_NR == 51, "layout.rs: C_NR");
+_Static_assert(C_NR == 52, "layout.rs: C_NR");
 
 /* Who submitted a bio, in which direction (G_READ/G_WRITE/G_DISCARD). */
 struct submit_key {
@@ -121,6 +122,17 @@ struct latency_sample {
 struct latency_state {
 	__u64 next;
 	__u64 unissued;
+};
+
+/* Per-call time of the watched tasks' read-family calls: one sample per
+ * call that ended, in the `calls` array, CALL_MAX of them; `call_state`
+ * (a struct latency_state) counts where the next one goes and the calls
+ * that ended without their entry having been seen. */
+#define CALL_MAX 16384
+
+struct call_sample {
+	__u64 ns;   /* raw_syscalls:sys_enter to sys_exit */
+	char comm[WITNESS_COMM_LEN]; /* the caller's name at the exit */
 };
 
 struct issue_stamp {
