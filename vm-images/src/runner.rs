@@ -154,12 +154,47 @@ pub fn masked_root(path: &Path) -> Option<PathBuf> {
     })
 }
 
+/// Top-level directories a guest with a root of its own has itself: a path
+/// below one of them is not shared (the guest's own is what runs there).
+pub const SYSTEM_DIRS: &[&str] = &[
+    "/usr", "/bin", "/sbin", "/lib", "/lib64", "/etc", "/var", "/boot", "/proc", "/sys", "/dev",
+];
+
+/// The top-level directory `path` lies in (`/work/main/x` → `/work`), unless
+/// it is one of [`SYSTEM_DIRS`] or the path is that directory itself.
+pub fn top_dir(path: &Path) -> Option<PathBuf> {
+    let mut parts = path.components();
+    let (Some(Component::RootDir), Some(Component::Normal(first)), Some(_)) =
+        (parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let top = Path::new("/").join(first);
+    (!SYSTEM_DIRS.iter().any(|d| top == Path::new(d))).then_some(top)
+}
+
 /// Read-only shares that make `paths` (absolute) visible in the guest at the
 /// same place, deduplicated, skipping any already covered by `existing`.
-pub fn shares_for(paths: &[PathBuf], existing: &[Share]) -> Result<Vec<Share>, String> {
+/// A guest on this machine's root sees every path but those below
+/// [`MASKED_DIRS`]; one with a root of its own (`own_root`, debian-13)
+/// sees none of this machine's, so a path outside the masked directories
+/// is shared by its top-level directory (a project in `/work/main` shares
+/// `/work`).
+pub fn shares_for(
+    paths: &[PathBuf],
+    existing: &[Share],
+    own_root: bool,
+) -> Result<Vec<Share>, String> {
     let mut out: Vec<Share> = Vec::new();
     for p in paths {
-        let Some(root) = masked_root(p) else { continue };
+        let root = match masked_root(p) {
+            Some(r) => r,
+            None if own_root => match top_dir(p) {
+                Some(r) => r,
+                None => continue,
+            },
+            None => continue,
+        };
         let guest = root.to_string_lossy().into_owned();
         let covered = existing
             .iter()
@@ -312,6 +347,7 @@ mod tests {
                 "/usr/bin".into(),
             ],
             &[],
+            false,
         )
         .unwrap();
         assert_eq!(shares.len(), 1);
@@ -319,6 +355,29 @@ mod tests {
         assert_eq!(Path::new(&shares[0].guest), root);
         assert!(!shares[0].writable);
         // Already shared by the user: nothing added.
-        assert!(shares_for(&[root.join("x")], &shares).unwrap().is_empty());
+        assert!(shares_for(&[root.join("x")], &shares, false)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn a_guest_with_its_own_root_gets_the_projects_top_directory() {
+        // This machine's /work holds the project: a guest on this root sees
+        // it already; one with its own root (debian-13) must be given it.
+        let here = std::env::current_dir().unwrap();
+        let top = top_dir(&here).expect("the tests run outside the system directories");
+        assert!(
+            shares_for(std::slice::from_ref(&here), &[], false)
+                .unwrap()
+                .is_empty()
+                || masked_root(&here).is_some()
+        );
+        let shares = shares_for(&[here.clone(), "/usr/bin/true".into()], &[], true).unwrap();
+        assert_eq!(shares.len(), 1, "{shares:?}");
+        let want = masked_root(&here).unwrap_or(top);
+        assert_eq!(shares[0].host, want);
+        assert_eq!(top_dir(Path::new("/usr/lib/x")), None);
+        assert_eq!(top_dir(Path::new("/work")), None);
+        assert_eq!(top_dir(Path::new("/work/main")), Some("/work".into()));
     }
 }

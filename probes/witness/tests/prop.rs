@@ -523,7 +523,12 @@ fn witness_matches_diskstats_in_debian_guests() {
         );
         let mut gs = GuestSpec::new(&image, accel, script);
         gs.scratch_disk_bytes = Some(256 << 20);
-        gs.shares = runner::shares_for(&[exe.clone(), manifest.clone()], &[]).expect("shares");
+        gs.shares = runner::shares_for(
+            &[exe.clone(), manifest.clone()],
+            &[],
+            image.root_dir.is_some(),
+        )
+        .expect("shares");
         gs.run_timeout = Duration::from_secs(60 + 30 * u64::from(cases));
         let started = Instant::now();
         let out = run_guest(&gs).expect("start the guest");

@@ -260,7 +260,8 @@ fn real_main() -> Result<ExitCode, Box<dyn std::error::Error>> {
                 needed.push(b);
             }
             needed.extend(cwd.canonicalize().ok());
-            let mut all_shares = runner::shares_for(&needed, &user_shares)?;
+            let own_root = target.parse::<KernelTarget>()?.own_userland();
+            let mut all_shares = runner::shares_for(&needed, &user_shares, own_root)?;
             all_shares.extend(user_shares);
             let script = runner::runner_script(&cwd_str, &env, bin, args);
             if dry_run {
