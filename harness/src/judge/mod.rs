@@ -184,7 +184,7 @@ fn judge_distribution(
         });
         return;
     };
-    let lens = distribution::Lens::of(claim, ev.subject);
+    let lens = distribution::Lens::of(claim, ev.subject).with_gap(&ev.truth.tallies, lat);
     v.histogram = Some(distribution::comparison(&buckets, lat, lens));
     let (lo, hi) = v.accepted.unwrap_or((truth.lo, truth.hi));
     v.status = Status::Fail;
