@@ -116,18 +116,23 @@ fn witness(disk: &ScratchDisk, w: &Workload) -> (tracecheck_model::GroundTruth, 
     let o = tc(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let truth = serde_json::from_slice(&o.stdout).expect("truth JSON");
-    // bpftrace 0.17 may ignore an early SIGINT: repeat it until it exits.
+    // bpftrace 0.17 may ignore an early SIGINT: repeat it until it exits,
+    // but not while it may still be running END. A second SIGINT 250 ms
+    // after the first, on a busy CI machine, ended it with its maps
+    // printed and END's printf lost.
     let pid = rustix::process::Pid::from_child(&bt);
     let mut rest = String::new();
     let reader = std::thread::spawn(move || {
         let _ = out.read_to_string(&mut rest);
         rest
     });
-    for _ in 0..20 {
+    'signals: for _ in 0..6 {
         let _ = rustix::process::kill_process(pid, rustix::process::Signal::INT);
-        std::thread::sleep(Duration::from_millis(250));
-        if bt.try_wait().ok().flatten().is_some() {
-            break;
+        for _ in 0..50 {
+            std::thread::sleep(Duration::from_millis(100));
+            if bt.try_wait().ok().flatten().is_some() {
+                break 'signals;
+            }
         }
     }
     let _ = bt.kill();
