@@ -268,8 +268,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         // number itself fits one (fileslower's bytes asked for by part of
         // the family).
         if others_sum > 0 && others_sum >= missing - missing / 10 {
-            let mut top: Vec<_> = c.reading.others.iter().collect();
-            top.sort_by(|a, b| b.1.cmp(a.1));
+            let top = c.reading.others_largest_first();
             let list = top
                 .iter()
                 .take(4)
@@ -468,11 +467,11 @@ fn garbled_comm(c: &Context<'_>) -> Option<String> {
 /// `; its entries are under other names: a (3), b (1)`, the three largest,
 /// or nothing when it printed none.
 fn elsewhere(c: &Context<'_>) -> String {
-    let mut top: Vec<(&String, &u64)> = c.reading.others.iter().filter(|(_, n)| **n > 0).collect();
+    let mut top = c.reading.others_largest_first();
+    top.retain(|(_, n)| **n > 0);
     if top.is_empty() {
         return String::new();
     }
-    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     let names: Vec<String> = top
         .iter()
         .take(3)

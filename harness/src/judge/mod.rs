@@ -200,9 +200,8 @@ fn judge_distribution(
         // by comm leaves them out by design.
         let requests = lens.measure != tracecheck_model::Measure::CallTime;
         if requests && lens.comm.is_some() && reading.reported < truth.lo && elsewhere > 0 {
-            let mut top: Vec<(&String, &u64)> = reading.others.iter().collect();
-            top.sort_by(|a, b| b.1.cmp(a.1));
-            let names: Vec<String> = top
+            let names: Vec<String> = reading
+                .others_largest_first()
                 .iter()
                 .take(3)
                 .map(|(k, n)| format!("{k} ({n})"))

@@ -25,6 +25,16 @@ pub struct Reading {
     pub per_cpu: BTreeMap<u32, u64>,
 }
 
+impl Reading {
+    /// The other processes' entries, largest first (ties in name order):
+    /// where a reading that misses the workload's put its number.
+    pub fn others_largest_first(&self) -> Vec<(&String, &u64)> {
+        let mut top: Vec<(&String, &u64)> = self.others.iter().collect();
+        top.sort_by(|a, b| b.1.cmp(a.1));
+        top
+    }
+}
+
 /// The key of `kind` in entry `e`, as printed, if the claim has one.
 pub fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e str> {
     claim
