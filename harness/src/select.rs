@@ -409,9 +409,11 @@ pub fn for_metric(m: Metric, per_process: bool) -> Vec<&'static Plan> {
         // for a 3 ms request. A script that times the device's requests
         // instead has no sample on the first; one that traces read() alone
         // none on the second; µs and ns lie 10 log2 buckets apart on both.
+        // Neither writes: direct-mixed's 12 pwrite64() calls beside its 4
+        // reads show a script that times writes too.
         return PLANS
             .iter()
-            .filter(|p| ["cached-reread", "paced-io"].contains(&p.name))
+            .filter(|p| ["direct-mixed", "cached-reread", "paced-io"].contains(&p.name))
             .collect();
     }
     if m.quantity == tracecheck_model::Quantity::Latency {

@@ -514,7 +514,9 @@ pub fn miscount(
         format!(
             "it holds {reported} samples where {whose} {truth_n} {what}: {} more, {}{shape}",
             reported - truth_n,
-            if has_device_key || lens.comm.is_some() {
+            if calls {
+                "calls of another family timed as reads (the workload's writes), or calls counted twice"
+            } else if has_device_key || lens.comm.is_some() {
                 "counted twice or from events that are no request's end"
             } else {
                 "likely other devices' requests (the claim has no device key to tell them apart)"
@@ -794,8 +796,9 @@ mod tests {
         let d = count(&c, &log2(t.samples.iter().map(|s| s.issue_ns)), &t);
         assert_eq!(d.finding, Finding::MissingSamples);
         assert!(
-            d.sentence
-                .contains("where tcw-1 made 140 read-family calls: 60 more"),
+            d.sentence.contains(
+                "where tcw-1 made 140 read-family calls: 60 more, calls of another family"
+            ),
             "{}",
             d.sentence
         );
