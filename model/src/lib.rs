@@ -13,5 +13,5 @@ pub mod truth;
 pub use metric::{Directed, Direction, Layer, Metric, Quantity};
 pub use neighbour::{Mistake, Separation};
 pub use output::{Bucket, MapEntry, ParsedMap, Table, ToolOutput, Value};
-pub use requests::{CallSample, Measure, RequestSample, RequestSamples};
+pub use requests::{CallSample, ClockedCall, Measure, PairedCall, RequestSample, RequestSamples};
 pub use truth::{CallTally, GroundTruth, Source, Tallies, Truth, Who};

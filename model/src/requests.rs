@@ -78,8 +78,102 @@ pub struct CallSample {
     /// From its entry (raw_syscalls:sys_enter) to its exit (sys_exit), on
     /// the kernel's monotonic clock.
     pub ns: u64,
+    /// When it entered, on the same clock (CLOCK_MONOTONIC, which
+    /// bpf_ktime_get_ns reads): where it lies inside the workload's own
+    /// clock readings around the call.
+    #[serde(default)]
+    pub entered_ns: u64,
+    /// The calling thread's id.
+    #[serde(default)]
+    pub tid: u32,
     /// The calling task's name at its exit.
     pub comm: String,
+}
+
+/// One read-family call on the workload's own clock (CLOCK_MONOTONIC, read
+/// just before the call and just after it returned), by the thread that
+/// made it: it encloses the kernel's entry-to-exit time of the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ClockedCall {
+    pub tid: u32,
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+/// How far apart two readings of CLOCK_MONOTONIC may be taken to be: the
+/// workload reads it through the vDSO, the witness through
+/// bpf_ktime_get_ns, from the same clocksource.
+pub const CLOCK_READ_SLACK_NS: u64 = 1_000;
+
+/// A witnessed call paired with the workload's reading around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairedCall {
+    /// The witness's entry-to-exit time.
+    pub kernel_ns: u64,
+    /// The workload's clock around the same call.
+    pub own_ns: u64,
+}
+
+impl PairedCall {
+    /// The time on the workload's clock outside the kernel's entry and
+    /// exit: the syscall path, the clock reads, and any wait for a CPU
+    /// before the call entered or after it returned.
+    pub fn gap(&self) -> u64 {
+        self.own_ns.saturating_sub(self.kernel_ns)
+    }
+}
+
+/// Pairs each of the workload's clocked calls with the witness's timing of
+/// it: thread by thread (a thread's calls follow one another), in order.
+/// Each thread must have as many calls on both sides, and each witnessed
+/// call must lie inside the workload's readings around it; otherwise the
+/// error says which thread and call did not.
+pub fn pair_calls(
+    own: &[ClockedCall],
+    witnessed: &[CallSample],
+    comm: &str,
+) -> Result<Vec<PairedCall>, String> {
+    use std::collections::BTreeMap;
+    let mut by_tid: BTreeMap<u32, (Vec<ClockedCall>, Vec<&CallSample>)> = BTreeMap::new();
+    for c in own {
+        by_tid.entry(c.tid).or_default().0.push(*c);
+    }
+    for w in witnessed.iter().filter(|w| w.comm == comm) {
+        by_tid.entry(w.tid).or_default().1.push(w);
+    }
+    let mut out = Vec::with_capacity(own.len());
+    for (tid, (mut mine, mut seen)) in by_tid {
+        if mine.len() != seen.len() {
+            return Err(format!(
+                "thread {tid} made {} read-family calls by its own clock, and the witness timed {} of its calls",
+                mine.len(),
+                seen.len()
+            ));
+        }
+        mine.sort_unstable_by_key(|c| c.start_ns);
+        seen.sort_unstable_by_key(|w| w.entered_ns);
+        for (i, (m, w)) in mine.iter().zip(&seen).enumerate() {
+            let exited = w.entered_ns + w.ns;
+            if w.entered_ns + CLOCK_READ_SLACK_NS < m.start_ns
+                || exited > m.end_ns + CLOCK_READ_SLACK_NS
+            {
+                return Err(format!(
+                    "thread {tid}'s call {} of {} ran from {} to {} ns by the witness, outside {} to {} ns on the workload's clock around it",
+                    i + 1,
+                    mine.len(),
+                    w.entered_ns,
+                    exited,
+                    m.start_ns,
+                    m.end_ns
+                ));
+            }
+            out.push(PairedCall {
+                kernel_ns: w.ns,
+                own_ns: m.end_ns.saturating_sub(m.start_ns),
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// Every request the witness timed on the scratch device during one check.
@@ -196,5 +290,41 @@ mod tests {
         assert!(l.has_queue_times());
         assert_eq!(l.sorted(Measure::Size, Some("tcw-1")), [4096]);
         assert!(l.sorted(Measure::Size, Some("other")).is_empty());
+    }
+
+    #[test]
+    fn calls_pair_thread_by_thread_inside_the_workloads_readings() {
+        let own = |tid, start_ns, end_ns| ClockedCall {
+            tid,
+            start_ns,
+            end_ns,
+        };
+        let seen = |tid, entered_ns, ns| CallSample {
+            ns,
+            entered_ns,
+            tid,
+            comm: "tcw-1".into(),
+        };
+        // Two threads' calls overlap in time; each pairs with its own.
+        let mine = [own(7, 100, 400), own(8, 150, 300), own(7, 500, 900)];
+        let witnessed = [
+            seen(8, 160, 100),
+            seen(7, 510, 300),
+            seen(7, 110, 250),
+            CallSample {
+                comm: "other".into(),
+                ..seen(7, 0, 9)
+            },
+        ];
+        let p = pair_calls(&mine, &witnessed, "tcw-1").unwrap();
+        let gaps: Vec<u64> = p.iter().map(PairedCall::gap).collect();
+        assert_eq!(gaps, [50, 100, 50]);
+        // A call the witness saw end after the workload's reading.
+        let late = [seen(8, 160, 100), seen(7, 510, 300), seen(7, 110, 2_000)];
+        let e = pair_calls(&mine, &late, "tcw-1").unwrap_err();
+        assert!(e.contains("thread 7's call 1 of 2"), "{e}");
+        // One call unseen.
+        let e = pair_calls(&mine, &witnessed[..2], "tcw-1").unwrap_err();
+        assert!(e.contains("thread 7 made 2"), "{e}");
     }
 }

@@ -209,11 +209,11 @@ pub struct Tallies {
     /// number: what a profiler that samples one CPU alone would see.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cpu_ns: BTreeMap<u32, u64>,
-    /// The workload's read-family calls' time on its own clock, read just
-    /// before each call and just after it returned: at least the kernel's
-    /// entry-to-exit time of each, which the witness measures.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub read_call_ns: u64,
+    /// The workload's read-family calls on its own clock, read just before
+    /// each call and just after it returned, by thread: each encloses the
+    /// kernel's entry-to-exit time of its call, which the witness measures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_calls_clocked: Vec<crate::requests::ClockedCall>,
     /// Every request on the scratch device, timed by the witness: the
     /// truth a latency or request-size claim's histogram is held against.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -13,8 +13,7 @@ use std::collections::BTreeMap;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
-use tracecheck_model::{CallTally, Tallies};
+use tracecheck_model::{CallTally, ClockedCall, Tallies};
 
 /// What the measured phase did, counted call by call.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -75,11 +74,11 @@ pub struct Counts {
     pub process_cpu_ns: u64,
     /// Wall time the spinning threads spun, for [`spin`].
     pub spin_wall_ns: u64,
-    /// The read-family calls' time on this process's own clock
-    /// (CLOCK_MONOTONIC, read just before each call and just after it
-    /// returned): an upper bound on the time the kernel spent in them, for
-    /// the read-latency truth's cross-check.
-    pub read_call_ns: u64,
+    /// Each read-family call on this process's own clock (CLOCK_MONOTONIC,
+    /// read just before the call and just after it returned), by thread:
+    /// each encloses the kernel's time in its call, for the read-latency
+    /// truth's cross-check.
+    pub read_calls_clocked: Vec<ClockedCall>,
 }
 
 impl Counts {
@@ -90,10 +89,14 @@ impl Counts {
         t.requested += asked;
     }
 
-    /// One read-family call, started at `started`, that asked for `asked`
-    /// bytes and got `got`.
-    fn read(&mut self, call: &'static str, started: Instant, asked: usize, got: usize) {
-        self.read_call_ns += started.elapsed().as_nanos() as u64;
+    /// One read-family call, started at `started` ([`monotonic_ns`]), that
+    /// asked for `asked` bytes and got `got`.
+    fn read(&mut self, call: &'static str, started: u64, asked: usize, got: usize) {
+        self.read_calls_clocked.push(ClockedCall {
+            tid: rustix::thread::gettid().as_raw_nonzero().get() as u32,
+            start_ns: started,
+            end_ns: monotonic_ns(),
+        });
         self.read_calls += 1;
         self.read_bytes += got as u64;
         self.tally(call, asked as u64, got as u64);
@@ -152,7 +155,7 @@ impl Counts {
     fn merge(&mut self, o: Counts) {
         self.read_calls += o.read_calls;
         self.read_bytes += o.read_bytes;
-        self.read_call_ns += o.read_call_ns;
+        self.read_calls_clocked.extend(o.read_calls_clocked);
         self.write_calls += o.write_calls;
         self.write_bytes += o.write_bytes;
         for (name, t) in o.by_call {
@@ -183,9 +186,17 @@ impl Counts {
             thread_ids: self.thread_ids.clone(),
             requests: None,
             cpu_ns: self.cpu_ns.clone(),
-            read_call_ns: self.read_call_ns,
+            read_calls_clocked: self.read_calls_clocked.clone(),
         }
     }
+}
+
+/// CLOCK_MONOTONIC in ns: the clock the witness's bpf_ktime_get_ns reads,
+/// so a call's readings here and the witness's stamps lie on one axis
+/// (std's Instant hides its value).
+pub fn monotonic_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
 fn open(path: &Path, flags: OFlags, counts: Option<&mut Counts>) -> Result<OwnedFd, WorkloadError> {
@@ -360,7 +371,7 @@ fn positional(
 ) -> Result<usize, WorkloadError> {
     let want = buf.len();
     let n = if read {
-        let started = Instant::now();
+        let started = monotonic_ns();
         let n = rustix::io::pread(fd, buf, at)
             .map_err(|e| WorkloadError::io("pread(O_DIRECT)", path, e))?;
         c.read("pread64", started, want, n);
@@ -426,7 +437,7 @@ pub fn cached_reread(
         }
         let mut done = 0u64;
         loop {
-            let started = Instant::now();
+            let started = monotonic_ns();
             let r = match call {
                 "read" => rustix::io::read(&fd, &mut buf[..]),
                 "readv" => rustix::io::readv(&fd, &mut [IoSliceMut::new(&mut buf[..])]),

@@ -24,11 +24,13 @@ pub struct Lens<'a> {
     /// Only requests issued by this task (a claim keyed by comm).
     pub comm: Option<&'a str>,
     pub unit: f64,
-    /// For a call's time: the mean gap per call between the workload's own
-    /// clock around its calls and the witness's entry-to-exit time. It
-    /// measures how long the path between user space and the system call's
-    /// probes takes on this machine (about 2 µs natively, 35 µs under TCG),
-    /// and a tool's probes run on that path beside the witness's.
+    /// For a call's time: the median gap per call between the workload's
+    /// own clock around a call and the witness's entry-to-exit time of it.
+    /// It measures how long the path between user space and the system
+    /// call's probes takes on this machine (about 2 µs natively, 35 µs
+    /// under TCG), and a tool's probes run on that path beside the
+    /// witness's. The median, not the mean: a call whose thread then
+    /// waited for a CPU is no measure of that path.
     pub gap: u64,
 }
 
@@ -51,10 +53,13 @@ impl<'a> Lens<'a> {
         if self.measure != Measure::CallTime {
             return self;
         }
-        let timed = lat.sorted(Measure::CallTime, self.comm);
-        let kernel: u64 = timed.iter().sum();
+        let paired = self.comm.and_then(|comm| {
+            tracecheck_model::requests::pair_calls(&t.read_calls_clocked, &lat.calls, comm).ok()
+        });
+        let mut gaps: Vec<u64> = paired.iter().flatten().map(|c| c.gap()).collect();
+        gaps.sort_unstable();
         Lens {
-            gap: t.read_call_ns.saturating_sub(kernel) / (timed.len() as u64).max(1),
+            gap: tracecheck_model::requests::quantile(&gaps, 0.5).unwrap_or(0),
             ..self
         }
     }
@@ -772,10 +777,14 @@ mod tests {
                     } else {
                         500_000 + i * 1_000
                     },
+                    entered_ns: (i + 1) * 1_000_000,
+                    tid: 7,
                     comm: "tcw-1".into(),
                 })
                 .chain([tracecheck_model::CallSample {
                     ns: 9_000_000,
+                    entered_ns: 0,
+                    tid: 8,
                     comm: "other".into(),
                 }])
                 .collect(),
@@ -815,8 +824,20 @@ mod tests {
         // widens the slack at each bound by as much.
         let short = log2(mine().map(|n| n.saturating_sub(60_000)));
         assert!(fit(&c, &short, &t).is_some());
+        // 70 µs around most calls; a few waited 5 ms for a CPU after
+        // theirs, which the median leaves out.
         let tallies = Tallies {
-            read_call_ns: mine().sum::<u64>() + 140 * 70_000,
+            read_calls_clocked: t
+                .calls
+                .iter()
+                .filter(|s| s.comm == "tcw-1")
+                .enumerate()
+                .map(|(i, s)| tracecheck_model::ClockedCall {
+                    tid: s.tid,
+                    start_ns: s.entered_ns - 1_000,
+                    end_ns: s.entered_ns + s.ns + if i % 10 == 0 { 5_000_000 } else { 69_000 },
+                })
+                .collect(),
             ..Tallies::default()
         };
         let s = subject();

@@ -75,7 +75,7 @@ pub const LATENCY_STATE_SIZE: usize = 16;
 /// `CALL_MAX` and `struct call_sample` (`call_state` is a `struct
 /// latency_state`).
 pub const CALL_MAX: u32 = 16384;
-pub const CALL_SAMPLE_SIZE: usize = 8 + COMM_LEN;
+pub const CALL_SAMPLE_SIZE: usize = 8 + 8 + 4 + 4 + COMM_LEN;
 
 /// `struct call_sample`.
 pub fn call_sample(b: &[u8]) -> Option<tracecheck_model::CallSample> {
@@ -84,7 +84,9 @@ pub fn call_sample(b: &[u8]) -> Option<tracecheck_model::CallSample> {
     }
     Some(tracecheck_model::CallSample {
         ns: u64_at(b, 0)?,
-        comm: comm_str(&b[8..8 + COMM_LEN]),
+        entered_ns: u64_at(b, 8)?,
+        tid: u32_at(b, 16)?,
+        comm: comm_str(&b[24..24 + COMM_LEN]),
     })
 }
 

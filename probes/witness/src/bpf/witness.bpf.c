@@ -653,6 +653,8 @@ static __always_inline void call_sample(const struct task_key *k)
 		slot = bpf_map_lookup_elem(&calls, &at);
 		if (slot) {
 			slot->ns = now - *entered;
+			slot->entered = *entered;
+			slot->tid = k->pid;
 			__builtin_memcpy(slot->comm, k->comm, sizeof(slot->comm));
 		}
 	}

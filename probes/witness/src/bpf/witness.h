@@ -131,7 +131,10 @@ struct latency_state {
 #define CALL_MAX 16384
 
 struct call_sample {
-	__u64 ns;   /* raw_syscalls:sys_enter to sys_exit */
+	__u64 ns;      /* raw_syscalls:sys_enter to sys_exit */
+	__u64 entered; /* bpf_ktime_get_ns() at sys_enter */
+	__u32 tid;
+	__u32 pad;
 	char comm[WITNESS_COMM_LEN]; /* the caller's name at the exit */
 };
 
