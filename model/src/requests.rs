@@ -60,14 +60,14 @@ impl Measure {
 }
 
 impl RequestSample {
-    /// The number `m` reads of this request (a call's time is no
-    /// request's: 0).
-    pub fn get(&self, m: Measure) -> u64 {
+    /// The number `m` reads of this request; none for a call's time,
+    /// which no request has (calls are [`RequestSamples::calls`]).
+    pub fn get(&self, m: Measure) -> Option<u64> {
         match m {
-            Measure::DeviceTime => self.issue_ns,
-            Measure::QueueTime => self.queue_ns,
-            Measure::Size => self.bytes as u64,
-            Measure::CallTime => 0,
+            Measure::DeviceTime => Some(self.issue_ns),
+            Measure::QueueTime => Some(self.queue_ns),
+            Measure::Size => Some(self.bytes as u64),
+            Measure::CallTime => None,
         }
     }
 }
@@ -214,7 +214,7 @@ impl RequestSamples {
             self.samples
                 .iter()
                 .filter(|s| mine(&s.comm))
-                .map(|s| s.get(m))
+                .filter_map(|s| s.get(m))
                 .collect()
         };
         v.sort_unstable();
@@ -273,9 +273,10 @@ mod tests {
             write: false,
             comm: "tcw-1".into(),
         };
-        assert_eq!(s.get(Measure::DeviceTime), 2_000_000);
-        assert_eq!(s.get(Measure::QueueTime), 9_000_000);
-        assert_eq!(s.get(Measure::Size), 4096);
+        assert_eq!(s.get(Measure::DeviceTime), Some(2_000_000));
+        assert_eq!(s.get(Measure::QueueTime), Some(9_000_000));
+        assert_eq!(s.get(Measure::Size), Some(4096));
+        assert_eq!(s.get(Measure::CallTime), None);
         let disk = Metric::parse("disk.latency").unwrap();
         assert_eq!(Measure::of(disk), Some(Measure::DeviceTime));
         assert_eq!(
