@@ -553,11 +553,10 @@ pub fn establish_call_latency(gt: &mut GroundTruth, lat: &RequestSamples) -> Vec
     }
     let mut gaps = Vec::new();
     if why.is_empty() {
-        match tracecheck_model::requests::pair_calls(clocked, &lat.calls, &gt.comm) {
-            Ok(p) => gaps = p.iter().map(|c| c.gap()).collect(),
+        match tracecheck_model::requests::call_gaps(clocked, &lat.calls, &gt.comm) {
+            Ok(g) => gaps = g,
             Err(e) => why.push(e),
         }
-        gaps.sort_unstable();
         if gaps.first().is_some_and(|&g| g > CALL_OVERHEAD_NS) {
             why.push(format!(
                 "every call took over {} longer on the workload's clock than the witness timed it (at least {}): \
@@ -745,7 +744,8 @@ mod tests {
     #[test]
     fn read_call_times_are_checked_against_the_workloads_count_and_clock() {
         use tracecheck_model::{CallSample, CallTally, ClockedCall};
-        // Call i of thread 7 enters at i ms and the witness times it `ns`.
+        // Call i of thread 7 enters at 10 ms × i + 1 µs and the witness
+        // times it `ns`.
         let witnessed = |n: u64, ns: u64| RequestSamples {
             calls: (0..n)
                 .map(|i| CallSample {

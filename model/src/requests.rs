@@ -123,6 +123,21 @@ impl PairedCall {
     }
 }
 
+/// The gaps ([`PairedCall::gap`]) of the calls [`pair_calls`] pairs, sorted:
+/// what the read-latency truth and the judge's slack both read.
+pub fn call_gaps(
+    own: &[ClockedCall],
+    witnessed: &[CallSample],
+    comm: &str,
+) -> Result<Vec<u64>, String> {
+    let mut gaps: Vec<u64> = pair_calls(own, witnessed, comm)?
+        .iter()
+        .map(PairedCall::gap)
+        .collect();
+    gaps.sort_unstable();
+    Ok(gaps)
+}
+
 /// Pairs each of the workload's clocked calls with the witness's timing of
 /// it: thread by thread (a thread's calls follow one another), in order.
 /// Each thread must have as many calls on both sides, and each witnessed

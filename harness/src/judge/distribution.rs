@@ -53,11 +53,12 @@ impl<'a> Lens<'a> {
         if self.measure != Measure::CallTime {
             return self;
         }
-        let paired = self.comm.and_then(|comm| {
-            tracecheck_model::requests::pair_calls(&t.read_calls_clocked, &lat.calls, comm).ok()
-        });
-        let mut gaps: Vec<u64> = paired.iter().flatten().map(|c| c.gap()).collect();
-        gaps.sort_unstable();
+        let gaps = self
+            .comm
+            .and_then(|comm| {
+                tracecheck_model::requests::call_gaps(&t.read_calls_clocked, &lat.calls, comm).ok()
+            })
+            .unwrap_or_default();
         Lens {
             gap: tracecheck_model::requests::quantile(&gaps, 0.5).unwrap_or(0),
             ..self
