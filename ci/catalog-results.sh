@@ -21,14 +21,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${TRACECHECK_RESULTS_DIR:-/var/tmp/tracecheck/catalog-results}
 envs=${TRACECHECK_RESULTS_ENVS:-host debian-6.1 debian-6.12 debian-13}
-# TRACECHECK_BIN: a tracecheck binary to use as it is (a copy, so that a
-# build during the run cannot replace it under a guest).
+# The binary runs from a copy named tracecheck in a directory of its own,
+# so that a build during the run cannot replace it under a guest (a guest
+# that lost its binary vanishes). TRACECHECK_BIN: a binary to copy instead
+# of building one.
 if [ -n "${TRACECHECK_BIN:-}" ]; then
-    tc=$TRACECHECK_BIN
+    src=$TRACECHECK_BIN
+    unset TRACECHECK_BIN
 else
     cargo build --release -p tracecheck
-    tc=$PWD/target/release/tracecheck
+    src=$PWD/target/release/tracecheck
 fi
+bindir=$(mktemp -d /var/tmp/tracecheck-results-bin.XXXXXX)
+trap 'rm -rf "$bindir"' EXIT
+cp "$src" "$bindir/tracecheck"
+tc=$bindir/tracecheck
 
 if [ $# -gt 0 ]; then
     specs=("$@")

@@ -77,6 +77,30 @@ pub struct ToolRecord {
     /// not attach. Empty for tools without BPF (ftrace, SystemTap).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bpf_programs: Vec<tracecheck_witness::programs::ProgramRun>,
+    /// The kernel's limit on perf sampling (`kernel.perf_event_max_sample_rate`,
+    /// per second) when the tool started and when it stopped: the kernel
+    /// lowers it when perf interrupts take too long, and no profiler then
+    /// samples faster, whatever it asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf_sample_limit: Option<SampleLimit>,
+}
+
+/// `kernel.perf_event_max_sample_rate` around a tool's run.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct SampleLimit {
+    pub at_start: u64,
+    pub at_stop: u64,
+}
+
+/// The kernel's perf sampling limit now, if it can be read.
+pub fn perf_sample_limit() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// How a tool's kernel module was built for the kernel it ran on.

@@ -553,7 +553,9 @@ pub fn separation_markdown() -> String {
          row \"keyed by thread id\"). A forked child keeps the comm and its pid is one of the workload's, so \
          under either key its I/O is the workload's too; what a child does that its parent did not ask for \
          (a fork with no exec) is the row \"fork() calls instead of execs\". Tools that filter by one pid \
-         and miss its children need the harness to hand them the workload's pid, which it does not do yet.\n\n",
+         get it from the harness (`{pid}` in a command): the workload starts held and goes on once the tool is \
+         ready. The neighbour model has no row yet for a tool that follows that pid alone and misses its \
+         children.\n\n",
     );
     let mut current: Option<(Metric, Who)> = None;
     for c in separation_table() {

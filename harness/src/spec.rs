@@ -186,6 +186,16 @@ pub struct TableRead {
     /// Bytes per unit of the `sum` column (`unit = "KiB"`: 1024); 1 for bytes
     /// and for anything that is not bytes.
     pub scale: u64,
+    /// Only the rows whose cell in each named column is exactly one of
+    /// its values (`where = { EVENTS = ["syscalls:sys_enter_open",
+    /// "syscalls:sys_enter_openat"] }`, or one value as a string): a table
+    /// of several events or kinds, some of which the claim is about.
+    pub filter: Vec<(String, Vec<String>)>,
+    /// The `sum` column is a rate per second, and this column is the
+    /// elapsed seconds at each interval's end as printed (`perf stat -I`'s
+    /// time): each row stands for its rate times its interval's printed
+    /// length, the first interval starting at 0.
+    pub rate_over: Option<String>,
 }
 
 /// The units a table's byte column may be printed in (`unit` in a claim).
@@ -293,6 +303,13 @@ pub const DEVICE_PLACEHOLDERS: &[(&str, &str)] = &[
     ("{mnt}", "where its filesystem is mounted"),
 ];
 
+/// The placeholder for the workload's pid: the workload starts held, set
+/// up under its name, and goes on once the tool given its pid is ready.
+pub const PID_PLACEHOLDER: (&str, &str) = (
+    "{pid}",
+    "the workload's pid (it starts held and goes on once the tool is ready)",
+);
+
 /// The scratch disk a check runs on, for [`DEVICE_PLACEHOLDERS`].
 pub struct DeviceNames<'a> {
     pub name: &'a str,
@@ -309,6 +326,21 @@ impl ToolSpec {
         self.command
             .iter()
             .any(|a| DEVICE_PLACEHOLDERS.iter().any(|(p, _)| a.contains(p)))
+    }
+
+    /// Whether the command takes the workload's pid (`{pid}`): then each
+    /// workload needs a run of the tool of its own, started beside it.
+    pub fn needs_pid(&self) -> bool {
+        self.command.iter().any(|a| a.contains(PID_PLACEHOLDER.0))
+    }
+
+    /// The spec with `{pid}` replaced by `pid`.
+    pub fn for_pid(&self, pid: u32) -> ToolSpec {
+        let mut s = self.clone();
+        for a in &mut s.command {
+            *a = a.replace(PID_PLACEHOLDER.0, &pid.to_string());
+        }
+        s
     }
 
     /// The spec with the command's placeholders replaced for `d`.
@@ -386,6 +418,29 @@ struct RawClaim {
     workloads: Vec<Spanned<String>>,
     /// A profiler's sampling rate, for `cpu.time`.
     sample_hz: Option<Spanned<u32>>,
+    /// Only the table rows with these exact cells.
+    #[serde(default, rename = "where")]
+    filter: Option<Spanned<std::collections::BTreeMap<String, OneOrMany>>>,
+    /// The `sum` column is a rate per second over intervals ending at this
+    /// column's elapsed seconds.
+    rate_over: Option<Spanned<String>>,
+}
+
+/// A `where` value: one cell value, or a list of them.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(v) => vec![v],
+            OneOrMany::Many(v) => v,
+        }
+    }
 }
 
 /// Known top-level and nested keys, for "did you mean" hints on unknown ones.
@@ -413,6 +468,8 @@ const KNOWN_KEYS: &[&str] = &[
     "tolerance",
     "workloads",
     "sample_hz",
+    "where",
+    "rate_over",
 ];
 
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -559,6 +616,12 @@ impl ToolSpec {
             })?;
             let (map, table) = match (&c.map, &c.columns) {
                 (Some(m), None) => {
+                    if let Some(r) = &c.rate_over {
+                        return Err(sp(r, "`rate_over` reads a table's rows: it goes with `columns` and `sum`, not `map`".into()));
+                    }
+                    if let Some(w) = &c.filter {
+                        return Err(at(Some(w.span()), "`where` picks a table's rows: it goes with `columns`, not `map`".into()));
+                    }
                     if let Some(sum) = &c.sum {
                         return Err(sp(
                             sum,
@@ -605,10 +668,25 @@ impl ToolSpec {
                         }
                         Some(u) => unit_length(BYTE_UNITS, u.get_ref(), "").map_err(|m| sp(u, m))?,
                     };
+                    if let (Some(r), None) = (&c.rate_over, &c.sum) {
+                        return Err(sp(r, "`rate_over` says the `sum` column is a rate, and this claim has no `sum`".into()));
+                    }
                     let t = TableRead {
                         columns: cols.get_ref().clone(),
                         sum: c.sum.as_ref().map(|s| s.get_ref().clone()),
                         scale,
+                        filter: c
+                            .filter
+                            .as_ref()
+                            .map(|f| {
+                                f.get_ref()
+                                    .clone()
+                                    .into_iter()
+                                    .map(|(c, v)| (c, v.into_vec()))
+                                    .collect()
+                            })
+                            .unwrap_or_default(),
+                        rate_over: c.rate_over.as_ref().map(|r| r.get_ref().clone()),
                     };
                     (format!("table[{}]", t.columns.join(" ")), Some(t))
                 }
@@ -1116,6 +1194,41 @@ mod tests {
         let both = stap.replace("[tool]\n", "[tool]\ncommand = [\"x\"]\n");
         assert!(err(&both).contains("one of `script`, `command` or `stap`"));
         assert!(stap_needs_a_guest(&s).contains("--vm debian-6.1"));
+    }
+
+    #[test]
+    fn a_table_claim_may_pick_rows_and_read_a_rate() {
+        let rate = GOOD.replace(
+            "map = \"@b\"",
+            "columns = [\"COMM\"]\nsum = \"RATE\"\nrate_over = \"TIME\"\nwhere = { EVENTS = [\"a\", \"b\"], UNIT = \"\" }",
+        );
+        let t = parse(&rate).unwrap().claims[0].table.clone().unwrap();
+        assert_eq!(t.rate_over.as_deref(), Some("TIME"));
+        assert_eq!(
+            t.filter,
+            [
+                ("EVENTS".to_string(), vec!["a".to_string(), "b".to_string()]),
+                ("UNIT".to_string(), vec![String::new()])
+            ]
+        );
+        let e = err(&rate.replace("sum = \"RATE\"\n", ""));
+        assert!(e.contains("has no `sum`"), "{e}");
+        let e = err(&GOOD.replace("map = \"@b\"", "map = \"@b\"\nrate_over = \"T\""));
+        assert!(e.contains("goes with `columns` and `sum`"), "{e}");
+        let e = err(&GOOD.replace("map = \"@b\"", "map = \"@b\"\nwhere = { A = \"x\" }"));
+        assert!(e.contains("`where` picks a table's rows"), "{e}");
+    }
+
+    #[test]
+    fn the_workloads_pid_is_filled_in() {
+        let s = parse(&GOOD.replace(
+            "script = \"x.bt\"",
+            "command = [\"perf\", \"stat\", \"-p\", \"{pid}\"]",
+        ))
+        .unwrap();
+        assert!(s.needs_pid());
+        assert_eq!(s.for_pid(4242).command, ["perf", "stat", "-p", "4242"]);
+        assert!(!parse(GOOD).unwrap().needs_pid());
     }
 
     #[test]

@@ -111,6 +111,12 @@ impl RunningTool {
         }
         let mut record = ToolRecord {
             command: spec.command.clone(),
+            perf_sample_limit: crate::record::perf_sample_limit().map(|l| {
+                crate::record::SampleLimit {
+                    at_start: l,
+                    at_stop: l,
+                }
+            }),
             ..Default::default()
         };
         let stats = tracecheck_witness::programs::RunStats::enable();
@@ -338,6 +344,12 @@ impl RunningTool {
             status = self.wait_exit(wait);
         }
         self.record.stop.escalated = self.record.stop.signals.len() > 1;
+        if let (Some(l), Some(now)) = (
+            self.record.perf_sample_limit.as_mut(),
+            crate::record::perf_sample_limit(),
+        ) {
+            l.at_stop = now;
+        }
         self.record.stop.stop_ms = t0.elapsed().as_millis() as u64;
         // Anything left in the group (helpers the tool forked) goes too.
         let _ = killpg(pgid, Signal::SIGKILL);

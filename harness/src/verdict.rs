@@ -106,6 +106,15 @@ pub enum Finding {
     /// A profiler whose samples match another rate than the claim's
     /// `sample_hz`.
     WrongSampleRate,
+    /// Rates printed per interval that are not the interval's counts per
+    /// second of it: times each interval's printed length they miss the
+    /// truth (perf stat's `/sec` divides by the task's CPU time).
+    RateNotPerInterval,
+    /// A profiler short of its rate because the kernel lowered its limit
+    /// on perf sampling (`kernel.perf_event_max_sample_rate`) below the
+    /// claim's rate during the run: the machine's limit, not the tool's
+    /// mistake (an ERROR, not a FAIL).
+    SamplingThrottled,
     /// A profiler right in total but not CPU by CPU (its `cpu` key).
     WrongCpu,
     /// The workload's entry printed under its comm as a Python bytes

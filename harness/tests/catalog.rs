@@ -684,13 +684,27 @@ fn biopattern_bpfcc_misses_each_disk_s_first_request_in_a_guest() {
 /// bcc's killsnoop puts a kprobe and kretprobe on the kill() system call's
 /// entry point and prints every call, whatever its target: a PASS on the
 /// kills workload's 500 kill() calls (499 in one run: within 1%, the last
-/// event still in its buffer when it was stopped).
+/// event still in its buffer when it was stopped). On kills-1000 it may
+/// drop events from its buffer under TCG and say so (738 of 1,000 and "lost
+/// 196" in a debian-6.1 run of 2026-12-04, the same finding in debian-6.12;
+/// bcc 0.31 in debian-13 printed all 1,000): a PASS, or a FAIL with
+/// `lost_events`, never another finding.
 #[test]
 #[ignore = "full matrix only (.ci/run --full, or cargo test -- --include-ignored): CI time"]
 fn killsnoop_bpfcc_counts_every_kill_in_a_guest() {
-    all_pass(
-        judge_in_guest("expectations/catalog/bcc/killsnoop/spec.toml"),
-        &["kills", "kills-1000"],
+    let (_, vs, stderr) = judge_in_guest("expectations/catalog/bcc/killsnoop/spec.toml");
+    let of = |w: &str| {
+        vs.iter()
+            .find(|(wl, _, _)| wl == w)
+            .map(|(_, s, f)| (s.as_str(), f.as_str()))
+    };
+    assert_eq!(of("kills"), Some(("PASS", "")), "{vs:?}\n{stderr}");
+    assert!(
+        matches!(
+            of("kills-1000"),
+            Some(("PASS", "") | ("FAIL", "lost_events"))
+        ),
+        "{vs:?}\n{stderr}"
     );
 }
 
@@ -886,4 +900,37 @@ fn perf_record_and_report_count_the_spinners_samples_on_every_cpu() {
         );
         assert_eq!(code, 1);
     }
+}
+
+/// `perf stat -I 250 -p {pid}`: the workload starts held and goes on once
+/// perf has printed its first interval, so perf counts its open calls and
+/// nothing of its setup. Its counts of the three open tracepoints, summed
+/// over the intervals, are exact on both workloads; its `/sec`, times each
+/// interval's printed length, is not: perf divides by the task-clock
+/// counted beside it, the process's CPU time (38 K/sec for 251 calls in a
+/// 0.25 s interval at 1,000 calls a second, here).
+#[test]
+fn perf_stat_interval_counts_are_exact_and_its_rates_are_per_cpu_second() {
+    let (code, vs, why) = judge_with("expectations/catalog/perf/stat-interval/spec.toml", &[]);
+    let got = |w: &str| -> Vec<(&str, &str)> {
+        let mut v: Vec<(&str, &str)> = vs
+            .iter()
+            .filter(|(wl, _, _)| wl == w)
+            .map(|(_, s, f)| (s.as_str(), f.as_str()))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        got("opens"),
+        [("FAIL", "rate_not_per_interval"), ("PASS", "")],
+        "{why}"
+    );
+    assert_eq!(got("opens-2000"), [("PASS", "")], "{why}");
+    assert_eq!(
+        got("paced-opens-1k"),
+        [("FAIL", "rate_not_per_interval")],
+        "{why}"
+    );
+    assert_eq!(code, 1);
 }

@@ -196,6 +196,18 @@ pub enum Quantity {
     Size,
 }
 
+impl Quantity {
+    /// Is it a number of events (calls, requests, connections, tasks),
+    /// one each, rather than bytes, time or a distribution? A tool's lost
+    /// events account for a shortfall in such a count only.
+    pub fn counts_events(self) -> bool {
+        !matches!(
+            self,
+            Quantity::Bytes | Quantity::Time | Quantity::Latency | Quantity::Size
+        )
+    }
+}
+
 /// Whether a metric has a direction, and where it comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Directed {

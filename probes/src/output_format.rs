@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(e.given, "json");
         assert_eq!(
             e.to_string(),
-            "unknown output format `json`; expected one of: bpftrace, bpftrace-json, table, bcc-hist, bcc-json, stap-hist, perf-tools-hist, perf-report, folded"
+            "unknown output format `json`; expected one of: bpftrace, bpftrace-json, table, bcc-hist, bcc-json, stap-hist, perf-tools-hist, perf-report, perf-stat, folded"
         );
         assert!(serde_json::from_str::<OutputFormat>("\"BpftraceText\"").is_err());
     }

@@ -8,7 +8,10 @@
 //! to a loop device (which splits them into 128 KiB requests); and of
 //! `perf report -n --sort comm,cpu` (linux-perf 6.1, format `perf-report`)
 //! over `perf record -F 997 -a -e cpu-clock -- sleep 3` on this 2-CPU host,
-//! beside a bash loop spinning for 2.5 s.
+//! beside a bash loop spinning for 2.5 s; and of `perf stat -I 250 -p PID`
+//! (format `perf-stat`), from the record of `tracecheck check
+//! expectations/catalog/perf/stat-interval` on this host: the workload
+//! paced-opens-1k, 2,000 openat() at 1,000 a second.
 
 use std::path::PathBuf;
 use tracecheck_model::Value;
@@ -38,6 +41,48 @@ fn snapshot() {
         "perf_report_comm_cpu",
         capture_as("perf_report_comm_cpu", "perf-report")
     );
+    insta::assert_yaml_snapshot!(
+        "perf_stat_interval",
+        capture_as("perf_stat_interval", "perf-stat")
+    );
+}
+
+/// perf stat's intervals: the workload's 2,000 openat() calls in eight
+/// intervals of ~250 ms, under the elapsed time at each one's end; the
+/// interval before it ran and the one after it ended `<not counted>` (0);
+/// its `/sec` is the count over the task-clock beside it (251 calls over
+/// 6.56 ms of CPU time are 38.238 K/sec), not over the 0.25 s interval.
+#[test]
+fn perf_stat_intervals_keep_times_counts_and_rates() {
+    let o = capture_as("perf_stat_interval", "perf-stat");
+    assert_eq!(o.tables.len(), 1);
+    let t = &o.tables[0];
+    assert_eq!(t.header, ["TIME", "COUNTS", "UNIT", "EVENTS", "RATE"]);
+    let col = |n: &str| t.column(n).unwrap();
+    let openat: Vec<&Vec<String>> = t
+        .rows
+        .iter()
+        .filter(|r| r[col("EVENTS")] == "syscalls:sys_enter_openat")
+        .collect();
+    assert_eq!(openat.len(), 10);
+    let total: u64 = openat
+        .iter()
+        .map(|r| r[col("COUNTS")].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, 2_000);
+    let first = openat.iter().find(|r| r[col("COUNTS")] == "251").unwrap();
+    assert_eq!(first[col("RATE")], "38238");
+    let clock = t
+        .rows
+        .iter()
+        .find(|r| r[col("TIME")] == first[col("TIME")] && r[col("EVENTS")] == "task-clock")
+        .unwrap();
+    assert_eq!(
+        (clock[col("COUNTS")].as_str(), clock[col("UNIT")].as_str()),
+        ("6.56", "msec")
+    );
+    // Rows only: nothing in the output went unread.
+    assert!(o.unparsed.is_empty(), "{:?}", o.unparsed);
 }
 
 /// The spinning bash's rows, one per CPU, add up to at most its 2.5 s at

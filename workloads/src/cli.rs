@@ -45,6 +45,11 @@ struct Common {
     /// Refuse unless --dir is on this device (MAJ:MIN).
     #[arg(long, value_parser = parse_dev)]
     expect_dev: Option<(u32, u32)>,
+    /// Run: once ready, print `held` on stdout and wait until stdin is
+    /// closed, then take --comm and make the measured calls (the harness
+    /// starts a tool given this process's pid in between).
+    #[arg(long)]
+    hold: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +210,10 @@ enum KindCmd {
     },
 }
 
+/// What a `--hold` run prints on stdout, on a line of its own, once it is
+/// waiting to be released; its ground truth follows on the next line.
+pub const HELD_LINE: &str = "held";
+
 /// Which of the two steps to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -220,6 +229,7 @@ pub struct Invocation {
     pub dir: PathBuf,
     pub comm: Option<String>,
     pub expect_dev: Option<(u32, u32)>,
+    pub hold: bool,
 }
 
 /// Why the command line was not accepted.
@@ -324,6 +334,7 @@ where
         dir: common.dir,
         comm: common.comm,
         expect_dev: common.expect_dev,
+        hold: common.hold,
     })
 }
 
@@ -374,8 +385,24 @@ where
         }),
         Phase::Run => {
             let comm = inv.comm.clone().unwrap_or_else(default_comm);
+            let hold = || -> std::io::Result<()> {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{HELD_LINE}")?;
+                out.flush()?;
+                // Released when the harness closes our stdin. poll(), not a
+                // read: a read-family call would be one more for tools and
+                // the witness to count.
+                let stdin = std::io::stdin();
+                let mut fds = [rustix::event::PollFd::new(
+                    &stdin,
+                    rustix::event::PollFlags::IN,
+                )];
+                while rustix::event::poll(&mut fds, None)? == 0 {}
+                Ok(())
+            };
+            let held: Option<&dyn Fn() -> std::io::Result<()>> = inv.hold.then_some(&hold);
             inv.workload
-                .run_on(&inv.dir, &comm, inv.expect_dev)
+                .run_held(&inv.dir, &comm, inv.expect_dev, held)
                 .map(Some)
         }
     };

@@ -79,6 +79,22 @@ impl Workload {
         comm: &str,
         expect_dev: Option<(u32, u32)>,
     ) -> Result<GroundTruth, WorkloadError> {
+        self.run_held(dir, comm, expect_dev, None)
+    }
+
+    /// [`Workload::run_on`], calling `hold` (if any) once everything but
+    /// the measured calls is done, before the thread takes `comm`: a tool
+    /// given the process's pid starts then, so that it sees the measured
+    /// calls and nothing of the setup, and the hold's own calls (printing
+    /// that it is held, waiting) are under the old name, outside the
+    /// truth.
+    pub fn run_held(
+        &self,
+        dir: &Path,
+        comm: &str,
+        expect_dev: Option<(u32, u32)>,
+        hold: Option<&dyn Fn() -> std::io::Result<()>>,
+    ) -> Result<GroundTruth, WorkloadError> {
         self.validate()?;
         validate_comm(comm)?;
         let fs = scratch::inspect(dir, expect_dev)?;
@@ -106,6 +122,9 @@ impl Workload {
 
         let cname =
             CString::new(comm).map_err(|_| WorkloadError::param("comm", "contains a NUL byte"))?;
+        if let Some(hold) = hold {
+            hold().map_err(|e| WorkloadError::io("waiting to be released", "stdin", e))?;
+        }
         let previous = rustix::thread::name().ok();
         rustix::thread::set_name(&cname)
             .map_err(|e| WorkloadError::io("prctl(PR_SET_NAME)", comm, e))?;

@@ -101,16 +101,29 @@ impl Environment for HostEnvironment {
         run.prepare()?;
         timings.prepare_ms = t0.elapsed().as_millis() as u64;
 
+        let mut record = self.rig.blank_record(spec, check, &run);
+        let spec = run.tool_spec(spec);
+        // A tool given the workload's pid starts once the workload is set
+        // up and held, its input already cold and the witness watching.
+        let (spec, held, watch) = if spec.needs_pid() {
+            let watch = run.watch(&mut timings)?;
+            let held = run.hold()?;
+            (spec.for_pid(held.pid()), Some(held), Some(watch))
+        } else {
+            (spec, None, None)
+        };
+        let spec = &spec;
         on_event(Event::Phase("starting the tool"));
         let t_tool = Instant::now();
-        let mut record = self.rig.blank_record(spec, check, &run);
-        let spec = &run.tool_spec(spec);
         let mut tool = match RunningTool::start(spec) {
             Ok(t) => t,
             Err(rec) => return Ok(self.rig.unmeasured(check, record, *rec, t0, timings)),
         };
         // The witness loads while the tool starts (see WorkloadRun::watch).
-        let watch = run.watch(&mut timings)?;
+        let watch = match watch {
+            Some(w) => w,
+            None => run.watch(&mut timings)?,
+        };
         if let Err(f) = tool.wait_ready(spec, interrupted) {
             if interrupted.load(Ordering::Relaxed) {
                 return Err(HarnessError::Interrupted);
@@ -120,7 +133,7 @@ impl Environment for HostEnvironment {
         }
         timings.tool_start_ms = t_tool.elapsed().as_millis() as u64;
 
-        let measured = run.measure(watch, on_event, &mut timings)?;
+        let measured = run.measure(watch, held, on_event, &mut timings)?;
 
         on_event(Event::Phase("stopping the tool"));
         let t_stop = Instant::now();

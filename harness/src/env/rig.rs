@@ -423,20 +423,38 @@ impl<'a> WorkloadRun<'a> {
         Ok(Watch { witness, before })
     }
 
-    /// Run the workload, wait for writeback to settle, and take diskstats'
-    /// delta and the witness's report over the window `watch` opened.
+    /// Start the workload's measured phase held (`--hold`): set up and
+    /// waiting, not yet under its name, for [`WorkloadRun::measure`] to
+    /// release it, so that a tool given its pid (`{pid}`) can start in
+    /// between.
+    pub(super) fn hold(&self) -> Result<PhaseChild, HarnessError> {
+        self.spawn_phase("run", &self.run_args(), true)
+    }
+
+    fn run_args(&self) -> Vec<String> {
+        let mut args = self.dev_args();
+        args.extend(["--comm".to_string(), self.comm.clone()]);
+        args
+    }
+
+    /// Run the workload (release it, if `held`), wait for writeback to
+    /// settle, and take diskstats' delta and the witness's report over the
+    /// window `watch` opened.
     pub(super) fn measure(
         &self,
         watch: Watch,
+        held: Option<PhaseChild>,
         on_event: &mut dyn FnMut(Event<'_>),
         timings: &mut Timings,
     ) -> Result<Measured, HarnessError> {
         let Watch { witness, before } = watch;
         on_event(Event::Phase("running the workload"));
         let t_w = Instant::now();
-        let mut args = self.dev_args();
-        args.extend(["--comm".to_string(), self.comm.clone()]);
-        let out = self.run_phase("run", &args)?;
+        let child = match held {
+            Some(h) => h.release(),
+            None => self.spawn_phase("run", &self.run_args(), false)?,
+        };
+        let out = self.finish_phase(child)?;
         timings.workload_ms = t_w.elapsed().as_millis() as u64;
         let truth: GroundTruth =
             serde_json::from_str(&out).map_err(|e| HarnessError::Workload {
@@ -468,32 +486,72 @@ impl<'a> WorkloadRun<'a> {
         })
     }
 
-    /// Run a workload phase to completion (bounded), returning its stdout.
-    fn run_phase(&self, phase: &str, extra: &[String]) -> Result<String, HarnessError> {
-        let err = |msg: String| HarnessError::Workload {
+    fn workload_error(&self, msg: String) -> HarnessError {
+        HarnessError::Workload {
             kind: self.plan.name.to_string(),
             msg,
-        };
+        }
+    }
+
+    /// Start a workload phase; `hold`: wait until it says it is held.
+    fn spawn_phase(
+        &self,
+        phase: &str,
+        extra: &[String],
+        hold: bool,
+    ) -> Result<PhaseChild, HarnessError> {
+        let err = |msg: String| self.workload_error(msg);
         // Its own code pages resident first, or their faults would be disk
         // reads of this workload outside the scratch disk's truth.
         let exe = tracecheck_exe()?;
         tracecheck_workloads::cache::make_resident(&exe)
             .map_err(|e| err(format!("cannot make its executable resident: {e}")))?;
-        let mut child = workload_command(&exe, phase, self.plan, &self.dir, extra)
-            .spawn()
-            .map_err(|e| err(format!("cannot start: {e}")))?;
+        let mut cmd = workload_command(&exe, phase, self.plan, &self.dir, extra);
+        if hold {
+            cmd.arg("--hold").stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().map_err(|e| err(format!("cannot start: {e}")))?;
         let mut out = child.stdout.take().expect("piped");
         let mut errp = child.stderr.take().expect("piped");
-        let t_out = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = std::io::Read::read_to_string(&mut out, &mut s);
-            s
-        });
         let t_err = std::thread::spawn(move || {
             let mut s = String::new();
             let _ = std::io::Read::read_to_string(&mut errp, &mut s);
             s
         });
+        if hold {
+            // Its first line says it is held; anything else (it failed
+            // first) is its error, on stderr.
+            let line = read_line(&mut out);
+            if line.trim_end() != tracecheck_workloads::cli::HELD_LINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = t_err.join().unwrap_or_default();
+                return Err(err(format!(
+                    "did not wait to be released (printed {:?}): {}",
+                    line.trim_end(),
+                    stderr.trim()
+                )));
+            }
+        }
+        let t_out = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut s);
+            s
+        });
+        Ok(PhaseChild {
+            stdin: child.stdin.take(),
+            child,
+            t_out: Some(t_out),
+            t_err: Some(t_err),
+        })
+    }
+
+    /// Wait (bounded) for a started phase to end, returning its stdout.
+    fn finish_phase(&self, p: PhaseChild) -> Result<String, HarnessError> {
+        let err = |msg: String| self.workload_error(msg);
+        let mut p = p;
+        drop(p.stdin.take());
+        let child = &mut p.child;
         let start = Instant::now();
         let status = loop {
             if let Some(s) = child.try_wait().map_err(|e| err(e.to_string()))? {
@@ -513,8 +571,11 @@ impl<'a> WorkloadRun<'a> {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
-        let stdout = t_out.join().unwrap_or_default();
-        let stderr = t_err.join().unwrap_or_default();
+        let join = |t: Option<std::thread::JoinHandle<String>>| {
+            t.and_then(|t| t.join().ok()).unwrap_or_default()
+        };
+        let stdout = join(p.t_out.take());
+        let stderr = join(p.t_err.take());
         if !status.success() {
             return Err(err(format!(
                 "{}: {}",
@@ -524,6 +585,51 @@ impl<'a> WorkloadRun<'a> {
         }
         Ok(stdout)
     }
+}
+
+/// A started workload phase: its process and the threads reading its
+/// output. Dropped unfinished (an error elsewhere), it is killed.
+pub(super) struct PhaseChild {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    t_out: Option<std::thread::JoinHandle<String>>,
+    t_err: Option<std::thread::JoinHandle<String>>,
+}
+
+impl PhaseChild {
+    /// The process's pid, for a tool's `{pid}`.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Let a held workload go on: its stdin closed.
+    fn release(mut self) -> PhaseChild {
+        drop(self.stdin.take());
+        self
+    }
+}
+
+impl Drop for PhaseChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One line from `r`, read a byte at a time so that nothing after it is
+/// taken from the pipe (empty at end of file).
+fn read_line(r: &mut impl std::io::Read) -> String {
+    let mut line = Vec::new();
+    let mut b = [0u8];
+    while let Ok(1) = r.read(&mut b) {
+        if b[0] == b'\n' {
+            break;
+        }
+        line.push(b[0]);
+    }
+    String::from_utf8_lossy(&line).into_owned()
 }
 
 /// The check's files go with it, however it ends (a tool that never

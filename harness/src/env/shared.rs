@@ -38,6 +38,7 @@ pub fn shares_tool_run(spec: &ToolSpec) -> bool {
     !spec.claims.is_empty()
         && spec.claims.iter().all(|c| c.per_process())
         && !spec.names_the_device()
+        && !spec.needs_pid()
 }
 
 /// How many whole milliseconds of `ms` one of `n` checks bears.
@@ -118,7 +119,7 @@ pub(super) fn run_beside_one_tool(
         let t_check = Instant::now();
         match run
             .watch(&mut timings)
-            .and_then(|w| run.measure(w, on_event, &mut timings))
+            .and_then(|w| run.measure(w, None, on_event, &mut timings))
         {
             Ok(m) => {
                 timings.total_ms = t_check.elapsed().as_millis() as u64;

@@ -22,6 +22,13 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     // "reported nothing" unless its cause is direct (below).
     let nothing = v <= 1;
 
+    // 0a. A rate that, times the intervals it was printed for, is not the
+    // truth divides by some other time than the interval's: for a rate
+    // that is the first suspect, twice the truth included.
+    if let Some(tail) = rate_not_per_interval(c).filter(|_| !nothing) {
+        return d(Finding::RateNotPerInterval, tail);
+    }
+
     // 0b. Exactly twice an exact truth is direct evidence of double
     // counting; it wins over a layer whose truth is only a range.
     if c.truth.lo == c.truth.hi && c.truth.hi > 1 && c.within(v, &scaled(c.truth, 2)) {
@@ -50,7 +57,7 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     // own words are direct evidence, whatever layer the rest might match.
     // Only for counts: a lost event is one operation, but no one knows how
     // many bytes it carried.
-    let counts = c.metric.quantity == tracecheck_model::Quantity::Ops;
+    let counts = c.metric.quantity.counts_events();
     let admitted = c
         .tool
         .lost_events
@@ -356,8 +363,12 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         );
     }
 
-    // 7. Samples at another rate than the claim's.
+    // 7. Samples at another rate than the claim's: the tool's, unless the
+    // kernel had lowered its limit below the claim's rate.
     if let Some(tail) = wrong_rate(c) {
+        if let Some(limit) = throttled(c) {
+            return d(Finding::SamplingThrottled, format!("{tail}; but {limit}"));
+        }
         return d(Finding::WrongSampleRate, tail);
     }
 
@@ -387,6 +398,43 @@ fn wrong_rate(c: &Context<'_>) -> Option<String> {
         num(samples),
         c.truth.mid() as f64 / 1e9
     ))
+}
+
+/// A claim on a rate whose rates, times the printed length of the
+/// intervals they were printed for, miss the truth: the time each count
+/// was divided by, worked out from the ratio, is not the interval's.
+fn rate_not_per_interval(c: &Context<'_>) -> Option<String> {
+    let (intervals, secs) = c.reading.rate_span?;
+    let truth = c.truth.mid();
+    if truth == 0 || secs <= 0.0 {
+        return None;
+    }
+    let ratio = c.reading.reported as f64 / truth as f64;
+    Some(format!(
+        "its rates are not per second of the intervals they were printed for: each times its interval's printed \
+         length ({} interval(s), {secs:.3} s in all), they come to {:.3}× the truth, so it divided the counts by \
+         about {:.3} s in all, not by the {secs:.3} s the intervals lasted",
+        num(intervals as u64),
+        ratio,
+        secs / ratio
+    ))
+}
+
+/// The kernel's limit on perf sampling, when it was under the claim's
+/// rate by the time the tool stopped.
+fn throttled(c: &Context<'_>) -> Option<String> {
+    let hz = c.claim.sample_hz? as u64;
+    let l = c.tool.perf_sample_limit?;
+    (l.at_stop < hz).then(|| {
+        format!(
+            "the kernel's limit on perf sampling, kernel.perf_event_max_sample_rate, was {} a second when the tool \
+             stopped ({} when it started): the kernel lowers it when perf interrupts take too long (as BPF \
+             programs can under TCG), so no profiler could sample at {hz} Hz here; this is the machine's limit, \
+             not the tool's mistake",
+            num(l.at_stop),
+            num(l.at_start)
+        )
+    })
 }
 
 /// The tool's entry for the workload, printed under `b'COMM'`: what it
@@ -864,6 +912,22 @@ mod tests {
         let o = out(&[(&["tcw-aaaaaa"], (S / 2) as i64)]);
         let v = run_lost(&gt, &bytes, &o, &[], &[], lost(1 << 30));
         assert_ne!(finding(&v[0]), Finding::LostEvents);
+        // Every count of events, not only the `Ops` of a layer: bcc's
+        // killsnoop in a TCG guest printed 738 of 1,000 kill() calls and
+        // said it lost 196 (it was judged unexplained).
+        gt.truths.push(Truth::exact(
+            m("syscall.kill_calls"),
+            Who::Workload,
+            1000,
+            Source::Workload,
+            "kills",
+        ));
+        let kills = claim("syscall.kill_calls", &[KeyKind::Comm]);
+        let o = out(&[(&["tcw-aaaaaa"], 738)]);
+        let v = run_lost(&gt, &kills, &o, &[], &[], lost(196));
+        assert_eq!(finding(&v[0]), Finding::LostEvents);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(s.contains("196 of the 262 missing; the other 66"), "{s}");
     }
 
     fn finding(v: &Verdict) -> Finding {
@@ -1048,6 +1112,125 @@ mod tests {
         assert!(
             !said(&[noise.to_string()]),
             "a warning its passing checks also printed is not"
+        );
+    }
+
+    /// A table of per-second rates under elapsed times (perf stat -I):
+    /// `rates` one per interval, each 0.5 s long, for event `x`, beside
+    /// rows of another event the claim's `where` leaves out.
+    fn rate_table(rates: &[f64]) -> (Claim, ToolOutput) {
+        let mut c = claim("syscall.read_bytes", &[]);
+        c.table = Some(crate::spec::TableRead {
+            columns: vec![],
+            sum: Some("RATE".into()),
+            scale: 1,
+            filter: vec![("EVENTS".into(), vec!["x".into()])],
+            rate_over: Some("TIME".into()),
+        });
+        let mut rows = Vec::new();
+        for (i, r) in rates.iter().enumerate() {
+            let t = format!("{:.9}", 0.5 * (i + 1) as f64);
+            rows.push(vec![t.clone(), "x".into(), format!("{r}")]);
+            rows.push(vec![t, "y".into(), "1000000000".into()]);
+        }
+        let o = ToolOutput {
+            maps: vec![],
+            unparsed: vec![],
+            tables: vec![tracecheck_model::Table {
+                header: vec!["TIME".into(), "EVENTS".into(), "RATE".into()],
+                line: 1,
+                rows,
+            }],
+        };
+        (c, o)
+    }
+
+    #[test]
+    fn rates_count_for_their_printed_interval_and_a_wrong_time_base_is_named() {
+        let gt = cached_reread();
+        let truth = 21 * S;
+        // Half the bytes in each of two 0.5 s intervals: the rate per
+        // second is the truth itself.
+        let per_s = truth as f64;
+        let (c, o) = rate_table(&[per_s, per_s]);
+        let v = run(&gt, &c, &o);
+        assert_eq!(v[0].status, Status::Pass, "{:?}", v[0].diagnosis);
+        // Divided by a tenth of each interval (a task's CPU time): 10×.
+        let (c, o) = rate_table(&[per_s * 10.0, per_s * 10.0]);
+        let v = run(&gt, &c, &o);
+        assert_eq!(finding(&v[0]), Finding::RateNotPerInterval);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(s.contains("(2 interval(s), 1.000 s in all)"), "{s}");
+        assert!(s.contains("about 0.100 s in all"), "{s}");
+    }
+
+    #[test]
+    fn a_time_column_that_goes_back_is_an_error_naming_the_row() {
+        let gt = cached_reread();
+        let (c, mut o) = rate_table(&[1.0, 1.0]);
+        o.tables[0].rows[2][0] = "0.1".into();
+        let v = run(&gt, &c, &o);
+        assert_eq!(v[0].status, Status::Error, "{v:?}");
+        let s = format!("{:?}", v[0]);
+        assert!(
+            s.contains("row 3") && s.contains("goes back in time"),
+            "{s}"
+        );
+    }
+
+    /// 21 samples at "997 Hz" over 3.9 CPU-seconds: the tool's rate, unless
+    /// the kernel's perf sampling limit had fallen under 997 by its stop
+    /// (seen in debian-6.12 guests under TCG), which is the machine's.
+    #[test]
+    fn a_sampler_short_of_its_rate_is_the_machines_when_the_kernel_throttled_it() {
+        let mut gt = cached_reread();
+        gt.truths.push(Truth::exact(
+            m("cpu.time"),
+            Who::Workload,
+            3_900_000_000,
+            Source::Workload,
+            "spin",
+        ));
+        let mut c = claim("cpu.time", &[KeyKind::Comm]);
+        c.sample_hz = Some(997);
+        c.tolerance = Tolerance::Percent(5.0);
+        let o = out(&[(&["tcw-aaaaaa"], 21)]);
+        let subject = subject_of(&gt);
+        let judged = |limit: Option<crate::record::SampleLimit>| {
+            let ev = Evidence {
+                workload: &gt.workload,
+                truth: &gt,
+                unestablished: &[],
+                subject: &subject,
+                advice: None,
+                known_stderr: &[],
+            };
+            let tool = ToolRecord {
+                command: vec!["profile".into()],
+                perf_sample_limit: limit,
+                ..Default::default()
+            };
+            judge(&c, Ok(&o), &tool, &ev).remove(0)
+        };
+        let limit = |at_stop| {
+            Some(crate::record::SampleLimit {
+                at_start: 100_000,
+                at_stop,
+            })
+        };
+        let v = judged(limit(100_000));
+        assert_eq!(finding(&v), Finding::WrongSampleRate);
+        let v = judged(None);
+        assert_eq!(finding(&v), Finding::WrongSampleRate);
+        let v = judged(limit(6));
+        assert_eq!(v.status, Status::Error, "{v:?}");
+        let d = v.diagnosis.unwrap();
+        assert_eq!(d.finding, Finding::SamplingThrottled);
+        assert!(
+            d.sentence
+                .contains("was 6 a second when the tool stopped (100,000 when it started)"),
+            "{}",
+            d.sentence
         );
     }
 

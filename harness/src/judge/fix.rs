@@ -190,6 +190,20 @@ pub fn suggestion(m: Metric, per_process: bool) -> String {
     }
 }
 
+/// How to print `m` as a rate per interval (a claim with `rate_over`),
+/// and the correct script that does, for open calls.
+pub fn rate_suggestion(m: Metric) -> String {
+    let how = "divide each interval's count by that interval's own length (the elapsed time at its end less the \
+               time at its start), print it beside the elapsed time at the interval's end, and print the last, \
+               partial interval at exit";
+    match (m.layer, m.quantity) {
+        (Layer::Syscall, Quantity::Ops) => {
+            format!("{how}; expectations/correct/open-rate does this and passes")
+        }
+        _ => how.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,7 +215,7 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         for m in tracecheck_model::neighbour::resolved_metrics() {
             for per_process in [true, false] {
-                let s = suggestion(m, per_process);
+                let s = suggestion(m, per_process) + &rate_suggestion(m);
                 if let Some(i) = s.find("expectations/correct/") {
                     let name = s[i..].split_whitespace().next().unwrap();
                     assert!(

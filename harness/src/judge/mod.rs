@@ -330,8 +330,18 @@ pub fn judge(
                 tool,
                 unparsed: &out.unparsed,
             };
-            v.diagnosis = Some(diagnose(&ctx));
-            v.fix = Some(fix::suggestion(metric, per_process));
+            let d = diagnose(&ctx);
+            // The machine, not the tool: no verdict on the tool's number.
+            if d.finding == Finding::SamplingThrottled {
+                v.status = Status::Error;
+            }
+            v.diagnosis = Some(d);
+            v.fix = Some(
+                match claim.table.as_ref().and_then(|t| t.rate_over.as_ref()) {
+                    Some(_) => fix::rate_suggestion(metric),
+                    None => fix::suggestion(metric, per_process),
+                },
+            );
         }
         verdicts.push(v);
     }

@@ -23,6 +23,9 @@ pub struct Reading {
     /// The workload's own entries by their `cpu` key, for a claim that has
     /// one, converted like `reported`.
     pub per_cpu: BTreeMap<u32, u64>,
+    /// For a claim on a rate (`rate_over`): the intervals the claim's rows
+    /// gave a rate above 0 in, and their printed length in seconds.
+    pub rate_span: Option<(usize, f64)>,
 }
 
 impl Reading {
@@ -49,28 +52,71 @@ pub fn key_at<'e>(claim: &Claim, e: &'e MapEntry, kind: KeyKind) -> Option<&'e s
 /// columns, worth 1 or its `sum` cell. `None` when no table has those
 /// columns (the tool printed no such table); `Err` when a `sum` cell is not
 /// a number.
-fn rows_as_map(out: &ToolOutput, t: &TableRead, name: &str) -> Result<Option<ParsedMap>, String> {
+fn rows_as_map(
+    out: &ToolOutput,
+    t: &TableRead,
+    name: &str,
+    rate_span: &mut Option<(usize, f64)>,
+) -> Result<Option<ParsedMap>, String> {
     let mut need = t.columns.clone();
     need.extend(t.sum.iter().cloned());
+    need.extend(t.filter.iter().map(|(c, _)| c.clone()));
+    need.extend(t.rate_over.iter().cloned());
     let mut entries = Vec::new();
     let mut any = false;
     for table in out.tables_with(&need) {
         any = true;
         let keys: Vec<usize> = t.columns.iter().filter_map(|c| table.column(c)).collect();
         let sum = t.sum.as_ref().and_then(|c| table.column(c));
+        let filter: Vec<(usize, &[String])> = t
+            .filter
+            .iter()
+            .filter_map(|(c, v)| Some((table.column(c)?, v.as_slice())))
+            .collect();
+        let lengths = match t.rate_over.as_ref().and_then(|c| table.column(c)) {
+            Some(col) => Some(interval_lengths(table, col)?),
+            None => None,
+        };
+        let not_a_number = |i: usize, cell: &str, col: &str| {
+            format!(
+                "row {} of the table under line {} has `{cell}` in column {col}, not a number",
+                i + 1,
+                table.line,
+            )
+        };
+        let mut spanned: Vec<String> = Vec::new();
         for (i, row) in table.rows.iter().enumerate() {
-            let value = match sum {
-                None => 1,
-                Some(s) => {
-                    row[s].parse::<i64>().map_err(|_| {
-                        format!(
-                            "row {} of the table under line {} has `{}` in column {}, not a number",
-                            i + 1,
-                            table.line,
-                            row[s],
-                            t.sum.as_deref().unwrap_or_default()
-                        )
-                    })? * t.scale as i64
+            if !filter.iter().all(|&(c, v)| v.contains(&row[c])) {
+                continue;
+            }
+            let col = t.sum.as_deref().unwrap_or_default();
+            let value = match (sum, &lengths) {
+                (None, _) => 1,
+                (Some(s), None) => {
+                    row[s]
+                        .parse::<i64>()
+                        .map_err(|_| not_a_number(i, &row[s], col))?
+                        * t.scale as i64
+                }
+                // A rate times its interval's printed length; an empty
+                // cell is no rate printed (perf prints none for a count
+                // that is not a number of events).
+                (Some(s), Some(len)) => {
+                    let rate = match row[s].as_str() {
+                        "" => 0.0,
+                        c => c.parse::<f64>().map_err(|_| not_a_number(i, c, col))?,
+                    };
+                    let span = rate_span.get_or_insert((0, 0.0));
+                    let end = &row[t
+                        .rate_over
+                        .as_ref()
+                        .and_then(|c| table.column(c))
+                        .unwrap_or(s)];
+                    if rate > 0.0 && spanned.last() != Some(end) {
+                        spanned.push(end.clone());
+                        *span = (span.0 + 1, span.1 + len[i]);
+                    }
+                    (rate * len[i] * t.scale as f64).round() as i64
                 }
             };
             entries.push(MapEntry {
@@ -83,6 +129,36 @@ fn rows_as_map(out: &ToolOutput, t: &TableRead, name: &str) -> Result<Option<Par
         name: name.to_string(),
         entries,
     }))
+}
+
+/// Each row's interval length in seconds, from column `col`'s elapsed
+/// seconds at the intervals' ends as printed: rows under the same time
+/// share an interval, and the first starts at 0.
+fn interval_lengths(table: &tracecheck_model::Table, col: usize) -> Result<Vec<f64>, String> {
+    let mut lengths = Vec::with_capacity(table.rows.len());
+    let (mut start, mut end) = (0.0, 0.0);
+    for (i, row) in table.rows.iter().enumerate() {
+        let t: f64 = row[col].parse().map_err(|_| {
+            format!(
+                "row {} of the table under line {} has `{}` in its time column, not elapsed seconds",
+                i + 1,
+                table.line,
+                row[col]
+            )
+        })?;
+        if t != end {
+            if t < end {
+                return Err(format!(
+                    "row {} of the table under line {} goes back in time ({t} s after {end} s)",
+                    i + 1,
+                    table.line
+                ));
+            }
+            (start, end) = (end, t);
+        }
+        lengths.push(end - start);
+    }
+    Ok(lengths)
 }
 
 /// Read the claim's map for direction `dir`. `Err` when the map's shape
@@ -98,7 +174,7 @@ pub fn read_map(
     let map = match &claim.table {
         None => out.map(&claim.map),
         Some(t) => {
-            from_table = rows_as_map(out, t, &claim.map)?;
+            from_table = rows_as_map(out, t, &claim.map, &mut r.rate_span)?;
             from_table.as_ref()
         }
     };

@@ -8,6 +8,7 @@ pub(crate) mod bpftrace_json;
 pub(crate) mod bpftrace_text;
 pub(crate) mod folded;
 pub(crate) mod perf_report;
+pub(crate) mod perf_stat;
 pub(crate) mod perf_tools_hist;
 pub(crate) mod stap_hist;
 pub(crate) mod table;
@@ -27,5 +28,6 @@ pub(crate) const ALL: &[Format] = &[
     stap_hist::FORMAT,
     perf_tools_hist::FORMAT,
     perf_report::FORMAT,
+    perf_stat::FORMAT,
     folded::FORMAT,
 ];
