@@ -115,6 +115,11 @@ pub enum Finding {
     /// claim's rate during the run: the machine's limit, not the tool's
     /// mistake (an ERROR, not a FAIL).
     SamplingThrottled,
+    /// A profiler's claim on a machine that did not deliver samples at
+    /// its rate: tracecheck's own sampler, at the same rate beside the
+    /// tool, missed the workload's CPU time by more than the tolerance too
+    /// (an ERROR, not a FAIL).
+    SamplerOff,
     /// A profiler right in total but not CPU by CPU (its `cpu` key).
     WrongCpu,
     /// The workload's entry printed under its comm as a Python bytes

@@ -106,7 +106,7 @@ impl Environment for HostEnvironment {
         // A tool given the workload's pid starts once the workload is set
         // up and held, its input already cold and the witness watching.
         let (spec, held, watch) = if spec.needs_pid() {
-            let watch = run.watch(&mut timings)?;
+            let watch = run.watch(check.sample_hz(), &mut timings)?;
             let held = run.hold()?;
             (spec.for_pid(held.pid()), Some(held), Some(watch))
         } else {
@@ -122,7 +122,7 @@ impl Environment for HostEnvironment {
         // The witness loads while the tool starts (see WorkloadRun::watch).
         let watch = match watch {
             Some(w) => w,
-            None => run.watch(&mut timings)?,
+            None => run.watch(check.sample_hz(), &mut timings)?,
         };
         if let Err(f) = tool.wait_ready(spec, interrupted) {
             if interrupted.load(Ordering::Relaxed) {

@@ -68,6 +68,14 @@ pub struct Check<'s> {
     pub known_stderr: Vec<String>,
 }
 
+impl Check<'_> {
+    /// The rate the witness's sampler runs at for this check: its
+    /// profilers' claims' (`sample_hz`), the highest if they differ.
+    pub fn sample_hz(&self) -> Option<u32> {
+        self.claims.iter().filter_map(|c| c.sample_hz).max()
+    }
+}
+
 /// The checks a spec needs: each workload plan once, with the claims that
 /// run on it, in the order the claims name them.
 pub fn checks_of(spec: &ToolSpec) -> Vec<Check<'_>> {

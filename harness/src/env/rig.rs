@@ -401,8 +401,14 @@ impl<'a> WorkloadRun<'a> {
     /// windows are the same. Both count only the device's I/O and the
     /// witness only this run's process, so watching may begin before the
     /// tool is ready: a check of its own loads the witness while the tool
-    /// starts. A witness that cannot load is noted, not fatal.
-    pub(super) fn watch(&self, timings: &mut Timings) -> Result<Watch, HarnessError> {
+    /// starts. A witness that cannot load is noted, not fatal. With
+    /// `sample_hz` (a profiler's claim), the witness also samples every
+    /// CPU at that rate.
+    pub(super) fn watch(
+        &self,
+        sample_hz: Option<u32>,
+        timings: &mut Timings,
+    ) -> Result<Watch, HarnessError> {
         let t = Instant::now();
         self.plan
             .workload
@@ -416,6 +422,7 @@ impl<'a> WorkloadRun<'a> {
             dev_minor: self.disk.minor,
             comm_prefix: Some(self.comm.clone()),
             pids: vec![],
+            sample_hz,
         })
         .map_err(|e| e.to_string());
         let before = self.disk.counters()?;

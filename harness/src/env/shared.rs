@@ -118,7 +118,7 @@ pub(super) fn run_beside_one_tool(
         let mut timings = Timings::default();
         let t_check = Instant::now();
         match run
-            .watch(&mut timings)
+            .watch(check.sample_hz(), &mut timings)
             .and_then(|w| run.measure(w, None, on_event, &mut timings))
         {
             Ok(m) => {

@@ -18,6 +18,13 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         sentence: format!("{open}; {tail}"),
     };
 
+    // -1. The machine, not the tool: tracecheck's own sampler, at the
+    // claim's rate beside the tool, missed the same CPU time too. Whatever
+    // the tool printed, nothing here can say whether it samples right.
+    if let Some(tail) = sampler_off(c) {
+        return d(Finding::SamplerOff, tail);
+    }
+
     // 0. A zero, or a count within 1 of it, matches no other layer: it is
     // "reported nothing" unless its cause is direct (below).
     let nothing = v <= 1;
@@ -417,6 +424,39 @@ fn rate_not_per_interval(c: &Context<'_>) -> Option<String> {
         num(intervals as u64),
         ratio,
         secs / ratio
+    ))
+}
+
+/// For a profiler's claim: the witness's own sampler (a cpu-clock event on
+/// every CPU at the claim's rate, opened as profilers open theirs) counted
+/// the workload's CPU time outside the claim's tolerance of the truth. Then
+/// this machine did not deliver samples at that rate during the run (under
+/// TCG a guest's timer interrupts can collapse), and a tool's count that
+/// misses is no evidence against the tool.
+fn sampler_off(c: &Context<'_>) -> Option<String> {
+    let hz = c.claim.sample_hz?;
+    let w = c.ev.truth.truths.iter().find(|t| {
+        t.metric == c.metric
+            && t.who == Who::Workload
+            && t.source == tracecheck_model::Source::Witness
+    })?;
+    if c.within_range(w.lo, c.truth.lo, c.truth.hi) {
+        return None;
+    }
+    let truth = c.truth.mid().max(1);
+    let (pct, side) = if w.lo < c.truth.lo {
+        (100.0 - w.lo as f64 * 100.0 / truth as f64, "under")
+    } else {
+        (w.lo as f64 * 100.0 / truth as f64 - 100.0, "over")
+    };
+    Some(format!(
+        "but tracecheck's own sampler, at {hz} Hz on every CPU beside the tool, missed it too: {} ns ({}), \
+         {pct:.1}% {side} the workload's {} ns of CPU time, outside the claim's tolerance. This machine did not \
+         deliver samples at {hz} Hz during the run (under TCG a guest's timer interrupts can fall behind), so \
+         the tool's count is no evidence either way; no verdict on the tool here",
+        num(w.lo),
+        w.why,
+        range(c.truth.lo, c.truth.hi)
     ))
 }
 
@@ -1232,6 +1272,61 @@ mod tests {
             "{}",
             d.sentence
         );
+    }
+
+    /// The same 21 samples where tracecheck's own sampler, at 997 Hz beside
+    /// the tool, counted the workload's 3.9 s too: the tool's rate is wrong
+    /// (FAIL). Where its own sampler came to 30 ms as well, the machine did
+    /// not deliver the rate: ERROR, no verdict on the tool, and a tool that
+    /// printed the truth on such a run still PASSes.
+    #[test]
+    fn a_profiler_short_of_its_rate_is_the_machines_when_tracechecks_own_sampler_is_short_too() {
+        let judged = |sampled: u64, printed: i64| {
+            let mut gt = cached_reread();
+            gt.truths.push(Truth::exact(
+                m("cpu.time"),
+                Who::Workload,
+                3_900_000_000,
+                Source::Workload,
+                "spin",
+            ));
+            gt.truths.push(Truth::exact(
+                m("cpu.time"),
+                Who::Workload,
+                sampled,
+                Source::Witness,
+                "N samples by tracecheck's own sampler",
+            ));
+            let mut c = claim("cpu.time", &[KeyKind::Comm]);
+            c.sample_hz = Some(997);
+            c.tolerance = Tolerance::Percent(5.0);
+            let o = out(&[(&["tcw-aaaaaa"], printed)]);
+            let subject = subject_of(&gt);
+            let ev = Evidence {
+                workload: &gt.workload,
+                truth: &gt,
+                unestablished: &[],
+                subject: &subject,
+                advice: None,
+                known_stderr: &[],
+            };
+            judge(&c, Ok(&o), &ToolRecord::default(), &ev).remove(0)
+        };
+        let v = judged(3_880_000_000, 21);
+        assert_eq!(finding(&v), Finding::WrongSampleRate);
+        let v = judged(30_090_270, 21);
+        assert_eq!(v.status, Status::Error, "{v:?}");
+        let d = v.diagnosis.unwrap();
+        assert_eq!(d.finding, Finding::SamplerOff);
+        assert!(d.sentence.contains("99.2% under"), "{}", d.sentence);
+        // Over by more than the tolerance is off too.
+        let v = judged(4_300_000_000, 21);
+        assert_eq!(v.status, Status::Error);
+        let d = v.diagnosis.unwrap();
+        assert_eq!(d.finding, Finding::SamplerOff);
+        assert!(d.sentence.contains("10.3% over"), "{}", d.sentence);
+        // A tool that printed the truth is judged on it.
+        assert_eq!(judged(30_090_270, 3_888).status, Status::Pass);
     }
 
     #[test]

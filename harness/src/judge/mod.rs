@@ -332,7 +332,7 @@ pub fn judge(
             };
             let d = diagnose(&ctx);
             // The machine, not the tool: no verdict on the tool's number.
-            if d.finding == Finding::SamplingThrottled {
+            if matches!(d.finding, Finding::SamplingThrottled | Finding::SamplerOff) {
                 v.status = Status::Error;
             }
             v.diagnosis = Some(d);

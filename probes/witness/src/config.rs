@@ -22,6 +22,10 @@ pub struct WitnessConfig {
     /// children they fork after the start. More can be added with
     /// [`crate::Witness::watch_pid`].
     pub pids: Vec<u32>,
+    /// Also sample every CPU at this rate (a cpu-clock perf event, as
+    /// profilers use), charging each sample to the task it interrupted:
+    /// for a profiler's claim, whether this machine delivers that rate.
+    pub sample_hz: Option<u32>,
 }
 
 impl WitnessConfig {

@@ -28,6 +28,13 @@ pub enum WitnessError {
         program: String,
         source: libbpf_rs::Error,
     },
+    #[error("cannot open the witness's {hz} Hz cpu-clock sampler on CPU {cpu} for device {dev} (perf_event_open: {source}; kernel.perf_event_paranoid and the perf_event_max_sample_rate limit can refuse it)")]
+    Sampler {
+        dev: String,
+        cpu: u32,
+        hz: u32,
+        source: std::io::Error,
+    },
     #[error("cannot use witness map `{map}` for device {dev}: {source}")]
     Map {
         dev: String,

@@ -77,6 +77,20 @@ pub const LATENCY_STATE_SIZE: usize = 16;
 pub const CALL_MAX: u32 = 16384;
 pub const CALL_SAMPLE_SIZE: usize = 8 + 8 + 4 + 4 + COMM_LEN;
 
+/// `struct sample_key` (`SAMPLE_KEYS` of them): the task's tgid, the CPU
+/// and the task's comm; the same bytes as a `struct task_key` with the CPU
+/// where the thread id is.
+pub const SAMPLE_KEY_SIZE: usize = TASK_KEY_SIZE;
+
+/// `struct sample_key`: (tgid, cpu, comm).
+pub fn sample_key(b: &[u8]) -> Option<(u32, u32, String)> {
+    if b.len() != SAMPLE_KEY_SIZE {
+        return None;
+    }
+    let k = task_key(b)?;
+    Some((k.tgid, k.pid, k.comm))
+}
+
 /// `struct call_sample`.
 pub fn call_sample(b: &[u8]) -> Option<tracecheck_model::CallSample> {
     if b.len() != CALL_SAMPLE_SIZE {
@@ -143,6 +157,11 @@ pub fn submit_key(b: &[u8]) -> Option<(TaskKey, u32)> {
         return None;
     }
     Some((task_key(b)?, u32_at(b, 8 + COMM_LEN)?))
+}
+
+/// A lone u64 (the sampler's counts), exactly 8 bytes.
+pub fn one_u64(b: &[u8]) -> Option<u64> {
+    (b.len() == 8).then(|| u64_at(b, 0)).flatten()
 }
 
 /// Two consecutive u64s: `bytes_count` and `pagecache_val`.

@@ -212,6 +212,71 @@ pub struct SyscallCounts {
     pub write_calls: u64,
 }
 
+/// The samples tracecheck's own profiler took of one task on one CPU.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct CpuSampleRow {
+    pub tgid: u32,
+    pub comm: String,
+    pub cpu: u32,
+    pub samples: u64,
+}
+
+/// What the sampler counted: a cpu-clock perf event on every CPU at `hz`
+/// (frequency mode, as profilers ask for it), each sample charged to the
+/// task it interrupted. Only when the witness was started with a rate.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CpuSamples {
+    pub hz: u32,
+    /// The CPUs it sampled on.
+    pub cpus: Vec<u32>,
+    pub rows: Vec<CpuSampleRow>,
+    /// Samples its full map could not keep.
+    pub lost: u64,
+}
+
+impl CpuSamples {
+    /// Samples of the tasks `pred` picks, all CPUs.
+    pub fn of(&self, mut pred: impl FnMut(&CpuSampleRow) -> bool) -> u64 {
+        self.rows
+            .iter()
+            .filter(|r| pred(r))
+            .map(|r| r.samples)
+            .sum()
+    }
+
+    /// What happened since `earlier`, a report of the same sampler.
+    pub fn since(&self, earlier: &CpuSamples) -> CpuSamples {
+        let before: BTreeMap<_, _> = earlier
+            .rows
+            .iter()
+            .map(|r| ((r.tgid, r.cpu, r.comm.clone()), r.samples))
+            .collect();
+        let rows = self
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let b = before
+                    .get(&(r.tgid, r.cpu, r.comm.clone()))
+                    .copied()
+                    .unwrap_or(0);
+                let samples = r.samples.saturating_sub(b);
+                (samples > 0).then(|| CpuSampleRow {
+                    samples,
+                    ..r.clone()
+                })
+            })
+            .collect();
+        CpuSamples {
+            hz: self.hz,
+            cpus: self.cpus.clone(),
+            rows,
+            lost: self.lost.saturating_sub(earlier.lost),
+        }
+    }
+}
+
 /// Everything a witness counted since it started.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WitnessReport {
@@ -237,6 +302,9 @@ pub struct WitnessReport {
     /// Every data-carrying request that ended on the device, timed.
     #[serde(default)]
     pub requests: tracecheck_model::RequestSamples,
+    /// The sampler's counts, when it was started with a rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_samples: Option<CpuSamples>,
 }
 
 impl WitnessReport {
@@ -374,6 +442,10 @@ impl WitnessReport {
             lost_by_map: minus_map(&self.lost_by_map, &earlier.lost_by_map),
             missed_by_program: minus_map(&self.missed_by_program, &earlier.missed_by_program),
             request_flags: self.request_flags,
+            cpu_samples: match (&self.cpu_samples, &earlier.cpu_samples) {
+                (Some(now), Some(then)) => Some(now.since(then)),
+                (now, _) => now.clone(),
+            },
             // Samples are appended in order: the earlier report's are the
             // first ones.
             requests: tracecheck_model::RequestSamples {

@@ -3,8 +3,8 @@
 //! to the workload or to the kernel threads acting for it (`block.*`), and
 //! the workload's read/write system calls (`syscall.*`).
 
-use crate::report::{IoGroup, Stage, Submitter, WitnessReport};
-use tracecheck_model::{Direction, Layer, Metric, Quantity, Source, Truth, Who};
+use crate::report::{CpuSampleRow, CpuSamples, IoGroup, Stage, Submitter, WitnessReport};
+use tracecheck_model::{Directed, Direction, Layer, Metric, Quantity, Source, Truth, Who};
 
 /// Which tasks are the workload's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -185,8 +185,40 @@ impl WitnessReport {
                 why,
             ));
         }
+        if let Some(cs) = &self.cpu_samples {
+            out.push(sampled_cpu_time(cs, who));
+        }
         out
     }
+}
+
+/// The workload's CPU time as tracecheck's own sampler saw it: its samples
+/// of the workload's tasks, each worth 1/hz s. A check on the machine, not
+/// a count: the judge holds it beside the workload's own clocks, which stay
+/// the truth, to tell a profiler's error from a machine that did not
+/// deliver samples at that rate.
+fn sampled_cpu_time(cs: &CpuSamples, who: &Attribution) -> Truth {
+    let mine = |r: &CpuSampleRow| who.is_workload(r.tgid, &r.comm);
+    let n = cs.of(mine);
+    let hz = u64::from(cs.hz.max(1));
+    let per_cpu: Vec<String> = cs
+        .cpus
+        .iter()
+        .map(|cpu| format!("CPU {cpu}: {}", cs.of(|r| r.cpu == *cpu && mine(r))))
+        .collect();
+    truth(
+        Metric::new(Layer::Cpu, Directed::Undirected, Quantity::Time),
+        Who::Workload,
+        n * 1_000_000_000 / hz,
+        cs.lost,
+        format!(
+            "{n} samples of the workload's tasks by tracecheck's own sampler, a cpu-clock event on each CPU at {} Hz, \
+             each worth 1/{} s ({})",
+            cs.hz,
+            cs.hz,
+            per_cpu.join(", ")
+        ),
+    )
 }
 
 impl WitnessReport {

@@ -9,8 +9,8 @@ use crate::config::WitnessConfig;
 use crate::error::WitnessError;
 use crate::layout;
 use crate::report::{
-    DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds, Stage, Submitter,
-    SyscallCounts, WitnessReport,
+    CpuSampleRow, CpuSamples, DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds,
+    Stage, Submitter, SyscallCounts, WitnessReport,
 };
 use crate::request_flags::RequestFlags;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
@@ -36,6 +36,10 @@ pub struct Witness {
     latency_state: MapHandle,
     calls: MapHandle,
     call_state: MapHandle,
+    samples: MapHandle,
+    samples_lost: MapHandle,
+    /// The sampler's links, one per CPU it samples, when it runs.
+    sampler: Vec<(u32, Link)>,
     /// Each attached program: its tracepoint, kernel program id, link.
     links: Vec<(&'static str, u32, Link)>,
     /// The RQF_* bits the programs were loaded with.
@@ -105,6 +109,9 @@ impl Witness {
             latency_state: handle(&skel.maps.latency_state, "latency_state")?,
             calls: handle(&skel.maps.calls, "calls")?,
             call_state: handle(&skel.maps.call_state, "call_state")?,
+            samples: handle(&skel.maps.samples, "samples")?,
+            samples_lost: handle(&skel.maps.samples_lost, "samples_lost")?,
+            sampler: Vec::new(),
             links: Vec::new(),
             request_flags,
             config,
@@ -122,7 +129,81 @@ impl Witness {
         }
         // Programs are attached only after the pid filter is filled, so
         // the first events already see it.
-        w.attach_all(&skel, &dev)
+        let w = w.attach_all(&skel, &dev)?;
+        match w.config.sample_hz {
+            Some(hz) => w.attach_sampler(&skel, &dev, hz),
+            None => Ok(w),
+        }
+    }
+
+    /// The sampler on every CPU: a cpu-clock event asking for `hz` samples
+    /// a second (frequency mode, as bpftrace's profile:hz, bcc's profile
+    /// -F and perf record -F open theirs), the perf_event program attached
+    /// to it. The link owns the event: dropping it disables and closes it.
+    fn attach_sampler(
+        mut self,
+        skel: &WitnessSkel<'_>,
+        dev: &str,
+        hz: u32,
+    ) -> Result<Witness, WitnessError> {
+        use perf_event_open_sys as perf;
+        let program = skel.progs.cpu_sample.name().to_string_lossy().into_owned();
+        let cpus = libbpf_rs::num_possible_cpus().map_err(|source| WitnessError::Attach {
+            dev: dev.to_string(),
+            program: program.clone(),
+            source,
+        })?;
+        for cpu in 0..cpus as u32 {
+            let mut attr = perf::bindings::perf_event_attr {
+                type_: perf::bindings::PERF_TYPE_SOFTWARE,
+                size: std::mem::size_of::<perf::bindings::perf_event_attr>() as u32,
+                config: perf::bindings::PERF_COUNT_SW_CPU_CLOCK as u64,
+                ..Default::default()
+            };
+            attr.__bindgen_anon_1.sample_freq = hz as u64;
+            attr.set_freq(1);
+            // SAFETY: attr is a whole, zero-padded perf_event_attr whose
+            // size field says so; the call reads it and returns an fd or -1.
+            let fd = unsafe {
+                perf::perf_event_open(
+                    &mut attr,
+                    -1,
+                    cpu as i32,
+                    -1,
+                    perf::bindings::PERF_FLAG_FD_CLOEXEC as _,
+                )
+            };
+            if fd < 0 {
+                let e = std::io::Error::last_os_error();
+                // A possible CPU that is not online has nothing to sample.
+                if e.raw_os_error() == Some(19) {
+                    continue;
+                }
+                return Err(WitnessError::Sampler {
+                    dev: dev.to_string(),
+                    cpu,
+                    hz,
+                    source: e,
+                });
+            }
+            let link = skel
+                .progs
+                .cpu_sample
+                .attach_perf_event(fd)
+                .map_err(|source| {
+                    // SAFETY: fd is ours, just opened, and not attached.
+                    drop(unsafe {
+                        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd)
+                    });
+                    WitnessError::Attach {
+                        dev: dev.to_string(),
+                        program: program.clone(),
+                        source,
+                    }
+                })?;
+            self.sampler.push((cpu, link));
+        }
+        Ok(self)
     }
 
     fn attach_all(mut self, skel: &WitnessSkel<'_>, dev: &str) -> Result<Witness, WitnessError> {
@@ -273,7 +354,41 @@ impl Witness {
             missed_by_program,
             request_flags: Some(self.request_flags),
             requests: self.read_latencies()?,
+            cpu_samples: self.read_samples()?,
         })
+    }
+
+    /// The sampler's counts, if it runs.
+    fn read_samples(&self) -> Result<Option<CpuSamples>, WitnessError> {
+        let Some(hz) = self.config.sample_hz else {
+            return Ok(None);
+        };
+        let mut rows = Vec::new();
+        for (k, v) in self.entries(&self.samples, "samples", 8)? {
+            let (tgid, cpu, comm) = layout::sample_key(&k)
+                .ok_or_else(|| self.layout_err("samples", k.len(), layout::SAMPLE_KEY_SIZE))?;
+            let samples =
+                layout::one_u64(&v).ok_or_else(|| self.layout_err("samples", v.len(), 8))?;
+            rows.push(CpuSampleRow {
+                tgid,
+                comm,
+                cpu,
+                samples,
+            });
+        }
+        rows.sort();
+        let lost = self
+            .samples_lost
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
+            .map_err(self.map_err("samples_lost"))?
+            .and_then(|v| layout::one_u64(&v))
+            .unwrap_or(0);
+        Ok(Some(CpuSamples {
+            hz,
+            cpus: self.sampler.iter().map(|(cpu, _)| *cpu).collect(),
+            rows,
+            lost,
+        }))
     }
 
     /// Events each program did not run for: the kernel skips a BTF

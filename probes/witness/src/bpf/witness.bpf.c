@@ -132,6 +132,22 @@ struct {
 	__type(value, struct latency_state);
 } call_state SEC(".maps");
 
+/* The sampler's counts (see cpu_sample) and, in slot 0 of
+ * `samples_lost`, the samples its full map could not keep. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SAMPLE_KEYS);
+	__type(key, struct sample_key);
+	__type(value, __u64);
+} samples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} samples_lost SEC(".maps");
+
 static __always_inline struct witness_counters *counters_now(void)
 {
 	__u32 zero = 0;
@@ -722,5 +738,44 @@ int BPF_PROG(process_fork, struct task_struct *parent, struct task_struct *child
 	add(c, C_EV_PROCESS_FORK, 1);
 	if (bpf_map_update_elem(&pids, &ctgid, &one, BPF_ANY))
 		add(c, C_LOST_PIDS, 1);
+	return 0;
+}
+
+/*
+ * The sampler: tracecheck's own profiler. User space attaches it, only when
+ * a profiler's claim is judged, to a cpu-clock perf event on every CPU at
+ * that claim's rate: the event bpftrace's profile:hz:N, bcc's profile -F N
+ * and perf record -e cpu-clock use. It runs in the hrtimer interrupt on the
+ * sampled CPU, so the current task is the one sampled. Its count of the
+ * workload's samples, at that rate, says whether this machine delivers
+ * samples at that rate at all: if it does not, a profiler's shortfall there
+ * is the machine's, not the profiler's.
+ */
+SEC("perf_event")
+int cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	struct sample_key k = {};
+	static const __u64 zero = 0;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 slot = 0;
+	__u64 *v;
+	long err;
+
+	k.tgid = id >> 32;
+	k.cpu = bpf_get_smp_processor_id();
+	bpf_get_current_comm(k.comm, sizeof(k.comm));
+	v = bpf_map_lookup_elem(&samples, &k);
+	if (!v) {
+		err = bpf_map_update_elem(&samples, &k, &zero, BPF_NOEXIST);
+		if (!err || err == -EEXIST)
+			v = bpf_map_lookup_elem(&samples, &k);
+	}
+	if (v) {
+		__sync_fetch_and_add(v, 1);
+		return 0;
+	}
+	v = bpf_map_lookup_elem(&samples_lost, &slot);
+	if (v)
+		__sync_fetch_and_add(v, 1);
 	return 0;
 }

@@ -145,4 +145,15 @@ struct issue_stamp {
 	char comm[WITNESS_COMM_LEN];
 };
 
+/* One cell of the sampler's count: the task a cpu-clock sample
+ * interrupted and the CPU it ran on. Every task is kept, idle (tgid 0)
+ * too; SAMPLE_KEYS of them at most, the rest counted lost. */
+#define SAMPLE_KEYS 16384
+
+struct sample_key {
+	__u32 tgid;
+	__u32 cpu;
+	char comm[WITNESS_COMM_LEN];
+};
+
 #endif /* WITNESS_H */
