@@ -970,6 +970,43 @@ mod tests {
         assert!(s.contains("196 of the 262 missing; the other 66"), "{s}");
     }
 
+    /// A `cpu.time` claim at 997 Hz, 5%, on a run whose threads ran 3.9 s,
+    /// with tracecheck's own sampler's account when `sampled`, judged on
+    /// `printed` samples under the workload's comm.
+    fn judge_spin(sampled: Option<u64>, printed: i64, tool: &ToolRecord) -> Verdict {
+        let mut gt = cached_reread();
+        gt.truths.push(Truth::exact(
+            m("cpu.time"),
+            Who::Workload,
+            3_900_000_000,
+            Source::Workload,
+            "spin",
+        ));
+        if let Some(ns) = sampled {
+            gt.truths.push(Truth::exact(
+                m("cpu.time"),
+                Who::Workload,
+                ns,
+                Source::Witness,
+                "N samples by tracecheck's own sampler",
+            ));
+        }
+        let mut c = claim("cpu.time", &[KeyKind::Comm]);
+        c.sample_hz = Some(997);
+        c.tolerance = Tolerance::Percent(5.0);
+        let o = out(&[(&["tcw-aaaaaa"], printed)]);
+        let subject = subject_of(&gt);
+        let ev = Evidence {
+            workload: &gt.workload,
+            truth: &gt,
+            unestablished: &[],
+            subject: &subject,
+            advice: None,
+            known_stderr: &[],
+        };
+        judge(&c, Ok(&o), tool, &ev).remove(0)
+    }
+
     fn finding(v: &Verdict) -> Finding {
         assert_eq!(v.status, Status::Fail, "{v:?}");
         v.diagnosis.as_ref().unwrap().finding
@@ -1223,34 +1260,13 @@ mod tests {
     /// (seen in debian-6.12 guests under TCG), which is the machine's.
     #[test]
     fn a_sampler_short_of_its_rate_is_the_machines_when_the_kernel_throttled_it() {
-        let mut gt = cached_reread();
-        gt.truths.push(Truth::exact(
-            m("cpu.time"),
-            Who::Workload,
-            3_900_000_000,
-            Source::Workload,
-            "spin",
-        ));
-        let mut c = claim("cpu.time", &[KeyKind::Comm]);
-        c.sample_hz = Some(997);
-        c.tolerance = Tolerance::Percent(5.0);
-        let o = out(&[(&["tcw-aaaaaa"], 21)]);
-        let subject = subject_of(&gt);
         let judged = |limit: Option<crate::record::SampleLimit>| {
-            let ev = Evidence {
-                workload: &gt.workload,
-                truth: &gt,
-                unestablished: &[],
-                subject: &subject,
-                advice: None,
-                known_stderr: &[],
-            };
             let tool = ToolRecord {
                 command: vec!["profile".into()],
                 perf_sample_limit: limit,
                 ..Default::default()
             };
-            judge(&c, Ok(&o), &tool, &ev).remove(0)
+            judge_spin(None, 21, &tool)
         };
         let limit = |at_stop| {
             Some(crate::record::SampleLimit {
@@ -1281,37 +1297,8 @@ mod tests {
     /// printed the truth on such a run still PASSes.
     #[test]
     fn a_profiler_short_of_its_rate_is_the_machines_when_tracechecks_own_sampler_is_short_too() {
-        let judged = |sampled: u64, printed: i64| {
-            let mut gt = cached_reread();
-            gt.truths.push(Truth::exact(
-                m("cpu.time"),
-                Who::Workload,
-                3_900_000_000,
-                Source::Workload,
-                "spin",
-            ));
-            gt.truths.push(Truth::exact(
-                m("cpu.time"),
-                Who::Workload,
-                sampled,
-                Source::Witness,
-                "N samples by tracecheck's own sampler",
-            ));
-            let mut c = claim("cpu.time", &[KeyKind::Comm]);
-            c.sample_hz = Some(997);
-            c.tolerance = Tolerance::Percent(5.0);
-            let o = out(&[(&["tcw-aaaaaa"], printed)]);
-            let subject = subject_of(&gt);
-            let ev = Evidence {
-                workload: &gt.workload,
-                truth: &gt,
-                unestablished: &[],
-                subject: &subject,
-                advice: None,
-                known_stderr: &[],
-            };
-            judge(&c, Ok(&o), &ToolRecord::default(), &ev).remove(0)
-        };
+        let judged =
+            |sampled: u64, printed: i64| judge_spin(Some(sampled), printed, &ToolRecord::default());
         let v = judged(3_880_000_000, 21);
         assert_eq!(finding(&v), Finding::WrongSampleRate);
         let v = judged(30_090_270, 21);
