@@ -1,4 +1,5 @@
-//! The `bcc-hist`, `folded` and `bcc-json` formats against real output of bcc's tools (0.26, and 0.31 for `-j`), saved
+//! The `bcc-hist`, `folded` and `bcc-json` formats against real output of bcc's tools (0.26, and 0.31 for `-j`): log2
+//! histograms (bitesize), linear ones (runqlen), folded stacks and `-j` dicts, saved
 //! under `tests/fixtures/bcc/` (its README says how each was captured):
 //! snapshots of every parse, and the counts the capture's own workloads
 //! must have produced.
@@ -27,6 +28,8 @@ fn snapshots() {
         "folded_profile_bpfcc",
         capture_as("profile_bpfcc_folded", "folded")
     );
+    insta::assert_yaml_snapshot!("bcc_hist_runqlen_bpfcc_cpus", capture("runqlen_bpfcc_cpus"));
+    insta::assert_yaml_snapshot!("bcc_hist_runqlen_bpfcc", capture("runqlen_bpfcc"));
     insta::assert_yaml_snapshot!(
         "bcc_json_biolatency_bpfcc",
         capture_as("biolatency_bpfcc_json", "bcc-json")
@@ -89,4 +92,39 @@ fn bitesize_sections_hold_the_workloads_requests() {
     assert!(of("tcw-a60fa8").is_none());
     assert!(of("kworker/u4:0").is_some_and(|e| e.value.as_count() >= 112));
     assert_eq!(o.unparsed, ["Tracing block I/O... Hit Ctrl-C to end."]);
+}
+
+/// runqlen's linear histograms: `runqlen-bpfcc -C 4 1` samples every CPU
+/// at 99 Hz for one 4 s interval, so each `cpu = N` section holds 99 x 4 =
+/// 396 samples, in buckets one run-queue length wide; without `-C`, one
+/// histogram holds both CPUs' (794: 397 each, the interval ran a little
+/// over 4 s). Every sample is in the 0 bucket (see the README).
+#[test]
+fn runqlen_linear_sections_hold_99_samples_a_second_per_cpu() {
+    let o = capture("runqlen_bpfcc_cpus");
+    assert_eq!(o.maps.len(), 1, "one printing, after its one interval");
+    let m = &o.maps[0];
+    assert_eq!(m.name, "runqlen");
+    let mut cpus: Vec<(&str, u64)> = m
+        .entries
+        .iter()
+        .map(|e| (e.keys[0].as_str(), e.value.as_count()))
+        .collect();
+    cpus.sort();
+    assert_eq!(cpus, [("0", 396), ("1", 396)]);
+    let Value::Histogram(b) = &m.entries[0].value else {
+        panic!("not a histogram")
+    };
+    // A linear bucket `0 : 396` is the one length 0: [0, 1).
+    assert_eq!((b[0].lo, b[0].hi, b[0].count), (0, Some(1), 396));
+    assert_eq!(
+        o.unparsed,
+        ["Sampling run queue length... Hit Ctrl-C to end."]
+    );
+
+    let o = capture("runqlen_bpfcc");
+    let m = &o.maps[0];
+    assert_eq!(m.entries.len(), 1);
+    assert!(m.entries[0].keys.is_empty());
+    assert_eq!(m.entries[0].value.as_count(), 794);
 }
