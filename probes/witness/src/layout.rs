@@ -91,6 +91,23 @@ pub fn sample_key(b: &[u8]) -> Option<(u32, u32, String)> {
     Some((k.tgid, k.pid, k.comm))
 }
 
+/// `struct issue_stamp`: a request issued and not yet seen to complete.
+pub const ISSUE_STAMP_SIZE: usize = 8 + 4 + 4 + COMM_LEN;
+
+/// `struct issue_stamp`, with its request's address (the `issued` key).
+pub fn issue_stamp(key: &[u8], b: &[u8]) -> Option<crate::report::InFlight> {
+    if b.len() != ISSUE_STAMP_SIZE {
+        return None;
+    }
+    Some(crate::report::InFlight {
+        request: u64_at(key, 0)?,
+        issued_ns: u64_at(b, 0)?,
+        bytes: u32_at(b, 8)?,
+        write: u32_at(b, 12)? == G_WRITE,
+        comm: comm_str(&b[16..16 + COMM_LEN]),
+    })
+}
+
 /// `struct call_sample`.
 pub fn call_sample(b: &[u8]) -> Option<tracecheck_model::CallSample> {
     if b.len() != CALL_SAMPLE_SIZE {

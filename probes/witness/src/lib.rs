@@ -23,8 +23,8 @@ mod witness;
 pub use config::{kernel_dev, WitnessConfig};
 pub use error::WitnessError;
 pub use report::{
-    CpuSampleRow, CpuSamples, DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds,
-    Stage, Submitter, SyscallCounts, WitnessReport,
+    CpuSampleRow, CpuSamples, DeviceReport, Flow, FlushCounts, InFlight, IoGroup, MergeCounts,
+    PagecacheAdds, Stage, Submitter, SyscallCounts, WitnessReport,
 };
 pub use request_flags::{FlagSource, RequestFlags};
 pub use truth::Attribution;

@@ -212,6 +212,21 @@ pub struct SyscallCounts {
     pub write_calls: u64,
 }
 
+/// A data request the witness saw issued and has not seen complete (its
+/// entry in the `issued` map): for a test that finds a completion missing,
+/// which request it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct InFlight {
+    /// The request's kernel address (the map's key).
+    pub request: u64,
+    /// bpf_ktime_get_ns() at its (last) issue.
+    pub issued_ns: u64,
+    pub bytes: u32,
+    pub write: bool,
+    /// The task that issued it.
+    pub comm: String,
+}
+
 /// The samples tracecheck's own profiler took of one task on one CPU.
 #[derive(
     Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,

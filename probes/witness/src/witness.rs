@@ -9,8 +9,8 @@ use crate::config::WitnessConfig;
 use crate::error::WitnessError;
 use crate::layout;
 use crate::report::{
-    CpuSampleRow, CpuSamples, DeviceReport, Flow, FlushCounts, IoGroup, MergeCounts, PagecacheAdds,
-    Stage, Submitter, SyscallCounts, WitnessReport,
+    CpuSampleRow, CpuSamples, DeviceReport, Flow, FlushCounts, InFlight, IoGroup, MergeCounts,
+    PagecacheAdds, Stage, Submitter, SyscallCounts, WitnessReport,
 };
 use crate::request_flags::RequestFlags;
 use libbpf_rs::skel::{OpenSkel, SkelBuilder};
@@ -38,6 +38,7 @@ pub struct Witness {
     call_state: MapHandle,
     samples: MapHandle,
     samples_lost: MapHandle,
+    issued: MapHandle,
     /// The sampler's links, one per CPU it samples, when it runs.
     sampler: Vec<(u32, Link)>,
     /// Each attached program: its tracepoint, kernel program id, link.
@@ -111,6 +112,7 @@ impl Witness {
             call_state: handle(&skel.maps.call_state, "call_state")?,
             samples: handle(&skel.maps.samples, "samples")?,
             samples_lost: handle(&skel.maps.samples_lost, "samples_lost")?,
+            issued: handle(&skel.maps.issued, "issued")?,
             sampler: Vec::new(),
             links: Vec::new(),
             request_flags,
@@ -356,6 +358,20 @@ impl Witness {
             requests: self.read_latencies()?,
             cpu_samples: self.read_samples()?,
         })
+    }
+
+    /// Data requests seen issued and not yet seen complete, oldest issue
+    /// first. Stamps are removed when a request's whole completion is
+    /// seen; one left at a quiet point is a completion the witness missed.
+    pub fn in_flight(&self) -> Result<Vec<InFlight>, WitnessError> {
+        let mut out = Vec::new();
+        for (k, v) in self.entries(&self.issued, "issued", layout::ISSUE_STAMP_SIZE)? {
+            out.push(
+                layout::issue_stamp(&k, &v).ok_or_else(|| self.layout_err("issued", k.len(), 8))?,
+            );
+        }
+        out.sort_by_key(|r| r.issued_ns);
+        Ok(out)
     }
 
     /// The sampler's counts, if it runs.

@@ -435,12 +435,24 @@ fn run_case(disk: &ScratchDisk, case: u64, procs: &[Workload], t: &Totals) -> Re
     let pids = run_workers(disk, &jobs)?;
     syncfs(disk)?;
     let (w1, d1) = quiet_point(disk, &witness)?;
+    // Stamps left at a quiet point: requests whose completion it missed.
+    let pending = witness.in_flight().map_err(|e| e.to_string())?;
     drop(witness);
     let r = w1.since(&w0);
     let d = d1.since(&d0);
 
-    let unseen = check_device(&r, &d)?;
+    let left = || {
+        format!(
+            "{} read and {} write latency samples, {} completions unstamped; issued, never seen complete: {:?}",
+            r.requests.samples.iter().filter(|s| !s.write).count(),
+            r.requests.samples.iter().filter(|s| s.write).count(),
+            r.requests.unissued,
+            pending
+        )
+    };
+    let unseen = check_device(&r, &d).map_err(|e| format!("{e}; {}", left()))?;
     if let Some(miss) = &unseen {
+        let miss = format!("{miss}; {}", left());
         if t.unseen.fetch_add(1, Ordering::Relaxed) > 0 {
             return Err(format!(
                 "a second lone unseen completion in this run: {miss}"
