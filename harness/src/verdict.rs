@@ -116,9 +116,10 @@ pub enum Finding {
     /// mistake (an ERROR, not a FAIL).
     SamplingThrottled,
     /// A profiler's claim on a machine that did not deliver samples at
-    /// its rate: tracecheck's own sampler, at the same rate beside the
-    /// tool, missed the workload's CPU time by more than the tolerance too
-    /// (an ERROR, not a FAIL).
+    /// its rate: the tool missed the workload's CPU time, but within the
+    /// tolerance of what tracecheck's own sampler counted beside it at the
+    /// same rate, give or take that sampler's own miss (an ERROR, not a
+    /// FAIL).
     SamplerOff,
     /// A profiler right in total but not CPU by CPU (its `cpu` key).
     WrongCpu,
