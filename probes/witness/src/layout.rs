@@ -94,16 +94,25 @@ pub fn sample_key(b: &[u8]) -> Option<(u32, u32, String)> {
 /// `struct issue_stamp`: a request issued and not yet seen to complete.
 pub const ISSUE_STAMP_SIZE: usize = 8 + 4 + 4 + COMM_LEN;
 
-/// `struct issue_stamp`, with its request's address (the `issued` key).
-pub fn issue_stamp(key: &[u8], b: &[u8]) -> Option<crate::report::InFlight> {
+/// `struct issue_stamp`: the request's (last) issue time, its bytes, its
+/// stat group and the issuing task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueStamp {
+    pub ns: u64,
+    pub bytes: u32,
+    pub group: u32,
+    pub comm: String,
+}
+
+/// `struct issue_stamp`.
+pub fn issue_stamp(b: &[u8]) -> Option<IssueStamp> {
     if b.len() != ISSUE_STAMP_SIZE {
         return None;
     }
-    Some(crate::report::InFlight {
-        request: u64_at(key, 0)?,
-        issued_ns: u64_at(b, 0)?,
+    Some(IssueStamp {
+        ns: u64_at(b, 0)?,
         bytes: u32_at(b, 8)?,
-        write: u32_at(b, 12)? == G_WRITE,
+        group: u32_at(b, 12)?,
         comm: comm_str(&b[16..16 + COMM_LEN]),
     })
 }
@@ -176,7 +185,8 @@ pub fn submit_key(b: &[u8]) -> Option<(TaskKey, u32)> {
     Some((task_key(b)?, u32_at(b, 8 + COMM_LEN)?))
 }
 
-/// A lone u64 (the sampler's counts), exactly 8 bytes.
+/// A lone u64 (the sampler's counts, the `issued` map's request
+/// addresses), exactly 8 bytes.
 pub fn one_u64(b: &[u8]) -> Option<u64> {
     (b.len() == 8).then(|| u64_at(b, 0)).flatten()
 }
@@ -218,6 +228,22 @@ mod tests {
         let (k, g) = submit_key(&b).expect("decodes");
         assert_eq!((k.tgid, k.pid, k.comm.as_str(), g), (42, 43, "dd", G_WRITE));
         assert_eq!(submit_key(&b[..10]), None);
+    }
+
+    #[test]
+    fn decodes_an_issue_stamp() {
+        let mut b = Vec::new();
+        b.extend_from_slice(&7u64.to_ne_bytes());
+        b.extend_from_slice(&131_072u32.to_ne_bytes());
+        b.extend_from_slice(&G_READ.to_ne_bytes());
+        b.extend_from_slice(b"tcw-1\0\0\0\0\0\0\0\0\0\0\0");
+        assert_eq!(b.len(), ISSUE_STAMP_SIZE);
+        let s = issue_stamp(&b).expect("decodes");
+        assert_eq!(
+            (s.ns, s.bytes, s.group, s.comm.as_str()),
+            (7, 131_072, G_READ, "tcw-1")
+        );
+        assert_eq!(issue_stamp(&b[..20]), None);
     }
 
     #[test]

@@ -366,9 +366,17 @@ impl Witness {
     pub fn in_flight(&self) -> Result<Vec<InFlight>, WitnessError> {
         let mut out = Vec::new();
         for (k, v) in self.entries(&self.issued, "issued", layout::ISSUE_STAMP_SIZE)? {
-            out.push(
-                layout::issue_stamp(&k, &v).ok_or_else(|| self.layout_err("issued", k.len(), 8))?,
-            );
+            let request =
+                layout::one_u64(&k).ok_or_else(|| self.layout_err("issued", k.len(), 8))?;
+            let stamp = layout::issue_stamp(&v)
+                .ok_or_else(|| self.layout_err("issued", v.len(), layout::ISSUE_STAMP_SIZE))?;
+            out.push(InFlight {
+                request,
+                issued_ns: stamp.ns,
+                bytes: stamp.bytes,
+                write: stamp.group == layout::G_WRITE,
+                comm: stamp.comm,
+            });
         }
         out.sort_by_key(|r| r.issued_ns);
         Ok(out)
