@@ -1416,6 +1416,36 @@ mod tests {
         assert!(sentence.contains("tid 9002"), "{sentence}");
     }
 
+    /// A number that is the main thread's share is keying by thread only
+    /// under a pid key: threads share their comm, so under a comm key the
+    /// same number, with the rest under the tasks completions landed on, is
+    /// the completing task's (CI's read-at-completion mutant once printed
+    /// such a coincidence on direct-mixed).
+    #[test]
+    fn the_main_threads_share_is_keyed_by_thread_only_under_a_pid_key() {
+        let mut gt = direct_write();
+        let t = |bytes| tracecheck_model::CallTally {
+            calls: 1,
+            bytes,
+            ..Default::default()
+        };
+        gt.tallies.syscalls.insert("pwrite64".into(), t(S));
+        gt.tallies.main_thread.insert("pwrite64".into(), t(S / 4));
+        let by_comm = out(&[
+            (&["tcw-aaaaaa"], (S / 4) as i64),
+            (&["swapper/1"], (3 * S / 4) as i64),
+        ]);
+        let v = run(&gt, &claim("disk.write_bytes", &[KeyKind::Comm]), &by_comm);
+        assert_eq!(finding(&v[0]), Finding::OtherTasks);
+        let pid = gt.pids[0].to_string();
+        let by_pid = out(&[
+            (&[pid.as_str()], (S / 4) as i64),
+            (&["77"], (3 * S / 4) as i64),
+        ]);
+        let v = run(&gt, &claim("disk.write_bytes", &[KeyKind::Pid]), &by_pid);
+        assert_eq!(finding(&v[0]), Finding::KeyedByThread);
+    }
+
     #[test]
     fn charged_to_the_completing_cpus_task() {
         let o = out(&[

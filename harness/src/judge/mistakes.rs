@@ -240,7 +240,16 @@ pub fn by_model(c: &Context<'_>) -> Option<(Finding, String)> {
         return None;
     }
     let who = who_for(c.metric.layer, c.per_process);
+    // A script keyed by thread is seen only under a pid key: every thread
+    // inherits the process's comm, so a comm-keyed map puts all of them in
+    // one row. Under comm alone a number that happens to be the main
+    // thread's share is a coincidence (the read-at-completion mutant's
+    // count, wherever completions landed, once matched it within 1%).
+    let by_pid = c.claim.has_key(crate::spec::KeyKind::Pid);
     for m in neighbour::neighbours(c.metric, &who) {
+        if m == neighbour::Mistake::MainThreadOnly && !by_pid {
+            continue;
+        }
         let Some(value) = m.value(c.metric, &who, c.ev.truth) else {
             continue;
         };
