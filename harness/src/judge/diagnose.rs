@@ -60,6 +60,16 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         return d(finding, tail);
     }
 
+    // 0c'. The missing part found under the tasks that completions
+    // interrupt (swapper, ksoftirqd): no task submits I/O there, so that is
+    // direct evidence of charging at completion, and it wins over any
+    // model whose number the short count happens to match (the
+    // read-at-completion mutant's count, wherever completions landed, once
+    // matched the main thread's share on direct-mixed).
+    if let Some((finding, tail)) = charged_to_others(c, true) {
+        return d(finding, tail);
+    }
+
     // 0d. Short by no more than what the tool itself said it dropped: its
     // own words are direct evidence, whatever layer the rest might match.
     // Only for counts: a lost event is one operation, but no one knows how
@@ -268,47 +278,8 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
     // so there others' entries are their own work, and how much of it
     // there is depends on what else the machine ran (a concurrent dd once
     // turned a missed call family into "charged to dd").
-    let below_the_cache = matches!(
-        c.metric.layer,
-        Layer::Block | Layer::Disk | Layer::Pagecache
-    );
-    if c.per_process && below_the_cache && v < c.truth.lo {
-        let missing = c.truth.lo - v;
-        let others_sum: u64 = c.reading.others.values().sum();
-        // No upper bound on the others: a script that keys completions by
-        // whatever task ran also charges the rest of the machine's I/O
-        // (the read-at-completion mutant's others are many times the
-        // shortfall). The steps before this one name the cause where the
-        // number itself fits one (fileslower's bytes asked for by part of
-        // the family).
-        if others_sum > 0 && others_sum >= missing - missing / 10 {
-            let top = c.reading.others_largest_first();
-            let list = top
-                .iter()
-                .take(4)
-                .map(|(k, n)| format!("{k} {} {}", num(**n), c.metric.unit()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let why = if top.iter().take(3).any(|(k, _)| is_irq_context(k)) {
-                "the script takes comm/pid where the I/O completes (interrupt context: whatever task was on that CPU), not where it was submitted"
-            } else if top
-                .iter()
-                .take(3)
-                .any(|(k, _)| k.starts_with("kworker/") && k.ends_with('H'))
-            {
-                "the script takes comm/pid where the request was dispatched (a kworker), not where it was submitted"
-            } else if let Some((finding, tail)) = super::mistakes::missed_faults(c) {
-                // Unrelated tasks that happened to do I/O are weaker
-                // evidence than a workload that read only through faults.
-                return d(finding, tail);
-            } else {
-                "the script charges the I/O to tasks other than the one that caused it"
-            };
-            return d(
-                Finding::OtherTasks,
-                format!("the rest went to other tasks ({list}): {why}"),
-            );
-        }
+    if let Some((finding, tail)) = charged_to_others(c, false) {
+        return d(finding, tail);
     }
 
     // 5b. Nothing for a workload that read only through page faults.
@@ -725,6 +696,62 @@ fn scaled(t: &Truth, f: u64) -> Truth {
 }
 
 /// Tasks that are merely on the CPU when a completion interrupt runs.
+/// Short below the page cache, with the rest in the map under other tasks.
+/// `interrupted_only`: only when the tasks completions interrupt are among
+/// the largest of them (direct evidence, tried before the number's
+/// coincidences with other truths); otherwise any tasks, as a last resort.
+fn charged_to_others(c: &Context<'_>, interrupted_only: bool) -> Option<(Finding, String)> {
+    let v = c.reading.reported;
+    let below_the_cache = matches!(
+        c.metric.layer,
+        Layer::Block | Layer::Disk | Layer::Pagecache
+    );
+    if !c.per_process || !below_the_cache || v >= c.truth.lo {
+        return None;
+    }
+    let missing = c.truth.lo - v;
+    let others_sum: u64 = c.reading.others.values().sum();
+    // No upper bound on the others: a script that keys completions by
+    // whatever task ran also charges the rest of the machine's I/O (the
+    // read-at-completion mutant's others are many times the shortfall).
+    // The steps before the last-resort call name the cause where the
+    // number itself fits one (fileslower's bytes asked for by part of the
+    // family).
+    if others_sum == 0 || others_sum < missing - missing / 10 {
+        return None;
+    }
+    let top = c.reading.others_largest_first();
+    let interrupted = top.iter().take(3).any(|(k, _)| is_irq_context(k));
+    if interrupted_only && !interrupted {
+        return None;
+    }
+    let list = top
+        .iter()
+        .take(4)
+        .map(|(k, n)| format!("{k} {} {}", num(**n), c.metric.unit()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let why = if interrupted {
+        "the script takes comm/pid where the I/O completes (interrupt context: whatever task was on that CPU), not where it was submitted"
+    } else if top
+        .iter()
+        .take(3)
+        .any(|(k, _)| k.starts_with("kworker/") && k.ends_with('H'))
+    {
+        "the script takes comm/pid where the request was dispatched (a kworker), not where it was submitted"
+    } else if let Some(found) = super::mistakes::missed_faults(c) {
+        // Unrelated tasks that happened to do I/O are weaker evidence than
+        // a workload that read only through faults.
+        return Some(found);
+    } else {
+        "the script charges the I/O to tasks other than the one that caused it"
+    };
+    Some((
+        Finding::OtherTasks,
+        format!("the rest went to other tasks ({list}): {why}"),
+    ))
+}
+
 fn is_irq_context(comm: &str) -> bool {
     comm.starts_with("swapper")
         || comm.starts_with("ksoftirqd")
@@ -1444,6 +1471,32 @@ mod tests {
         ]);
         let v = run(&gt, &claim("disk.write_bytes", &[KeyKind::Pid]), &by_pid);
         assert_eq!(finding(&v[0]), Finding::KeyedByThread);
+    }
+
+    /// The rest under the tasks completions interrupt is direct evidence,
+    /// and wins over a short count's coincidence with another truth: here
+    /// the workload's reads, which a swapped direction would print.
+    #[test]
+    fn completions_charged_to_swapper_win_over_a_coincidence() {
+        let mut gt = direct_write();
+        for t in &mut gt.truths {
+            if t.metric == m("disk.read_bytes") {
+                (t.lo, t.hi) = (S / 4, S / 4);
+            }
+        }
+        let o = out(&[
+            (&["tcw-aaaaaa"], (S / 4) as i64),
+            (&["swapper/1"], (3 * S / 4) as i64),
+        ]);
+        let v = run(&gt, &claim("disk.write_bytes", &[KeyKind::Comm]), &o);
+        assert_eq!(finding(&v[0]), Finding::OtherTasks);
+        // Unrelated tasks are no such evidence: the coincidence stands.
+        let o = out(&[
+            (&["tcw-aaaaaa"], (S / 4) as i64),
+            (&["dd"], (3 * S / 4) as i64),
+        ]);
+        let v = run(&gt, &claim("disk.write_bytes", &[KeyKind::Comm]), &o);
+        assert_eq!(finding(&v[0]), Finding::WrongDirection);
     }
 
     #[test]
