@@ -67,13 +67,9 @@ pub(super) fn run_beside_one_tool(
     for r in &runs {
         r.prepare_files()?;
     }
-    // Each disk the runs use, once (on this machine's kernel they share one).
-    let mut settled = std::collections::HashSet::new();
-    for r in &runs {
-        if settled.insert(r.device()) {
-            r.settle_disk()?;
-        }
-    }
+    // Every disk, the runs' and the ones earlier checks left files on to
+    // delete (see WorkloadRun::prepare).
+    rig.settle_all()?;
     let prepare_ms = t0.elapsed().as_millis();
 
     let records: Vec<CheckRecord> = checks
