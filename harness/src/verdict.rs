@@ -71,6 +71,9 @@ impl Status {
 #[serde(rename_all = "snake_case")]
 pub enum Finding {
     ReportedNothing,
+    /// Nothing in the claim's direction for any task, beside entries in
+    /// the other direction: the tool misses reads or writes entirely.
+    MissesDirection,
     /// The claim's map never appeared, and the tool printed lines the
     /// parser could not read instead.
     UnparsedOutput,

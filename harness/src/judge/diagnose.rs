@@ -292,6 +292,9 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         if let Some(tail) = garbage(c) {
             return d(Finding::UnparsedOutput, tail);
         }
+        if let Some(tail) = direction_missing(c) {
+            return d(Finding::MissesDirection, tail);
+        }
         let why = if !c.reading.map_printed {
             format!("{} was never printed: its probes may not have attached, or they fire on events this workload does not cause", c.claim.map)
         } else {
@@ -531,6 +534,27 @@ fn garbled_comm(c: &Context<'_>) -> Option<String> {
 /// Where a tool that printed nothing for the workload put its entries:
 /// `; its entries are under other names: a (3), b (1)`, the three largest,
 /// or nothing when it printed none.
+/// Nothing in the claim's direction for anyone, beside entries in the
+/// other: the tool misses that direction entirely, not this workload's
+/// share of it (bcc 0.31's biosnoop on 6.12 printed 452 read rows and not
+/// one write, its own, jbd2's or the flushers').
+fn direction_missing(c: &Context<'_>) -> Option<String> {
+    let dir = c.metric.fixed_direction()?;
+    let (this_way, other_way) = c.reading.any_task?;
+    if this_way > 0 || other_way == 0 {
+        return None;
+    }
+    Some(format!(
+        "it reported nothing: {} has no {} entry at all, for any task, beside {} {}s: the tool misses {}s entirely \
+         (a probe that never fires for them, or a direction test that never matches)",
+        c.claim.map,
+        dir.as_str(),
+        num(other_way),
+        dir.opposite().as_str(),
+        dir.as_str()
+    ))
+}
+
 fn elsewhere(c: &Context<'_>) -> String {
     let mut top = c.reading.others_largest_first();
     top.retain(|(_, n)| **n > 0);
@@ -1497,6 +1521,22 @@ mod tests {
         ]);
         let v = run(&gt, &claim("disk.write_bytes", &[KeyKind::Comm]), &o);
         assert_eq!(finding(&v[0]), Finding::WrongDirection);
+    }
+
+    /// Not one write for anyone, beside reads: the tool misses writes
+    /// (bcc 0.31's biosnoop on 6.12); one write row elsewhere and it is
+    /// only this workload's that is missing.
+    #[test]
+    fn a_tool_with_no_write_for_anyone_misses_writes() {
+        let c = claim("disk.write_bytes", &[KeyKind::Comm, KeyKind::Direction]);
+        let o = out(&[(&["tcw-aaaaaa", "R"], 8192), (&["sshd", "R"], 4096)]);
+        let v = run(&direct_write(), &c, &o);
+        assert_eq!(finding(&v[0]), Finding::MissesDirection);
+        let sentence = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(sentence.contains("misses writes entirely"), "{sentence}");
+        let o = out(&[(&["tcw-aaaaaa", "R"], 8192), (&["sshd", "W"], 4096)]);
+        let v = run(&direct_write(), &c, &o);
+        assert_ne!(finding(&v[0]), Finding::MissesDirection);
     }
 
     #[test]

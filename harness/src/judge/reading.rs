@@ -18,6 +18,10 @@ pub struct Reading {
     pub others: BTreeMap<String, u64>,
     /// Same process and device, opposite direction.
     pub opposite: u64,
+    /// For a claim keyed by direction: what the map held in the claim's
+    /// direction and in the other, for every task on the device, other
+    /// workloads of a shared tool run included.
+    pub any_task: Option<(u64, u64)>,
     pub duplicates: usize,
     pub bad_direction_keys: Vec<String>,
     /// The workload's own entries by their `cpu` key, for a claim that has
@@ -216,6 +220,19 @@ pub fn read_map(
     };
     let mut bad = Vec::new();
     let mut per_cpu: BTreeMap<u32, u64> = BTreeMap::new();
+    // Every task's entries on every device, by direction: whether the
+    // tool printed the claim's direction at all.
+    let mut any_task: Option<(u64, u64)> = None;
+    if let Some(want) = dir {
+        for e in &map.entries {
+            let Some(got) = key_at(claim, e, KeyKind::Direction).and_then(Direction::from_key)
+            else {
+                continue;
+            };
+            let (this_way, other_way) = any_task.get_or_insert((0, 0));
+            *if want == got { this_way } else { other_way } += e.value.as_count();
+        }
+    }
     let (sums, dups) = map.sum_by(|e| {
         if let Some(d) = key_at(claim, e, KeyKind::Device) {
             if !subject.is_device(d) {
@@ -273,6 +290,7 @@ pub fn read_map(
         Some(hz) => crate::spec::ns_of(v, hz),
         None => v,
     };
+    r.any_task = any_task;
     r.per_cpu = per_cpu.into_iter().map(|(k, v)| (k, as_truth(v))).collect();
     for ((class, label), v) in sums {
         let v = as_truth(v);
