@@ -545,11 +545,12 @@ fn direction_missing(c: &Context<'_>) -> Option<String> {
         return None;
     }
     Some(format!(
-        "it reported nothing: {} has no {} entry at all, for any task, beside {} {}s: the tool misses {}s entirely \
-         (a probe that never fires for them, or a direction test that never matches)",
+        "it reported nothing: {} has no {} entry at all, for any task on any device, beside {} {} of {}s: the tool \
+         misses {}s entirely (a probe that never fires for them, or a direction test that never matches)",
         c.claim.map,
         dir.as_str(),
         num(other_way),
+        c.metric.unit(),
         dir.opposite().as_str(),
         dir.as_str()
     ))
