@@ -104,13 +104,19 @@ fn bio_bytes_passes_with_the_witness_equal_to_diskstats(target: &str, workload: 
     // Measured on the guest's own virtio scratch disk, not a loop device.
     assert!(c["device"].as_str().unwrap().starts_with("vd"), "{c:#}");
     assert!(c["witness_error"].is_null(), "{}", c["witness_error"]);
-    // Everything established but latencies: a virtio disk's latency is
-    // nobody's setting (latency claims run on null_blk).
+    // Everything established but latencies (a virtio disk's latency is
+    // nobody's setting: latency claims run on null_blk; a write-only
+    // workload has no read-call latency) and request sizes (the witness
+    // sees a flusher submit part of the writes before the fsync on 6.12,
+    // so the writer's own requests are fewer than the design's floor).
     let unknown: Vec<&Value> = c["unestablished"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|u| !u["metric"].as_str().unwrap_or("").ends_with(".latency"))
+        .filter(|u| {
+            let m = u["metric"].as_str().unwrap_or("");
+            !m.ends_with("latency") && m != "disk.request_size"
+        })
         .collect();
     assert!(unknown.is_empty(), "{c:#}");
     let w = &c["witness"]["device"]["complete"];

@@ -263,8 +263,20 @@ fn bitesize_nd_stp_misses_directly_issued_requests_in_a_guest() {
         "expectations/systemtap/bitesize-nd/spec.toml",
         &["--vm", "debian-6.1"],
     );
+    // direct-read-few's 4 requests are missing too; what else the run's
+    // kworkers sent through the scheduler (13 requests in one run) can
+    // outweigh them, and the judge then says other_tasks: a FAIL either way.
+    let mut vs = verdicts(&report);
+    let few = vs.iter().position(|v| v.0 == "direct-read-few");
+    let few = few.map(|i| vs.remove(i));
+    assert!(
+        few.as_ref()
+            .is_some_and(|(_, s, f)| s == "FAIL"
+                && ["reported_nothing", "other_tasks"].contains(&f.as_str())),
+        "{few:?}\n{stderr}"
+    );
     assert_eq!(
-        verdicts(&report),
+        vs,
         owned(&[
             ("direct-read", "FAIL", "reported_nothing"),
             ("buffered-write-nofsync", "PASS", ""),
