@@ -337,7 +337,6 @@ pub(super) struct WorkloadRun<'a> {
     disk: &'a ScratchDisk,
     inputs: &'a Inputs,
     plan: &'a Plan,
-    limits: &'a Limits,
     interrupted: &'a AtomicBool,
     comm: String,
     dir: std::path::PathBuf,
@@ -369,7 +368,6 @@ impl<'a> WorkloadRun<'a> {
             disk: &scratch.disk,
             inputs: &scratch.inputs,
             plan,
-            limits: &rig.limits,
             interrupted,
             comm,
             dir,
@@ -477,7 +475,7 @@ impl<'a> WorkloadRun<'a> {
 
         on_event(Event::Phase("waiting for writeback to settle"));
         let t_s = Instant::now();
-        let settled = self.disk.settle(self.limits.settle)?;
+        let settled = self.disk.settle(self.rig.limits.settle)?;
         timings.settle_ms = t_s.elapsed().as_millis() as u64;
         let delta = self.disk.counters()?.since(&before);
         let t_witness = Instant::now();
@@ -571,7 +569,7 @@ impl<'a> WorkloadRun<'a> {
                 break s;
             }
             let interrupted = self.interrupted.load(Ordering::Relaxed);
-            if interrupted || start.elapsed() > self.limits.workload {
+            if interrupted || start.elapsed() > self.rig.limits.workload {
                 let _ = child.kill();
                 let _ = child.wait();
                 if interrupted {
@@ -579,7 +577,7 @@ impl<'a> WorkloadRun<'a> {
                 }
                 return Err(err(format!(
                     "did not finish within {} s; killed",
-                    self.limits.workload.as_secs()
+                    self.rig.limits.workload.as_secs()
                 )));
             }
             std::thread::sleep(Duration::from_millis(5));
