@@ -30,6 +30,14 @@ pub enum Ready {
     /// attachments (bcc's profile -f prints nothing until it exits, and
     /// compiles for a time no fixed delay can promise).
     Attached,
+    /// Once one of the tool's processes holds this file open (a path, or
+    /// the file's name: `trace_pipe`). perf-tools' snoops print their
+    /// header, then clear the trace buffer, and only then start `cat
+    /// trace_pipe`: events between the header and the clear are wiped, so
+    /// the header is not the moment they start counting, and the open
+    /// trace_pipe is (docs/kernel-facts.md, "perf-tools clear the buffer
+    /// after their header").
+    Reading(String),
 }
 
 /// How the harness stops the tool.
@@ -970,9 +978,18 @@ fn parse_ready(s: &str) -> Result<Ready, String> {
         Ok(Ready::Contains(t.trim().to_string()))
     } else if let Some(d) = s.strip_prefix("after:") {
         Ok(Ready::After(parse_duration(d)?))
+    } else if let Some(f) = s.strip_prefix("reading:") {
+        let f = f.trim();
+        if f.is_empty() || f.ends_with('/') {
+            return Err(
+                "`reading:` needs a file the tool opens once it counts, e.g. \"reading:trace_pipe\""
+                    .into(),
+            );
+        }
+        Ok(Ready::Reading(f.to_string()))
     } else {
         Err(format!(
-            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\", \"after:DURATION\" or \"attached\""
+            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\", \"after:DURATION\", \"attached\" or \"reading:FILE\""
         ))
     }
 }
@@ -1263,6 +1280,12 @@ mod tests {
             Ready::Contains("Tracing".into())
         );
         assert_eq!(parse_ready("attached").unwrap(), Ready::Attached);
+        assert_eq!(
+            parse_ready("reading:trace_pipe").unwrap(),
+            Ready::Reading("trace_pipe".into())
+        );
+        assert!(parse_ready("reading:").unwrap_err().contains("trace_pipe"));
+        assert!(parse_ready("reading:/sys/").is_err());
         let e = parse_ready("soon").unwrap_err();
         assert!(e.contains("\"attached\""), "{e}");
     }

@@ -192,6 +192,14 @@ impl RunningTool {
                     return Ok(self.started.elapsed());
                 }
             }
+            if let Ready::Reading(file) = &spec.ready {
+                let pids = pids_in_group(Pid::from_raw(self.child.id() as i32));
+                if holds_open(&pids, file) {
+                    let e = self.started.elapsed();
+                    self.record.ready_ms = Some(e.as_millis() as u64);
+                    return Ok(e);
+                }
+            }
             if spec.ready == Ready::Attached {
                 let pids = pids_in_group(Pid::from_raw(self.child.id() as i32));
                 let now = Instant::now();
@@ -226,7 +234,7 @@ impl RunningTool {
                             is_out && !text.starts_with("Attaching ") && !text.trim().is_empty()
                         }
                         Ready::Contains(t) => text.contains(t.as_str()),
-                        Ready::After(_) | Ready::Attached => false,
+                        Ready::After(_) | Ready::Attached | Ready::Reading(_) => false,
                     };
                     if ready {
                         let e = self.started.elapsed();
@@ -425,6 +433,27 @@ fn pids_in_group(pgid: Pid) -> Vec<u32> {
         .collect()
 }
 
+/// Whether one of `pids` holds `file` open: a descriptor whose target is
+/// that path, or, for a bare name, a path ending in `/NAME`. A process gone
+/// meanwhile, or one whose descriptors cannot be read, holds nothing.
+fn holds_open(pids: &[u32], file: &str) -> bool {
+    let matches = |target: &std::path::Path| {
+        if file.contains('/') {
+            target == std::path::Path::new(file)
+        } else {
+            target.file_name().is_some_and(|n| n == file)
+        }
+    };
+    pids.iter().any(|&p| {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{p}/fd")) else {
+            return false;
+        };
+        fds.filter_map(Result::ok)
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|t| matches(&t))
+    })
+}
+
 pub fn describe_status(s: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     if let Some(c) = s.code() {
@@ -443,5 +472,28 @@ pub fn describe_status(s: ExitStatus) -> String {
         )
     } else {
         format!("{s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holds_open;
+
+    #[test]
+    fn a_process_holds_the_file_it_opened_by_name_or_path() {
+        let dir = std::env::temp_dir().join(format!("tracecheck-holds-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trace_pipe");
+        let me = [std::process::id()];
+        std::fs::write(&path, "").unwrap();
+        assert!(!holds_open(&me, "trace_pipe"), "not open yet");
+        let f = std::fs::File::open(&path).unwrap();
+        assert!(holds_open(&me, "trace_pipe"));
+        assert!(holds_open(&me, path.to_str().unwrap()));
+        assert!(!holds_open(&me, "pipe"), "a name matches whole");
+        assert!(!holds_open(&me, "/sys/kernel/tracing/trace_pipe"));
+        drop(f);
+        assert!(!holds_open(&me, "trace_pipe"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -242,6 +242,24 @@ fn broken_tools_get_verdicts_not_panics() {
     );
 }
 
+/// `ready = "reading:trace_pipe"`: a tool that prints its header first and
+/// opens its trace pipe two seconds later (as perf-tools' snoops print their
+/// header, then clear the trace buffer, then read trace_pipe) is ready at
+/// the open, not at the header.
+#[test]
+fn a_tool_reading_its_pipe_is_ready_only_once_it_opens_it() {
+    let spec = spec_dir(
+        "reading",
+        "[tool]\nname = \"reading\"\ncommand = [\"sh\", \"-c\", \": > trace_pipe; echo COMM PID; sleep 2; trap 'echo @b: 5; exit 0' INT; tail -f trace_pipe & wait\"]\nready = \"reading:trace_pipe\"\n\n[[claim]]\nmap = \"@b\"\nmetric = \"disk.read_bytes\"\nworkloads = [\"direct-read\"]\n",
+        None,
+    );
+    let (_, report, stderr) = check(&spec, &[]);
+    let run = &report["checks"][0]["tool_run"];
+    let ready = run["ready_ms"].as_u64().unwrap_or_else(|| panic!("{run}\n{stderr}"));
+    assert!(ready >= 2000, "ready at {ready} ms, before the open\n{stderr}");
+    assert!(ready < 10_000, "ready at {ready} ms\n{stderr}");
+}
+
 #[test]
 fn a_malformed_spec_is_an_error_naming_file_and_line() {
     let spec = spec_dir(
