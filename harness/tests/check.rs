@@ -255,8 +255,13 @@ fn a_tool_reading_its_pipe_is_ready_only_once_it_opens_it() {
     );
     let (_, report, stderr) = check(&spec, &[]);
     let run = &report["checks"][0]["tool_run"];
-    let ready = run["ready_ms"].as_u64().unwrap_or_else(|| panic!("{run}\n{stderr}"));
-    assert!(ready >= 2000, "ready at {ready} ms, before the open\n{stderr}");
+    let ready = run["ready_ms"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{run}\n{stderr}"));
+    assert!(
+        ready >= 2000,
+        "ready at {ready} ms, before the open\n{stderr}"
+    );
     assert!(ready < 10_000, "ready at {ready} ms\n{stderr}");
 }
 
