@@ -178,7 +178,7 @@ impl Witness {
             if fd < 0 {
                 let e = std::io::Error::last_os_error();
                 // A possible CPU that is not online has nothing to sample.
-                if e.raw_os_error() == Some(19) {
+                if e.raw_os_error() == Some(rustix::io::Errno::NODEV.raw_os_error()) {
                     continue;
                 }
                 return Err(WitnessError::Sampler {
