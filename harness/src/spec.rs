@@ -38,6 +38,12 @@ pub enum Ready {
     /// trace_pipe is (docs/kernel-facts.md, "perf-tools clear the buffer
     /// after their header").
     Reading(String),
+    /// Once one of the tool's processes runs under this name (its comm,
+    /// after exec). perf-tools' bitesize runs `perf stat -a ... sleep
+    /// 999999`, and perf enables its counters before it execs that command:
+    /// `sleep` running means perf is counting, however long perf took to
+    /// set up (seconds under TCG).
+    Running(String),
 }
 
 /// How the harness stops the tool.
@@ -987,9 +993,18 @@ fn parse_ready(s: &str) -> Result<Ready, String> {
             );
         }
         Ok(Ready::Reading(f.to_string()))
+    } else if let Some(c) = s.strip_prefix("running:") {
+        let c = c.trim();
+        if c.is_empty() || c.len() > 15 || c.contains('/') {
+            return Err(
+                "`running:` needs a process name as the kernel keeps it (at most 15 bytes, no `/`), e.g. \"running:sleep\""
+                    .into(),
+            );
+        }
+        Ok(Ready::Running(c.to_string()))
     } else {
         Err(format!(
-            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\", \"after:DURATION\", \"attached\" or \"reading:FILE\""
+            "unknown ready `{s}`; expected \"first-line\", \"contains:TEXT\", \"after:DURATION\", \"attached\", \"reading:FILE\" or \"running:NAME\""
         ))
     }
 }
@@ -1286,6 +1301,12 @@ mod tests {
         );
         assert!(parse_ready("reading:").unwrap_err().contains("trace_pipe"));
         assert!(parse_ready("reading:/sys/").is_err());
+        assert_eq!(
+            parse_ready("running:sleep").unwrap(),
+            Ready::Running("sleep".into())
+        );
+        assert!(parse_ready("running:a-name-longer-than-15").is_err());
+        assert!(parse_ready("running:/bin/sleep").is_err());
         let e = parse_ready("soon").unwrap_err();
         assert!(e.contains("\"attached\""), "{e}");
     }

@@ -192,9 +192,16 @@ impl RunningTool {
                     return Ok(self.started.elapsed());
                 }
             }
-            if let Ready::Reading(file) = &spec.ready {
+            // Readiness read from /proc: a file one of its processes holds
+            // open, or a name one of them runs under.
+            let by_proc = match &spec.ready {
+                Ready::Reading(file) => Some((file, holds_open as fn(&[u32], &str) -> bool)),
+                Ready::Running(name) => Some((name, runs_as as fn(&[u32], &str) -> bool)),
+                _ => None,
+            };
+            if let Some((what, found)) = by_proc {
                 let pids = pids_in_group(Pid::from_raw(self.child.id() as i32));
-                if holds_open(&pids, file) {
+                if found(&pids, what) {
                     let e = self.started.elapsed();
                     self.record.ready_ms = Some(e.as_millis() as u64);
                     return Ok(e);
@@ -234,7 +241,10 @@ impl RunningTool {
                             is_out && !text.starts_with("Attaching ") && !text.trim().is_empty()
                         }
                         Ready::Contains(t) => text.contains(t.as_str()),
-                        Ready::After(_) | Ready::Attached | Ready::Reading(_) => false,
+                        Ready::After(_)
+                        | Ready::Attached
+                        | Ready::Reading(_)
+                        | Ready::Running(_) => false,
                     };
                     if ready {
                         let e = self.started.elapsed();
@@ -454,6 +464,13 @@ fn holds_open(pids: &[u32], file: &str) -> bool {
     })
 }
 
+/// Whether one of `pids` runs under the name `comm` (its `/proc/PID/comm`).
+fn runs_as(pids: &[u32], comm: &str) -> bool {
+    pids.iter().any(|&p| {
+        std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim_end() == comm)
+    })
+}
+
 pub fn describe_status(s: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     if let Some(c) = s.code() {
@@ -477,7 +494,7 @@ pub fn describe_status(s: ExitStatus) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::holds_open;
+    use super::{holds_open, runs_as};
 
     #[test]
     fn a_process_holds_the_file_it_opened_by_name_or_path() {
@@ -495,5 +512,25 @@ mod tests {
         drop(f);
         assert!(!holds_open(&me, "trace_pipe"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_process_runs_as_its_comm_after_exec() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let pid = [child.id()];
+        // The child is `sleep` once it has exec'd; until then it is this
+        // test binary under its own name.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !runs_as(&pid, "sleep") && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(runs_as(&pid, "sleep"));
+        assert!(!runs_as(&pid, "slee"), "a name matches whole");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!runs_as(&pid, "sleep"), "gone");
     }
 }

@@ -310,17 +310,28 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
         let warn = if let Some(phrase) = super::mistakes::unattached_phrase(&unattached) {
             format!(" ({phrase})")
         } else {
-            c.tool
-                .stderr_tail
-                .iter()
-                .filter(|l| !c.ev.known_stderr.contains(l))
-                .find(|l| {
+            let tail = &c.tool.stderr_tail;
+            tail.iter()
+                .enumerate()
+                .filter(|(_, l)| !c.ev.known_stderr.contains(l))
+                .find(|(_, l)| {
                     let lower = l.to_lowercase();
                     // `awk: line 19: syntax error at or near ,` (a
                     // perf-tools script run by mawk) is one of these.
                     l.contains("WARNING") || lower.contains("error") || lower.contains("fail")
                 })
-                .map(|l| format!(" (the tool said: {})", l.trim()))
+                .map(|(i, l)| {
+                    // A heading (`ERROR running perf:`, perf-tools'
+                    // bitesize when its perf stat's command died of the
+                    // stop signal) says what it is about on the next line.
+                    let next = tail[i + 1..].iter().find(|n| !n.trim().is_empty());
+                    match next {
+                        Some(n) if l.trim_end().ends_with(':') => {
+                            format!(" (the tool said: {} {})", l.trim(), n.trim())
+                        }
+                        _ => format!(" (the tool said: {})", l.trim()),
+                    }
+                })
                 .unwrap_or_default()
         };
         return d(
@@ -1225,6 +1236,28 @@ mod tests {
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
         assert!(
             s.contains("2 of its probes did not attach") && s.contains("blk_account_io_start"),
+            "{s}"
+        );
+    }
+
+    /// perf-tools' bitesize, when the stop signal killed its perf stat's
+    /// `sleep` first, prints `ERROR running perf:` and perf's raw counts on
+    /// stderr instead of its histogram: the line after the heading says why.
+    #[test]
+    fn an_error_heading_is_quoted_with_the_line_after_it() {
+        let gt = cached_reread();
+        let c = claim("disk.read_bytes", &[]);
+        let empty = ToolOutput::default();
+        let v = run_with(
+            &gt,
+            &c,
+            &empty,
+            &["ERROR running perf:", "sleep: Interrupt", "# started on"],
+            &[],
+        );
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(
+            s.contains("(the tool said: ERROR running perf: sleep: Interrupt)"),
             "{s}"
         );
     }
