@@ -82,28 +82,15 @@ struct KernelState {
 
 impl KernelState {
     fn now() -> KernelState {
-        let lines = |p: &str| -> BTreeSet<String> {
-            std::fs::read_to_string(p)
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(str::to_owned)
-                .collect()
-        };
-        let mut probe_events = BTreeSet::new();
-        for f in ["kprobe_events", "uprobe_events"] {
-            for l in lines(&format!("/sys/kernel/tracing/{f}")) {
-                probe_events.insert(format!("{f}: {l}"));
-            }
-        }
+        let tracefs = crate::tracefs::TracefsState::now();
         KernelState {
-            modules: lines("/proc/modules")
+            modules: crate::tracefs::lines(std::path::Path::new("/proc/modules"))
                 .iter()
                 .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
                 .collect(),
             bpf: bpf_objects(),
-            probe_events,
-            enabled_events: lines("/sys/kernel/tracing/set_event"),
+            probe_events: tracefs.probe_events,
+            enabled_events: tracefs.enabled_events,
         }
     }
 

@@ -21,5 +21,6 @@ pub mod shard;
 pub mod spec;
 pub mod testing;
 pub mod tool;
+pub mod tracefs;
 pub mod units;
 pub mod verdict;

@@ -83,6 +83,52 @@ pub struct ToolRecord {
     /// samples faster, whatever it asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perf_sample_limit: Option<SampleLimit>,
+    /// What a tool that traces through ftrace (perf-tools) did in tracefs:
+    /// the events it enabled, the probes it made and their hits, the trace
+    /// buffer's fate, read just before it was stopped. None for a tool that
+    /// did neither (BPF tools attach through perf events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftrace: Option<FtraceUse>,
+}
+
+/// A tool's use of ftrace, read just before it was stopped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FtraceUse {
+    /// Trace events enabled then that were not before it started
+    /// (`block:block_rq_issue`).
+    pub events: Vec<String>,
+    /// The kprobe and uprobe events it made, with their hits so far.
+    pub probes: Vec<ProbeHits>,
+    /// The trace buffer's counters, summed over CPUs, since it was last
+    /// cleared (perf-tools clear it as they start).
+    pub buffer: Option<FtraceBuffer>,
+}
+
+/// One kprobe or uprobe event and how often it fired (`kprobe_profile`,
+/// `uprobe_profile`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ProbeHits {
+    pub name: String,
+    pub hits: u64,
+    /// Times a kprobe could not run (kprobe_profile's last column); uprobes
+    /// have none.
+    pub misses: Option<u64>,
+}
+
+/// The trace buffer's counters (`per_cpu/cpuN/stats`), summed over CPUs.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+pub struct FtraceBuffer {
+    /// Events a reader took from it (`read events`).
+    pub read: u64,
+    /// Events still in it, never read (`entries`): what the tool had not
+    /// read when it was stopped.
+    pub unread: u64,
+    /// Events overwritten before any reader took them (`overrun`).
+    pub overwritten: u64,
+    /// Events that never made it in (`dropped events`).
+    pub dropped: u64,
 }
 
 /// `kernel.perf_event_max_sample_rate` around a tool's run.

@@ -388,25 +388,79 @@ fn programs(c: &Cell) -> BTreeMap<String, Option<u64>> {
     out
 }
 
-/// The programs as the document lists them: `name (runs)`.
+/// What a cell's tool runs did in ftrace: each trace event it enabled
+/// (`event block:block_rq_issue`, never counted: tracefs keeps no count per
+/// event) and each kprobe or uprobe event it made, with its hits (the most
+/// any one run counted, as for programs).
+fn ftrace_probes(c: &Cell) -> BTreeMap<String, Option<u64>> {
+    let mut out: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    for f in c
+        .verdicts
+        .iter()
+        .filter_map(|(r, _)| r.tool_run.ftrace.as_ref())
+    {
+        for e in &f.events {
+            out.insert(format!("event {e}"), None);
+        }
+        for p in &f.probes {
+            let e = out
+                .entry(format!("probe {}", p.name))
+                .or_insert(Some(p.hits));
+            *e = (*e).max(Some(p.hits));
+        }
+    }
+    out
+}
+
+/// The programs as the document lists them: `name (runs)`, then what the
+/// tool did in ftrace: `event NAME (enabled)`, `probe NAME (N hits)`.
 fn programs_line(c: &Cell) -> String {
     let ps = programs(c);
-    if ps.is_empty() {
+    let fs = ftrace_probes(c);
+    if ps.is_empty() && fs.is_empty() {
         return "no BPF program held when stopped".into();
     }
-    ps.iter()
-        .map(|(n, r)| match r {
-            Some(r) => format!("{n} ({} runs)", num(*r)),
-            None => format!("{n} (runs not counted)"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let bpf = ps.iter().map(|(n, r)| match r {
+        Some(r) => format!("{n} ({} runs)", num(*r)),
+        None => format!("{n} (runs not counted)"),
+    });
+    let ftrace = fs.iter().map(|(n, r)| match r {
+        Some(r) => format!("{n} ({} hits)", num(*r)),
+        None => format!("{n} (enabled)"),
+    });
+    bpf.chain(ftrace).collect::<Vec<_>>().join(", ")
 }
 
 /// What the BPF programs say about a change: programs loaded on one kernel
 /// and not the other, and programs that ran on one and never on the other.
+/// And the same of what the tool did in ftrace.
 fn program_change(c0: &Cell, c1: &Cell) -> Vec<String> {
-    let (p0, p1) = (programs(c0), programs(c1));
+    let mut out = activity_change(
+        &programs(c0),
+        &programs(c1),
+        "BPF programs",
+        "loaded",
+        "ran",
+    );
+    out.extend(activity_change(
+        &ftrace_probes(c0),
+        &ftrace_probes(c1),
+        "ftrace events and probes",
+        "enabled",
+        "fired",
+    ));
+    out
+}
+
+/// Probes (by name, with how often each ran where counted) present on one
+/// side only, or counted on both and silent on one.
+fn activity_change(
+    p0: &BTreeMap<String, Option<u64>>,
+    p1: &BTreeMap<String, Option<u64>>,
+    what: &str,
+    present: &str,
+    ran_verb: &str,
+) -> Vec<String> {
     if p0.is_empty() && p1.is_empty() {
         return vec![];
     }
@@ -414,10 +468,10 @@ fn program_change(c0: &Cell, c1: &Cell) -> Vec<String> {
     let gone: Vec<&String> = p0.keys().filter(|n| !p1.contains_key(*n)).collect();
     let new: Vec<&String> = p1.keys().filter(|n| !p0.contains_key(*n)).collect();
     if !gone.is_empty() {
-        out.push(format!("BPF programs no longer loaded: {}", list(&gone)));
+        out.push(format!("{what} no longer {present}: {}", list(&gone)));
     }
     if !new.is_empty() {
-        out.push(format!("BPF programs loaded only here: {}", list(&new)));
+        out.push(format!("{what} {present} only here: {}", list(&new)));
     }
     let ran = |r: &Option<u64>| r.is_some_and(|r| r > 0);
     let silent = |r: &Option<u64>| *r == Some(0);
@@ -433,12 +487,15 @@ fn program_change(c0: &Cell, c1: &Cell) -> Vec<String> {
         .collect();
     if !stopped.is_empty() {
         out.push(format!(
-            "loaded but never ran (a probe that no longer fires): {}",
+            "{present} but never {ran_verb} (a probe that no longer fires): {}",
             list(&stopped)
         ));
     }
     if !started.is_empty() {
-        out.push(format!("never ran before, runs now: {}", list(&started)));
+        out.push(format!(
+            "never {ran_verb} before, {ran_verb} now: {}",
+            list(&started)
+        ));
     }
     out
 }
@@ -912,6 +969,59 @@ mod tests {
         assert!(
             doc.contains("## Drift between kernels")
                 && doc.contains("**ERROR tool_failed on debian-6.12 (6.12.57)**"),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn drift_names_an_ftrace_probe_that_stopped_firing_and_an_event_no_longer_enabled() {
+        use crate::record::{FtraceUse, ProbeHits};
+        let used = |hits, event: &str| FtraceUse {
+            events: vec![event.to_string()],
+            probes: vec![ProbeHits {
+                name: "getnameprobe".into(),
+                hits,
+                misses: Some(0),
+            }],
+            buffer: None,
+        };
+        let mut a = record(
+            "guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)",
+            Status::Pass,
+            None,
+            &[],
+        );
+        a.tool_run.ftrace = Some(used(1042, "syscalls:sys_exit_open"));
+        let mut b = record(
+            "guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)",
+            Status::Fail,
+            Some(Finding::ReportedNothing),
+            &[],
+        );
+        b.tool_run.ftrace = Some(used(0, "syscalls:sys_exit_openat"));
+        let records = vec![a, b];
+        let d = Results::new(&records).drift();
+        assert_eq!(d.len(), 1);
+        let why = &d[0].behind;
+        assert!(
+            why.contains(
+                "ftrace events and probes no longer enabled: `event syscalls:sys_exit_open`"
+            ) && why.contains(
+                "enabled but never fired (a probe that no longer fires): `probe getnameprobe`"
+            ),
+            "{why}"
+        );
+        let doc = markdown(
+            &records,
+            &Provenance {
+                date: "d".into(),
+                command: "c".into(),
+                packages: vec![],
+                cards: vec![],
+            },
+        );
+        assert!(
+            doc.contains("event syscalls:sys_exit_open (enabled), probe getnameprobe (1,042 hits)"),
             "{doc}"
         );
     }

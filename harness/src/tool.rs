@@ -42,6 +42,10 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// The longest a tool that reads ftrace's buffer is given, before it is
+/// stopped, to read what the buffer still holds for it.
+pub const FTRACE_DRAIN: Duration = Duration::from_secs(2);
+
 /// Lines kept from the tool's stderr for a verdict.
 const STDERR_TAIL: usize = 15;
 /// Beyond a tool's interval, for its timer to fire and its lines to arrive
@@ -65,6 +69,9 @@ pub struct RunningTool {
     pub first_own_line: Option<(Duration, String)>,
     /// BPF run statistics, on from before the tool starts until it stops.
     stats: tracecheck_witness::programs::RunStats,
+    /// tracefs before the tool started: what it enables or makes there is
+    /// what differs at its stop.
+    tracefs_before: crate::tracefs::TracefsState,
 }
 
 impl RunningTool {
@@ -120,6 +127,7 @@ impl RunningTool {
             ..Default::default()
         };
         let stats = tracecheck_witness::programs::RunStats::enable();
+        let tracefs_before = crate::tracefs::TracefsState::now();
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -144,6 +152,7 @@ impl RunningTool {
             record,
             first_own_line: None,
             stats,
+            tracefs_before,
         })
     }
 
@@ -331,6 +340,24 @@ impl RunningTool {
         }
     }
 
+    /// A tool that reads ftrace's buffer (perf-tools' snoops read
+    /// trace_pipe) prints only what it has read, and loses the rest when it
+    /// is stopped. Before stopping it, let it read what the kernel still
+    /// holds for it, as a user who presses Ctrl-C a moment after the
+    /// workload would: until the buffer holds nothing unread, for at most
+    /// [`FTRACE_DRAIN`]. What is still unread then stays in the record.
+    fn let_ftrace_drain(&mut self) {
+        let end = Instant::now() + FTRACE_DRAIN;
+        while Instant::now() < end {
+            let unread = crate::tracefs::TracefsState::used_since(&self.tracefs_before)
+                .and_then(|u| u.buffer)
+                .map_or(0, |b| b.unread);
+            if unread == 0 || self.wait_exit(Duration::from_millis(50)).is_some() {
+                return;
+            }
+        }
+    }
+
     /// Stop the tool: the spec's signal, then escalation (a second SIGINT,
     /// because bpftrace 0.17 can miss one sent right after start; then
     /// SIGTERM; then SIGKILL). Returns the complete record.
@@ -348,9 +375,11 @@ impl RunningTool {
                 (Signal::SIGKILL, Duration::from_secs(5)),
             ],
         };
+        self.let_ftrace_drain();
         // Its programs and their run counts, read while it still holds them.
         self.record.bpf_programs =
             tracecheck_witness::programs::programs_of(&pids_in_group(pgid), self.stats.on());
+        self.record.ftrace = crate::tracefs::TracefsState::used_since(&self.tracefs_before);
         let t0 = Instant::now();
         let mut status = self.child.try_wait().ok().flatten();
         for (sig, wait) in plan {

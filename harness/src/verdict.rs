@@ -141,6 +141,11 @@ pub enum Finding {
     /// Short by no more than the events the tool itself said it lost
     /// (`Possibly lost N samples`, `Lost N events`).
     LostEvents,
+    /// Short by no more than the events ftrace's trace buffer overwrote or
+    /// dropped before the tool read them, or still held unread when it was
+    /// stopped (a tool that reads trace_pipe, as perf-tools' snoops do):
+    /// loss the tool does not report, counted by the kernel.
+    FtraceLost,
     /// Every page-cache insertion (writes too) counted as a read miss.
     AllPageInsertions,
     /// Every page read (cache hits too) counted as a miss.

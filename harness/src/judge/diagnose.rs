@@ -105,6 +105,34 @@ pub fn diagnose(c: &Context<'_>) -> Diagnosis {
             ),
         );
     }
+    // 0d'. Short by no more than the events ftrace's buffer lost or still
+    // held unread when the tool was stopped (after it was given time to
+    // read them): the kernel's own count of what the tool never printed.
+    if let Some((f, lost, short)) = ftrace_lost(c, counts) {
+        let mut parts = vec![];
+        if f.overwritten + f.dropped > 0 {
+            parts.push(format!(
+                "overwrote or dropped {} events before the tool read them",
+                num(f.overwritten + f.dropped)
+            ));
+        }
+        if f.unread > 0 {
+            parts.push(format!(
+                "still held {} events the tool had not read when it was stopped, though it was given up to {} s to read them",
+                num(f.unread),
+                crate::tool::FTRACE_DRAIN.as_secs()
+            ));
+        }
+        return d(
+            Finding::FtraceLost,
+            format!(
+                "ftrace's trace buffer {}: {} events, enough to cover the {} missing; the tool prints only what it reads from the buffer and says nothing of the rest",
+                parts.join(", and "),
+                num(lost),
+                num(short)
+            ),
+        );
+    }
 
     // 1. Another layer's truth. For counts, bios and requests come first:
     // where they equal the calls made (one bio per call), counting bios is
@@ -731,6 +759,16 @@ fn scaled(t: &Truth, f: u64) -> Truth {
     }
 }
 
+/// The trace buffer's counters of a tool that read ftrace, the events it
+/// lost (overwritten, dropped, or unread at the stop) and the shortfall,
+/// when the claim counts events and the loss covers the shortfall.
+fn ftrace_lost(c: &Context<'_>, counts: bool) -> Option<(crate::record::FtraceBuffer, u64, u64)> {
+    let f = c.tool.ftrace.as_ref()?.buffer?;
+    let lost = f.overwritten + f.dropped + f.unread;
+    let short = c.truth.lo.saturating_sub(c.reading.reported);
+    (counts && lost > 0 && short > 0 && short <= lost).then_some((f, lost, short))
+}
+
 /// Tasks that are merely on the CPU when a completion interrupt runs.
 /// Short below the page cache, with the rest in the map under other tasks.
 /// `interrupted_only`: only when the tasks completions interrupt are among
@@ -989,6 +1027,74 @@ mod tests {
             ..Default::default()
         };
         judge(c, Ok(o), &tool, &ev)
+    }
+
+    /// A tool that reads ftrace's buffer (killsnoop-perf: an entry and an
+    /// exit event per call) and printed 487 of 500 calls, while the buffer
+    /// still held 26 events unread at its stop: the kernel's count covers
+    /// the 13 missing. Without such a count, or with one too small, it is
+    /// not the cause.
+    #[test]
+    fn a_shortfall_ftrace_s_buffer_accounts_for_is_ftrace_lost() {
+        let mut gt = cached_reread();
+        gt.truths.push(Truth::exact(
+            m("syscall.kill_calls"),
+            Who::Workload,
+            500,
+            Source::Workload,
+            "kills",
+        ));
+        let c = claim("syscall.kill_calls", &[KeyKind::Comm]);
+        let o = out(&[(&["tcw-aaaaaa"], 487)]);
+        let subject = subject_of(&gt);
+        let ev = Evidence {
+            workload: &gt.workload,
+            truth: &gt,
+            unestablished: &[],
+            subject: &subject,
+            advice: None,
+            known_stderr: &[],
+        };
+        let with = |unread, overwritten| ToolRecord {
+            command: vec!["killsnoop-perf".into()],
+            ftrace: Some(crate::record::FtraceUse {
+                events: vec!["syscalls:sys_enter_kill".into()],
+                probes: vec![],
+                buffer: Some(crate::record::FtraceBuffer {
+                    read: 974,
+                    unread,
+                    overwritten,
+                    dropped: 0,
+                }),
+            }),
+            ..Default::default()
+        };
+        let v = judge(&c, Ok(&o), &with(26, 0), &ev);
+        assert_eq!(finding(&v[0]), Finding::FtraceLost);
+        let s = &v[0].diagnosis.as_ref().unwrap().sentence;
+        assert!(
+            s.contains("still held 26 events the tool had not read when it was stopped")
+                && s.contains("enough to cover the 13 missing"),
+            "{s}"
+        );
+        let v = judge(&c, Ok(&o), &with(0, 40), &ev);
+        assert!(
+            v[0].diagnosis
+                .as_ref()
+                .unwrap()
+                .sentence
+                .contains("overwrote or dropped 40 events"),
+            "{:?}",
+            v[0].diagnosis
+        );
+        let v = judge(&c, Ok(&o), &with(5, 0), &ev);
+        assert_ne!(
+            finding(&v[0]),
+            Finding::FtraceLost,
+            "5 events cannot hide 13 calls"
+        );
+        let v = judge(&c, Ok(&o), &with(0, 0), &ev);
+        assert_ne!(finding(&v[0]), Finding::FtraceLost);
     }
 
     #[test]
