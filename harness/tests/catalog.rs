@@ -645,7 +645,7 @@ fn killsnoop_bt_misses_kills_of_the_process_group() {
 /// What it did in tracefs is in its record too (one run, so that no second
 /// killsnoop-perf meets its lock file): it enables the kill() system call's
 /// two events, and, given its moment to read what the trace buffer holds
-/// before it is stopped, leaves nothing there unread, having read an entry
+/// before it is stopped, leaves next to nothing there unread, having read an entry
 /// and an exit event for each of the 1,500 calls of kills and kills-1000
 /// (one shared tool run), besides any other process's.
 #[test]
@@ -660,7 +660,10 @@ fn killsnoop_perf_prints_ftrace_s_stale_comm() {
             "{f}"
         );
         let b = &f["buffer"];
-        assert_eq!(b["unread"], 0, "{f}");
+        // Stopped at once it left 140 of 3,000 unread here; a kill() by
+        // another test's harness (stopping its tool) can still land
+        // between its last read and the stop.
+        assert!(b["unread"].as_u64().unwrap() < 20, "{f}");
         assert_eq!(
             (b["overwritten"].as_u64(), b["dropped"].as_u64()),
             (Some(0), Some(0)),
