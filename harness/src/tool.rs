@@ -340,8 +340,8 @@ impl RunningTool {
         }
     }
 
-    /// A tool that reads ftrace's buffer (perf-tools' snoops read
-    /// trace_pipe) prints only what it has read, and loses the rest when it
+    /// A tool that reads ftrace's buffer as it goes (perf-tools' snoops
+    /// read trace_pipe) prints only what it has read, and loses the rest when it
     /// is stopped. Before stopping it, let it read what the kernel still
     /// holds for it, as a user who presses Ctrl-C a moment after the
     /// workload would: until the buffer holds nothing unread, for at most
@@ -349,8 +349,12 @@ impl RunningTool {
     fn let_ftrace_drain(&mut self) {
         let end = Instant::now() + FTRACE_DRAIN;
         while Instant::now() < end {
+            // A tool that never consumed from the buffer does not read it
+            // as it goes (perf-tools' iolatency swaps it into the snapshot
+            // buffer each interval): there is nothing to wait for.
             let unread = crate::tracefs::TracefsState::used_since(&self.tracefs_before)
                 .and_then(|u| u.buffer)
+                .filter(|b| b.read > 0)
                 .map_or(0, |b| b.unread);
             if unread == 0 || self.wait_exit(Duration::from_millis(50)).is_some() {
                 return;
