@@ -814,6 +814,19 @@ fn md(s: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The document of `records`, with no provenance to speak of.
+    fn bare_markdown(records: &[CheckRecord]) -> String {
+        markdown(
+            records,
+            &Provenance {
+                date: "d".into(),
+                command: "c".into(),
+                packages: vec![],
+                cards: vec![],
+            },
+        )
+    }
+
     #[test]
     fn environments_sort_in_kernel_release_order() {
         let mut envs = [
@@ -1011,15 +1024,7 @@ mod tests {
             ),
             "{why}"
         );
-        let doc = markdown(
-            &records,
-            &Provenance {
-                date: "d".into(),
-                command: "c".into(),
-                packages: vec![],
-                cards: vec![],
-            },
-        );
+        let doc = bare_markdown(&records);
         assert!(
             doc.contains("event syscalls:sys_exit_open (enabled), probe getnameprobe (1,042 hits)"),
             "{doc}"
@@ -1057,15 +1062,7 @@ mod tests {
             "{}",
             d[0].behind
         );
-        let doc = markdown(
-            &records,
-            &Provenance {
-                date: "d".into(),
-                command: "c".into(),
-                packages: vec![],
-                cards: vec![],
-            },
-        );
+        let doc = bare_markdown(&records);
         assert!(doc.contains("trace_req_start (260 runs)"), "{doc}");
     }
 }

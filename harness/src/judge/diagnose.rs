@@ -1011,6 +1011,23 @@ mod tests {
         known_stderr: &[String],
         lost_events: Option<crate::record::LostEvents>,
     ) -> Vec<Verdict> {
+        let tool = ToolRecord {
+            command: vec!["bpftrace".into()],
+            stderr_tail: stderr.iter().map(|l| l.to_string()).collect(),
+            lost_events,
+            ..Default::default()
+        };
+        run_tool(gt, c, o, known_stderr, &tool)
+    }
+
+    /// The verdicts on `o`, the tool's run being `tool`.
+    fn run_tool(
+        gt: &GroundTruth,
+        c: &Claim,
+        o: &ToolOutput,
+        known_stderr: &[String],
+        tool: &ToolRecord,
+    ) -> Vec<Verdict> {
         let subject = subject_of(gt);
         let ev = Evidence {
             workload: &gt.workload,
@@ -1020,13 +1037,7 @@ mod tests {
             advice: None,
             known_stderr,
         };
-        let tool = ToolRecord {
-            command: vec!["bpftrace".into()],
-            stderr_tail: stderr.iter().map(|l| l.to_string()).collect(),
-            lost_events,
-            ..Default::default()
-        };
-        judge(c, Ok(o), &tool, &ev)
+        judge(c, Ok(o), tool, &ev)
     }
 
     /// A tool that reads ftrace's buffer (killsnoop-perf: an entry and an
@@ -1046,15 +1057,6 @@ mod tests {
         ));
         let c = claim("syscall.kill_calls", &[KeyKind::Comm]);
         let o = out(&[(&["tcw-aaaaaa"], 487)]);
-        let subject = subject_of(&gt);
-        let ev = Evidence {
-            workload: &gt.workload,
-            truth: &gt,
-            unestablished: &[],
-            subject: &subject,
-            advice: None,
-            known_stderr: &[],
-        };
         let with = |unread, overwritten| ToolRecord {
             command: vec!["killsnoop-perf".into()],
             ftrace: Some(crate::record::FtraceUse {
@@ -1069,7 +1071,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let v = judge(&c, Ok(&o), &with(26, 0), &ev);
+        let v = run_tool(&gt, &c, &o, &[], &with(26, 0));
         assert_eq!(finding(&v[0]), Finding::FtraceLost);
         let s = &v[0].diagnosis.as_ref().unwrap().sentence;
         assert!(
@@ -1077,7 +1079,7 @@ mod tests {
                 && s.contains("enough to cover the 13 missing"),
             "{s}"
         );
-        let v = judge(&c, Ok(&o), &with(0, 40), &ev);
+        let v = run_tool(&gt, &c, &o, &[], &with(0, 40));
         assert!(
             v[0].diagnosis
                 .as_ref()
@@ -1087,13 +1089,13 @@ mod tests {
             "{:?}",
             v[0].diagnosis
         );
-        let v = judge(&c, Ok(&o), &with(5, 0), &ev);
+        let v = run_tool(&gt, &c, &o, &[], &with(5, 0));
         assert_ne!(
             finding(&v[0]),
             Finding::FtraceLost,
             "5 events cannot hide 13 calls"
         );
-        let v = judge(&c, Ok(&o), &with(0, 0), &ev);
+        let v = run_tool(&gt, &c, &o, &[], &with(0, 0));
         assert_ne!(finding(&v[0]), Finding::FtraceLost);
     }
 
