@@ -526,7 +526,10 @@ fn iosnoop_perf_garbles_comms_in_a_guest() {
                     "garbled_comm",
                     "unexplained",
                     "reported_nothing",
-                    "other_tasks"
+                    "other_tasks",
+                    // Events still unread in ftrace's buffer at its stop,
+                    // though it was given time to read them.
+                    "ftrace_lost"
                 ]
                 .contains(&finding.as_str()),
             "{w}: {status} {finding}\n{stderr}"
