@@ -1122,6 +1122,13 @@ mod tests {
         assert_ne!(finding(&v[0]), Finding::MissesFirstRequest, "{v:?}");
         let v = run(&with(4), &c, &out(&[(&[], 3)]));
         assert_eq!(finding(&v[0]), Finding::MissesFirstRequest, "{v:?}");
+        // A truth of 4 to 5 (a flush's empty write counted or not): the
+        // mistake's 3 to 4 only meets it, and 3 still names it.
+        let mut gt = with(4);
+        let t = gt.truths.last_mut().unwrap();
+        t.hi = 5;
+        let v = run(&gt, &c, &out(&[(&[], 3)]));
+        assert_eq!(finding(&v[0]), Finding::MissesFirstRequest, "{v:?}");
     }
 
     #[test]
