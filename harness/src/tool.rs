@@ -345,19 +345,25 @@ impl RunningTool {
     /// is stopped. Before stopping it, let it read what the kernel still
     /// holds for it, as a user who presses Ctrl-C a moment after the
     /// workload would: until the buffer holds nothing unread, for at most
-    /// [`FTRACE_DRAIN`]. What is still unread then stays in the record.
-    fn let_ftrace_drain(&mut self) {
+    /// [`FTRACE_DRAIN`]. Returns what the tool did in tracefs, read last:
+    /// what is still unread then stays in the record.
+    fn let_ftrace_drain(&mut self) -> Option<crate::record::FtraceUse> {
         let end = Instant::now() + FTRACE_DRAIN;
-        while Instant::now() < end {
+        loop {
+            let used = crate::tracefs::TracefsState::used_since(&self.tracefs_before);
             // A tool that never consumed from the buffer does not read it
             // as it goes (perf-tools' iolatency swaps it into the snapshot
             // buffer each interval): there is nothing to wait for.
-            let unread = crate::tracefs::TracefsState::used_since(&self.tracefs_before)
+            let unread = used
+                .as_ref()
                 .and_then(|u| u.buffer)
                 .filter(|b| b.read > 0)
                 .map_or(0, |b| b.unread);
-            if unread == 0 || self.wait_exit(Duration::from_millis(50)).is_some() {
-                return;
+            if unread == 0
+                || Instant::now() >= end
+                || self.wait_exit(Duration::from_millis(50)).is_some()
+            {
+                return used;
             }
         }
     }
@@ -379,11 +385,10 @@ impl RunningTool {
                 (Signal::SIGKILL, Duration::from_secs(5)),
             ],
         };
-        self.let_ftrace_drain();
+        self.record.ftrace = self.let_ftrace_drain();
         // Its programs and their run counts, read while it still holds them.
         self.record.bpf_programs =
             tracecheck_witness::programs::programs_of(&pids_in_group(pgid), self.stats.on());
-        self.record.ftrace = crate::tracefs::TracefsState::used_since(&self.tracefs_before);
         let t0 = Instant::now();
         let mut status = self.child.try_wait().ok().flatten();
         for (sig, wait) in plan {
