@@ -10,6 +10,8 @@
 #   bash ci/catalog-results.sh             # everything (about an hour on a 2-core TCG host)
 #   bash ci/catalog-results.sh SPEC_DIR... # run these specs again, keep the rest's records
 #   TRACECHECK_RESULTS_ENVS=debian-13 bash ci/catalog-results.sh   # one environment again
+#   TRACECHECK_RESULTS_CARDS_ONLY=1 TRACECHECK_RESULTS_GUEST_CARDS=1 bash ci/catalog-results.sh
+#                                           # report cards only, the checks' records kept
 #
 # Each spec's records go to $TRACECHECK_RESULTS_DIR/ENV/NAME.jsonl (default
 # /var/tmp/tracecheck/catalog-results), so a run that stopped halfway, or
@@ -59,10 +61,12 @@ for env in $envs; do
             continue
         fi
         echo "== $env: $spec ($(( $(date +%s) - start )) s so far)" >&2
-        rm -f "$out/$env/$name.jsonl"
-        # A failed claim exits 1 and an unestablished truth 2: both are
-        # results to record, not reasons to stop.
-        "$tc" check "$spec" "${vm[@]}" --record "$out/$env/$name.jsonl" --format matrix --quiet || true
+        if [ -z "${TRACECHECK_RESULTS_CARDS_ONLY:-}" ]; then
+            rm -f "$out/$env/$name.jsonl"
+            # A failed claim exits 1 and an unestablished truth 2: both are
+            # results to record, not reasons to stop.
+            "$tc" check "$spec" "${vm[@]}" --record "$out/$env/$name.jsonl" --format matrix --quiet || true
+        fi
         # The report card: on the host always (seconds each); in guests on
         # request (a guest boot each).
         if [ "$env" = host ] || [ -n "${TRACECHECK_RESULTS_GUEST_CARDS:-}" ]; then

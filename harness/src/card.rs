@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -54,6 +55,74 @@ pub struct Card {
     pub leftovers: Vec<String>,
     /// What `TOOL --tracecheck-no-such-option` did.
     pub bad_option: Option<String>,
+}
+
+/// How `second_instance` begins when the second ran beside the first.
+const RAN_BESIDE: &str = "ran beside the first";
+/// What `second_instance` adds when the second took the first down.
+const FIRST_EXITED: &str = "then the first instance exited";
+
+/// A card in a few words a column: the results document's table of cards,
+/// where one tool's kernels sit in adjacent rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Glance {
+    /// Seconds to ready, or that it never was.
+    pub ready: String,
+    /// Whether it printed a line of its own once started.
+    pub says_so: String,
+    /// How SIGINT ended it.
+    pub stop: String,
+    /// Whether a second instance ran beside the first.
+    pub two_at_once: String,
+    pub leftovers: String,
+    /// The traced loop's time with the tool over without it.
+    pub overhead: String,
+    pub bad_option: String,
+}
+
+impl Card {
+    pub fn glance(&self) -> Glance {
+        let started = self.start_failure.is_none();
+        let dash = || "–".to_string();
+        Glance {
+            ready: match (started, self.ready_ms) {
+                (false, _) => "never".into(),
+                (true, Some(ms)) => format!("{:.1} s", ms as f64 / 1000.0),
+                (true, None) => dash(),
+            },
+            says_so: match (started, &self.first_line) {
+                (false, _) => dash(),
+                (true, Some((ms, _))) => format!("yes, at {:.1} s", *ms as f64 / 1000.0),
+                (true, None) => "no".into(),
+            },
+            stop: match &self.stop {
+                None => dash(),
+                Some(s) if s.signals.is_empty() => format!("exited first ({})", s.status),
+                Some(s) if !s.escalated => format!("{} on {}", s.status, s.signals.join(", ")),
+                Some(s) => format!("{} only after {}", s.status, s.signals.join(", ")),
+            },
+            two_at_once: match &self.second_instance {
+                None => dash(),
+                Some(s) if s.contains(FIRST_EXITED) => "no: the first then exited".into(),
+                Some(s) if s.starts_with(RAN_BESIDE) => "yes".into(),
+                Some(_) => "no".into(),
+            },
+            leftovers: match self.leftovers.len() {
+                0 => "none".into(),
+                n => format!("{n}: {}", self.leftovers[0]),
+            },
+            overhead: self
+                .overhead
+                .as_ref()
+                .map_or_else(dash, |o| format!("{:.2}x", o.ratio())),
+            bad_option: match &self.bad_option {
+                None => "not tried".into(),
+                // `exit 2, with usage text: "usage: ..."`: the part before
+                // the quoted line.
+                Some(b) => b.split_once(": \"").map_or(b.as_str(), |(a, _)| a).into(),
+            },
+        }
+    }
 }
 
 /// The traced work's cost: the same loop of reads without the tool and
@@ -147,8 +216,8 @@ fn read_loop(file: &std::fs::File) -> f64 {
 
 /// A cached 1 MiB file for the overhead loop, on a disk where the system
 /// has one (/var/tmp), deleted when dropped.
-fn overhead_file() -> Option<tempfile::NamedTempFile> {
-    let mut f = tempfile::NamedTempFile::new_in("/var/tmp").ok()?;
+fn overhead_file(dir: &Path) -> Option<tempfile::NamedTempFile> {
+    let mut f = tempfile::NamedTempFile::new_in(dir).ok()?;
     f.write_all(&vec![7u8; 256 * OVERHEAD_READ_SIZE]).ok()?;
     let mut sink = Vec::new();
     f.reopen().ok()?.read_to_end(&mut sink).ok()?;
@@ -168,8 +237,15 @@ fn program(spec: &ToolSpec) -> String {
         .unwrap_or_else(|| spec.command[0].clone())
 }
 
-/// Measure `spec`'s tool here, on this machine's kernel.
-pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -> Card {
+/// Measure `spec`'s tool here, on this machine's kernel; its overhead loop
+/// reads a file in `dir` (the disk a tool that names one watches), else in
+/// /var/tmp.
+pub fn measure(
+    spec: &ToolSpec,
+    environment: String,
+    dir: Option<&Path>,
+    interrupted: &AtomicBool,
+) -> Card {
     // A tool given a pid (`{pid}`) watches this process: the one whose
     // read loop measures its overhead.
     let spec = &spec.for_pid(std::process::id());
@@ -179,13 +255,16 @@ pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -
         ..Card::default()
     };
     let before = KernelState::now();
-    let loop_file = overhead_file();
+    let loop_file = overhead_file(dir.unwrap_or(Path::new("/var/tmp")));
     let alone = loop_file.as_ref().map(|f| best_of_three(f.as_file()));
 
     let mut first = match RunningTool::start(spec) {
         Ok(t) => t,
         Err(rec) => {
-            card.start_failure = rec.failure.map(|f| f.describe(&program(spec)));
+            card.start_failure = rec
+                .failure
+                .as_ref()
+                .map(|f| with_its_words(f.describe(&program(spec)), &rec.stderr_tail));
             card.bad_option = bad_option(spec);
             return card;
         }
@@ -193,8 +272,9 @@ pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -
     match first.wait_ready(spec, interrupted) {
         Ok(d) => card.ready_ms = Some(d.as_millis() as u64),
         Err(f) => {
-            card.start_failure = Some(f.describe(&program(spec)));
+            let why = f.describe(&program(spec));
             let rec = first.abandon(f);
+            card.start_failure = Some(with_its_words(why, &rec.stderr_tail));
             card.stop = Some(rec.stop);
             card.leftovers = KernelState::now().added_since(&before);
             card.bad_option = bad_option(spec);
@@ -229,7 +309,7 @@ pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -
             Ok(d) => {
                 let rec = second.stop(spec.stop, spec.stop_timeout);
                 format!(
-                    "ran beside the first (ready in {:.1} s) and stopped with {}",
+                    "{RAN_BESIDE} (ready in {:.1} s) and stopped with {}",
                     d.as_secs_f64(),
                     rec.stop.status
                 )
@@ -237,10 +317,7 @@ pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -
             Err(f) => {
                 let why = f.describe(&program(spec));
                 let rec = second.abandon(f);
-                match rec.stderr_tail.iter().find(|l| !l.trim().is_empty()) {
-                    Some(l) => format!("{why}; it said: {}", l.trim()),
-                    None => why,
-                }
+                with_its_words(why, &rec.stderr_tail)
             }
         },
     });
@@ -249,7 +326,7 @@ pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -
     // SystemTap runs of one script share a module name.)
     first.watch_for(Duration::from_secs(1));
     if let (Some(s), Some((status, said))) = (&mut card.second_instance, first.exited()) {
-        s.push_str(&format!("; then the first instance exited ({status})"));
+        s.push_str(&format!("; {FIRST_EXITED} ({status})"));
         if let Some(l) = said {
             s.push_str(&format!(", saying: {}", l.trim()));
         }
@@ -262,6 +339,35 @@ pub fn measure(spec: &ToolSpec, environment: String, interrupted: &AtomicBool) -
     card.leftovers = KernelState::now().added_since(&before);
     card.bad_option = bad_option(spec);
     card
+}
+
+/// `why`, and the line of the tool's stderr that says what went wrong: the
+/// last one that speaks of an error or failure (bcc's exception comes after
+/// its traceback, bpftrace's `ERROR:` after its warnings), else the last.
+fn with_its_words(why: String, stderr_tail: &[String]) -> String {
+    let said: Vec<&str> = stderr_tail
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let telling = said.iter().rev().find(|l| {
+        let lower = l.to_lowercase();
+        [
+            "error",
+            "fail",
+            "cannot",
+            "can't",
+            "unable",
+            "not found",
+            "denied",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+    });
+    match telling.or(said.last()) {
+        Some(l) => format!("{why}; it said: {l}"),
+        None => why,
+    }
 }
 
 /// What the tool does with an option it does not know, for tools started
@@ -447,5 +553,75 @@ mod tests {
             ]
         );
         assert!(before.added_since(&after).is_empty());
+    }
+
+    #[test]
+    fn a_glance_puts_each_measurement_in_a_few_words() {
+        let card = Card {
+            ready_ms: Some(1234),
+            first_line: Some((1300, "Tracing... Hit Ctrl-C to end.".into())),
+            second_instance: Some(format!(
+                "{RAN_BESIDE} (ready in 1.1 s) and stopped with exit 0; {FIRST_EXITED} (exit 1)"
+            )),
+            stop: Some(StopRecord {
+                signals: vec!["SIGINT".into(), "SIGTERM".into()],
+                status: "killed by SIGTERM".into(),
+                escalated: true,
+                ..StopRecord::default()
+            }),
+            overhead: Some(Overhead {
+                reads: 10,
+                alone_ms: 100.0,
+                traced_ms: 150.0,
+            }),
+            leftovers: vec!["kernel module disktop still loaded".into()],
+            bad_option: Some("exit 2, with usage text: \"usage: x [-h]\"".into()),
+            ..Card::default()
+        };
+        assert_eq!(
+            card.glance(),
+            Glance {
+                ready: "1.2 s".into(),
+                says_so: "yes, at 1.3 s".into(),
+                stop: "killed by SIGTERM only after SIGINT, SIGTERM".into(),
+                two_at_once: "no: the first then exited".into(),
+                leftovers: "1: kernel module disktop still loaded".into(),
+                overhead: "1.50x".into(),
+                bad_option: "exit 2, with usage text".into(),
+            }
+        );
+        let failed = Card {
+            start_failure: Some("x exited (exit 1) before it was ready".into()),
+            ..Card::default()
+        };
+        let g = failed.glance();
+        assert_eq!((g.ready.as_str(), g.says_so.as_str()), ("never", "–"));
+        assert_eq!(
+            (g.two_at_once.as_str(), g.leftovers.as_str()),
+            ("–", "none")
+        );
+    }
+
+    #[test]
+    fn a_start_failure_quotes_the_line_that_says_what_went_wrong() {
+        let bcc: Vec<String> = [
+            "Traceback (most recent call last):",
+            "  File \"/usr/sbin/biolatency-bpfcc\", line 179, in <module>",
+            "    b.attach_kprobe(event=\"blk_account_io_done\", fn_name=\"trace_req_done\")",
+            "Exception: Failed to attach BPF program b'trace_req_done' to kprobe b'blk_account_io_done'",
+            "",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            with_its_words("x exited (exit 1)".into(), &bcc),
+            "x exited (exit 1); it said: Exception: Failed to attach BPF program b'trace_req_done' to kprobe b'blk_account_io_done'"
+        );
+        let quiet: Vec<String> = vec!["Attaching 2 probes...".into()];
+        assert_eq!(
+            with_its_words("x exited".into(), &quiet),
+            "x exited; it said: Attaching 2 probes..."
+        );
+        assert_eq!(with_its_words("x exited".into(), &[]), "x exited");
     }
 }

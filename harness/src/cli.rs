@@ -286,6 +286,12 @@ pub enum Command {
         /// How the card names where it ran (tracecheck inside its guests).
         #[arg(long, value_name = "LABEL", hide = true, conflicts_with = "vm")]
         environment: Option<String>,
+        /// For a tool whose command names the disk (`{dev}`, `{maj}`...):
+        /// the block device it watches (reformatted), `serial:NAME` for a
+        /// guest's virtio disk. Without it the card makes a loop disk.
+        /// Used by tracecheck inside its guests.
+        #[arg(long, value_name = "PATH", hide = true, conflicts_with = "vm")]
+        scratch_device: Option<String>,
         #[command(flatten)]
         stap: StapAgent,
     },

@@ -26,6 +26,7 @@ fn main() {
             vm_cache,
             format,
             environment,
+            scratch_device,
             stap,
         } => card(
             &spec,
@@ -33,6 +34,7 @@ fn main() {
             vm_cache.as_deref(),
             format,
             environment,
+            scratch_device.as_deref(),
             stap.given(),
         ),
         Command::Metrics => {
@@ -109,6 +111,7 @@ fn card(
     vm_cache: Option<&Path>,
     format: report::Format,
     environment: Option<String>,
+    scratch_device: Option<&str>,
     stap: Option<(PathBuf, PathBuf)>,
 ) -> i32 {
     let mut spec = match ToolSpec::load(&spec::resolve(path)) {
@@ -137,7 +140,25 @@ fn card(
                 let k = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
                 format!("host (kernel {})", k.trim())
             });
-            tracecheck::card::measure(&spec, here, &interrupted)
+            // A tool that watches one disk watches the card's: the disk
+            // its overhead loop reads from, as a check's tool watches the
+            // check's scratch disk.
+            let disk = if spec.names_the_device() {
+                let made = match scratch_device {
+                    Some(d) => tracecheck_workloads::scratch_disk::open_scratch(d),
+                    None => tracecheck_workloads::scratch_disk::ScratchDisk::create(64),
+                };
+                match made {
+                    Ok(d) => Some(d),
+                    Err(e) => return fail(&HarnessError::Other(e.to_string())),
+                }
+            } else {
+                None
+            };
+            if let Some(d) = &disk {
+                spec = spec.on_scratch(d);
+            }
+            tracecheck::card::measure(&spec, here, disk.as_ref().map(|d| d.path()), &interrupted)
         }
     };
     match format {
@@ -463,7 +484,7 @@ fn results(files: &[PathBuf], cards: &[PathBuf], command: &str) -> i32 {
                 })
             });
         match card {
-            Ok(c) => printed.push(tracecheck::card::render(&c)),
+            Ok(c) => printed.push(c),
             Err(e) => return fail(&HarnessError::Other(e)),
         }
     }

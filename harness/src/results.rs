@@ -643,8 +643,8 @@ pub struct Provenance {
     pub command: String,
     /// `package version` lines (bpftrace, bpfcc-tools, perf-tools...).
     pub packages: Vec<String>,
-    /// Report cards, already printed, one per tool and environment.
-    pub cards: Vec<String>,
+    /// Report cards, one per tool and environment.
+    pub cards: Vec<crate::card::Card>,
 }
 
 /// The tracing tools' Debian packages installed here, `name version`.
@@ -796,11 +796,43 @@ pub fn markdown(records: &[CheckRecord], p: &Provenance) -> String {
         }
         o.push('\n');
     }
-    if !p.cards.is_empty() {
-        o += "## Report cards\n\n";
-        for c in &p.cards {
-            o += &format!("```\n{}\n```\n\n", c.trim_end());
-        }
+    o += &cards(&p.cards);
+    o
+}
+
+/// The report cards: a table with a row per tool and environment, one
+/// tool's kernels in adjacent rows in release order, then each card whole.
+fn cards(cards: &[crate::card::Card]) -> String {
+    if cards.is_empty() {
+        return String::new();
+    }
+    let mut sorted: Vec<(Env, &crate::card::Card)> = cards
+        .iter()
+        .map(|c| (Env::parse(&c.environment), c))
+        .collect();
+    sorted.sort_by(|(e0, c0), (e1, c1)| c0.tool.cmp(&c1.tool).then(e0.cmp(e1)));
+    let mut o = String::from("## Report cards\n\n");
+    o += "How each tool behaves as a program, measured by `tracecheck card` in each environment: time from start to ready; whether it prints a line of its own once started; how SIGINT stopped it; whether a second instance ran beside the first; what it left in the kernel; a loop of cached 4 KiB reads timed with the tool running over without it (guests run under TCG, so their ratios are a guest's, not a machine's); and what an unknown option got. Each card follows the table whole.\n\n";
+    o += "| tool | environment | ready | says so | stop | two at once | leftovers | overhead | bad option |\n";
+    o += "|---|---|---|---|---|---|---|---|---|\n";
+    for (env, c) in &sorted {
+        let g = c.glance();
+        o += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            md(&c.tool),
+            md(&env.short()),
+            g.ready,
+            g.says_so,
+            md(&g.stop),
+            md(&g.two_at_once),
+            md(&clip(&g.leftovers, 60)),
+            g.overhead,
+            md(&g.bad_option)
+        );
+    }
+    o.push('\n');
+    for (_, c) in &sorted {
+        o += &format!("```\n{}\n```\n\n", crate::card::render(c).trim_end());
     }
     o
 }
@@ -1064,5 +1096,51 @@ mod tests {
         );
         let doc = bare_markdown(&records);
         assert!(doc.contains("trace_req_start (260 runs)"), "{doc}");
+    }
+
+    #[test]
+    fn cards_sit_by_tool_then_kernel_in_a_table_before_each_card_whole() {
+        let card = |tool: &str, env: &str, ready: u64| crate::card::Card {
+            tool: tool.into(),
+            environment: env.into(),
+            ready_ms: Some(ready),
+            ..Default::default()
+        };
+        let doc = cards(&[
+            card("b", "host (kernel 6.18.44-fc-v1045)", 100),
+            card("b", "guest debian-6.1 (kernel 6.1.0-57-amd64, TCG)", 2000),
+            card(
+                "a",
+                "guest debian-6.12 (kernel 6.12.57+deb13-amd64, TCG)",
+                3000,
+            ),
+        ]);
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("| a") || l.starts_with("| b"))
+            .collect();
+        assert_eq!(rows.len(), 3, "{doc}");
+        assert!(
+            rows[0].starts_with("| a | debian-6.12 (6.12.57) | 3.0 s | no |"),
+            "{doc}"
+        );
+        assert!(
+            rows[1].starts_with("| b | debian-6.1 (6.1.0) | 2.0 s |"),
+            "{doc}"
+        );
+        assert!(
+            rows[2].starts_with("| b | host (6.18.44) | 0.1 s |"),
+            "{doc}"
+        );
+        let whole: Vec<usize> = [
+            "report card: a ",
+            "report card: b  on guest",
+            "report card: b  on host",
+        ]
+        .iter()
+        .map(|h| doc.find(h).unwrap_or_else(|| panic!("{h} missing: {doc}")))
+        .collect();
+        assert!(whole.windows(2).all(|w| w[0] < w[1]), "{doc}");
+        assert!(cards(&[]).is_empty());
     }
 }

@@ -357,6 +357,17 @@ impl ToolSpec {
         s
     }
 
+    /// The spec with the command's placeholders replaced for `disk`.
+    pub fn on_scratch(&self, disk: &tracecheck_workloads::scratch_disk::ScratchDisk) -> ToolSpec {
+        self.on_device(&DeviceNames {
+            name: &disk.name,
+            path: &disk.device,
+            major: disk.major,
+            minor: disk.minor,
+            mountpoint: &disk.mountpoint,
+        })
+    }
+
     /// The spec with the command's placeholders replaced for `d`.
     pub fn on_device(&self, d: &DeviceNames<'_>) -> ToolSpec {
         let mut s = self.clone();

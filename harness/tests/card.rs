@@ -45,3 +45,26 @@ fn opensnoop_bt_report_card_on_this_machine() {
         "{text}"
     );
 }
+
+/// A tool whose command names the disk it watches (perf-tools' iosnoop,
+/// `-d {maj},{min}`) gets a disk of the card's own, as a check's tool gets
+/// the scratch disk: given the placeholder itself, iosnoop refuses to
+/// start ("ERROR: setting -d or -t filter").
+#[test]
+fn a_tool_that_watches_a_disk_gets_one_for_its_card() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
+        .arg("card")
+        .arg(root.join("expectations/catalog/perf-tools/iosnoop"))
+        .args(["--format", "json"])
+        .output()
+        .expect("run tracecheck card");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let c: Value = serde_json::from_slice(&out.stdout).expect("a JSON card");
+    assert_eq!(c["start_failure"], Value::Null, "{c}");
+    assert!(c["ready_ms"].as_u64().is_some(), "{c}");
+    let first = c["first_line"][1].as_str().unwrap_or_default();
+    assert!(first.starts_with("Tracing block I/O"), "{c}");
+    assert_eq!(c["stop"]["status"], "exit 0", "{c}");
+}

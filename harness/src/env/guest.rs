@@ -584,7 +584,18 @@ impl GuestEnvironment {
                 sh_quote(&b.module.display().to_string())
             ));
         }
+        // A tool that watches one disk gets a scratch disk of its own to
+        // watch, as in a check.
+        let disk = spec.names_the_device();
+        if disk {
+            command.push_str(" --scratch-device serial:");
+            command.push_str(&tracecheck_vm::qemu::scratch_serial(0));
+        }
         let mut gs = GuestSpec::new(&self.image, self.accel, command);
+        if disk {
+            gs.scratch_disk_bytes = Some(self.scratch_mib << 20);
+            gs.scratch_disks = 1;
+        }
         gs.shares = self.shares(&spec_path, stap.as_ref());
         gs.boot_timeout = self.boot_timeout;
         gs.run_timeout = spec.ready_timeout * 2 + spec.stop_timeout * 2 + self.run_margin;

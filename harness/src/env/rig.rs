@@ -346,13 +346,7 @@ impl<'a> WorkloadRun<'a> {
     /// `spec` with its command's device placeholders filled in for this
     /// run's scratch disk.
     pub(super) fn tool_spec(&self, spec: &ToolSpec) -> ToolSpec {
-        spec.on_device(&crate::spec::DeviceNames {
-            name: &self.disk.name,
-            path: &self.disk.device,
-            major: self.disk.major,
-            minor: self.disk.minor,
-            mountpoint: &self.disk.mountpoint,
-        })
+        spec.on_scratch(self.disk)
     }
 
     pub(super) fn new(
