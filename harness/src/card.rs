@@ -57,6 +57,8 @@ pub struct Card {
     pub bad_option: Option<String>,
 }
 
+/// What joins a start failure to the tool's own words.
+const SAID: &str = "; it said: ";
 /// How `second_instance` begins when the second ran beside the first.
 const RAN_BESIDE: &str = "ran beside the first";
 /// What `second_instance` adds when the second took the first down.
@@ -85,10 +87,14 @@ impl Card {
         let started = self.start_failure.is_none();
         let dash = || "–".to_string();
         Glance {
-            ready: match (started, self.ready_ms) {
-                (false, _) => "never".into(),
-                (true, Some(ms)) => format!("{:.1} s", ms as f64 / 1000.0),
-                (true, None) => dash(),
+            ready: match (&self.start_failure, self.ready_ms) {
+                // The tool's own words, when it said what went wrong.
+                (Some(f), _) => match f.split_once(SAID) {
+                    Some((_, said)) => format!("never: {said}"),
+                    None => "never".into(),
+                },
+                (None, Some(ms)) => format!("{:.1} s", ms as f64 / 1000.0),
+                (None, None) => dash(),
             },
             says_so: match (started, &self.first_line) {
                 (false, _) => dash(),
@@ -341,9 +347,12 @@ pub fn measure(
     card
 }
 
-/// `why`, and the line of the tool's stderr that says what went wrong: the
-/// last one that speaks of an error or failure (bcc's exception comes after
-/// its traceback, bpftrace's `ERROR:` after its warnings), else the last.
+/// `why`, and the line of the tool's stderr that says what went wrong: a
+/// cause where one is named (a C compiler's first `error:`, a `FATAL:`
+/// such as modprobe's when bcc finds no kernel headers, which bcc's
+/// closing "Failed to compile BPF module" only sums up), else the last line
+/// that speaks of an error or failure (bcc's exception comes after its
+/// traceback, bpftrace's `ERROR:` after its warnings), else the last.
 fn with_its_words(why: String, stderr_tail: &[String]) -> String {
     let said: Vec<&str> = stderr_tail
         .iter()
@@ -364,8 +373,11 @@ fn with_its_words(why: String, stderr_tail: &[String]) -> String {
         .iter()
         .any(|w| lower.contains(w))
     });
-    match telling.or(said.last()) {
-        Some(l) => format!("{why}; it said: {l}"),
+    let cause = said
+        .iter()
+        .find(|l| l.contains(": error: ") || l.contains("FATAL:"));
+    match cause.or(telling).or(said.last()) {
+        Some(l) => format!("{why}{SAID}{l}"),
         None => why,
     }
 }
@@ -596,6 +608,11 @@ mod tests {
         };
         let g = failed.glance();
         assert_eq!((g.ready.as_str(), g.says_so.as_str()), ("never", "–"));
+        let said = Card {
+            start_failure: Some(with_its_words("x exited".into(), &["ERROR: no".into()])),
+            ..Card::default()
+        };
+        assert_eq!(said.glance().ready, "never: ERROR: no");
         assert_eq!(
             (g.two_at_once.as_str(), g.leftovers.as_str()),
             ("–", "none")
@@ -616,6 +633,18 @@ mod tests {
         assert_eq!(
             with_its_words("x exited (exit 1)".into(), &bcc),
             "x exited (exit 1); it said: Exception: Failed to attach BPF program b'trace_req_done' to kprobe b'blk_account_io_done'"
+        );
+        let no_headers: Vec<String> = [
+            "modprobe: FATAL: Module kheaders not found in directory /lib/modules/6.18.44",
+            "chdir(/lib/modules/6.18.44/build): No such file or directory",
+            "Traceback (most recent call last):",
+            "Exception: Failed to compile BPF module <text>",
+        ]
+        .map(String::from)
+        .into();
+        assert_eq!(
+            with_its_words("x".into(), &no_headers),
+            "x; it said: modprobe: FATAL: Module kheaders not found in directory /lib/modules/6.18.44"
         );
         let quiet: Vec<String> = vec!["Attaching 2 probes...".into()];
         assert_eq!(

@@ -821,7 +821,7 @@ fn cards(cards: &[crate::card::Card]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             md(&c.tool),
             md(&env.short()),
-            g.ready,
+            md(&clip(&g.ready, 70)),
             g.says_so,
             md(&g.stop),
             md(&g.two_at_once),
