@@ -6,18 +6,26 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
-#[test]
-fn opensnoop_bt_report_card_on_this_machine() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `tracecheck card SPEC --format json`, run here, as JSON.
+fn json_card(spec: &str) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("card")
-        .arg(root.join("expectations/catalog/bpftrace/opensnoop"))
+        .arg(root().join(spec))
         .args(["--format", "json"])
         .output()
         .expect("run tracecheck card");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let c: Value = serde_json::from_slice(&out.stdout).expect("a JSON card");
+    serde_json::from_slice(&out.stdout).expect("a JSON card")
+}
+
+#[test]
+fn opensnoop_bt_report_card_on_this_machine() {
+    let c = json_card("expectations/catalog/bpftrace/opensnoop");
     assert!(c["ready_ms"].as_u64().is_some(), "{c}");
     // bpftrace announces itself before attaching; opensnoop.bt's BEGIN
     // prints its header after.
@@ -36,7 +44,7 @@ fn opensnoop_bt_report_card_on_this_machine() {
     // The text form says the same in words.
     let text = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
         .arg("card")
-        .arg(root.join("expectations/catalog/bpftrace/opensnoop"))
+        .arg(root().join("expectations/catalog/bpftrace/opensnoop"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
@@ -52,16 +60,7 @@ fn opensnoop_bt_report_card_on_this_machine() {
 /// start ("ERROR: setting -d or -t filter").
 #[test]
 fn a_tool_that_watches_a_disk_gets_one_for_its_card() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = Command::new(env!("CARGO_BIN_EXE_tracecheck"))
-        .arg("card")
-        .arg(root.join("expectations/catalog/perf-tools/iosnoop"))
-        .args(["--format", "json"])
-        .output()
-        .expect("run tracecheck card");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let c: Value = serde_json::from_slice(&out.stdout).expect("a JSON card");
+    let c = json_card("expectations/catalog/perf-tools/iosnoop");
     assert_eq!(c["start_failure"], Value::Null, "{c}");
     assert!(c["ready_ms"].as_u64().is_some(), "{c}");
     let first = c["first_line"][1].as_str().unwrap_or_default();
