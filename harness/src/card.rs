@@ -88,10 +88,14 @@ impl Card {
         let dash = || "–".to_string();
         Glance {
             ready: match (&self.start_failure, self.ready_ms) {
-                // The tool's own words, when it said what went wrong.
+                // The tool's own words, when it said what went wrong, else
+                // the failure's last clause (stap's first error).
                 (Some(f), _) => match f.split_once(SAID) {
                     Some((_, said)) => format!("never: {said}"),
-                    None => "never".into(),
+                    None => format!(
+                        "never: {}",
+                        f.rsplit_once("; ").map_or(f.as_str(), |(_, t)| t)
+                    ),
                 },
                 (None, Some(ms)) => format!("{:.1} s", ms as f64 / 1000.0),
                 (None, None) => dash(),
@@ -607,7 +611,18 @@ mod tests {
             ..Card::default()
         };
         let g = failed.glance();
-        assert_eq!((g.ready.as_str(), g.says_so.as_str()), ("never", "–"));
+        assert_eq!(
+            (g.ready.as_str(), g.says_so.as_str()),
+            ("never: x exited (exit 1) before it was ready", "–")
+        );
+        let unbuilt = Card {
+            start_failure: Some("x.stp cannot run on 6.1: stap could not build it; stap's first error: semantic error: y".into()),
+            ..Card::default()
+        };
+        assert_eq!(
+            unbuilt.glance().ready,
+            "never: stap's first error: semantic error: y"
+        );
         let said = Card {
             start_failure: Some(with_its_words("x exited".into(), &["ERROR: no".into()])),
             ..Card::default()
